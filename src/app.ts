@@ -1,0 +1,93 @@
+import type { DescFile } from "@bufbuild/protobuf";
+import type { Logger } from "pino";
+import { sql } from "slonik";
+import { z } from "zod";
+import type { Config } from "./config.js";
+import { loadMigrations } from "./db/migrate.js";
+import { createDatabasePool, type DatabasePool } from "./db/pool.js";
+import { file_cyphr_identity_v1_identity, IdentityService } from "./gen/cyphr/identity/v1/identity_pb.js";
+import { file_grpc_health_v1_health, Health } from "./gen/grpc/health/v1/health_pb.js";
+import { file_grpc_reflection_v1_reflection, ServerReflection as ReflectionV1 } from "./gen/grpc/reflection/v1/reflection_pb.js";
+import {
+  file_grpc_reflection_v1alpha_reflection,
+  ServerReflection as ReflectionV1alpha,
+} from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
+import type { IdentityContext } from "./identity/context.js";
+import { purgeExpiredChallenges } from "./identity/login.js";
+import { loadServerKeys } from "./identity/server-keys.js";
+import { AccessTokens } from "./identity/tokens.js";
+import { HealthState } from "./rpc/health.js";
+
+/** Proto files whose services this server answers (reflection describes these). */
+export const SERVED_FILES: readonly DescFile[] = [
+  file_cyphr_identity_v1_identity,
+  file_grpc_health_v1_health,
+  file_grpc_reflection_v1_reflection,
+  file_grpc_reflection_v1alpha_reflection,
+];
+export const SERVED_SERVICES = [IdentityService, Health, ReflectionV1, ReflectionV1alpha].map((s) => s.typeName);
+/** Application services, whose health is reported individually. */
+const APPLICATION_SERVICES = [IdentityService.typeName];
+
+/** Everything the RPC layer needs, built once: the composition root. */
+export interface App {
+  config: Config;
+  log: Logger;
+  pool: DatabasePool;
+  identity: IdentityContext;
+  health: HealthState;
+  /** True when the database answers and every known migration is applied. */
+  checkReady(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export async function createApp(config: Config, log: Logger, databaseUrl: string): Promise<App> {
+  const pool = await createDatabasePool(databaseUrl, { maximumPoolSize: config.databasePoolSize });
+  const keys = await loadServerKeys(config);
+  const identity: IdentityContext = {
+    pool,
+    keys,
+    accessTokens: new AccessTokens(keys, {
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+    }),
+    refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
+  };
+  const health = new HealthState(APPLICATION_SERVICES);
+  const latestMigration = (await loadMigrations()).length;
+
+  const checkReady = async (): Promise<boolean> => {
+    try {
+      const version = await pool.oneFirst(sql.type(z.object({ version: z.number().nullable() }))`
+        /* latestAppliedMigration */ SELECT max(version) AS version FROM schema_migrations`);
+      return version === latestMigration;
+    } catch {
+      return false;
+    }
+  };
+
+  const monitor = async () => health.set(await checkReady());
+  await monitor();
+  const healthTimer = setInterval(() => void monitor(), config.healthCheckIntervalMs);
+  const sweeper = setInterval(() => {
+    purgeExpiredChallenges(identity).catch((err: unknown) => log.warn({ err }, "challenge purge failed"));
+  }, 60_000);
+  healthTimer.unref();
+  sweeper.unref();
+
+  return {
+    config,
+    log,
+    pool,
+    identity,
+    health,
+    checkReady,
+    async close() {
+      clearInterval(healthTimer);
+      clearInterval(sweeper);
+      health.set(false);
+      await pool.end();
+    },
+  };
+}

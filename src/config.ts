@@ -1,0 +1,133 @@
+import path from "node:path";
+
+/** Typed, validated server configuration. Every field comes from one environment variable. */
+export interface Config {
+  /** TCP port for gRPC, gRPC-Web and Connect. 0 picks a free port (tests). */
+  port: number;
+  /** Interface to bind. */
+  host: string;
+  /** TLS certificate and key (PEM files). Both or neither. */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** External PostgreSQL; undefined starts an embedded one. */
+  databaseUrl: string | undefined;
+  /** Folder for embedded Postgres data and generated secrets. */
+  dataDir: string;
+  /** Maximum database connections per instance. */
+  databasePoolSize: number;
+  /** PKCS#8 PEM file holding the Ed25519 JWT signing key; undefined: generated in dataDir. */
+  jwtPrivateKeyFile: string | undefined;
+  /** Extra SPKI PEM files whose keys still verify tokens (key rotation). */
+  jwtExtraPublicKeyFiles: string[];
+  /** Secret (file, at least 32 bytes) for HMAC of device fingerprints; undefined: generated in dataDir. */
+  fingerprintSecretFile: string | undefined;
+  jwtIssuer: string;
+  jwtAudience: string;
+  /** Access token lifetime in seconds. */
+  accessTokenTtlSeconds: number;
+  /** Refresh token lifetime in seconds. */
+  refreshTokenTtlSeconds: number;
+  /** How often the health monitor pings the database, in milliseconds. */
+  healthCheckIntervalMs: number;
+  /** How long shutdown waits for in-flight calls before closing connections, in milliseconds. */
+  shutdownGraceMs: number;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads the environment, reporting every problem at once, one line each. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const read = new EnvReader(env, problems);
+
+  const certFile = read.string("TLS_CERT_FILE");
+  const keyFile = read.string("TLS_KEY_FILE");
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    problems.push("TLS_CERT_FILE and TLS_KEY_FILE must be set together");
+  }
+
+  const config: Config = {
+    port: read.integer("PORT", 8080, 0, 65535),
+    host: read.string("HOST") ?? "0.0.0.0",
+    tls: certFile && keyFile ? { certFile, keyFile } : undefined,
+    databaseUrl: read.postgresUrl("DATABASE_URL"),
+    dataDir: path.resolve(read.string("CYPHR_DATA_DIR") ?? ".cyphr"),
+    databasePoolSize: read.integer("DATABASE_POOL_SIZE", 10, 1, 1000),
+    jwtPrivateKeyFile: read.string("JWT_PRIVATE_KEY_FILE"),
+    jwtExtraPublicKeyFiles: read.list("JWT_EXTRA_PUBLIC_KEY_FILES"),
+    fingerprintSecretFile: read.string("FINGERPRINT_SECRET_FILE"),
+    jwtIssuer: read.string("JWT_ISSUER") ?? "cyphr",
+    jwtAudience: read.string("JWT_AUDIENCE") ?? "cyphr",
+    accessTokenTtlSeconds: read.integer("ACCESS_TOKEN_TTL_SECONDS", 900, 30, 86_400),
+    refreshTokenTtlSeconds: read.integer("REFRESH_TOKEN_TTL_SECONDS", 30 * 86_400, 300, 365 * 86_400),
+    healthCheckIntervalMs: read.integer("HEALTH_CHECK_INTERVAL_MS", 2000, 100, 60_000),
+    shutdownGraceMs: read.integer("SHUTDOWN_GRACE_MS", 10_000, 0, 300_000),
+    logLevel: read.oneOf("LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+class EnvReader {
+  constructor(
+    private readonly env: Env,
+    private readonly problems: string[],
+  ) {}
+
+  string(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === "" ? undefined : value;
+  }
+
+  list(name: string): string[] {
+    return (this.string(name) ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+      this.problems.push(`${name} must be an integer ${min}-${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name} must be one of ${allowed.join(", ")}, got "${raw}"`);
+      return fallback;
+    }
+    return raw as T;
+  }
+
+  postgresUrl(name: string): string | undefined {
+    const raw = this.string(name);
+    if (raw === undefined) return undefined;
+    let url: URL | undefined;
+    try {
+      url = new URL(raw);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== "postgres:" && url.protocol !== "postgresql:")) {
+      // Never echo the value: it may hold a password.
+      this.problems.push(`${name} must be a postgres:// or postgresql:// URL`);
+      return undefined;
+    }
+    return raw;
+  }
+}

@@ -1,0 +1,20 @@
+import type { DatabasePool } from "slonik";
+import type { ServerKeys } from "./server-keys.js";
+import type { AccessTokens } from "./tokens.js";
+
+/** What the identity use cases need; built once in the composition root. */
+export interface IdentityContext {
+  pool: DatabasePool;
+  keys: ServerKeys;
+  accessTokens: AccessTokens;
+  refreshTokenTtlSeconds: number;
+}
+
+/** The credentials of one session, as handed to the client. */
+export interface SessionTokens {
+  sessionId: string;
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  refreshToken: string;
+  refreshTokenExpiresAt: Date;
+}

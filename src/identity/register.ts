@@ -1,0 +1,74 @@
+import { randomUUID } from "node:crypto";
+import { InvalidArgumentError, UnauthenticatedError } from "../shared/errors.js";
+import type { IdentityContext, SessionTokens } from "./context.js";
+import { classifyCyphrId } from "./cyphr-id.js";
+import { fingerprintHmac } from "./fingerprint.js";
+import {
+  assertLength,
+  assertValidIdentityKey,
+  assertValidMlKemKey,
+  DEVICE_FINGERPRINT_BYTES,
+  ED25519_SIGNATURE_BYTES,
+  registerSignedBytes,
+  verifySignature,
+} from "./keys.js";
+import { normalizeDisplayName } from "./profile-fields.js";
+import { cyphrIdTaken, insertIdentity } from "./repo.js";
+import { startSession } from "./sessions.js";
+
+export interface RegisterInput {
+  cyphrId: string;
+  identityPublicKey: Uint8Array;
+  mlKemPublicKey: Uint8Array;
+  deviceFingerprint: Uint8Array;
+  displayName: string;
+  signature: Uint8Array;
+}
+
+export type Availability = "available" | "invalid_format" | "reserved" | "taken";
+
+export async function checkAvailability(ctx: IdentityContext, cyphrId: string): Promise<Availability> {
+  const status = classifyCyphrId(cyphrId);
+  if (status !== "valid") return status;
+  return (await cyphrIdTaken(ctx.pool, cyphrId)) ? "taken" : "available";
+}
+
+/**
+ * Validates every field, checks the proof of possession of the identity key, then
+ * creates the identity and its first session in one transaction. The unique constraint
+ * decides races: of two concurrent registrations of one id, the second gets ALREADY_EXISTS.
+ */
+export async function register(
+  ctx: IdentityContext,
+  input: RegisterInput,
+): Promise<{ userId: string; session: SessionTokens }> {
+  const status = classifyCyphrId(input.cyphrId);
+  if (status === "invalid_format") {
+    throw new InvalidArgumentError("cyphr_id must match ^[a-z0-9_]{3,30}$ (lower-case letters, digits, underscore)");
+  }
+  if (status === "reserved") throw new InvalidArgumentError(`cyphr_id "${input.cyphrId}" is reserved`);
+  assertValidIdentityKey(input.identityPublicKey);
+  assertValidMlKemKey(input.mlKemPublicKey);
+  assertLength("device_fingerprint", input.deviceFingerprint, DEVICE_FINGERPRINT_BYTES);
+  assertLength("signature", input.signature, ED25519_SIGNATURE_BYTES);
+  const displayName = normalizeDisplayName(input.displayName);
+
+  const signed = registerSignedBytes(input.cyphrId, input.identityPublicKey, input.mlKemPublicKey, input.deviceFingerprint);
+  if (!verifySignature(input.signature, signed, input.identityPublicKey)) {
+    throw new UnauthenticatedError("signature does not verify with identity_public_key");
+  }
+
+  const userId = randomUUID();
+  const session = await ctx.pool.transaction(async (tx) => {
+    await insertIdentity(tx, {
+      id: userId,
+      cyphrId: input.cyphrId,
+      identityPublicKey: input.identityPublicKey,
+      mlKemPublicKey: input.mlKemPublicKey,
+      deviceFingerprintHmac: fingerprintHmac(ctx.keys.fingerprintSecret, input.deviceFingerprint),
+      displayName,
+    });
+    return startSession(ctx, tx, { userId, cyphrId: input.cyphrId });
+  });
+  return { userId, session };
+}

@@ -1,0 +1,107 @@
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  IdentityService,
+  UnavailableReason,
+  type ProfileSchema,
+  type SessionTokensSchema,
+} from "../gen/cyphr/identity/v1/identity_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { requireCaller } from "../rpc/caller.js";
+import type { IdentityContext, SessionTokens } from "./context.js";
+import { createChallenge, login } from "./login.js";
+import { getProfile, searchUsers, updateProfile, type PublicProfile } from "./profile.js";
+import { checkAvailability, register, type Availability } from "./register.js";
+import { logout, refreshSession } from "./sessions.js";
+
+/** Methods of IdentityService callable without an access token. */
+export const IDENTITY_PUBLIC_METHODS = [
+  "CheckAvailability",
+  "Register",
+  "CreateChallenge",
+  "Login",
+  "RefreshSession",
+  "GetProfile",
+].map((name) => `${IdentityService.typeName}/${name}`);
+
+const REASONS: Record<Availability, UnavailableReason> = {
+  available: UnavailableReason.UNSPECIFIED,
+  invalid_format: UnavailableReason.INVALID_FORMAT,
+  reserved: UnavailableReason.RESERVED,
+  taken: UnavailableReason.TAKEN,
+};
+
+/** Thin mapping between IdentityService messages and the identity use cases. */
+export function identityService(ctx: IdentityContext): ServiceImpl<typeof IdentityService> {
+  return {
+    async checkAvailability(req) {
+      const availability = await checkAvailability(ctx, req.cyphrId);
+      return { available: availability === "available", reason: REASONS[availability] };
+    },
+    async register(req) {
+      const { userId, session } = await register(ctx, req);
+      return { userId, session: sessionMessage(session) };
+    },
+    async createChallenge(req) {
+      const { nonce, expiresAt } = await createChallenge(ctx, req.cyphrId);
+      return { nonce, expiresAt: timestampFromDate(expiresAt) };
+    },
+    async login(req) {
+      const { userId, session } = await login(ctx, req);
+      return { userId, session: sessionMessage(session) };
+    },
+    async refreshSession(req) {
+      return { session: sessionMessage(await refreshSession(ctx, req.refreshToken)) };
+    },
+    async logout(_req, context) {
+      await logout(ctx, requireCaller(context));
+      return {};
+    },
+    async getProfile(req) {
+      return { profile: profileMessage(await getProfile(ctx, req.cyphrId)) };
+    },
+    async updateProfile(req, context) {
+      const own = await updateProfile(ctx, requireCaller(context), {
+        paths: req.updatePaths,
+        displayName: req.displayName,
+        avatarRef: req.avatarRef,
+        encryptedSettings: req.encryptedSettings,
+        discoverable: req.discoverable,
+        sharePresence: req.sharePresence,
+      });
+      return {
+        profile: profileMessage(own.profile),
+        encryptedSettings: own.encryptedSettings ?? new Uint8Array(0),
+        discoverable: own.discoverable,
+        sharePresence: own.sharePresence,
+      };
+    },
+    async searchUsers(req, context) {
+      requireCaller(context);
+      const page = await searchUsers(ctx, { prefix: req.prefix, limit: req.limit, pageToken: req.pageToken });
+      return { profiles: page.profiles.map(profileMessage), nextPageToken: page.nextPageToken };
+    },
+  };
+}
+
+function sessionMessage(tokens: SessionTokens): MessageInitShape<typeof SessionTokensSchema> {
+  return {
+    sessionId: tokens.sessionId,
+    accessToken: tokens.accessToken,
+    accessTokenExpiresAt: timestampFromDate(tokens.accessTokenExpiresAt),
+    refreshToken: tokens.refreshToken,
+    refreshTokenExpiresAt: timestampFromDate(tokens.refreshTokenExpiresAt),
+  };
+}
+
+function profileMessage(profile: PublicProfile): MessageInitShape<typeof ProfileSchema> {
+  return {
+    userId: profile.userId,
+    cyphrId: profile.cyphrId,
+    displayName: profile.displayName ?? "",
+    avatarRef: profile.avatarRef ?? "",
+    identityPublicKey: profile.identityPublicKey,
+    mlKemPublicKey: profile.mlKemPublicKey,
+    createdAt: timestampFromDate(profile.createdAt),
+  };
+}

@@ -1,0 +1,23 @@
+import type { ConnectRouter } from "@connectrpc/connect";
+import { SERVED_FILES, SERVED_SERVICES, type App } from "./app.js";
+import { IdentityService } from "./gen/cyphr/identity/v1/identity_pb.js";
+import { Health } from "./gen/grpc/health/v1/health_pb.js";
+import { ServerReflection as ReflectionV1 } from "./gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ReflectionV1alpha } from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { identityService } from "./identity/service.js";
+import { healthService } from "./rpc/health.js";
+import { DescriptorIndex, reflectionV1, reflectionV1alpha } from "./rpc/reflection.js";
+
+/** Registers every service on the router. */
+export function routes(app: App): (router: ConnectRouter) => void {
+  const descriptors = new DescriptorIndex(SERVED_FILES, SERVED_SERVICES);
+  return (router) => {
+    router.service(IdentityService, identityService(app.identity));
+    router.service(Health, healthService(app.health));
+    router.service(ReflectionV1, reflectionV1(descriptors));
+    router.service(ReflectionV1alpha, reflectionV1alpha(descriptors));
+  };
+}
+
+/** Services and methods reachable without an access token. */
+export const PUBLIC_SERVICES = [Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName];

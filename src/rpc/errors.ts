@@ -1,0 +1,43 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectionError, StatementTimeoutError } from "slonik";
+import type { Logger } from "pino";
+import { DomainError, ResourceExhaustedError, type ErrorKind } from "../shared/errors.js";
+
+/** The one place where domain failures become gRPC status codes. */
+const CODES: Record<ErrorKind, Code> = {
+  invalid_argument: Code.InvalidArgument,
+  unauthenticated: Code.Unauthenticated,
+  permission_denied: Code.PermissionDenied,
+  not_found: Code.NotFound,
+  already_exists: Code.AlreadyExists,
+  failed_precondition: Code.FailedPrecondition,
+  resource_exhausted: Code.ResourceExhausted,
+};
+
+/**
+ * Turns anything a handler threw into a ConnectError. Expected failures keep their
+ * message; anything unexpected is logged here and reaches the client as a bare
+ * INTERNAL with no detail.
+ */
+export function toConnectError(error: unknown, log: Logger, method: string): ConnectError {
+  if (error instanceof DomainError) {
+    const metadata = new Headers();
+    if (error instanceof ResourceExhaustedError && error.retryAfterMs !== undefined) {
+      metadata.set("retry-after", String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
+      metadata.set("retry-after-ms", String(Math.ceil(error.retryAfterMs)));
+    }
+    return new ConnectError(error.message, CODES[error.kind], metadata);
+  }
+  if (error instanceof ConnectError) return error;
+  if (error instanceof ConnectionError || error instanceof StatementTimeoutError) {
+    log.warn({ method, err: { name: (error as Error).name } }, "database unavailable");
+    return new ConnectError("database temporarily unavailable; retry later", Code.Unavailable);
+  }
+  if (isAbort(error)) return new ConnectError("request canceled", Code.Canceled);
+  log.error({ method, err: error }, "unexpected error");
+  return new ConnectError("internal error", Code.Internal);
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError");
+}

@@ -1,0 +1,77 @@
+import type { AddressInfo } from "node:net";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { App } from "./app.js";
+import { IDENTITY_PUBLIC_METHODS } from "./identity/service.js";
+import { authenticate as authenticateCaller } from "./identity/sessions.js";
+import { authenticate, observe } from "./rpc/interceptors.js";
+import { PUBLIC_SERVICES, routes } from "./routes.js";
+import { createListener } from "./transport.js";
+
+/** Largest request message accepted, in bytes (protocol framing included). */
+const READ_MAX_BYTES = 4 * 1024 * 1024;
+
+export interface CyphrServer {
+  /** Starts listening; resolves with the bound port. */
+  listen(port: number, host?: string): Promise<number>;
+  /**
+   * Stops accepting, ends open streams through the handlers' shutdown signal, lets
+   * in-flight calls finish for up to `graceMs`, then closes every connection.
+   */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+/** Builds the HTTP/2 server (h2c, or TLS 1.3 when configured) without listening. */
+export function createServer(app: App): CyphrServer {
+  const shutdownController = new AbortController();
+  const publicMethods = new Set([...PUBLIC_SERVICES, ...IDENTITY_PUBLIC_METHODS]);
+  const handler = connectNodeAdapter({
+    routes: routes(app),
+    interceptors: [observe(app.log), authenticate(publicMethods, (token) => authenticateCaller(app.identity, token))],
+    shutdownSignal: shutdownController.signal,
+    readMaxBytes: READ_MAX_BYTES,
+    fallback: (req, res) => {
+      const path = req.url?.split("?")[0];
+      if (req.method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
+      if (req.method === "GET" && path === "/readyz") {
+        void app.checkReady().then((ready) => sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready" }));
+        return;
+      }
+      sendJson(res, 404, { error: "not found" });
+    },
+  });
+
+  const { server, sessions, sockets } = createListener(app.config.tls, handler as Parameters<typeof createListener>[1]);
+
+  return {
+    listen(port, host = app.config.host) {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve((server.address() as AddressInfo).port);
+        });
+      });
+    },
+    async shutdown(graceMs) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      shutdownController.abort();
+      // GOAWAY: no new streams on existing HTTP/2 connections; open ones may finish.
+      for (const session of sessions) session.close();
+      const deadline = Date.now() + graceMs;
+      while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const session of sessions) session.destroy();
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+interface JsonResponse {
+  writeHead(status: number, headers: Record<string, string>): unknown;
+  end(body: string): unknown;
+}
+
+function sendJson(res: JsonResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  res.end(JSON.stringify(body));
+}

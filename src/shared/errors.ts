@@ -1,0 +1,56 @@
+/**
+ * Expected failures of the domain. Each names its kind; src/rpc/errors.ts maps kinds to
+ * gRPC status codes in one place. Messages are shown to clients: they name the problem
+ * and never carry secrets or internals.
+ */
+export type ErrorKind =
+  | "invalid_argument"
+  | "unauthenticated"
+  | "permission_denied"
+  | "not_found"
+  | "already_exists"
+  | "failed_precondition"
+  | "resource_exhausted";
+
+export abstract class DomainError extends Error {
+  abstract readonly kind: ErrorKind;
+}
+
+/** The request is malformed; the message names the field and the rule. */
+export class InvalidArgumentError extends DomainError {
+  readonly kind = "invalid_argument";
+}
+
+/** The caller could not be authenticated. */
+export class UnauthenticatedError extends DomainError {
+  readonly kind = "unauthenticated";
+}
+
+/** The caller is known but may not do this. */
+export class PermissionDeniedError extends DomainError {
+  readonly kind = "permission_denied";
+}
+
+export class NotFoundError extends DomainError {
+  readonly kind = "not_found";
+}
+
+export class AlreadyExistsError extends DomainError {
+  readonly kind = "already_exists";
+}
+
+/** The system is not in a state that allows the operation (e.g. last admin leaving). */
+export class FailedPreconditionError extends DomainError {
+  readonly kind = "failed_precondition";
+}
+
+/** A limit was hit; `retryAfterMs` tells when trying again can succeed, if known. */
+export class ResourceExhaustedError extends DomainError {
+  readonly kind = "resource_exhausted";
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
