@@ -5,14 +5,20 @@ import { z } from "zod";
 import type { Config } from "./config.js";
 import { loadMigrations } from "./db/migrate.js";
 import { createDatabasePool, type DatabasePool } from "./db/pool.js";
+import { file_cyphr_groups_v1_groups, GroupsService } from "./gen/cyphr/groups/v1/groups_pb.js";
 import { file_cyphr_identity_v1_identity, IdentityService } from "./gen/cyphr/identity/v1/identity_pb.js";
+import { file_cyphr_messaging_v1_messaging, MessagingService } from "./gen/cyphr/messaging/v1/messaging_pb.js";
 import { file_grpc_health_v1_health, Health } from "./gen/grpc/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection, ServerReflection as ReflectionV1 } from "./gen/grpc/reflection/v1/reflection_pb.js";
 import {
   file_grpc_reflection_v1alpha_reflection,
   ServerReflection as ReflectionV1alpha,
 } from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
+import type { GroupsContext } from "./groups/context.js";
 import type { IdentityContext } from "./identity/context.js";
+import type { MessagingContext } from "./messaging/context.js";
+import { RateLimiter } from "./messaging/rate-limit.js";
+import { startSweeper } from "./messaging/sweeper.js";
 import { purgeExpiredChallenges } from "./identity/login.js";
 import { loadServerKeys } from "./identity/server-keys.js";
 import { AccessTokens } from "./identity/tokens.js";
@@ -21,13 +27,15 @@ import { HealthState } from "./rpc/health.js";
 /** Proto files whose services this server answers (reflection describes these). */
 export const SERVED_FILES: readonly DescFile[] = [
   file_cyphr_identity_v1_identity,
+  file_cyphr_messaging_v1_messaging,
+  file_cyphr_groups_v1_groups,
   file_grpc_health_v1_health,
   file_grpc_reflection_v1_reflection,
   file_grpc_reflection_v1alpha_reflection,
 ];
-export const SERVED_SERVICES = [IdentityService, Health, ReflectionV1, ReflectionV1alpha].map((s) => s.typeName);
 /** Application services, whose health is reported individually. */
-const APPLICATION_SERVICES = [IdentityService.typeName];
+const APPLICATION_SERVICES = [IdentityService, MessagingService, GroupsService].map((s) => s.typeName);
+export const SERVED_SERVICES = [...APPLICATION_SERVICES, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName];
 
 /** Everything the RPC layer needs, built once: the composition root. */
 export interface App {
@@ -35,6 +43,8 @@ export interface App {
   log: Logger;
   pool: DatabasePool;
   identity: IdentityContext;
+  messaging: MessagingContext;
+  groups: GroupsContext;
   health: HealthState;
   /** True when the database answers and every known migration is applied. */
   checkReady(): Promise<boolean>;
@@ -54,6 +64,12 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     }),
     refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
   };
+  const messaging: MessagingContext = {
+    pool,
+    maxPayloadBytes: config.messageMaxBytes,
+    sendLimiter: new RateLimiter(config.sendRatePerSecond, config.sendBurst),
+  };
+  const groups: GroupsContext = { pool, maxMembers: config.maxGroupMembers };
   const health = new HealthState(APPLICATION_SERVICES);
   const latestMigration = (await loadMigrations()).length;
 
@@ -75,17 +91,21 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
   }, 60_000);
   healthTimer.unref();
   sweeper.unref();
+  const stopMessageSweeper = startSweeper(pool, config.sweepIntervalMs, log);
 
   return {
     config,
     log,
     pool,
     identity,
+    messaging,
+    groups,
     health,
     checkReady,
     async close() {
       clearInterval(healthTimer);
       clearInterval(sweeper);
+      stopMessageSweeper();
       health.set(false);
       await pool.end();
     },

@@ -31,6 +31,18 @@ export interface Config {
   /** How long shutdown waits for in-flight calls before closing connections, in milliseconds. */
   shutdownGraceMs: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Largest encrypted payload (all five fields together), in bytes. */
+  messageMaxBytes: number;
+  /** Sustained SendMessage rate per sender, messages per second. */
+  sendRatePerSecond: number;
+  /** SendMessage burst per sender. */
+  sendBurst: number;
+  /** Hash partitions of the messages table; read only when the messaging migration first runs. */
+  messagePartitions: number;
+  /** How often expired messages are purged, in milliseconds. */
+  sweepIntervalMs: number;
+  /** Largest group, members included the creator. */
+  maxGroupMembers: number;
 }
 
 export class ConfigError extends Error {
@@ -70,6 +82,12 @@ export function loadConfig(env: Env = process.env): Config {
     healthCheckIntervalMs: read.integer("HEALTH_CHECK_INTERVAL_MS", 2000, 100, 60_000),
     shutdownGraceMs: read.integer("SHUTDOWN_GRACE_MS", 10_000, 0, 300_000),
     logLevel: read.oneOf("LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
+    messageMaxBytes: read.integer("MESSAGE_MAX_BYTES", 65_536, 1024, 4 * 1024 * 1024 - 4096),
+    sendRatePerSecond: read.integer("SEND_RATE_PER_SECOND", 50, 1, 1_000_000),
+    sendBurst: read.integer("SEND_BURST", 100, 1, 1_000_000),
+    messagePartitions: read.integer("MESSAGE_PARTITIONS", 16, 1, 1024),
+    sweepIntervalMs: read.integer("SWEEP_INTERVAL_MS", 30_000, 100, 3_600_000),
+    maxGroupMembers: read.integer("MAX_GROUP_MEMBERS", 1000, 2, 100_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

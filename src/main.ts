@@ -22,7 +22,10 @@ async function main(): Promise<void> {
 
   let embedded: EmbeddedDatabase | undefined;
   const databaseUrl = config.databaseUrl ?? (embedded = await startEmbeddedPostgres(config.dataDir, log)).url;
-  const applied = await migrate(databaseUrl, { log: (m) => log.info(m) });
+  const applied = await migrate(databaseUrl, {
+    settings: { message_partitions: String(config.messagePartitions) },
+    log: (m) => log.info(m),
+  });
   const app = await createApp(config, log, databaseUrl);
   const server = createServer(app);
   const port = await server.listen(config.port);

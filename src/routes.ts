@@ -1,6 +1,10 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { SERVED_FILES, SERVED_SERVICES, type App } from "./app.js";
+import { GroupsService } from "./gen/cyphr/groups/v1/groups_pb.js";
 import { IdentityService } from "./gen/cyphr/identity/v1/identity_pb.js";
+import { MessagingService } from "./gen/cyphr/messaging/v1/messaging_pb.js";
+import { groupsService } from "./groups/service.js";
+import { messagingService } from "./messaging/service.js";
 import { Health } from "./gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "./gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
@@ -13,6 +17,8 @@ export function routes(app: App): (router: ConnectRouter) => void {
   const descriptors = new DescriptorIndex(SERVED_FILES, SERVED_SERVICES);
   return (router) => {
     router.service(IdentityService, identityService(app.identity));
+    router.service(MessagingService, messagingService(app.messaging));
+    router.service(GroupsService, groupsService(app.groups));
     router.service(Health, healthService(app.health));
     router.service(ReflectionV1, reflectionV1(descriptors));
     router.service(ReflectionV1alpha, reflectionV1alpha(descriptors));

@@ -40,7 +40,14 @@ export function createServer(app: App): CyphrServer {
     },
   });
 
-  const { server, sessions, sockets } = createListener(app.config.tls, handler as Parameters<typeof createListener>[1]);
+  // HTTP/2 calls keep their session open; HTTP/1.1 calls are only visible as unfinished responses.
+  let inFlight = 0;
+  const counted: Parameters<typeof createListener>[1] = (req, res) => {
+    inFlight++;
+    res.once("close", () => inFlight--);
+    (handler as Parameters<typeof createListener>[1])(req, res);
+  };
+  const { server, sessions, sockets } = createListener(app.config.tls, counted);
 
   return {
     listen(port, host = app.config.host) {
@@ -58,7 +65,7 @@ export function createServer(app: App): CyphrServer {
       // GOAWAY: no new streams on existing HTTP/2 connections; open ones may finish.
       for (const session of sessions) session.close();
       const deadline = Date.now() + graceMs;
-      while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while ((sessions.size > 0 || inFlight > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const session of sessions) session.destroy();
       for (const socket of sockets) socket.destroy();
       await closed;

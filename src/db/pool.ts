@@ -24,12 +24,20 @@ export async function createDatabasePool(url: string, options: PoolOptions): Pro
     captureStackTrace: false,
     connectionTimeout: 10_000,
     idleTimeout: 30_000,
-    // Timestamps as Date (slonik's default is epoch milliseconds).
+    // Timestamps as Date (slonik's default is epoch milliseconds); int8 as number (seqs,
+    // counts and versions stay far below 2^53; slonik's default is bigint).
     typeParsers: [
-      ...createTypeParserPreset().filter((p) => p.name !== "timestamptz" && p.name !== "timestamp"),
+      ...createTypeParserPreset().filter((p) => !["timestamptz", "timestamp", "int8"].includes(p.name)),
       { name: "timestamptz", parse: (value: string) => new Date(value) },
+      { name: "int8", parse: parseSafeInteger },
     ],
   });
+}
+
+function parseSafeInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new Error(`int8 value ${value} exceeds the safe integer range`);
+  return n;
 }
 
 const resultParser: Interceptor = {

@@ -34,7 +34,9 @@ export function toConnectError(error: unknown, log: Logger, method: string): Con
     return new ConnectError("database temporarily unavailable; retry later", Code.Unavailable);
   }
   if (isAbort(error)) return new ConnectError("request canceled", Code.Canceled);
-  log.error({ method, err: error }, "unexpected error");
+  // Name, message and stack only: error objects can carry SQL rows (ciphertext, hashes).
+  const err = error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : { value: String(error) };
+  log.error({ method, err }, "unexpected error");
   return new ConnectError("internal error", Code.Internal);
 }
 

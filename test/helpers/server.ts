@@ -35,7 +35,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     PORT: "0",
     HOST: "127.0.0.1",
     CYPHR_DATA_DIR: dataDir,
-    LOG_LEVEL: "silent",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     SHUTDOWN_GRACE_MS: "2000",
     ...options.env,
   });

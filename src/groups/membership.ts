@@ -1,0 +1,125 @@
+import { isActive, LeftReason, Role, SystemEventKind } from "../chats/model.js";
+import { findMembership } from "../chats/repo.js";
+import { appendSystemMessage } from "../chats/system-messages.js";
+import type { Db } from "../db/types.js";
+import { assertCyphrIdFormat } from "../identity/cyphr-id.js";
+import type { Caller } from "../identity/tokens.js";
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../shared/errors.js";
+import { requireUuid } from "../shared/ids.js";
+import { lockGroupFor, requireRole } from "./access.js";
+import type { GroupsContext } from "./context.js";
+import { bumpGroupVersion, countActiveAdmins, endMembership, findMember, setRole, upsertMembers, userIdsByCyphrId, type MemberRow } from "./repo.js";
+
+/** Adds a user (or re-adds a former member, who then reads from this moment on). Admins only. */
+export async function addMember(
+  ctx: GroupsContext,
+  caller: Caller,
+  input: { chatId: string; cyphrId: string; role: number },
+): Promise<{ member: MemberRow; version: number }> {
+  const chatId = requireUuid("chat_id", input.chatId);
+  const role = requireRole(input.role, "role", Role.member);
+  return ctx.pool.transaction(async (tx) => {
+    const { group } = await lockGroupFor(tx, chatId, caller.userId, true);
+    const userId = await requireUser(tx, input.cyphrId);
+    const existing = await findMembership(tx, chatId, userId);
+    if (existing && isActive(existing)) throw new AlreadyExistsError(`"${input.cyphrId}" is already a member`);
+    if (group.member_count + 1 > ctx.maxMembers) {
+      throw new FailedPreconditionError(`the group is full (${ctx.maxMembers} members)`);
+    }
+    const version = await bumpGroupVersion(tx, chatId);
+    const seq = await appendSystemMessage(tx, chatId, {
+      kind: SystemEventKind.memberAdded,
+      actorUserId: caller.userId,
+      targetUserId: userId,
+      role,
+      groupVersion: version,
+    });
+    await upsertMembers(tx, chatId, [{ userId, role }], seq);
+    return { member: (await findMember(tx, chatId, userId))!, version };
+  });
+}
+
+/** Removes a member; their access to new messages ends with the system message recording it. Admins only. */
+export async function removeMember(
+  ctx: GroupsContext,
+  caller: Caller,
+  input: { chatId: string; cyphrId: string },
+): Promise<{ version: number }> {
+  const chatId = requireUuid("chat_id", input.chatId);
+  if (input.cyphrId === caller.cyphrId) throw new InvalidArgumentError("to remove yourself, use LeaveGroup");
+  return ctx.pool.transaction(async (tx) => {
+    await lockGroupFor(tx, chatId, caller.userId, true);
+    const userId = await requireUser(tx, input.cyphrId);
+    const target = await findMembership(tx, chatId, userId);
+    if (!target || !isActive(target)) throw new NotFoundError(`"${input.cyphrId}" is not a member of this group`);
+    if (target.role === Role.admin && (await countActiveAdmins(tx, chatId)) === 1) {
+      throw new FailedPreconditionError("cannot remove the last admin; name another admin first");
+    }
+    const version = await bumpGroupVersion(tx, chatId);
+    const seq = await appendSystemMessage(tx, chatId, {
+      kind: SystemEventKind.memberRemoved,
+      actorUserId: caller.userId,
+      targetUserId: userId,
+      groupVersion: version,
+    });
+    await endMembership(tx, chatId, userId, LeftReason.removed, seq);
+    return { version };
+  });
+}
+
+/** Makes a member an admin or an admin a member. Admins only; the last admin cannot be demoted. */
+export async function changeRole(
+  ctx: GroupsContext,
+  caller: Caller,
+  input: { chatId: string; cyphrId: string; role: number },
+): Promise<{ member: MemberRow; version: number }> {
+  const chatId = requireUuid("chat_id", input.chatId);
+  const role = requireRole(input.role, "role");
+  return ctx.pool.transaction(async (tx) => {
+    const { group } = await lockGroupFor(tx, chatId, caller.userId, true);
+    const userId = await requireUser(tx, input.cyphrId);
+    const target = await findMembership(tx, chatId, userId);
+    if (!target || !isActive(target)) throw new NotFoundError(`"${input.cyphrId}" is not a member of this group`);
+    if (target.role === role) return { member: (await findMember(tx, chatId, userId))!, version: group.group_version };
+    if (role === Role.member && (await countActiveAdmins(tx, chatId)) === 1) {
+      throw new FailedPreconditionError("cannot demote the last admin; name another admin first");
+    }
+    const version = await bumpGroupVersion(tx, chatId);
+    await appendSystemMessage(tx, chatId, {
+      kind: SystemEventKind.roleChanged,
+      actorUserId: caller.userId,
+      targetUserId: userId,
+      role,
+      groupVersion: version,
+    });
+    await setRole(tx, chatId, userId, role);
+    return { member: (await findMember(tx, chatId, userId))!, version };
+  });
+}
+
+/** Ends the caller's membership. The last admin must name another admin first, unless nobody else is left. */
+export async function leaveGroup(ctx: GroupsContext, caller: Caller, chatIdInput: string): Promise<{ version: number }> {
+  const chatId = requireUuid("chat_id", chatIdInput);
+  return ctx.pool.transaction(async (tx) => {
+    const { group, membership } = await lockGroupFor(tx, chatId, caller.userId, false);
+    const othersRemain = group.member_count > 1;
+    if (membership.role === Role.admin && othersRemain && (await countActiveAdmins(tx, chatId)) === 1) {
+      throw new FailedPreconditionError("you are the last admin; name another admin before leaving");
+    }
+    const version = await bumpGroupVersion(tx, chatId);
+    const seq = await appendSystemMessage(tx, chatId, {
+      kind: SystemEventKind.memberLeft,
+      actorUserId: caller.userId,
+      groupVersion: version,
+    });
+    await endMembership(tx, chatId, caller.userId, LeftReason.left, seq);
+    return { version };
+  });
+}
+
+async function requireUser(db: Db, cyphrId: string): Promise<string> {
+  assertCyphrIdFormat(cyphrId);
+  const userId = (await userIdsByCyphrId(db, [cyphrId])).get(cyphrId);
+  if (!userId) throw new NotFoundError(`no user with cyphr_id "${cyphrId}"`);
+  return userId;
+}

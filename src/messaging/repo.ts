@@ -1,0 +1,216 @@
+import { sql, type FragmentSqlToken } from "slonik";
+import { z } from "zod";
+import { bytes, timestamp, uuid, type Db } from "../db/types.js";
+import type { Role, SystemEventKind } from "../chats/model.js";
+import type { StoredMessage } from "./model.js";
+import type { EncryptedPayload } from "./payload.js";
+
+const messageRow = z.object({
+  id: uuid,
+  chat_id: uuid,
+  seq: z.number(),
+  sender_id: uuid.nullable(),
+  sender_cyphr_id: z.string().nullable(),
+  client_message_id: uuid.nullable(),
+  message_type: z.number(),
+  kem_ciphertext: bytes.nullable(),
+  ciphertext: bytes.nullable(),
+  nonce: bytes.nullable(),
+  tag: bytes.nullable(),
+  header: bytes.nullable(),
+  system_event: z
+    .object({
+      kind: z.number(),
+      actor: uuid,
+      target: uuid.optional(),
+      role: z.number().optional(),
+      timer: z.number().optional(),
+      version: z.number().optional(),
+    })
+    .nullable(),
+  actor_cyphr_id: z.string().nullable(),
+  target_cyphr_id: z.string().nullable(),
+  created_at: timestamp,
+  edited_at: timestamp.nullable(),
+  deleted_at: timestamp.nullable(),
+  expires_at: timestamp.nullable(),
+  recipient_count: z.number().nullable(),
+  delivered_count: z.number().nullable(),
+  read_count: z.number().nullable(),
+});
+
+/**
+ * Columns of a message as history shows it, for `viewerId`: sender and system-event
+ * Cyphr IDs joined in, and receipt counts over the other current members on the
+ * viewer's own messages. Expects the message aliased `m`.
+ */
+function messageSelect(viewerId: string): FragmentSqlToken {
+  return sql.fragment`
+    m.id, m.chat_id, m.seq, m.sender_id, s.cyphr_id AS sender_cyphr_id, m.client_message_id, m.message_type,
+    m.kem_ciphertext, m.ciphertext, m.nonce, m.tag, m.header, m.system_event,
+    a.cyphr_id AS actor_cyphr_id, t.cyphr_id AS target_cyphr_id,
+    m.created_at, m.edited_at, m.deleted_at, m.expires_at,
+    r.recipient_count, r.delivered_count, r.read_count
+    FROM messages m
+    LEFT JOIN identities s ON s.id = m.sender_id
+    LEFT JOIN identities a ON a.id = (m.system_event ->> 'actor')::uuid
+    LEFT JOIN identities t ON t.id = (m.system_event ->> 'target')::uuid
+    LEFT JOIN LATERAL (
+      SELECT count(*)::int AS recipient_count,
+             (count(*) FILTER (WHERE cm.delivered_seq >= m.seq))::int AS delivered_count,
+             (count(*) FILTER (WHERE cm.read_seq >= m.seq))::int AS read_count
+      FROM chat_members cm
+      WHERE cm.chat_id = m.chat_id AND cm.user_id <> m.sender_id AND cm.left_seq IS NULL
+    ) r ON m.sender_id = ${viewerId}`;
+}
+
+function toMessage(row: z.infer<typeof messageRow>): StoredMessage {
+  const event = row.system_event;
+  const hasPayload = row.ciphertext !== null;
+  return {
+    id: row.id,
+    chatId: row.chat_id,
+    seq: row.seq,
+    senderUserId: row.sender_id,
+    senderCyphrId: row.sender_cyphr_id,
+    clientMessageId: row.client_message_id,
+    messageType: row.message_type,
+    payload: hasPayload
+      ? {
+          kemCiphertext: row.kem_ciphertext ?? Buffer.alloc(0),
+          ciphertext: row.ciphertext!,
+          nonce: row.nonce ?? Buffer.alloc(0),
+          tag: row.tag ?? Buffer.alloc(0),
+          header: row.header ?? Buffer.alloc(0),
+        }
+      : null,
+    systemEvent: event
+      ? {
+          kind: event.kind as SystemEventKind,
+          actorUserId: event.actor,
+          actorCyphrId: row.actor_cyphr_id ?? "",
+          targetUserId: event.target ?? null,
+          targetCyphrId: row.target_cyphr_id,
+          role: (event.role ?? null) as Role | null,
+          timerSeconds: event.timer ?? null,
+          groupVersion: event.version ?? null,
+        }
+      : null,
+    createdAt: row.created_at,
+    editedAt: row.edited_at,
+    deletedAt: row.deleted_at,
+    expiresAt: row.expires_at,
+    receipts:
+      row.recipient_count === null
+        ? null
+        : { recipientCount: row.recipient_count, deliveredCount: row.delivered_count ?? 0, readCount: row.read_count ?? 0 },
+  };
+}
+
+const NOT_EXPIRED = sql.fragment`(m.expires_at IS NULL OR m.expires_at > now())`;
+
+/** A stored message's identity, as SendMessage answers. */
+export const sentRow = z.object({ id: uuid, seq: z.number(), created_at: timestamp, expires_at: timestamp.nullable() });
+export type SentRow = z.infer<typeof sentRow>;
+
+export async function findByClientMessageId(
+  db: Db,
+  chatId: string,
+  senderId: string,
+  clientMessageId: string,
+): Promise<SentRow | null> {
+  return db.maybeOne(sql.type(sentRow)`
+    /* findByClientMessageId */
+    SELECT id, seq, created_at, expires_at FROM messages
+    WHERE chat_id = ${chatId} AND sender_id = ${senderId} AND client_message_id = ${clientMessageId}`);
+}
+
+export interface NewMessage {
+  id: string;
+  chatId: string;
+  seq: number;
+  senderId: string;
+  clientMessageId: string;
+  messageType: number;
+  payload: EncryptedPayload;
+  /** Seconds until expiry from now; null = never. */
+  expiresInSeconds: number | null;
+}
+
+export async function insertMessage(db: Db, message: NewMessage): Promise<SentRow> {
+  const p = message.payload;
+  return db.one(sql.type(sentRow)`
+    /* insertMessage */
+    INSERT INTO messages (chat_id, seq, id, sender_id, client_message_id, message_type,
+                          kem_ciphertext, ciphertext, nonce, tag, header, expires_at)
+    VALUES (${message.chatId}, ${message.seq}, ${message.id}, ${message.senderId}, ${message.clientMessageId},
+            ${message.messageType}, ${optionalBytes(p.kemCiphertext)}, ${sql.binary(Buffer.from(p.ciphertext))},
+            ${optionalBytes(p.nonce)}, ${optionalBytes(p.tag)}, ${optionalBytes(p.header)},
+            CASE WHEN ${message.expiresInSeconds}::int IS NULL THEN NULL
+                 ELSE now() + make_interval(secs => ${message.expiresInSeconds}::int) END)
+    RETURNING id, seq, created_at, expires_at`);
+}
+
+export interface HistoryPage {
+  chatId: string;
+  viewerId: string;
+  /** Visible window of the viewer's membership. */
+  fromSeq: number;
+  toSeq: number | null;
+  cursorSeq: number;
+  forward: boolean;
+  limit: number;
+}
+
+/** One page of visible history (never expired messages) in the requested order. */
+export async function listMessages(db: Db, page: HistoryPage): Promise<StoredMessage[]> {
+  const bound = page.cursorSeq === 0 ? sql.fragment`TRUE` : page.forward ? sql.fragment`m.seq > ${page.cursorSeq}` : sql.fragment`m.seq < ${page.cursorSeq}`;
+  const upper = page.toSeq === null ? sql.fragment`TRUE` : sql.fragment`m.seq <= ${page.toSeq}`;
+  const rows = await db.any(sql.type(messageRow)`
+    /* listMessages */
+    SELECT ${messageSelect(page.viewerId)}
+    WHERE m.chat_id = ${page.chatId} AND m.seq >= ${page.fromSeq} AND ${upper} AND ${bound} AND ${NOT_EXPIRED}
+    ORDER BY m.seq ${page.forward ? sql.fragment`ASC` : sql.fragment`DESC`}
+    LIMIT ${page.limit}`);
+  return rows.map(toMessage);
+}
+
+/** The message (not expired) by id, as `viewerId` would see it. */
+export async function findMessage(db: Db, messageId: string, viewerId: string): Promise<StoredMessage | null> {
+  const row = await db.maybeOne(sql.type(messageRow)`
+    /* findMessage */
+    SELECT ${messageSelect(viewerId)}
+    WHERE m.id = ${messageId} AND ${NOT_EXPIRED}`);
+  return row ? toMessage(row) : null;
+}
+
+export async function replacePayload(db: Db, chatId: string, seq: number, payload: EncryptedPayload): Promise<void> {
+  await db.query(sql.unsafe`
+    /* replacePayload */
+    UPDATE messages SET kem_ciphertext = ${optionalBytes(payload.kemCiphertext)},
+      ciphertext = ${sql.binary(Buffer.from(payload.ciphertext))}, nonce = ${optionalBytes(payload.nonce)},
+      tag = ${optionalBytes(payload.tag)}, header = ${optionalBytes(payload.header)}, edited_at = now()
+    WHERE chat_id = ${chatId} AND seq = ${seq}`);
+}
+
+/** Erases the payload and marks the message deleted; the row stays as a tombstone. */
+export async function tombstone(db: Db, chatId: string, seq: number): Promise<void> {
+  await db.query(sql.unsafe`
+    /* tombstoneMessage */
+    UPDATE messages SET kem_ciphertext = NULL, ciphertext = NULL, nonce = NULL, tag = NULL, header = NULL,
+      deleted_at = now()
+    WHERE chat_id = ${chatId} AND seq = ${seq} AND deleted_at IS NULL`);
+}
+
+/** Deletes up to `batch` expired messages, rows and all; returns how many. */
+export async function purgeExpired(db: Db, batch: number): Promise<number> {
+  const result = await db.query(sql.unsafe`
+    /* purgeExpiredMessages */
+    DELETE FROM messages WHERE (chat_id, seq) IN (
+      SELECT chat_id, seq FROM messages WHERE expires_at <= now() LIMIT ${batch})`);
+  return result.rowCount;
+}
+
+function optionalBytes(value: Uint8Array) {
+  return value.length === 0 ? null : sql.binary(Buffer.from(value));
+}

@@ -1,0 +1,155 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { LeftReason } from "../chats/model.js";
+import {
+  Direction,
+  MembershipState,
+  MessagingService,
+  type ChatSchema,
+  type MessageSchema,
+} from "../gen/cyphr/messaging/v1/messaging_pb.js";
+import { requireCaller } from "../rpc/caller.js";
+import type { ChatSummary } from "./chat-list-repo.js";
+import { listChats } from "./chat-list.js";
+import type { MessagingContext } from "./context.js";
+import { deleteMessage, editMessage } from "./edit.js";
+import { listHistory } from "./history.js";
+import type { StoredMessage } from "./model.js";
+import { markReceipt } from "./receipts.js";
+import { sendMessage, type SendResult } from "./send.js";
+import { setChatTimer } from "./timer.js";
+
+/** Thin mapping between MessagingService messages and the messaging use cases. */
+export function messagingService(ctx: MessagingContext): ServiceImpl<typeof MessagingService> {
+  return {
+    async sendMessage(req, context) {
+      const result = await sendMessage(ctx, requireCaller(context), {
+        recipientCyphrId: req.destination.case === "recipientCyphrId" ? req.destination.value : undefined,
+        chatId: req.destination.case === "chatId" ? req.destination.value : undefined,
+        clientMessageId: req.clientMessageId,
+        payload: req.payload,
+        messageType: req.messageType,
+        expiresInSeconds: req.expiresInSeconds,
+      });
+      return sendResultMessage(result);
+    },
+    async listMessages(req, context) {
+      const page = await listHistory(ctx, requireCaller(context), {
+        chatId: req.chatId,
+        cursorSeq: Number(req.cursorSeq),
+        limit: req.limit,
+        forward: req.direction === Direction.FORWARD,
+      });
+      return { messages: page.messages.map(messageMessage), nextCursorSeq: BigInt(page.nextCursorSeq) };
+    },
+    async listChats(req, context) {
+      const page = await listChats(ctx, requireCaller(context), { pageToken: req.pageToken, limit: req.limit });
+      return { chats: page.chats.map(chatMessage), nextPageToken: page.nextPageToken };
+    },
+    async markDelivered(req, context) {
+      const positions = await markReceipt(ctx, requireCaller(context), {
+        chatId: req.chatId,
+        upToSeq: Number(req.upToSeq),
+        read: false,
+      });
+      return { deliveredSeq: BigInt(positions.deliveredSeq) };
+    },
+    async markRead(req, context) {
+      const positions = await markReceipt(ctx, requireCaller(context), {
+        chatId: req.chatId,
+        upToSeq: Number(req.upToSeq),
+        read: true,
+      });
+      return { readSeq: BigInt(positions.readSeq), deliveredSeq: BigInt(positions.deliveredSeq) };
+    },
+    async editMessage(req, context) {
+      const message = await editMessage(ctx, requireCaller(context), { messageId: req.messageId, payload: req.payload });
+      return { message: messageMessage(message) };
+    },
+    async deleteMessage(req, context) {
+      return { message: messageMessage(await deleteMessage(ctx, requireCaller(context), req.messageId)) };
+    },
+    async setChatTimer(req, context) {
+      const result = await setChatTimer(ctx, requireCaller(context), { chatId: req.chatId, timerSeconds: req.timerSeconds });
+      return { timerSeconds: result.timerSeconds, seq: BigInt(result.seq) };
+    },
+  };
+}
+
+export function sendResultMessage(result: SendResult) {
+  return {
+    messageId: result.messageId,
+    chatId: result.chatId,
+    seq: BigInt(result.seq),
+    serverTime: timestampFromDate(result.serverTime),
+    expiresAt: result.expiresAt ? timestampFromDate(result.expiresAt) : undefined,
+    duplicate: result.duplicate,
+  };
+}
+
+/** A stored message in its wire form (also used by realtime events). */
+export function messageMessage(m: StoredMessage): MessageInitShape<typeof MessageSchema> {
+  return {
+    messageId: m.id,
+    chatId: m.chatId,
+    seq: BigInt(m.seq),
+    senderUserId: m.senderUserId ?? "",
+    senderCyphrId: m.senderCyphrId ?? "",
+    clientMessageId: m.clientMessageId ?? "",
+    messageType: m.messageType,
+    payload: m.payload ?? undefined,
+    createdAt: timestampFromDate(m.createdAt),
+    editedAt: m.editedAt ? timestampFromDate(m.editedAt) : undefined,
+    deletedAt: m.deletedAt ? timestampFromDate(m.deletedAt) : undefined,
+    expiresAt: m.expiresAt ? timestampFromDate(m.expiresAt) : undefined,
+    deleted: m.deletedAt !== null,
+    systemEvent: m.systemEvent
+      ? {
+          kind: m.systemEvent.kind,
+          actorUserId: m.systemEvent.actorUserId,
+          actorCyphrId: m.systemEvent.actorCyphrId,
+          targetUserId: m.systemEvent.targetUserId ?? "",
+          targetCyphrId: m.systemEvent.targetCyphrId ?? "",
+          role: m.systemEvent.role ?? 0,
+          timerSeconds: m.systemEvent.timerSeconds ?? 0,
+          groupVersion: BigInt(m.systemEvent.groupVersion ?? 0),
+        }
+      : undefined,
+    receipts: m.receipts
+      ? {
+          delivered: m.receipts.recipientCount > 0 && m.receipts.deliveredCount === m.receipts.recipientCount,
+          read: m.receipts.recipientCount > 0 && m.receipts.readCount === m.receipts.recipientCount,
+          deliveredCount: m.receipts.deliveredCount,
+          readCount: m.receipts.readCount,
+          recipientCount: m.receipts.recipientCount,
+        }
+      : undefined,
+  };
+}
+
+function chatMessage(c: ChatSummary): MessageInitShape<typeof ChatSchema> {
+  return {
+    chatId: c.chatId,
+    kind: c.kind,
+    peerUserId: c.peer?.userId ?? "",
+    peerCyphrId: c.peer?.cyphrId ?? "",
+    peerDisplayName: c.peer?.displayName ?? "",
+    encryptedGroupName: c.encryptedName ?? new Uint8Array(0),
+    lastSeq: BigInt(c.lastSeq),
+    unreadCount: c.unreadCount,
+    memberCount: c.memberCount,
+    role: c.role,
+    timerSeconds: c.timerSeconds ?? 0,
+    lastActivityAt: timestampFromDate(c.lastActivityAt),
+    readSeq: BigInt(c.readSeq),
+    deliveredSeq: BigInt(c.deliveredSeq),
+    membership:
+      c.leftReason === LeftReason.left
+        ? MembershipState.LEFT
+        : c.leftReason === LeftReason.removed
+          ? MembershipState.REMOVED
+          : MembershipState.ACTIVE,
+    groupVersion: BigInt(c.groupVersion),
+  };
+}
