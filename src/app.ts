@@ -8,6 +8,7 @@ import { createDatabasePool, type DatabasePool } from "./db/pool.js";
 import { file_cyphr_groups_v1_groups, GroupsService } from "./gen/cyphr/groups/v1/groups_pb.js";
 import { file_cyphr_identity_v1_identity, IdentityService } from "./gen/cyphr/identity/v1/identity_pb.js";
 import { file_cyphr_messaging_v1_messaging, MessagingService } from "./gen/cyphr/messaging/v1/messaging_pb.js";
+import { file_cyphr_realtime_v1_realtime, RealtimeService } from "./gen/cyphr/realtime/v1/realtime_pb.js";
 import { file_grpc_health_v1_health, Health } from "./gen/grpc/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection, ServerReflection as ReflectionV1 } from "./gen/grpc/reflection/v1/reflection_pb.js";
 import {
@@ -19,6 +20,14 @@ import type { IdentityContext } from "./identity/context.js";
 import type { MessagingContext } from "./messaging/context.js";
 import { RateLimiter } from "./messaging/rate-limit.js";
 import { startSweeper } from "./messaging/sweeper.js";
+import { EventBus } from "./realtime/bus.js";
+import { CallSignaling } from "./realtime/calls.js";
+import type { RealtimeContext } from "./realtime/context.js";
+import { Hub } from "./realtime/hub.js";
+import { Presence } from "./realtime/presence.js";
+import { TypingRelay } from "./realtime/typing.js";
+import { pruneEvents } from "./events/log.js";
+import { randomUUID } from "node:crypto";
 import { purgeExpiredChallenges } from "./identity/login.js";
 import { loadServerKeys } from "./identity/server-keys.js";
 import { AccessTokens } from "./identity/tokens.js";
@@ -29,12 +38,13 @@ export const SERVED_FILES: readonly DescFile[] = [
   file_cyphr_identity_v1_identity,
   file_cyphr_messaging_v1_messaging,
   file_cyphr_groups_v1_groups,
+  file_cyphr_realtime_v1_realtime,
   file_grpc_health_v1_health,
   file_grpc_reflection_v1_reflection,
   file_grpc_reflection_v1alpha_reflection,
 ];
 /** Application services, whose health is reported individually. */
-const APPLICATION_SERVICES = [IdentityService, MessagingService, GroupsService].map((s) => s.typeName);
+const APPLICATION_SERVICES = [IdentityService, MessagingService, GroupsService, RealtimeService].map((s) => s.typeName);
 export const SERVED_SERVICES = [...APPLICATION_SERVICES, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName];
 
 /** Everything the RPC layer needs, built once: the composition root. */
@@ -45,6 +55,7 @@ export interface App {
   identity: IdentityContext;
   messaging: MessagingContext;
   groups: GroupsContext;
+  realtime: RealtimeContext;
   health: HealthState;
   /** True when the database answers and every known migration is applied. */
   checkReady(): Promise<boolean>;
@@ -70,6 +81,23 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     sendLimiter: new RateLimiter(config.sendRatePerSecond, config.sendBurst),
   };
   const groups: GroupsContext = { pool, maxMembers: config.maxGroupMembers };
+  const hub = new Hub();
+  const realtime: RealtimeContext = {
+    pool,
+    log,
+    hub,
+    bus: new EventBus(databaseUrl, pool, hub, log),
+    presence: new Presence(pool, hub, randomUUID(), log),
+    typing: new TypingRelay(pool, log, config.typingExpiryMs),
+    calls: new CallSignaling(pool, log, config.ringTimeoutMs),
+    messaging,
+    ice: { stunUrls: config.stunUrls, turnUrls: config.turnUrls, turnSecret: config.turnSecret, ttlSeconds: config.turnTtlSeconds },
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    streamBufferFrames: config.streamBufferFrames,
+  };
+  await realtime.bus.start();
+  await realtime.presence.start();
+  realtime.calls.start();
   const health = new HealthState(APPLICATION_SERVICES);
   const latestMigration = (await loadMigrations()).length;
 
@@ -92,6 +120,12 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
   healthTimer.unref();
   sweeper.unref();
   const stopMessageSweeper = startSweeper(pool, config.sweepIntervalMs, log);
+  const eventPruner = setInterval(() => {
+    pruneEvents(pool, config.eventRetentionDays, 10_000).catch((err: unknown) =>
+      log.warn({ err: { message: (err as Error).message } }, "event pruning failed"),
+    );
+  }, 10 * 60_000);
+  eventPruner.unref();
 
   return {
     config,
@@ -100,12 +134,18 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     identity,
     messaging,
     groups,
+    realtime,
     health,
     checkReady,
     async close() {
       clearInterval(healthTimer);
       clearInterval(sweeper);
       stopMessageSweeper();
+      clearInterval(eventPruner);
+      realtime.calls.stop();
+      realtime.typing.stop();
+      await realtime.presence.stop().catch(() => undefined);
+      await realtime.bus.stop();
       health.set(false);
       await pool.end();
     },

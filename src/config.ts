@@ -43,6 +43,21 @@ export interface Config {
   sweepIntervalMs: number;
   /** Largest group, members included the creator. */
   maxGroupMembers: number;
+  /** Interval of in-stream heartbeats, in milliseconds. */
+  heartbeatIntervalMs: number;
+  /** Frames a stream may fall behind before the server ends it. */
+  streamBufferFrames: number;
+  /** Days durable events are kept for replay. */
+  eventRetentionDays: number;
+  /** How long a call rings before it ends as missed, in milliseconds. */
+  ringTimeoutMs: number;
+  /** How long a typing indicator lasts without refresh, in milliseconds. */
+  typingExpiryMs: number;
+  stunUrls: string[];
+  turnUrls: string[];
+  /** Shared secret of the TURN server (coturn static-auth-secret). */
+  turnSecret: string | undefined;
+  turnTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -88,7 +103,19 @@ export function loadConfig(env: Env = process.env): Config {
     messagePartitions: read.integer("MESSAGE_PARTITIONS", 16, 1, 1024),
     sweepIntervalMs: read.integer("SWEEP_INTERVAL_MS", 30_000, 100, 3_600_000),
     maxGroupMembers: read.integer("MAX_GROUP_MEMBERS", 1000, 2, 100_000),
+    heartbeatIntervalMs: read.integer("HEARTBEAT_INTERVAL_MS", 25_000, 100, 600_000),
+    streamBufferFrames: read.integer("STREAM_BUFFER_FRAMES", 1024, 16, 1_000_000),
+    eventRetentionDays: read.integer("EVENT_RETENTION_DAYS", 30, 1, 3650),
+    ringTimeoutMs: read.integer("RING_TIMEOUT_MS", 45_000, 100, 600_000),
+    typingExpiryMs: read.integer("TYPING_EXPIRY_MS", 10_000, 100, 600_000),
+    stunUrls: read.urls("ICE_STUN_URLS", ["stun:", "stuns:"]),
+    turnUrls: read.urls("ICE_TURN_URLS", ["turn:", "turns:"]),
+    turnSecret: read.string("TURN_SECRET"),
+    turnTtlSeconds: read.integer("TURN_TTL_SECONDS", 43_200, 60, 7 * 86_400),
   };
+  if (config.turnUrls.length > 0 && config.turnSecret === undefined) {
+    problems.push("ICE_TURN_URLS needs TURN_SECRET (the TURN server's static-auth-secret)");
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
@@ -109,6 +136,17 @@ class EnvReader {
       .split(",")
       .map((s) => s.trim())
       .filter((s) => s !== "");
+  }
+
+  /** Comma-separated URLs, each starting with one of `schemes`. */
+  urls(name: string, schemes: readonly string[]): string[] {
+    const urls = this.list(name);
+    for (const url of urls) {
+      if (!schemes.some((s) => url.startsWith(s)) || url.length < 8) {
+        this.problems.push(`${name} entries must start with ${schemes.join(" or ")}, got "${url}"`);
+      }
+    }
+    return urls;
   }
 
   integer(name: string, fallback: number, min: number, max: number): number {

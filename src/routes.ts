@@ -5,6 +5,8 @@ import { IdentityService } from "./gen/cyphr/identity/v1/identity_pb.js";
 import { MessagingService } from "./gen/cyphr/messaging/v1/messaging_pb.js";
 import { groupsService } from "./groups/service.js";
 import { messagingService } from "./messaging/service.js";
+import { RealtimeService } from "./gen/cyphr/realtime/v1/realtime_pb.js";
+import { realtimeService } from "./realtime/service.js";
 import { Health } from "./gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "./gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
@@ -19,6 +21,7 @@ export function routes(app: App): (router: ConnectRouter) => void {
     router.service(IdentityService, identityService(app.identity));
     router.service(MessagingService, messagingService(app.messaging));
     router.service(GroupsService, groupsService(app.groups));
+    router.service(RealtimeService, realtimeService(app.realtime));
     router.service(Health, healthService(app.health));
     router.service(ReflectionV1, reflectionV1(descriptors));
     router.service(ReflectionV1alpha, reflectionV1alpha(descriptors));

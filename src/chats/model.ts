@@ -18,6 +18,7 @@ export const SystemEventKind = {
   memberLeft: 5,
   roleChanged: 6,
   timerChanged: 7,
+  callEnded: 8,
 } as const;
 export type SystemEventKind = (typeof SystemEventKind)[keyof typeof SystemEventKind];
 
@@ -29,6 +30,7 @@ export interface SystemEvent {
   role?: Role;
   timerSeconds?: number;
   groupVersion?: number;
+  call?: { id: string; outcome: string; durationSeconds: number; video: boolean };
 }
 
 /** MessageType.SYSTEM: written by the server only. */

@@ -17,6 +17,7 @@ export async function appendSystemMessage(db: Db, chatId: string, event: SystemE
       ...(event.role !== undefined && { role: event.role }),
       ...(event.timerSeconds !== undefined && { timer: event.timerSeconds }),
       ...(event.groupVersion !== undefined && { version: event.groupVersion }),
+      ...(event.call !== undefined && { call: event.call }),
     })})`);
   return seq;
 }

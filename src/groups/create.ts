@@ -5,6 +5,7 @@ import { assertCyphrIdFormat } from "../identity/cyphr-id.js";
 import type { Caller } from "../identity/tokens.js";
 import { InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { checkEncryptedName, checkEncryptedSettings } from "./access.js";
+import { announceGroupChange } from "./announce.js";
 import type { GroupsContext } from "./context.js";
 import { bumpGroupVersion, findGroup, insertGroupChat, upsertMembers, userIdsByCyphrId, type GroupRow } from "./repo.js";
 
@@ -42,6 +43,7 @@ export async function createGroup(
       [{ userId: caller.userId, role: Role.admin }, ...ids.map((id) => ({ userId: userIds.get(id)!, role: Role.member }))],
       seq,
     );
+    await announceGroupChange(tx, chatId, seq);
     return (await findGroup(tx, chatId))!;
   });
 }

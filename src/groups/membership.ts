@@ -7,6 +7,7 @@ import type { Caller } from "../identity/tokens.js";
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { requireUuid } from "../shared/ids.js";
 import { lockGroupFor, requireRole } from "./access.js";
+import { announceGroupChange } from "./announce.js";
 import type { GroupsContext } from "./context.js";
 import { bumpGroupVersion, countActiveAdmins, endMembership, findMember, setRole, upsertMembers, userIdsByCyphrId, type MemberRow } from "./repo.js";
 
@@ -35,6 +36,7 @@ export async function addMember(
       groupVersion: version,
     });
     await upsertMembers(tx, chatId, [{ userId, role }], seq);
+    await announceGroupChange(tx, chatId, seq);
     return { member: (await findMember(tx, chatId, userId))!, version };
   });
 }
@@ -63,6 +65,7 @@ export async function removeMember(
       groupVersion: version,
     });
     await endMembership(tx, chatId, userId, LeftReason.removed, seq);
+    await announceGroupChange(tx, chatId, seq, [userId]);
     return { version };
   });
 }
@@ -85,7 +88,7 @@ export async function changeRole(
       throw new FailedPreconditionError("cannot demote the last admin; name another admin first");
     }
     const version = await bumpGroupVersion(tx, chatId);
-    await appendSystemMessage(tx, chatId, {
+    const seq = await appendSystemMessage(tx, chatId, {
       kind: SystemEventKind.roleChanged,
       actorUserId: caller.userId,
       targetUserId: userId,
@@ -93,6 +96,7 @@ export async function changeRole(
       groupVersion: version,
     });
     await setRole(tx, chatId, userId, role);
+    await announceGroupChange(tx, chatId, seq);
     return { member: (await findMember(tx, chatId, userId))!, version };
   });
 }
@@ -113,6 +117,7 @@ export async function leaveGroup(ctx: GroupsContext, caller: Caller, chatIdInput
       groupVersion: version,
     });
     await endMembership(tx, chatId, caller.userId, LeftReason.left, seq);
+    await announceGroupChange(tx, chatId, seq, [caller.userId]);
     return { version };
   });
 }

@@ -4,6 +4,7 @@ import type { Caller } from "../identity/tokens.js";
 import { InvalidArgumentError } from "../shared/errors.js";
 import { pageLimit, requireUuid } from "../shared/ids.js";
 import { checkEncryptedName, checkEncryptedSettings, lockGroupFor, requireGroupMember } from "./access.js";
+import { announceGroupChange } from "./announce.js";
 import type { GroupsContext } from "./context.js";
 import { bumpGroupVersion, findGroup, listActiveMembers, updateGroupData, type GroupRow, type MemberRow } from "./repo.js";
 
@@ -27,7 +28,12 @@ export async function updateGroup(
     const { membership } = await lockGroupFor(tx, chatId, caller.userId, true);
     await updateGroupData(tx, chatId, changes);
     const version = await bumpGroupVersion(tx, chatId);
-    await appendSystemMessage(tx, chatId, { kind: SystemEventKind.groupUpdated, actorUserId: caller.userId, groupVersion: version });
+    const seq = await appendSystemMessage(tx, chatId, {
+      kind: SystemEventKind.groupUpdated,
+      actorUserId: caller.userId,
+      groupVersion: version,
+    });
+    await announceGroupChange(tx, chatId, seq);
     return { group: (await findGroup(tx, chatId))!, role: membership.role };
   });
 }

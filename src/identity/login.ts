@@ -18,6 +18,8 @@ import { startSession } from "./sessions.js";
 export const CHALLENGE_TTL_MS = 60_000;
 /** One message for every credential failure, so that callers cannot tell which part was wrong. */
 const INVALID_CREDENTIALS = "invalid login credentials";
+/** The Ed25519 base point: a valid key nobody's signatures verify against here. */
+const TIMING_DECOY_KEY = Buffer.from("5866666666666666666666666666666666666666666666666666666666666666", "hex");
 
 export interface LoginInput {
   cyphrId: string;
@@ -48,7 +50,9 @@ export async function login(ctx: IdentityContext, input: LoginInput): Promise<{ 
   const nonceValid = await consumeChallenge(ctx.pool, Buffer.from(input.nonce), input.cyphrId);
   const identity = await findIdentityByCyphrId(ctx.pool, input.cyphrId);
   const signed = loginSignedBytes(input.cyphrId, input.nonce, input.deviceFingerprint);
-  if (!nonceValid || !identity || !verifySignature(input.signature, signed, identity.identity_public_key)) {
+  // Verify even for unknown ids (against a fixed key) so timing does not tell which ids exist.
+  const signatureValid = verifySignature(input.signature, signed, identity?.identity_public_key ?? TIMING_DECOY_KEY);
+  if (!nonceValid || !identity || !signatureValid) {
     throw new UnauthenticatedError(INVALID_CREDENTIALS);
   }
   if (!sameFingerprint(ctx.keys.fingerprintSecret, input.deviceFingerprint, identity.device_fingerprint_hmac)) {

@@ -11,10 +11,10 @@ export function normalizeDisplayName(raw: string): string | null {
   if ([...name].length > DISPLAY_NAME_MAX_CHARS) {
     throw new InvalidArgumentError(`display_name must be at most ${DISPLAY_NAME_MAX_CHARS} characters`);
   }
-  // Control characters, line breaks and bidirectional overrides (which can disguise a
-  // name); joiners stay allowed because emoji sequences need them.
-  if (/[\p{Cc}\p{Zl}\p{Zp}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.test(name)) {
-    throw new InvalidArgumentError("display_name must not contain control characters or bidirectional overrides");
+  // Control characters, line breaks, bidirectional overrides and invisible characters
+  // (which can disguise a name); joiners stay allowed because emoji sequences need them.
+  if (/[\p{Cc}\p{Zl}\p{Zp}\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/u.test(name)) {
+    throw new InvalidArgumentError("display_name must not contain control characters, invisible characters or bidirectional overrides");
   }
   return name;
 }

@@ -98,10 +98,12 @@ export async function searchDiscoverable(
 ): Promise<readonly IdentityRow[]> {
   // prefix is [a-z0-9_]; "_" is a LIKE wildcard, so escape it.
   const pattern = `${prefix.replaceAll("_", "\\_")}%`;
+  // COLLATE "C": byte order whatever the database's default collation, so that clients
+  // get the same order from every deployment (a linguistic collation sorts "_" first).
   return db.any(sql.type(identityRow)`
     /* searchDiscoverable */
     SELECT ${IDENTITY_COLUMNS} FROM identities
-    WHERE discoverable AND cyphr_id LIKE ${pattern} AND cyphr_id > ${afterCyphrId}
-    ORDER BY cyphr_id
+    WHERE discoverable AND cyphr_id LIKE ${pattern} AND cyphr_id COLLATE "C" > ${afterCyphrId}
+    ORDER BY cyphr_id COLLATE "C"
     LIMIT ${limit}`);
 }

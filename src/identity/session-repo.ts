@@ -5,8 +5,9 @@ import { timestamp, uuid, type Db } from "../db/types.js";
 export async function insertSession(db: Db, session: { id: string; userId: string; expiresAt: Date }): Promise<void> {
   await db.query(sql.unsafe`
     /* insertSession */
-    INSERT INTO sessions (id, user_id, expires_at)
-    VALUES (${session.id}, ${session.userId}, ${sql.timestamp(session.expiresAt)})`);
+    INSERT INTO sessions (id, user_id, expires_at, acked_cursor)
+    VALUES (${session.id}, ${session.userId}, ${sql.timestamp(session.expiresAt)},
+            coalesce((SELECT last_cursor FROM event_counters WHERE user_id = ${session.userId}), 0))`);
 }
 
 export async function insertRefreshToken(db: Db, hash: Buffer, sessionId: string): Promise<void> {
@@ -56,11 +57,12 @@ export async function revokeSession(db: Db, sessionId: string, reason: "logout" 
     WHERE id = ${sessionId} AND revoked_at IS NULL`);
 }
 
-/** True when the session exists, is not revoked and its refresh window has not closed. */
-export async function isSessionActive(db: Db, sessionId: string): Promise<boolean> {
+/** True when the user's session exists, is not revoked and its refresh window has not closed. */
+export async function isSessionActive(db: Db, sessionId: string, userId: string): Promise<boolean> {
   return db.exists(sql.unsafe`
     /* isSessionActive */
-    SELECT 1 FROM sessions WHERE id = ${sessionId} AND revoked_at IS NULL AND expires_at > now()`);
+    SELECT 1 FROM sessions
+    WHERE id = ${sessionId} AND user_id = ${userId} AND revoked_at IS NULL AND expires_at > now()`);
 }
 
 export async function insertChallenge(db: Db, nonce: Buffer, cyphrId: string, expiresAt: Date): Promise<void> {

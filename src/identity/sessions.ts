@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Db } from "../db/types.js";
+import { notifySessionRevoked } from "../events/notify.js";
 import { UnauthenticatedError } from "../shared/errors.js";
 import type { IdentityContext, SessionTokens } from "./context.js";
 import {
@@ -47,6 +48,7 @@ export async function refreshSession(ctx: IdentityContext, presentedToken: strin
     }
     if (found.rotated_at !== null) {
       await revokeSession(tx, found.session_id, "refresh_token_reuse");
+      await notifySessionRevoked(tx, found.user_id, found.session_id);
       return { kind: "reused" as const };
     }
     await markRefreshTokenRotated(tx, hash);
@@ -77,14 +79,18 @@ export async function refreshSession(ctx: IdentityContext, presentedToken: strin
   return outcome.tokens;
 }
 
+/** Revokes the session; its open event streams end on every instance. */
 export async function logout(ctx: IdentityContext, caller: Caller): Promise<void> {
-  await revokeSession(ctx.pool, caller.sessionId, "logout");
+  await ctx.pool.transaction(async (tx) => {
+    await revokeSession(tx, caller.sessionId, "logout");
+    await notifySessionRevoked(tx, caller.userId, caller.sessionId);
+  });
 }
 
 /** Verifies a bearer token and that its session is still active. */
 export async function authenticate(ctx: IdentityContext, accessToken: string): Promise<Caller> {
   const caller = await ctx.accessTokens.verify(accessToken);
-  if (!(await isSessionActive(ctx.pool, caller.sessionId))) {
+  if (!(await isSessionActive(ctx.pool, caller.sessionId, caller.userId))) {
     throw new UnauthenticatedError("session has been revoked or has expired");
   }
   return caller;

@@ -54,7 +54,7 @@ export interface ChatCursor {
  */
 export async function listChatsOf(db: Db, userId: string, after: ChatCursor | null, limit: number): Promise<ChatSummary[]> {
   const cursor = after
-    ? sql.fragment`AND (activity_us, id) < (${after.activityMicros}::bigint, ${after.chatId}::uuid)`
+    ? sql.fragment`AND (activity_us::bigint, id) < (${after.activityMicros}::bigint, ${after.chatId}::uuid)`
     : sql.fragment``;
   const rows = await db.any(sql.type(chatRow)`
     /* listChatsOf */

@@ -8,6 +8,8 @@ import type { StoredMessage } from "./model.js";
 import { requirePayload, type EncryptedPayload } from "./payload.js";
 import { findMessage, replacePayload, tombstone } from "./repo.js";
 import type { Db } from "../db/types.js";
+import { activeMemberIds, recordEvents } from "../events/log.js";
+import { DurableKind } from "../events/model.js";
 import type { Membership } from "../chats/model.js";
 
 /** Replaces the payload of the caller's own message; the seq stays, edited_at is set. */
@@ -24,6 +26,9 @@ export async function editMessage(
     if (!isActive(membership)) throw new PermissionDeniedError("you are no longer a member of this group");
     if (message.deletedAt) throw new FailedPreconditionError("the message was deleted and cannot be edited");
     await replacePayload(tx, message.chatId, message.seq, payload);
+    await recordEvents(tx, [
+      { kind: DurableKind.messageEdited, chatId: message.chatId, seq: message.seq, data: null, recipients: await activeMemberIds(tx, message.chatId) },
+    ]);
     return (await findMessage(tx, messageId, caller.userId))!;
   });
 }
@@ -43,7 +48,12 @@ export async function deleteMessage(ctx: MessagingContext, caller: Caller, messa
     }
     if (message.messageType === SYSTEM_MESSAGE_TYPE) throw new PermissionDeniedError("system messages cannot be deleted");
     if (!isActive(membership)) throw new PermissionDeniedError("you are no longer a member of this group");
-    await tombstone(tx, message.chatId, message.seq);
+    if (!message.deletedAt) {
+      await tombstone(tx, message.chatId, message.seq);
+      await recordEvents(tx, [
+        { kind: DurableKind.messageDeleted, chatId: message.chatId, seq: message.seq, data: null, recipients: await activeMemberIds(tx, message.chatId) },
+      ]);
+    }
     return (await findMessage(tx, messageId, caller.userId))!;
   });
 }

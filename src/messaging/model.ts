@@ -11,6 +11,7 @@ export interface SystemEventView {
   role: Role | null;
   timerSeconds: number | null;
   groupVersion: number | null;
+  call: { id: string; outcome: string; durationSeconds: number; video: boolean } | null;
 }
 
 /** How far a message got; present only on the viewer's own messages. */

@@ -1,17 +1,20 @@
 import { sql } from "slonik";
 import { z } from "zod";
+import { ChatKind } from "../chats/model.js";
+import { lockMembership } from "../chats/repo.js";
+import { uuid, type Db } from "../db/types.js";
+import { activeMemberIds, recordEvents } from "../events/log.js";
+import { DurableKind } from "../events/model.js";
 import type { Caller } from "../identity/tokens.js";
-import { InvalidArgumentError } from "../shared/errors.js";
+import { InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { requireUuid } from "../shared/ids.js";
 import type { MessagingContext } from "./context.js";
-import { requireMembership } from "./access.js";
-
-const positions = z.object({ delivered_seq: z.number(), read_seq: z.number(), bound: z.number() });
 
 /**
  * Moves the caller's delivery (and, for `read`, read) position forward to `upToSeq`.
  * Positions never move back: a lower value leaves them as they are. Reading implies
- * delivery.
+ * delivery. When a position moves, a receipt event goes to the caller's other devices
+ * and to the senders of the newly covered messages (in a direct chat: the peer).
  */
 export async function markReceipt(
   ctx: MessagingContext,
@@ -19,24 +22,49 @@ export async function markReceipt(
   input: { chatId: string; upToSeq: number; read: boolean },
 ): Promise<{ deliveredSeq: number; readSeq: number }> {
   const chatId = requireUuid("chat_id", input.chatId);
-  await requireMembership(ctx.pool, chatId, caller.userId);
-  const readSet = input.read ? sql.fragment`, read_seq = greatest(m.read_seq, ${input.upToSeq})` : sql.fragment``;
-  const row = await ctx.pool.one(sql.type(positions)`
-    /* markReceipt */
-    WITH bound AS (
-      SELECT coalesce(m.left_seq, c.last_seq) AS bound
-      FROM chat_members m JOIN chats c ON c.id = m.chat_id
-      WHERE m.chat_id = ${chatId} AND m.user_id = ${caller.userId}
-    ), updated AS (
-      UPDATE chat_members m SET delivered_seq = greatest(m.delivered_seq, ${input.upToSeq}) ${readSet}
-      FROM bound
-      WHERE m.chat_id = ${chatId} AND m.user_id = ${caller.userId} AND ${input.upToSeq} <= bound.bound
-      RETURNING m.delivered_seq, m.read_seq
-    )
-    SELECT coalesce(u.delivered_seq, -1) AS delivered_seq, coalesce(u.read_seq, -1) AS read_seq, b.bound
-    FROM bound b LEFT JOIN updated u ON TRUE`);
-  if (row.delivered_seq < 0) {
-    throw new InvalidArgumentError(`up_to_seq ${input.upToSeq} is beyond the last message you can see (seq ${row.bound})`);
-  }
-  return { deliveredSeq: row.delivered_seq, readSeq: row.read_seq };
+  return ctx.pool.transaction(async (tx) => {
+    const membership = await lockMembership(tx, chatId, caller.userId);
+    if (!membership) throw new NotFoundError(`chat ${chatId} not found`);
+    const bound = membership.leftSeq ?? (await lastSeq(tx, chatId));
+    if (input.upToSeq > bound) {
+      throw new InvalidArgumentError(`up_to_seq ${input.upToSeq} is beyond the last message you can see (seq ${bound})`);
+    }
+    const deliveredSeq = Math.max(membership.deliveredSeq, input.upToSeq);
+    const readSeq = input.read ? Math.max(membership.readSeq, input.upToSeq) : membership.readSeq;
+    if (deliveredSeq === membership.deliveredSeq && readSeq === membership.readSeq) return { deliveredSeq, readSeq };
+    await tx.query(sql.unsafe`
+      /* storeReceiptPositions */
+      UPDATE chat_members SET delivered_seq = ${deliveredSeq}, read_seq = ${readSeq}
+      WHERE chat_id = ${chatId} AND user_id = ${caller.userId}`);
+    const recipients =
+      membership.kind === ChatKind.direct
+        ? await activeMemberIds(tx, chatId)
+        : [caller.userId, ...(await sendersBetween(tx, chatId, Math.min(membership.readSeq, membership.deliveredSeq), input.upToSeq, caller.userId))];
+    await recordEvents(tx, [
+      {
+        kind: DurableKind.receipt,
+        chatId,
+        seq: null,
+        data: { user: caller.userId, cyphrId: caller.cyphrId, delivered: deliveredSeq, read: readSeq },
+        recipients,
+      },
+    ]);
+    return { deliveredSeq, readSeq };
+  });
+}
+
+async function lastSeq(db: Db, chatId: string): Promise<number> {
+  return db.oneFirst(sql.type(z.object({ last_seq: z.number() }))`
+    /* chatLastSeq */
+    SELECT last_seq FROM chats WHERE id = ${chatId}`);
+}
+
+/** Current members other than `except` who sent messages with seq in (from, to]. */
+async function sendersBetween(db: Db, chatId: string, from: number, to: number, except: string): Promise<string[]> {
+  const rows = await db.anyFirst(sql.type(z.object({ sender_id: uuid }))`
+    /* sendersBetween */
+    SELECT DISTINCT m.sender_id FROM messages m
+    JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = m.sender_id AND cm.left_seq IS NULL
+    WHERE m.chat_id = ${chatId} AND m.seq > ${from} AND m.seq <= ${to} AND m.sender_id <> ${except}`);
+  return [...rows];
 }

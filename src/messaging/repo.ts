@@ -26,6 +26,7 @@ const messageRow = z.object({
       role: z.number().optional(),
       timer: z.number().optional(),
       version: z.number().optional(),
+      call: z.object({ id: uuid, outcome: z.string(), durationSeconds: z.number(), video: z.boolean() }).optional(),
     })
     .nullable(),
   actor_cyphr_id: z.string().nullable(),
@@ -94,6 +95,7 @@ function toMessage(row: z.infer<typeof messageRow>): StoredMessage {
           role: (event.role ?? null) as Role | null,
           timerSeconds: event.timer ?? null,
           groupVersion: event.version ?? null,
+          call: event.call ?? null,
         }
       : null,
     createdAt: row.created_at,
@@ -213,4 +215,22 @@ export async function purgeExpired(db: Db, batch: number): Promise<number> {
 
 function optionalBytes(value: Uint8Array) {
   return value.length === 0 ? null : sql.binary(Buffer.from(value));
+}
+
+/** No viewer: receipt counts are left out (events carry the same message to every member). */
+const NO_VIEWER = "00000000-0000-0000-0000-000000000000";
+
+/** Messages by (chat, seq), not expired, keyed "chat:seq"; missing ones are absent. */
+export async function findMessagesByRef(
+  db: Db,
+  refs: readonly { chatId: string; seq: number }[],
+): Promise<Map<string, StoredMessage>> {
+  if (refs.length === 0) return new Map();
+  const rows = await db.any(sql.type(messageRow)`
+    /* findMessagesByRef */
+    SELECT ${messageSelect(NO_VIEWER)}
+    JOIN unnest(${sql.array(refs.map((r) => r.chatId), "uuid")}::uuid[], ${sql.array(refs.map((r) => r.seq), "int8")}::int8[])
+      AS ref (chat_id, seq) ON ref.chat_id = m.chat_id AND ref.seq = m.seq
+    WHERE ${NOT_EXPIRED}`);
+  return new Map(rows.map((row) => [`${row.chat_id}:${row.seq}`, toMessage(row)]));
 }

@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import { allocateSeq, findOrCreateDirectChat } from "../chats/repo.js";
 import { SYSTEM_MESSAGE_TYPE } from "../chats/model.js";
 import { uniqueViolation } from "../db/types.js";
+import { activeMemberIds, recordEvents } from "../events/log.js";
+import { DurableKind } from "../events/model.js";
 import { findIdentityByCyphrId } from "../identity/repo.js";
 import type { Caller } from "../identity/tokens.js";
 import { InvalidArgumentError, NotFoundError, ResourceExhaustedError } from "../shared/errors.js";
@@ -72,6 +74,9 @@ export async function sendMessage(ctx: MessagingContext, caller: Caller, input: 
         payload,
         expiresInSeconds: input.expiresInSeconds || timer,
       });
+      await recordEvents(tx, [
+        { kind: DurableKind.messageNew, chatId, seq, data: null, recipients: await activeMemberIds(tx, chatId) },
+      ]);
       return result(chatId, stored, false);
     });
 
@@ -79,7 +84,7 @@ export async function sendMessage(ctx: MessagingContext, caller: Caller, input: 
     return await attempt();
   } catch (error) {
     // A concurrent retry with the same client_message_id committed first: answer with its result.
-    if (uniqueViolation(error) !== "messages_idempotency_key") throw error;
+    if (!isIdempotencyKey(uniqueViolation(error))) throw error;
     const existing = await findByClientMessageId(ctx.pool, chatId, caller.userId, clientMessageId);
     if (!existing) throw error;
     return result(chatId, existing, true);
@@ -95,6 +100,16 @@ async function resolveChat(ctx: MessagingContext, caller: Caller, input: SendInp
   if (!recipient) throw new NotFoundError(`no user with cyphr_id "${input.recipientCyphrId}"`);
   if (recipient.id === caller.userId) throw new InvalidArgumentError("recipient_cyphr_id is your own; a direct chat needs another user");
   return findOrCreateDirectChat(ctx.pool, randomUUID(), caller.userId, recipient.id);
+}
+
+/**
+ * messages is partitioned, so Postgres names the partition's index in the violation
+ * (messages_p3_chat_id_sender_id_client_message_id_key), not messages_idempotency_key.
+ */
+const IDEMPOTENCY_KEY = /^(messages_idempotency_key|messages_p\d+_chat_id_sender_id_client_message_id_key)$/;
+
+function isIdempotencyKey(constraint: string | undefined): boolean {
+  return constraint !== undefined && IDEMPOTENCY_KEY.test(constraint);
 }
 
 function result(chatId: string, row: SentRow, duplicate: boolean): SendResult {

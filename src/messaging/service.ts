@@ -114,6 +114,10 @@ export function messageMessage(m: StoredMessage): MessageInitShape<typeof Messag
           role: m.systemEvent.role ?? 0,
           timerSeconds: m.systemEvent.timerSeconds ?? 0,
           groupVersion: BigInt(m.systemEvent.groupVersion ?? 0),
+          callId: m.systemEvent.call?.id ?? "",
+          callOutcome: m.systemEvent.call?.outcome ?? "",
+          callDurationSeconds: m.systemEvent.call?.durationSeconds ?? 0,
+          callVideo: m.systemEvent.call?.video ?? false,
         }
       : undefined,
     receipts: m.receipts

@@ -4,6 +4,8 @@ import { appendSystemMessage } from "../chats/system-messages.js";
 import type { Caller } from "../identity/tokens.js";
 import { InvalidArgumentError, PermissionDeniedError } from "../shared/errors.js";
 import { requireUuid } from "../shared/ids.js";
+import { activeMemberIds, recordEvents } from "../events/log.js";
+import { DurableKind } from "../events/model.js";
 import { requireActiveMembership } from "./access.js";
 import type { MessagingContext } from "./context.js";
 import { MAX_EXPIRY_SECONDS } from "./send.js";
@@ -29,6 +31,15 @@ export async function setChatTimer(
       actorUserId: caller.userId,
       timerSeconds: input.timerSeconds,
     });
+    await recordEvents(tx, [
+      {
+        kind: DurableKind.chatTimerChanged,
+        chatId,
+        seq,
+        data: { timer: input.timerSeconds, actor: caller.userId },
+        recipients: await activeMemberIds(tx, chatId),
+      },
+    ]);
     return { timerSeconds: input.timerSeconds, seq };
   });
 }

@@ -12,6 +12,8 @@ const CODES: Record<ErrorKind, Code> = {
   already_exists: Code.AlreadyExists,
   failed_precondition: Code.FailedPrecondition,
   resource_exhausted: Code.ResourceExhausted,
+  deadline_exceeded: Code.DeadlineExceeded,
+  unavailable: Code.Unavailable,
 };
 
 /**
@@ -38,6 +40,13 @@ export function toConnectError(error: unknown, log: Logger, method: string): Con
   const err = error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : { value: String(error) };
   log.error({ method, err }, "unexpected error");
   return new ConnectError("internal error", Code.Internal);
+}
+
+/** A failure as carried inside a stream frame: gRPC code number, message, retry delay. */
+export function toFrameStatus(error: unknown, log: Logger, method: string): { code: number; message: string; retryAfterMs: number } {
+  const mapped = toConnectError(error, log, method);
+  const retry = error instanceof ResourceExhaustedError ? Math.ceil(error.retryAfterMs ?? 0) : 0;
+  return { code: mapped.code, message: mapped.rawMessage, retryAfterMs: retry };
 }
 
 function isAbort(error: unknown): boolean {

@@ -72,7 +72,8 @@ export function authenticate(
       if (isPublic) return next(req);
       throw new UnauthenticatedError("missing authorization: send 'authorization: Bearer <access token>'");
     }
-    const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(header.trim());
+    // The scheme name is case-insensitive (RFC 7235 §2.1).
+    const match = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i.exec(header.trim());
     if (!match) {
       if (isPublic) return next(req);
       throw new UnauthenticatedError("malformed authorization header: expected 'Bearer <access token>'");

@@ -10,7 +10,9 @@ export type ErrorKind =
   | "not_found"
   | "already_exists"
   | "failed_precondition"
-  | "resource_exhausted";
+  | "resource_exhausted"
+  | "deadline_exceeded"
+  | "unavailable";
 
 export abstract class DomainError extends Error {
   abstract readonly kind: ErrorKind;
@@ -42,6 +44,16 @@ export class AlreadyExistsError extends DomainError {
 /** The system is not in a state that allows the operation (e.g. last admin leaving). */
 export class FailedPreconditionError extends DomainError {
   readonly kind = "failed_precondition";
+}
+
+/** A stream's peer stopped answering in time. */
+export class DeadlineExceededError extends DomainError {
+  readonly kind = "deadline_exceeded";
+}
+
+/** The server cannot serve this now (shutting down); retrying elsewhere or later succeeds. */
+export class UnavailableError extends DomainError {
+  readonly kind = "unavailable";
 }
 
 /** A limit was hit; `retryAfterMs` tells when trying again can succeed, if known. */

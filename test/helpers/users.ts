@@ -81,3 +81,20 @@ export async function registerUser(
     sessionId: res.session!.sessionId,
   };
 }
+
+/** Signs in an already registered device with a fresh challenge: a new session. */
+export async function loginUser(
+  client: Client<typeof IdentityService>,
+  user: Pick<RegisteredUser, "cyphrId" | "device">,
+): Promise<RegisteredUser> {
+  const { nonce } = await client.createChallenge({ cyphrId: user.cyphrId });
+  const res = await client.login(loginRequest(user.device, user.cyphrId, nonce));
+  return {
+    cyphrId: user.cyphrId,
+    device: user.device,
+    userId: res.userId,
+    accessToken: res.session!.accessToken,
+    refreshToken: res.session!.refreshToken,
+    sessionId: res.session!.sessionId,
+  };
+}

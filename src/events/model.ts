@@ -1,0 +1,43 @@
+/** Kinds of durable per-user events, as stored in events.kind. */
+export const DurableKind = {
+  messageNew: 1,
+  messageEdited: 2,
+  messageDeleted: 3,
+  receipt: 4,
+  groupChanged: 5,
+  chatTimerChanged: 6,
+} as const;
+export type DurableKind = (typeof DurableKind)[keyof typeof DurableKind];
+
+/** Small metadata stored with an event (no content: messages are referenced by chat and seq). */
+export interface EventData {
+  /** receipt: whose positions moved */
+  user?: string;
+  cyphrId?: string;
+  delivered?: number;
+  read?: number;
+  /** chatTimerChanged */
+  timer?: number;
+  actor?: string;
+}
+
+/** One durable event to record for several recipients, inside the change's transaction. */
+export interface NewDurableEvent {
+  kind: DurableKind;
+  chatId: string;
+  /** The message the event is about (or the system message recording the change). */
+  seq: number | null;
+  data: EventData | null;
+  recipients: readonly string[];
+}
+
+/** A durable event as one user receives it. */
+export interface DurableEvent {
+  userId: string;
+  cursor: number;
+  kind: DurableKind;
+  chatId: string;
+  seq: number | null;
+  data: EventData | null;
+  createdAt: Date;
+}

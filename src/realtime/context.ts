@@ -1,0 +1,24 @@
+import type { Logger } from "pino";
+import type { DatabasePool } from "slonik";
+import type { MessagingContext } from "../messaging/context.js";
+import type { EventBus } from "./bus.js";
+import type { CallSignaling } from "./calls.js";
+import type { Hub } from "./hub.js";
+import type { IceSettings } from "./ice.js";
+import type { Presence } from "./presence.js";
+import type { TypingRelay } from "./typing.js";
+
+/** Everything the realtime service needs, built in the composition root. */
+export interface RealtimeContext {
+  pool: DatabasePool;
+  log: Logger;
+  hub: Hub;
+  bus: EventBus;
+  presence: Presence;
+  typing: TypingRelay;
+  calls: CallSignaling;
+  messaging: MessagingContext;
+  ice: IceSettings;
+  heartbeatIntervalMs: number;
+  streamBufferFrames: number;
+}

@@ -1,0 +1,119 @@
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { Logger } from "pino";
+import type { DatabasePool } from "slonik";
+import type { Hub } from "./hub.js";
+import {
+  addPresence,
+  chatPeers,
+  lockUserPresence,
+  presenceRows,
+  presenceSubject,
+  reapStaleInstances,
+  registerInstance,
+  removeInstance,
+  removePresence,
+  touchLastSeen,
+  usersPresentOn,
+} from "./presence-repo.js";
+import { publishEphemeral } from "./publish.js";
+
+const INSTANCE_HEARTBEAT_MS = 10_000;
+const INSTANCE_STALE_MS = 45_000;
+
+/**
+ * A user is online while any instance holds a stream of theirs (a `presence` row per
+ * instance). Transitions (first stream anywhere opens, last one closes) are decided
+ * under a per-user advisory lock and announced to chat peers, unless the user turned
+ * presence sharing off. Instances that stop heartbeating lose their rows.
+ */
+export class Presence {
+  private readonly chains = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly pool: DatabasePool,
+    private readonly hub: Hub,
+    private readonly instanceId: string,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await registerInstance(this.pool, this.instanceId);
+    this.timer = setInterval(() => void this.beat(), INSTANCE_HEARTBEAT_MS);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await Promise.all(this.chains.values());
+    const users = await usersPresentOn(this.pool, this.instanceId).catch(() => [] as string[]);
+    await removeInstance(this.pool, this.instanceId).catch(() => undefined);
+    for (const user of users) await this.announceIfOffline(user).catch(() => undefined);
+  }
+
+  /** Call after the stream was added to the hub. */
+  opened(userId: string): void {
+    if (this.hub.count(userId) !== 1) return;
+    this.serially(userId, async () => {
+      if (this.hub.count(userId) === 0) return;
+      const cameOnline = await this.pool.transaction(async (tx) => {
+        await lockUserPresence(tx, userId);
+        const before = await presenceRows(tx, userId);
+        await addPresence(tx, userId, this.instanceId);
+        return before === 0;
+      });
+      if (cameOnline) await this.announce(userId, true, undefined);
+    });
+  }
+
+  /** Call after the stream was removed from the hub. */
+  closed(userId: string): void {
+    if (this.hub.count(userId) !== 0) return;
+    this.serially(userId, async () => {
+      if (this.hub.count(userId) !== 0) return;
+      await this.pool.transaction(async (tx) => {
+        await lockUserPresence(tx, userId);
+        await removePresence(tx, userId, this.instanceId);
+      });
+      await this.announceIfOffline(userId);
+    });
+  }
+
+  private async announceIfOffline(userId: string): Promise<void> {
+    const lastSeen = await this.pool.transaction(async (tx) => {
+      await lockUserPresence(tx, userId);
+      return (await presenceRows(tx, userId)) === 0 ? touchLastSeen(tx, userId) : undefined;
+    });
+    if (lastSeen) await this.announce(userId, false, lastSeen);
+  }
+
+  private async announce(userId: string, online: boolean, lastSeen: Date | undefined): Promise<void> {
+    const subject = await presenceSubject(this.pool, userId);
+    if (!subject?.share_presence) return;
+    const peers = await chatPeers(this.pool, userId);
+    await publishEphemeral(this.pool, { users: peers }, {
+      case: "presence",
+      value: { userId, cyphrId: subject.cyphr_id, online, lastSeen: lastSeen ? timestampFromDate(lastSeen) : undefined },
+    });
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      await registerInstance(this.pool, this.instanceId);
+      for (const user of await reapStaleInstances(this.pool, INSTANCE_STALE_MS)) await this.announceIfOffline(user);
+    } catch (err) {
+      this.log.warn({ err: { message: (err as Error).message } }, "presence heartbeat failed");
+    }
+  }
+
+  private serially(userId: string, step: () => Promise<void>): void {
+    const previous = this.chains.get(userId) ?? Promise.resolve();
+    const next = previous
+      .then(step)
+      .catch((err: unknown) => this.log.warn({ err: { message: (err as Error).message } }, "presence update failed"))
+      .finally(() => {
+        if (this.chains.get(userId) === next) this.chains.delete(userId);
+      });
+    this.chains.set(userId, next);
+  }
+}
