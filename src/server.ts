@@ -33,6 +33,7 @@ export function createServer(app: App): CyphrServer {
       const path = req.url?.split("?")[0];
       if (req.method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
       if (req.method === "GET" && path === "/readyz") {
+        if (app.health.isDraining) return sendJson(res, 503, { status: "shutting down" });
         void app.checkReady().then((ready) => sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready" }));
         return;
       }
@@ -44,6 +45,8 @@ export function createServer(app: App): CyphrServer {
   let inFlight = 0;
   const counted: Parameters<typeof createListener>[1] = (req, res) => {
     inFlight++;
+    // While draining, HTTP/1.1 clients are told not to reuse the connection.
+    if (app.health.isDraining && req.httpVersionMajor === 1) res.setHeader("connection", "close");
     res.once("close", () => inFlight--);
     (handler as Parameters<typeof createListener>[1])(req, res);
   };
@@ -60,6 +63,9 @@ export function createServer(app: App): CyphrServer {
       });
     },
     async shutdown(graceMs) {
+      // Health watchers and load balancers hear NOT_SERVING before streams end.
+      app.health.drain();
+      await new Promise((resolve) => setImmediate(resolve));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       shutdownController.abort();
       // GOAWAY: no new streams on existing HTTP/2 connections; open ones may finish.

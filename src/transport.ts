@@ -6,6 +6,29 @@ import type { Config } from "./config.js";
 
 type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
+/** HTTP/2 PING (and TCP keepalive) interval: finds clients that vanished without closing. */
+const KEEPALIVE_MS = 30_000;
+const PING_TIMEOUT_MS = 20_000;
+
+/** Pings the client every KEEPALIVE_MS; a session that does not answer in time is destroyed, ending its streams. */
+function keepAlive(session: http2.ServerHttp2Session): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    if (session.destroyed || session.closed) return;
+    const deadline = setTimeout(() => session.destroy(), PING_TIMEOUT_MS);
+    deadline.unref();
+    try {
+      session.ping((err) => {
+        clearTimeout(deadline);
+        if (err && !session.destroyed) session.destroy();
+      });
+    } catch {
+      clearTimeout(deadline);
+    }
+  }, KEEPALIVE_MS);
+  timer.unref();
+  return timer;
+}
+
 /** The client connection preface every HTTP/2 connection starts with (RFC 9113 §3.4). */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -28,12 +51,17 @@ export function createListener(tls: Config["tls"], handler: Handler): Listener {
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
+    socket.setKeepAlive(true, KEEPALIVE_MS);
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
   };
   const trackSession = (session: http2.ServerHttp2Session) => {
     sessions.add(session);
-    session.once("close", () => sessions.delete(session));
+    const pinger = keepAlive(session);
+    session.once("close", () => {
+      clearInterval(pinger);
+      sessions.delete(session);
+    });
   };
 
   if (tls) {

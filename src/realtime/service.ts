@@ -110,7 +110,7 @@ async function readClientFrames(
       while (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => (drained = resolve));
     }
     await Promise.all(chains.values());
-    stream.end();
+    stream.clientDone();
   } catch {
     // The client went away or the stream was aborted: the stream ends through its signal.
   }

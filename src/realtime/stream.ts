@@ -46,6 +46,7 @@ export class EventStream implements Subscriber {
   private wake: (() => void) | undefined;
   private spaceWaiter: (() => void) | undefined;
   private lastClientActivity = Date.now();
+  private idleTimeoutMs: number | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
@@ -56,6 +57,7 @@ export class EventStream implements Subscriber {
   ) {
     this.userId = caller.userId;
     this.sessionId = caller.sessionId;
+    this.idleTimeoutMs = settings.clientIdleTimeoutMs;
     signal.addEventListener("abort", () => this.fail(new UnavailableError("stream closed by the server; reconnect and resume from your last cursor")), {
       once: true,
     });
@@ -101,7 +103,16 @@ export class EventStream implements Subscriber {
     if (!this.replaying) this.fill();
   }
 
-  /** Ends the stream normally (the client half-closed). */
+  /**
+   * The client closed its sending side (as grpcurl does after the hello): keep streaming
+   * events, and stop expecting heartbeats from it; a vanished client is still noticed by
+   * the transport.
+   */
+  clientDone(): void {
+    this.idleTimeoutMs = undefined;
+  }
+
+  /** Ends the stream normally. */
   end(): void {
     if (this.ended) return;
     this.ended = {};
@@ -245,7 +256,7 @@ export class EventStream implements Subscriber {
   }
 
   private heartbeat(): void {
-    const idle = this.settings.clientIdleTimeoutMs;
+    const idle = this.idleTimeoutMs;
     if (idle !== undefined && Date.now() - this.lastClientActivity > idle) {
       this.fail(new DeadlineExceededError(`no frame from the client for ${idle} ms; the stream was ended`));
       return;

@@ -8,6 +8,7 @@ import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/grpc
  */
 export class HealthState {
   private serving = false;
+  private draining = false;
   private waiters = new Set<() => void>();
 
   constructor(private readonly services: readonly string[]) {}
@@ -16,8 +17,18 @@ export class HealthState {
     return this.serving;
   }
 
+  /** Shutting down: NOT_SERVING from now on, whatever the database says. */
+  drain(): void {
+    this.set(false);
+    this.draining = true;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
   set(serving: boolean): void {
-    if (serving === this.serving) return;
+    if (this.draining || serving === this.serving) return;
     this.serving = serving;
     const waiters = this.waiters;
     this.waiters = new Set();

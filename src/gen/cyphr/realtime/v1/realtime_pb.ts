@@ -1126,7 +1126,9 @@ export const CallSignalTypeSchema: GenEnum<CallSignalType> = /*@__PURE__*/
  * STREAM_BUFFER_FRAMES) is ended with RESOURCE_EXHAUSTED; reconnect and
  * resume from the last processed cursor. The server sends a heartbeat every
  * 25 seconds (HEARTBEAT_INTERVAL_MS) and ends a `Connect` stream whose client
- * sent nothing for three intervals (DEADLINE_EXCEEDED).
+ * sent nothing for three intervals (DEADLINE_EXCEEDED); a client that
+ * half-closed its side (as grpcurl does after the hello) keeps receiving
+ * events. HTTP/2 PINGs every 30 s end connections of vanished clients.
  *
  * @generated from service cyphr.realtime.v1.RealtimeService
  */
