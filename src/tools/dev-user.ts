@@ -3,7 +3,7 @@
  * with keys saved earlier) and prints an access token, so that grpcurl and curl sessions
  * can make authenticated calls. Keys are saved under .cyphr-dev/<cyphr_id>.json.
  *
- *   npx tsx scripts/dev-user.ts alice [http://localhost:8080]
+ *   npx tsx src/tools/dev-user.ts alice [http://localhost:8080]
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -12,12 +12,12 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { ml_kem1024 } from "@noble/post-quantum/ml-kem.js";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { IdentityService } from "../src/gen/cyphr/identity/v1/identity_pb.js";
-import { loginSignedBytes, registerSignedBytes } from "../src/identity/keys.js";
+import { IdentityService } from "../gen/cyphr/identity/v1/identity_pb.js";
+import { loginSignedBytes, registerSignedBytes } from "../identity/keys.js";
 
 const [cyphrId, baseUrl = "http://localhost:8080"] = process.argv.slice(2);
 if (!cyphrId) {
-  console.error("usage: npx tsx scripts/dev-user.ts <cyphr_id> [base url]");
+  console.error("usage: npx tsx src/tools/dev-user.ts <cyphr_id> [base url]");
   process.exit(2);
 }
 const client = createClient(IdentityService, createConnectTransport({ baseUrl, httpVersion: "1.1" }));

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-const root = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), "..");
+const root = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), "..", "..");
 const out = fs.mkdtempSync(path.join(os.tmpdir(), "cyphr-gen-"));
 try {
   const buf = path.join(root, "node_modules", ".bin", "buf");
