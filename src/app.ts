@@ -19,6 +19,8 @@ import type { GroupsContext } from "./groups/context.js";
 import type { IdentityContext } from "./identity/context.js";
 import type { MessagingContext } from "./messaging/context.js";
 import { RateLimiter } from "./messaging/rate-limit.js";
+import { SendBatcher } from "./messaging/send-batcher.js";
+import { BoundedMap } from "./shared/bounded-map.js";
 import { startSweeper } from "./messaging/sweeper.js";
 import { EventBus } from "./realtime/bus.js";
 import { CallSignaling } from "./realtime/calls.js";
@@ -79,6 +81,8 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     pool,
     maxPayloadBytes: config.messageMaxBytes,
     sendLimiter: new RateLimiter(config.sendRatePerSecond, config.sendBurst),
+    sendBatcher: new SendBatcher(pool, log),
+    directChats: new BoundedMap(100_000),
   };
   const groups: GroupsContext = { pool, maxMembers: config.maxGroupMembers };
   const hub = new Hub();

@@ -1,9 +1,15 @@
 import type { DatabasePool } from "slonik";
+import type { BoundedMap } from "../shared/bounded-map.js";
 import type { RateLimiter } from "./rate-limit.js";
+import type { SendBatcher } from "./send-batcher.js";
 
 /** What the messaging use cases need; built once in the composition root. */
 export interface MessagingContext {
   pool: DatabasePool;
   maxPayloadBytes: number;
   sendLimiter: RateLimiter;
+  /** Commits sends in groups (one code path for unary and stream sends). */
+  sendBatcher: SendBatcher;
+  /** "sender id:recipient cyphr id" → direct chat id (stable once created). */
+  directChats: BoundedMap<string, string>;
 }

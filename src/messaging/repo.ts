@@ -111,48 +111,6 @@ function toMessage(row: z.infer<typeof messageRow>): StoredMessage {
 
 const NOT_EXPIRED = sql.fragment`(m.expires_at IS NULL OR m.expires_at > now())`;
 
-/** A stored message's identity, as SendMessage answers. */
-export const sentRow = z.object({ id: uuid, seq: z.number(), created_at: timestamp, expires_at: timestamp.nullable() });
-export type SentRow = z.infer<typeof sentRow>;
-
-export async function findByClientMessageId(
-  db: Db,
-  chatId: string,
-  senderId: string,
-  clientMessageId: string,
-): Promise<SentRow | null> {
-  return db.maybeOne(sql.type(sentRow)`
-    /* findByClientMessageId */
-    SELECT id, seq, created_at, expires_at FROM messages
-    WHERE chat_id = ${chatId} AND sender_id = ${senderId} AND client_message_id = ${clientMessageId}`);
-}
-
-export interface NewMessage {
-  id: string;
-  chatId: string;
-  seq: number;
-  senderId: string;
-  clientMessageId: string;
-  messageType: number;
-  payload: EncryptedPayload;
-  /** Seconds until expiry from now; null = never. */
-  expiresInSeconds: number | null;
-}
-
-export async function insertMessage(db: Db, message: NewMessage): Promise<SentRow> {
-  const p = message.payload;
-  return db.one(sql.type(sentRow)`
-    /* insertMessage */
-    INSERT INTO messages (chat_id, seq, id, sender_id, client_message_id, message_type,
-                          kem_ciphertext, ciphertext, nonce, tag, header, expires_at)
-    VALUES (${message.chatId}, ${message.seq}, ${message.id}, ${message.senderId}, ${message.clientMessageId},
-            ${message.messageType}, ${optionalBytes(p.kemCiphertext)}, ${sql.binary(Buffer.from(p.ciphertext))},
-            ${optionalBytes(p.nonce)}, ${optionalBytes(p.tag)}, ${optionalBytes(p.header)},
-            CASE WHEN ${message.expiresInSeconds}::int IS NULL THEN NULL
-                 ELSE now() + make_interval(secs => ${message.expiresInSeconds}::int) END)
-    RETURNING id, seq, created_at, expires_at`);
-}
-
 export interface HistoryPage {
   chatId: string;
   viewerId: string;
