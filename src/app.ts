@@ -33,6 +33,7 @@ import { randomUUID } from "node:crypto";
 import { purgeExpiredChallenges } from "./identity/login.js";
 import { loadServerKeys } from "./identity/server-keys.js";
 import { AccessTokens } from "./identity/tokens.js";
+import { ActiveSessions } from "./identity/active-sessions.js";
 import { HealthState } from "./rpc/health.js";
 
 /** Proto files whose services this server answers (reflection describes these). */
@@ -76,6 +77,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
       accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     }),
     refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
+    activeSessions: new ActiveSessions(),
   };
   const messaging: MessagingContext = {
     pool,
@@ -90,7 +92,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     pool,
     log,
     hub,
-    bus: new EventBus(databaseUrl, pool, hub, log),
+    bus: new EventBus(databaseUrl, pool, hub, log, identity.activeSessions),
     presence: new Presence(pool, hub, randomUUID(), log),
     typing: new TypingRelay(pool, log, config.typingExpiryMs),
     calls: new CallSignaling(pool, log, config.ringTimeoutMs),

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { App } from "./app.js";
@@ -23,6 +24,8 @@ export interface CyphrServer {
 /** Builds the HTTP/2 server (h2c, or TLS 1.3 when configured) without listening. */
 export function createServer(app: App): CyphrServer {
   const shutdownController = new AbortController();
+  // Every in-flight call listens on this signal; thousands of streams are normal.
+  setMaxListeners(0, shutdownController.signal);
   const publicMethods = new Set([...PUBLIC_SERVICES, ...IDENTITY_PUBLIC_METHODS]);
   const handler = connectNodeAdapter({
     routes: routes(app),

@@ -116,8 +116,8 @@ export async function listActiveMembers(db: Db, chatId: string, afterCyphrId: st
     /* listActiveMembers */
     SELECT m.user_id, i.cyphr_id, i.display_name, m.role, m.joined_at, m.joined_seq
     FROM chat_members m JOIN identities i ON i.id = m.user_id
-    WHERE m.chat_id = ${chatId} AND m.left_seq IS NULL AND i.cyphr_id > ${afterCyphrId}
-    ORDER BY i.cyphr_id
+    WHERE m.chat_id = ${chatId} AND m.left_seq IS NULL AND i.cyphr_id COLLATE "C" > ${afterCyphrId}
+    ORDER BY i.cyphr_id COLLATE "C"
     LIMIT ${limit}`);
 }
 

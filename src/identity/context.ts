@@ -1,4 +1,5 @@
 import type { DatabasePool } from "slonik";
+import type { ActiveSessions } from "./active-sessions.js";
 import type { ServerKeys } from "./server-keys.js";
 import type { AccessTokens } from "./tokens.js";
 
@@ -8,6 +9,7 @@ export interface IdentityContext {
   keys: ServerKeys;
   accessTokens: AccessTokens;
   refreshTokenTtlSeconds: number;
+  activeSessions: ActiveSessions;
 }
 
 /** The credentials of one session, as handed to the client. */

@@ -49,7 +49,7 @@ export async function refreshSession(ctx: IdentityContext, presentedToken: strin
     if (found.rotated_at !== null) {
       await revokeSession(tx, found.session_id, "refresh_token_reuse");
       await notifySessionRevoked(tx, found.user_id, found.session_id);
-      return { kind: "reused" as const };
+      return { kind: "reused" as const, sessionId: found.session_id };
     }
     await markRefreshTokenRotated(tx, hash);
     const next = newRefreshToken();
@@ -73,6 +73,7 @@ export async function refreshSession(ctx: IdentityContext, presentedToken: strin
     };
   });
   if (outcome.kind === "reused") {
+    ctx.activeSessions.revoke(outcome.sessionId);
     throw new UnauthenticatedError("refresh token was already used; the session has been revoked");
   }
   if (outcome.kind === "refused") throw new UnauthenticatedError("invalid or expired refresh token");
@@ -85,14 +86,17 @@ export async function logout(ctx: IdentityContext, caller: Caller): Promise<void
     await revokeSession(tx, caller.sessionId, "logout");
     await notifySessionRevoked(tx, caller.userId, caller.sessionId);
   });
+  ctx.activeSessions.revoke(caller.sessionId);
 }
 
 /** Verifies a bearer token and that its session is still active. */
 export async function authenticate(ctx: IdentityContext, accessToken: string): Promise<Caller> {
   const caller = await ctx.accessTokens.verify(accessToken);
+  if (ctx.activeSessions.isKnownActive(caller.sessionId)) return caller;
   if (!(await isSessionActive(ctx.pool, caller.sessionId, caller.userId))) {
     throw new UnauthenticatedError("session has been revoked or has expired");
   }
+  ctx.activeSessions.confirm(caller.sessionId);
   return caller;
 }
 

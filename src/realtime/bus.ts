@@ -6,6 +6,7 @@ import { EVENTS_CHANNEL, type ChunkNotice, type DurableNotice, type Notice, type
 import type { DurableKind } from "../events/model.js";
 import { ServerFrameSchema } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import { findMessagesByRef } from "../messaging/repo.js";
+import type { ActiveSessions } from "../identity/active-sessions.js";
 import { UnauthenticatedError } from "../shared/errors.js";
 import { durableFrameBody, messageRef, needsMessage, withCursor } from "./frames.js";
 import type { Hub } from "./hub.js";
@@ -29,6 +30,7 @@ export class EventBus {
     private readonly pool: DatabasePool,
     private readonly hub: Hub,
     private readonly log: Logger,
+    private readonly activeSessions: ActiveSessions,
   ) {}
 
   async start(): Promise<void> {
@@ -63,6 +65,7 @@ export class EventBus {
       this.start().then(
         () => {
           // Anything committed while we were away is in the database.
+          this.activeSessions.forgetAll();
           for (const subscriber of this.hub.all()) subscriber.resync();
         },
         () => {
@@ -92,6 +95,7 @@ export class EventBus {
         this.dispatchEphemeral(notice);
         return;
       case "r":
+        this.activeSessions.revoke(notice.s);
         this.enqueue(async () => {
           for (const subscriber of this.hub.of(notice.u)) {
             if (subscriber.sessionId === notice.s) subscriber.fail(new UnauthenticatedError("session was revoked"));

@@ -15,7 +15,10 @@ export interface ColumnHit {
  */
 export async function findEverywhere(databaseUrl: string, needle: Uint8Array): Promise<ColumnHit[]> {
   const bytes = Buffer.from(needle);
-  const forms = [bytes.toString("utf8"), bytes.toString("hex"), bytes.toString("base64")];
+  // Text parameters cannot carry NUL or invalid UTF-8; such needles are searched as bytes and hex only.
+  const asText = bytes.toString("utf8");
+  const isText = !bytes.includes(0) && Buffer.from(asText, "utf8").equals(bytes);
+  const forms = [isText ? asText : bytes.toString("hex"), bytes.toString("hex"), bytes.toString("base64")];
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {

@@ -588,9 +588,12 @@ export const ListMembersResponseSchema: GenMessage<ListMembersResponse> = /*@__P
  * chat_id, stored once and delivered to every current member.
  *
  * Every RPC requires `authorization: Bearer <access token>`. A group the
- * caller is not a member of answers NOT_FOUND. Every membership or settings
- * change bumps the group's version and writes a system message into the
- * group chat, so clients see membership history in order.
+ * caller never belonged to answers NOT_FOUND; a former member (left or
+ * removed) gets PERMISSION_DENIED. Every membership change and every
+ * UpdateGroup bumps the group's version and writes a system message into the
+ * group chat, so clients see membership history in order. (The disappearing
+ * timer is a chat setting: MessagingService.SetChatTimer records it as a
+ * system message without bumping the version.)
  *
  * Roles are CHAT_ROLE_ADMIN and CHAT_ROLE_MEMBER (cyphr.messaging.v1.ChatRole).
  * Admins update the group, add and remove
