@@ -8,6 +8,7 @@ import {
   MessagingService,
   type ChatSchema,
   type MessageSchema,
+  type SendMessageRequest,
 } from "../gen/cyphr/messaging/v1/messaging_pb.js";
 import { requireCaller } from "../rpc/caller.js";
 import type { ChatSummary } from "./chat-list-repo.js";
@@ -17,22 +18,14 @@ import { deleteMessage, editMessage } from "./edit.js";
 import { listHistory } from "./history.js";
 import type { StoredMessage } from "./model.js";
 import { markReceipt } from "./receipts.js";
-import { sendMessage, type SendResult } from "./send.js";
+import { sendMessage, type SendInput, type SendResult } from "./send.js";
 import { setChatTimer } from "./timer.js";
 
 /** Thin mapping between MessagingService messages and the messaging use cases. */
 export function messagingService(ctx: MessagingContext): ServiceImpl<typeof MessagingService> {
   return {
     async sendMessage(req, context) {
-      const result = await sendMessage(ctx, requireCaller(context), {
-        recipientCyphrId: req.destination.case === "recipientCyphrId" ? req.destination.value : undefined,
-        chatId: req.destination.case === "chatId" ? req.destination.value : undefined,
-        clientMessageId: req.clientMessageId,
-        payload: req.payload,
-        messageType: req.messageType,
-        expiresInSeconds: req.expiresInSeconds,
-      });
-      return sendResultMessage(result);
+      return sendResultMessage(await sendMessage(ctx, requireCaller(context), sendInputOf(req)));
     },
     async listMessages(req, context) {
       const page = await listHistory(ctx, requireCaller(context), {
@@ -74,6 +67,18 @@ export function messagingService(ctx: MessagingContext): ServiceImpl<typeof Mess
       const result = await setChatTimer(ctx, requireCaller(context), { chatId: req.chatId, timerSeconds: req.timerSeconds });
       return { timerSeconds: result.timerSeconds, seq: BigInt(result.seq) };
     },
+  };
+}
+
+/** SendMessageRequest → the send use case's input (unary and stream sends alike). */
+export function sendInputOf(req: SendMessageRequest): SendInput {
+  return {
+    recipientCyphrId: req.destination.case === "recipientCyphrId" ? req.destination.value : undefined,
+    chatId: req.destination.case === "chatId" ? req.destination.value : undefined,
+    clientMessageId: req.clientMessageId,
+    payload: req.payload,
+    messageType: req.messageType,
+    expiresInSeconds: req.expiresInSeconds,
   };
 }
 

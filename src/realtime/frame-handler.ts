@@ -5,7 +5,7 @@ import { ackCursor } from "../events/log.js";
 import type { Caller } from "../identity/tokens.js";
 import { markReceipt } from "../messaging/receipts.js";
 import { sendMessage } from "../messaging/send.js";
-import { sendResultMessage } from "../messaging/service.js";
+import { sendInputOf, sendResultMessage } from "../messaging/service.js";
 import { toFrameStatus } from "../rpc/errors.js";
 import { InvalidArgumentError } from "../shared/errors.js";
 import type { RealtimeContext } from "./context.js";
@@ -37,14 +37,7 @@ export async function handleFrame(rt: RealtimeContext, caller: Caller, frame: Cl
     case "sendMessage": {
       const req = body.value;
       try {
-        const result = await sendMessage(rt.messaging, caller, {
-          recipientCyphrId: req.destination.case === "recipientCyphrId" ? req.destination.value : undefined,
-          chatId: req.destination.case === "chatId" ? req.destination.value : undefined,
-          clientMessageId: req.clientMessageId,
-          payload: req.payload,
-          messageType: req.messageType,
-          expiresInSeconds: req.expiresInSeconds,
-        });
+        const result = await sendMessage(rt.messaging, caller, sendInputOf(req));
         return resultFrame({ case: "sendResult", value: { requestId: frame.requestId, clientMessageId: req.clientMessageId, response: sendResultMessage(result) } });
       } catch (error) {
         const status = toFrameStatus(error, rt.log, "cyphr.realtime.v1.RealtimeService/Connect:send_message");
