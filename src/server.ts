@@ -6,6 +6,7 @@ import { IDENTITY_PUBLIC_METHODS } from "./identity/service.js";
 import { authenticate as authenticateCaller } from "./identity/sessions.js";
 import { authenticate, observe } from "./rpc/interceptors.js";
 import { PUBLIC_SERVICES, routes } from "./routes.js";
+import { trackResponse, transportContextValues } from "./rpc/stream-reset.js";
 import { createListener } from "./transport.js";
 
 /** Largest request message accepted, in bytes (protocol framing included). */
@@ -32,6 +33,7 @@ export function createServer(app: App): CyphrServer {
     interceptors: [observe(app.log), authenticate(publicMethods, (token) => authenticateCaller(app.identity, token))],
     shutdownSignal: shutdownController.signal,
     readMaxBytes: READ_MAX_BYTES,
+    contextValues: transportContextValues,
     fallback: (req, res) => {
       const path = req.url?.split("?")[0];
       if (req.method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
@@ -51,6 +53,7 @@ export function createServer(app: App): CyphrServer {
     // While draining, HTTP/1.1 clients are told not to reuse the connection.
     if (app.health.isDraining && req.httpVersionMajor === 1) res.setHeader("connection", "close");
     res.once("close", () => inFlight--);
+    trackResponse(req, res);
     (handler as Parameters<typeof createListener>[1])(req, res);
   };
   const { server, sessions, sockets } = createListener(app.config.tls, counted);

@@ -10,7 +10,8 @@ import {
 import type { Caller } from "../identity/tokens.js";
 import { requireCaller } from "../rpc/caller.js";
 import { toFrameStatus } from "../rpc/errors.js";
-import { InvalidArgumentError } from "../shared/errors.js";
+import { resetStreamKey } from "../rpc/stream-reset.js";
+import { DeadlineExceededError, InvalidArgumentError } from "../shared/errors.js";
 import type { RealtimeContext } from "./context.js";
 import { handleFrame } from "./frame-handler.js";
 import { iceServersFor } from "./ice.js";
@@ -18,13 +19,15 @@ import { EventStream } from "./stream.js";
 
 /** Sends in flight per stream before the server stops reading the client's frames. */
 const MAX_IN_FLIGHT = 256;
+/** Longest a failed stream waits for its client to take the last frames before the transport is reset. */
+const MAX_DRAIN_GRACE_MS = 5_000;
 
 export function realtimeService(rt: RealtimeContext): ServiceImpl<typeof RealtimeService> {
   return {
     async *connect(requests, context) {
       const caller = requireCaller(context);
       const iterator = requests[Symbol.asyncIterator]();
-      const first = await iterator.next();
+      const first = await withinIdleTimeout(iterator.next(), rt.heartbeatIntervalMs * 3);
       if (first.done) return;
       const hello = first.value.frame?.frame;
       if (hello?.case !== "hello") throw new InvalidArgumentError("the first frame of a Connect stream must be hello");
@@ -50,17 +53,38 @@ export function realtimeService(rt: RealtimeContext): ServiceImpl<typeof Realtim
 
 function openStream(rt: RealtimeContext, caller: Caller, resume: bigint | undefined, context: HandlerContext, bidi: boolean): EventStream {
   const stream = new EventStream(
-    { pool: rt.pool, hub: rt.hub, log: rt.log, onOpen: (u) => rt.presence.opened(u), onClose: (u) => rt.presence.closed(u) },
+    {
+      pool: rt.pool,
+      hub: rt.hub,
+      log: rt.log,
+      onOpen: (u) => rt.presence.opened(u),
+      onClose: (u) => rt.presence.closed(u),
+      resetTransport: context.values.get(resetStreamKey),
+    },
     caller,
     {
       bufferFrames: rt.streamBufferFrames,
       heartbeatIntervalMs: rt.heartbeatIntervalMs,
       clientIdleTimeoutMs: bidi ? rt.heartbeatIntervalMs * 3 : undefined,
+      drainGraceMs: Math.min(rt.heartbeatIntervalMs, MAX_DRAIN_GRACE_MS),
     },
     context.signal,
   );
   stream.open(resume === undefined ? undefined : Number(resume));
   return stream;
+}
+
+/** The hello, unless the client stays silent as long as an open stream may (then DEADLINE_EXCEEDED). */
+async function withinIdleTimeout<T>(next: Promise<T>, idleMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineExceededError(`no hello from the client within ${idleMs} ms; the stream was ended`)), idleMs);
+  });
+  try {
+    return await Promise.race([next, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

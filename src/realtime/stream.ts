@@ -16,6 +16,8 @@ export interface StreamSettings {
   heartbeatIntervalMs: number;
   /** End the stream when the client sent nothing for this long (bidi streams only). */
   clientIdleTimeoutMs: number | undefined;
+  /** After the stream failed, how long the client has to take its last frames before the transport is reset. */
+  drainGraceMs: number;
 }
 
 export interface StreamDeps {
@@ -24,25 +26,34 @@ export interface StreamDeps {
   log: Logger;
   onOpen(userId: string): void;
   onClose(userId: string): void;
+  /** Cuts the call off at the transport (a client that stopped reading never sees the final status otherwise). */
+  resetTransport?(reason: Error): void;
 }
 
 /**
- * One client's event stream. Durable events are delivered strictly in cursor order:
- * the stream registers for live events before it replays the backlog, holds live events
- * until the replay is done, drops anything at or below the last delivered cursor (the
- * seam's overlap), and fills any hole from the database. Per-user cursors are dense, so
- * a hole is always detectable.
+ * One client's event stream. Durable events are delivered strictly in cursor order, each
+ * once. The stream registers for live events before it replays the backlog from the
+ * database; while it reads the database (the replay, or filling a hole later) it only
+ * notes the newest live cursor announced, and keeps reading until it has delivered that
+ * one too, at the client's pace. Then it switches to live delivery, with nothing between
+ * the two (no await), so no event falls into the seam. Per-user cursors are dense and
+ * notices arrive in commit order, so a live event that is not the next cursor means
+ * notices were missed, and the stream reads the database again.
  */
 export class EventStream implements Subscriber {
   readonly userId: string;
   readonly sessionId: string;
   private readonly queue: ServerFrame[] = [];
-  private readonly held = new Map<number, ServerFrame>();
   private delivered = 0;
-  private replaying = true;
-  private filling = false;
-  private fillAgain = false;
+  /** Highest cursor announced live. */
+  private newestSeen = 0;
+  /** True while durable events come from the database (replay or hole filling), not from live notices. */
+  private readingDatabase = true;
+  /** Notices may have been lost while reading the database: read once more before going live. */
+  private rereadRequested = false;
   private ended: { error?: Error } | undefined;
+  private opened = false;
+  private detached = false;
   private wake: (() => void) | undefined;
   private spaceWaiter: (() => void) | undefined;
   private lastClientActivity = Date.now();
@@ -58,13 +69,15 @@ export class EventStream implements Subscriber {
     this.userId = caller.userId;
     this.sessionId = caller.sessionId;
     this.idleTimeoutMs = settings.clientIdleTimeoutMs;
-    signal.addEventListener("abort", () => this.fail(new UnavailableError("stream closed by the server; reconnect and resume from your last cursor")), {
-      once: true,
-    });
+    const closed = () => this.fail(new UnavailableError("stream closed by the server; reconnect and resume from your last cursor"));
+    if (signal.aborted) closed();
+    else signal.addEventListener("abort", closed, { once: true });
   }
 
   /** Registers for live events, then replays everything after the resume cursor in the background. */
   open(resumeCursor: number | undefined): void {
+    if (this.ended) return;
+    this.opened = true;
     this.deps.hub.add(this);
     this.deps.onOpen(this.userId);
     this.timers.push(setInterval(() => this.heartbeat(), this.settings.heartbeatIntervalMs));
@@ -79,15 +92,10 @@ export class EventStream implements Subscriber {
   deliverDurable(frame: ServerFrame): void {
     if (this.ended) return;
     const cursor = Number(frame.cursor);
-    if (cursor <= this.delivered) return;
-    if (this.replaying || cursor !== this.delivered + 1) {
-      this.held.set(cursor, frame);
-      if (this.held.size > this.settings.bufferFrames) this.fail(this.behind());
-      if (!this.replaying) this.fill();
-      return;
-    }
-    this.emitDurable(cursor, frame);
-    this.drainHeld();
+    if (cursor > this.newestSeen) this.newestSeen = cursor;
+    if (this.readingDatabase || cursor <= this.delivered) return;
+    if (cursor === this.delivered + 1) this.emitDurable(cursor, frame);
+    else this.fillFromDatabase();
   }
 
   deliverEphemeral(frame: ServerFrame): void {
@@ -100,7 +108,8 @@ export class EventStream implements Subscriber {
   }
 
   resync(): void {
-    if (!this.replaying) this.fill();
+    if (this.readingDatabase) this.rereadRequested = true;
+    else this.fillFromDatabase();
   }
 
   /**
@@ -120,9 +129,17 @@ export class EventStream implements Subscriber {
     this.spaceWaiter?.();
   }
 
+  /**
+   * Ends the stream with an error. The stream leaves the hub at once (a client that stopped
+   * reading may never take its last frames); if the client has not taken them within the
+   * drain grace, the transport is reset.
+   */
   fail(error: Error): void {
     if (this.ended) return;
     this.ended = { error };
+    if (error instanceof ResourceExhaustedError) this.queue.length = 0;
+    this.detach();
+    setTimeout(() => this.deps.resetTransport?.(error), this.settings.drainGraceMs).unref();
     this.wake?.();
     this.spaceWaiter?.();
   }
@@ -144,12 +161,15 @@ export class EventStream implements Subscriber {
         this.wake = undefined;
       }
     } finally {
-      this.close();
+      if (!this.ended) this.ended = {};
+      this.detach();
     }
   }
 
-  private close(): void {
-    if (!this.ended) this.ended = {};
+  /** Stops timers and leaves the hub (once). */
+  private detach(): void {
+    if (this.detached || !this.opened) return;
+    this.detached = true;
     for (const timer of this.timers) clearInterval(timer);
     this.deps.hub.remove(this);
     this.deps.onClose(this.userId);
@@ -169,19 +189,38 @@ export class EventStream implements Subscriber {
       resyncRequired = true;
       this.delivered = (bounds.oldest ?? bounds.last + 1) - 1;
     }
+    await this.readDatabase(() =>
+      this.push(ephemeralFrame({ case: "caughtUp", value: { cursor: BigInt(this.delivered), resyncRequired } })),
+    );
+  }
+
+  /** Live notices were missed (a cursor skipped, or the bus reconnected): read what lies between from the database. */
+  private fillFromDatabase(): void {
+    this.readingDatabase = true;
+    this.readDatabase().catch((err: unknown) => this.failUnexpected(err));
+  }
+
+  /**
+   * Delivers from the database, at the client's pace, until everything announced live has
+   * been delivered; then runs `done` and switches to live delivery in the same tick.
+   */
+  private async readDatabase(done?: () => void): Promise<void> {
     for (;;) {
+      this.rereadRequested = false;
+      const announcedBefore = this.newestSeen;
       const page = await listEvents(this.deps.pool, this.userId, this.delivered, PAGE);
       for (const { cursor, frame } of await framesForEvents(this.deps.pool, page)) {
-        if (this.ended) return;
         await this.space();
-        this.emitDurable(cursor, frame);
+        if (this.ended) return;
+        if (cursor > this.delivered) this.emitDurable(cursor, frame);
       }
-      if (page.length < PAGE) break;
+      if (this.ended) return;
+      // Announced while we read, so possibly committed after the read began: read again.
+      const announcedMeanwhile = this.newestSeen > this.delivered && this.newestSeen > announcedBefore;
+      if (page.length < PAGE && !announcedMeanwhile && !this.rereadRequested) break;
     }
-    this.push(ephemeralFrame({ case: "caughtUp", value: { cursor: BigInt(this.delivered), resyncRequired } }));
-    this.replaying = false;
-    this.drainHeld();
-    if (this.held.size > 0) this.fill();
+    done?.();
+    this.readingDatabase = false;
   }
 
   private emitDurable(cursor: number, frame: ServerFrame | null): void {
@@ -189,65 +228,21 @@ export class EventStream implements Subscriber {
     if (frame && frame.event.case !== undefined) this.push(frame);
   }
 
-  private drainHeld(): void {
-    for (const cursor of this.held.keys()) if (cursor <= this.delivered) this.held.delete(cursor);
-    for (let next = this.held.get(this.delivered + 1); next; next = this.held.get(this.delivered + 1)) {
-      this.held.delete(this.delivered + 1);
-      this.emitDurable(this.delivered + 1, next);
-    }
-  }
-
-  /** Fetches from the database whatever lies between the last delivered cursor and the newest known one. */
-  private fill(): void {
-    if (this.filling) {
-      this.fillAgain = true;
-      return;
-    }
-    this.filling = true;
-    void (async () => {
-      try {
-        do {
-          this.fillAgain = false;
-          for (;;) {
-            const page = await listEvents(this.deps.pool, this.userId, this.delivered, PAGE);
-            for (const { cursor, frame } of await framesForEvents(this.deps.pool, page)) {
-              if (this.ended) return;
-              if (cursor === this.delivered + 1) this.emitDurable(cursor, frame);
-            }
-            this.drainHeld();
-            if (page.length < PAGE) break;
-          }
-          if (this.held.size > 0) {
-            // Only pruning can leave a hole the database cannot fill: skip to what we hold.
-            this.delivered = Math.min(...this.held.keys()) - 1;
-            this.drainHeld();
-          }
-        } while (this.fillAgain && !this.ended);
-      } catch (err) {
-        this.failUnexpected(err);
-      } finally {
-        this.filling = false;
-      }
-    })();
-  }
-
   private push(frame: ServerFrame): void {
     if (this.ended) return;
     this.queue.push(frame);
     if (this.queue.length > this.settings.bufferFrames) {
-      this.fail(this.behind());
+      this.fail(
+        new ResourceExhaustedError(
+          `stream fell more than ${this.settings.bufferFrames} frames behind; reconnect and resume from your last processed cursor`,
+        ),
+      );
       return;
     }
     this.wake?.();
   }
 
-  private behind(): Error {
-    return new ResourceExhaustedError(
-      `stream fell more than ${this.settings.bufferFrames} frames behind; reconnect and resume from your last processed cursor`,
-    );
-  }
-
-  /** Replay waits for the client to read instead of overflowing the buffer. */
+  /** Reading the database waits for the client to take frames instead of overflowing the buffer. */
   private async space(): Promise<void> {
     while (!this.ended && this.queue.length >= this.settings.bufferFrames / 2) {
       await new Promise<void>((resolve) => (this.spaceWaiter = resolve));

@@ -1,0 +1,45 @@
+import type http from "node:http";
+import http2 from "node:http2";
+import { createContextKey, createContextValues, type ContextValues } from "@connectrpc/connect";
+import { ResourceExhaustedError } from "../shared/errors.js";
+
+type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/**
+ * Cuts a call off at the transport. A streaming handler's final status travels behind the
+ * data already written, so a client that stopped reading never receives it; this ends the
+ * call anyway: an HTTP/2 RST_STREAM (ENHANCE_YOUR_CALM for a client that fell behind, which
+ * gRPC and Connect clients report as RESOURCE_EXHAUSTED; CANCEL otherwise), or closing the
+ * connection of an HTTP/1.1 call. Does nothing once the call has finished.
+ */
+export type ResetStream = (reason: Error) => void;
+
+export const resetStreamKey = createContextKey<ResetStream | undefined>(undefined, { description: "resets the call's transport stream" });
+
+/** Pairs each HTTP/1.1 request with its response, which is what can be closed. */
+const responses = new WeakMap<NodeRequest, NodeResponse>();
+
+/** Call from the request listener before the request reaches the Connect handler. */
+export function trackResponse(req: NodeRequest, res: NodeResponse): void {
+  responses.set(req, res);
+}
+
+/** Context values for the Connect handler (connectNodeAdapter's `contextValues`). */
+export function transportContextValues(req: NodeRequest): ContextValues {
+  return createContextValues().set(resetStreamKey, (reason) => resetStream(req, reason));
+}
+
+function resetStream(req: NodeRequest, reason: Error): void {
+  if ("stream" in req) {
+    const stream = req.stream;
+    if (stream.closed || stream.destroyed) return;
+    const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_CANCEL } = http2.constants;
+    stream.close(reason instanceof ResourceExhaustedError ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_CANCEL);
+    // Pending writes fail with this instead of a stream error, so the adapter treats the call as hung up rather than logging it as failed.
+    stream.destroy(Object.assign(new Error("stream reset by the server"), { code: "ERR_STREAM_DESTROYED" }));
+    return;
+  }
+  const res = responses.get(req);
+  if (res && !res.writableFinished && !res.destroyed) res.destroy();
+}
