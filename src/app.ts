@@ -101,6 +101,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     streamBufferFrames: config.streamBufferFrames,
   };
+  identity.onPresenceSharingChanged = (userId, sharing) => realtime.presence.sharingChanged(userId, sharing);
   await realtime.bus.start();
   await realtime.presence.start();
   realtime.calls.start();

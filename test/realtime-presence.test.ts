@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createGroupOf, participants, sendTo, type Participant } from "./helpers/messaging.js";
 import { anotherDevice, closeAllStreams, grpcJsConnect, setSharePresence, subscribe, type RealtimeStream } from "./helpers/realtime.js";
+import { queryDatabase } from "./helpers/database.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**
@@ -129,5 +130,38 @@ describe("presence", () => {
     browser.close();
     await bobStream.take("presence", (p) => p.userId === alice.userId && !p.online);
     expect(bobStream.all("presence").map(({ value }) => value.online)).toEqual([true, false]);
+  });
+});
+
+describe("presence sharing toggled while online", () => {
+  it("shows peers the user going offline when sharing is turned off, and online again when turned back on", async () => {
+    const [alice, bob] = await participants(server.baseUrl, 2);
+    await sendTo(alice, bob);
+    const bobStream = await online(bob);
+    const aliceStream = await online(alice);
+    await bobStream.take("presence", (p) => p.userId === alice.userId && p.online);
+
+    await setSharePresence(server.baseUrl, alice, false);
+    const { value: hidden } = await bobStream.take("presence", (p) => p.userId === alice.userId && !p.online);
+    expect(hidden.lastSeen).toBeDefined();
+
+    await setSharePresence(server.baseUrl, alice, true);
+    await bobStream.take("presence", (p) => p.userId === alice.userId && p.online);
+    aliceStream.close();
+  });
+
+  it("tells a client that connects which of its peers are online already (after caught_up)", async () => {
+    const [alice, bob] = await participants(server.baseUrl, 2);
+    await sendTo(alice, bob);
+    const aliceStream = await online(alice);
+    // Alice's presence row is written just after her stream opens; wait for it.
+    for (let i = 0; i < 100; i++) {
+      if ((await queryDatabase(server.databaseUrl, "SELECT 1 FROM presence WHERE user_id = $1", [alice.userId])).length > 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const bobStream = await online(bob);
+    const { value: snapshot } = await bobStream.take("presence", (p) => p.userId === alice.userId);
+    expect(snapshot.online).toBe(true);
+    aliceStream.close();
   });
 });

@@ -14,7 +14,8 @@ import {
 
 /** One HTTP/2 connection (connect's gRPC transport): every call made through it is multiplexed on it. */
 export function connection(baseUrl: string): Transport {
-  return createGrpcTransport({ baseUrl, idleConnectionTimeoutMs: 3_600_000, pingIntervalMs: 600_000 });
+  // The client's session memory cap (10 MB by default) must not be what limits a load generator.
+  return createGrpcTransport({ baseUrl, idleConnectionTimeoutMs: 3_600_000, pingIntervalMs: 600_000, nodeOptions: { maxSessionMemory: 1024 } });
 }
 
 export function authed(token: string, extra: CallOptions = {}): CallOptions {

@@ -4,18 +4,25 @@
  * over IPC, so that the server itself needs no debug endpoint. It does nothing else.
  */
 import { performance } from "node:perf_hooks";
+import v8 from "node:v8";
 
 interface ProbeRequest {
-  probe: "stats";
+  probe: "stats" | "heapSnapshot";
   id: number;
   /** Run a full garbage collection first (needs --expose-gc), so heap figures are live data only. */
   gc?: boolean;
+  /** heapSnapshot: where to write it. */
+  file?: string;
 }
 
 if (process.send) {
   process.channel?.unref();
   let lastElu = performance.eventLoopUtilization();
   process.on("message", (msg: ProbeRequest) => {
+    if (msg?.probe === "heapSnapshot") {
+      process.send!({ probe: "heapSnapshot", id: msg.id, file: v8.writeHeapSnapshot(msg.file) });
+      return;
+    }
     if (msg?.probe !== "stats") return;
     if (msg.gc && typeof globalThis.gc === "function") {
       globalThis.gc();

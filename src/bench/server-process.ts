@@ -28,6 +28,8 @@ export interface ServerProcess {
   inProcessStartupMs: number | undefined;
   /** Memory, CPU and event-loop use, from the preloaded probe; `gc` collects garbage first. */
   stats(gc?: boolean): Promise<ServerStats>;
+  /** Writes a V8 heap snapshot of the server to `file`. */
+  heapSnapshot(file: string): Promise<void>;
   /** SIGTERM and wait for exit; resolves with milliseconds to exit. */
   stop(): Promise<number>;
   exited: Promise<number | null>;
@@ -38,6 +40,8 @@ export interface ServerSettings {
   databaseUrl?: string;
   logLevel: string;
   env: Record<string, string>;
+  /** Folder for V8 CPU profiles (--cpu-prof), written when the server exits. */
+  cpuProfileDir?: string;
 }
 
 /** A fresh data folder reachable by the OS user postgres (embedded PostgreSQL runs as it when we are root). */
@@ -75,7 +79,14 @@ export async function startServer(settings: ServerSettings, timeoutMs = 120_000)
   const child = fork(path.join(REPO_ROOT, "src/main.ts"), [], {
     cwd: REPO_ROOT,
     env,
-    execArgv: ["--import", "tsx", "--import", PROBE, "--expose-gc"],
+    execArgv: [
+      "--import",
+      "tsx",
+      "--import",
+      PROBE,
+      "--expose-gc",
+      ...(settings.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", settings.cpuProfileDir] : []),
+    ],
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
   let inProcessStartupMs: number | undefined;
@@ -108,7 +119,8 @@ export async function startServer(settings: ServerSettings, timeoutMs = 120_000)
     get inProcessStartupMs() {
       return inProcessStartupMs;
     },
-    stats: (gc = false) => probe(child, gc),
+    stats: (gc = false) => probe(child, { probe: "stats", gc }),
+    heapSnapshot: async (file) => void (await probe(child, { probe: "heapSnapshot", file }, 600_000)),
     exited,
     async stop() {
       const t0 = performance.now();
@@ -153,18 +165,18 @@ function canConnect(port: number): Promise<boolean> {
 }
 
 let probeId = 0;
-function probe(child: ChildProcess, gc: boolean): Promise<ServerStats> {
+function probe(child: ChildProcess, request: { probe: string; gc?: boolean; file?: string }, timeoutMs = 30_000): Promise<ServerStats> {
   const id = ++probeId;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("server probe did not answer")), 30_000);
+    const timer = setTimeout(() => reject(new Error("server probe did not answer")), timeoutMs);
     const onMessage = (msg: { probe?: string; id?: number } & ServerStats) => {
-      if (msg.probe !== "stats" || msg.id !== id) return;
+      if (msg.probe !== request.probe || msg.id !== id) return;
       clearTimeout(timer);
       child.off("message", onMessage);
       resolve({ memory: msg.memory, cpu: msg.cpu, eventLoopUtilization: msg.eventLoopUtilization });
     };
     child.on("message", onMessage);
-    child.send({ probe: "stats", id, gc });
+    child.send({ ...request, id });
   });
 }
 

@@ -10,6 +10,8 @@ export interface IdentityContext {
   accessTokens: AccessTokens;
   refreshTokenTtlSeconds: number;
   activeSessions: ActiveSessions;
+  /** Tells chat peers at once when a user turns presence sharing on or off (set by the realtime wiring). */
+  onPresenceSharingChanged?: (userId: string, sharing: boolean) => Promise<void>;
 }
 
 /** The credentials of one session, as handed to the client. */

@@ -79,6 +79,7 @@ export async function updateProfile(ctx: IdentityContext, caller: Caller, update
     }
   }
   const row = await updateIdentityProfile(ctx.pool, caller.userId, changes);
+  if (changes.sharePresence !== undefined) await ctx.onPresenceSharingChanged?.(caller.userId, row.share_presence);
   return {
     profile: toPublicProfile(row),
     encryptedSettings: row.encrypted_settings,

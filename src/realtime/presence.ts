@@ -6,6 +6,7 @@ import {
   addPresence,
   chatPeers,
   lockUserPresence,
+  onlinePeers,
   presenceRows,
   presenceSubject,
   reapStaleInstances,
@@ -16,6 +17,8 @@ import {
   usersPresentOn,
 } from "./presence-repo.js";
 import { publishEphemeral } from "./publish.js";
+import { ephemeralFrame } from "./frames.js";
+import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 
 const INSTANCE_HEARTBEAT_MS = 10_000;
 const INSTANCE_STALE_MS = 45_000;
@@ -49,6 +52,28 @@ export class Presence {
     const users = await usersPresentOn(this.pool, this.instanceId).catch(() => [] as string[]);
     await removeInstance(this.pool, this.instanceId).catch(() => undefined);
     for (const user of users) await this.announceIfOffline(user).catch(() => undefined);
+  }
+
+  /** Presence frames for the user's peers who are online now and share it (sent after caught_up). */
+  async snapshot(userId: string): Promise<ServerFrame[]> {
+    const peers = await onlinePeers(this.pool, userId);
+    return peers.map((peer) => ephemeralFrame({ case: "presence", value: { userId: peer.user_id, cyphrId: peer.cyphr_id, online: true } }));
+  }
+
+  /**
+   * The user turned presence sharing on or off while online: peers learn it at once (off
+   * looks like going offline now; on, like coming online).
+   */
+  async sharingChanged(userId: string, sharing: boolean): Promise<void> {
+    const online = (await presenceRows(this.pool, userId)) > 0;
+    const subject = await presenceSubject(this.pool, userId);
+    // Peers only ever saw an online user change: nothing to correct while offline.
+    if (!subject || !online) return;
+    const peers = await chatPeers(this.pool, userId);
+    await publishEphemeral(this.pool, { users: peers }, {
+      case: "presence",
+      value: { userId, cyphrId: subject.cyphr_id, online: sharing && online, lastSeen: sharing ? undefined : timestampFromDate(new Date()) },
+    });
   }
 
   /** Call after the stream was added to the hub. */

@@ -28,8 +28,7 @@ export function realtimeService(rt: RealtimeContext): ServiceImpl<typeof Realtim
       const caller = requireCaller(context);
       const iterator = requests[Symbol.asyncIterator]();
       const first = await withinIdleTimeout(iterator.next(), rt.heartbeatIntervalMs * 3);
-      if (first.done) return;
-      const hello = first.value.frame?.frame;
+      const hello = first.done ? undefined : first.value.frame?.frame;
       if (hello?.case !== "hello") throw new InvalidArgumentError("the first frame of a Connect stream must be hello");
       const stream = openStream(rt, caller, hello.value.resumeCursor, context, true);
       void readClientFrames(rt, caller, iterator, stream);
@@ -59,6 +58,7 @@ function openStream(rt: RealtimeContext, caller: Caller, resume: bigint | undefi
       log: rt.log,
       onOpen: (u) => rt.presence.opened(u),
       onClose: (u) => rt.presence.closed(u),
+      snapshot: (u) => rt.presence.snapshot(u),
       resetTransport: context.values.get(resetStreamKey),
     },
     caller,

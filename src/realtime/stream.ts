@@ -26,6 +26,8 @@ export interface StreamDeps {
   log: Logger;
   onOpen(userId: string): void;
   onClose(userId: string): void;
+  /** Ephemeral frames a client needs once caught up (who of its peers is online now). */
+  snapshot?(userId: string): Promise<ServerFrame[]>;
   /** Cuts the call off at the transport (a client that stopped reading never sees the final status otherwise). */
   resetTransport?(reason: Error): void;
 }
@@ -192,6 +194,7 @@ export class EventStream implements Subscriber {
     await this.readDatabase(() =>
       this.push(ephemeralFrame({ case: "caughtUp", value: { cursor: BigInt(this.delivered), resyncRequired } })),
     );
+    for (const frame of (await this.deps.snapshot?.(this.userId)) ?? []) this.deliverEphemeral(frame);
   }
 
   /** Live notices were missed (a cursor skipped, or the bus reconnected): read what lies between from the database. */

@@ -1124,7 +1124,12 @@ export const CallSignalTypeSchema: GenEnum<CallSignalType> = /*@__PURE__*/
  * Every stream of a user (phone, browser, …) receives every event. A stream
  * that falls more than 1024 frames behind (server setting
  * STREAM_BUFFER_FRAMES) is ended with RESOURCE_EXHAUSTED; reconnect and
- * resume from the last processed cursor. The server sends a heartbeat every
+ * resume from the last processed cursor. A client that stopped reading
+ * cannot receive that status behind its unread data: if it has not taken
+ * its last frames within min(HEARTBEAT_INTERVAL_MS, 5 s), the HTTP/2 stream
+ * is reset with ENHANCE_YOUR_CALM (HTTP/1.1: the connection is closed).
+ * After `caught_up`, a presence event is sent for each chat peer who is
+ * online at that moment and shares presence. The server sends a heartbeat every
  * 25 seconds (HEARTBEAT_INTERVAL_MS) and ends a `Connect` stream whose client
  * sent nothing for three intervals (DEADLINE_EXCEEDED); a client that
  * half-closed its side (as grpcurl does after the hello) keeps receiving

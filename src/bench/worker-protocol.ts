@@ -1,0 +1,65 @@
+import type { PairSpec, SendMode } from "./worker-pairs.js";
+
+/** What the orchestrator asks a load-generator worker to do. */
+export type WorkerTask = ThroughputTask | LatencyTask | StreamsTask;
+
+export interface ThroughputTask {
+  kind: "throughput";
+  mode: SendMode;
+  pairs: PairSpec[];
+  seconds: number;
+  /** Closed loop: requests outstanding per sender. */
+  inFlight: number;
+  payloadBytes: number;
+  kemFirst: boolean;
+  drainSeconds: number;
+}
+
+export interface LatencyTask {
+  kind: "latency";
+  mode: SendMode;
+  pairs: PairSpec[];
+  /** Messages per second this worker schedules (open loop). */
+  rate: number;
+  seconds: number;
+  payloadBytes: number;
+  kemFirst: boolean;
+  drainSeconds: number;
+}
+
+export interface StreamsTask {
+  kind: "streams";
+  baseUrl: string;
+  /** HTTP/2 connections this worker opens; its streams are spread over them. */
+  connections: number;
+  /** One access token per stream to open. */
+  tokens: string[];
+  /** Streams being opened at once. */
+  openConcurrency: number;
+}
+
+export type WorkerCommand =
+  | { cmd: "prepare"; task: WorkerTask }
+  | { cmd: "start"; args?: { clientMessageId: string; timeoutMs: number } }
+  | { cmd: "finish" };
+
+export type WorkerEvent =
+  | { evt: "prepared"; data: Record<string, unknown> }
+  | { evt: "started" }
+  | { evt: "progress"; data: WorkerProgress }
+  | { evt: "measured"; data: Record<string, unknown> }
+  | { evt: "finished"; data: Record<string, unknown> }
+  | { evt: "error"; message: string };
+
+export interface WorkerProgress {
+  accepted?: number;
+  delivered?: number;
+  errors?: number;
+  opened?: number;
+  arrived?: number;
+}
+
+/** CPU seconds (user + system) from process.cpuUsage() deltas. */
+export function cpuSeconds(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1e6;
+}

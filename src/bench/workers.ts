@@ -1,0 +1,82 @@
+import { fork, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { REPO_ROOT } from "./server-process.js";
+import type { WorkerCommand, WorkerEvent, WorkerProgress, WorkerTask } from "./worker-protocol.js";
+
+type EventName = Exclude<WorkerEvent["evt"], "progress" | "error">;
+
+/** A load-generator process (src/bench/worker.ts) and its IPC conversation. */
+export class LoadWorker {
+  progress: WorkerProgress = {};
+  private readonly child: ChildProcess;
+  private readonly waiters = new Map<EventName, { resolve: (data: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+  private failure: Error | undefined;
+
+  constructor() {
+    this.child = fork(path.join(REPO_ROOT, "src/bench/worker.ts"), [], {
+      cwd: REPO_ROOT,
+      execArgv: ["--import", "tsx", "--max-old-space-size=8192"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    this.child.on("message", (event: WorkerEvent) => {
+      if (event.evt === "progress") this.progress = event.data;
+      else if (event.evt === "error") this.fail(new Error(`load worker ${this.child.pid} failed: ${event.message}`));
+      else {
+        const waiter = this.waiters.get(event.evt);
+        this.waiters.delete(event.evt);
+        waiter?.resolve("data" in event ? event.data : {});
+      }
+    });
+    this.child.once("exit", (code) => {
+      if (this.waiters.size > 0) this.fail(new Error(`load worker ${this.child.pid} exited with ${code}`));
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Resolves with the data of the next `evt` event. */
+  next(evt: EventName): Promise<Record<string, unknown>> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.waiters.set(evt, { resolve, reject }));
+  }
+
+  send(command: WorkerCommand): void {
+    this.child.send(command);
+  }
+
+  prepare(task: WorkerTask): Promise<Record<string, unknown>> {
+    const prepared = this.next("prepared");
+    this.send({ cmd: "prepare", task });
+    return prepared;
+  }
+
+  async finish(): Promise<Record<string, unknown>> {
+    const finished = this.next("finished");
+    this.send({ cmd: "finish" });
+    return finished;
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill("SIGKILL");
+  }
+
+  private fail(error: Error): void {
+    this.failure = error;
+    for (const waiter of this.waiters.values()) waiter.reject(error);
+    this.waiters.clear();
+  }
+}
+
+/** Splits `items` round-robin into `n` non-empty parts (fewer when there are fewer items). */
+export function split<T>(items: readonly T[], n: number): T[][] {
+  const parts: T[][] = Array.from({ length: Math.min(n, items.length) }, () => []);
+  items.forEach((item, i) => parts[i % parts.length]!.push(item));
+  return parts;
+}
+
+/** Sums a numeric progress field over workers. */
+export function total(workers: readonly LoadWorker[], field: keyof WorkerProgress): number {
+  return workers.reduce((sum, w) => sum + (w.progress[field] ?? 0), 0);
+}
