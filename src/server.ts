@@ -8,6 +8,7 @@ import { authenticate, observe } from "./rpc/interceptors.js";
 import { PUBLIC_SERVICES, routes } from "./routes.js";
 import { trackResponse, transportContextValues } from "./rpc/stream-reset.js";
 import { createListener } from "./transport.js";
+import { specEncodeGrpcMessage } from "./rpc/grpc-message.js";
 
 /** Largest request message accepted, in bytes (protocol framing included). */
 const READ_MAX_BYTES = 4 * 1024 * 1024;
@@ -54,6 +55,7 @@ export function createServer(app: App): CyphrServer {
     if (app.health.isDraining && req.httpVersionMajor === 1) res.setHeader("connection", "close");
     res.once("close", () => inFlight--);
     trackResponse(req, res);
+    specEncodeGrpcMessage(res);
     (handler as Parameters<typeof createListener>[1])(req, res);
   };
   const { server, sessions, sockets } = createListener(app.config.tls, counted);

@@ -64,12 +64,12 @@ async function failure(call: Promise<unknown>): Promise<grpc.ServiceError> {
 }
 
 /**
- * The status message as a reader sees it. connect-node percent-encodes grpc-message with
- * encodeURIComponent, and grpc-js decodes it with decodeURI, which leaves reserved
- * characters encoded (a comma arrives as "%2C"); finish decoding here.
+ * The status message exactly as grpc-js shows it to its user. grpc-js decodes
+ * grpc-message with decodeURI, so the server must encode it the gRPC spec's way (only
+ * bytes outside 0x20-0x7E and "%"): otherwise a comma would read "%2C".
  */
 function detailsOf(error: grpc.ServiceError): string {
-  return decodeURIComponent(error.details);
+  return error.details;
 }
 
 /** A Register request with snake_case fields and Buffers, as proto-loader expects. */
