@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const started = performance.now();
 
   let embedded: EmbeddedDatabase | undefined;
-  const databaseUrl = config.databaseUrl ?? (embedded = await startEmbeddedPostgres(config.dataDir, log)).url;
+  const databaseUrl = config.databaseUrl ?? (embedded = await startEmbeddedPostgres(config.dataDir, log, { avoidPorts: [config.port] })).url;
   const applied = await migrate(databaseUrl, {
     settings: { message_partitions: String(config.messagePartitions) },
     log: (m) => log.info(m),

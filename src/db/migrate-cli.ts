@@ -7,7 +7,7 @@ import { migrate } from "./migrate.js";
 try {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
-  const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir, log);
+  const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir, log, { avoidPorts: [config.port] });
   try {
     const applied = await migrate(config.databaseUrl ?? embedded!.url, {
       settings: { message_partitions: String(config.messagePartitions) },
