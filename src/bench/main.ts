@@ -11,7 +11,7 @@ import pg from "pg";
 import { connection } from "./rpc.js";
 import { Fleet } from "./fleet.js";
 import { parseOptions, USAGE, type BenchOptions } from "./options.js";
-import { machineInfo } from "./proc.js";
+import { machineBusyPercent, machineInfo } from "./proc.js";
 import { note } from "./progress.js";
 import { findFailures, formatReport, red, type BenchResults } from "./report.js";
 import { runLatency } from "./scenario-latency.js";
@@ -58,6 +58,7 @@ async function main(): Promise<number> {
     machine: machineInfo(),
     postgres: "",
     options: o,
+    busyBeforePercent: await machineBusyPercent(2000),
     firstStartMs: 0,
     throughput: [],
     latency: [],

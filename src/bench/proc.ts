@@ -102,6 +102,14 @@ export function machineCpu(): { busy: number; total: number } {
   return { busy: (total - idle) / TICKS, total: total / TICKS };
 }
 
+/** Share of the machine (all cores) busy over `ms`, 0-100: other work running before the benchmark starts. */
+export async function machineBusyPercent(ms: number): Promise<number> {
+  const a = machineCpu();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = machineCpu();
+  return Math.round(((b.busy - a.busy) / Math.max(1e-9, b.total - a.total)) * 100);
+}
+
 export interface MachineInfo {
   cpuModel: string;
   cores: number;

@@ -14,6 +14,8 @@ export interface BenchResults {
   machine: MachineInfo;
   postgres: string;
   options: BenchOptions;
+  /** Share of the machine busy during 2 s before the run (other work disturbs every figure), %. */
+  busyBeforePercent: number;
   /** First start on the fresh data folder (initialises PostgreSQL when embedded), ms. */
   firstStartMs: number;
   throughput: ThroughputResult[];
@@ -63,6 +65,8 @@ export function formatReport(r: BenchResults): string {
   out.push(bold("Cyphr benchmark"));
   out.push(`  ${r.machine.cpuModel}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}, ${r.postgres}`);
   out.push(`  commit ${r.commit}; ${r.command}`);
+  const busy = `  machine busy before the run: ${r.busyBeforePercent}% (other work on this machine)`;
+  out.push(r.busyBeforePercent > 5 ? red(busy) : dim(busy));
   out.push(dim(`  server, PostgreSQL and load generator share these ${r.machine.cores} cores; CPU columns are seconds of CPU in the window and % of one core`));
   out.push(dim(`  payload: ${o.payloadBytes}-byte ciphertext + 24-byte nonce + 16-byte tag${o.kemFirst ? " + 1568-byte ML-KEM-1024 ciphertext" : ""}; ${o.instances} server instance(s); first start on the fresh data folder ${n(r.firstStartMs)} ms`));
 
@@ -92,8 +96,8 @@ export function formatReport(r: BenchResults): string {
     out.push("", bold(`3. Live streams — ${n(s.streams)} authenticated Connect streams of ${n(s.users)} users over ${s.connections} HTTP/2 connections, one instance`));
     out.push(
       table(
-        ["opened", "open s", "server RSS MiB before → after", "heap MiB before → after", "RSS/stream", "heap/stream", "external/stream", ...CPU_HEADERS.map((h) => `open: ${h}`)],
-        [[s.opened === s.streams ? n(s.opened) : red(n(s.opened)), s.openSeconds, `${m.rssBeforeMiB} → ${m.rssAfterMiB}`, `${m.heapUsedBeforeMiB} → ${m.heapUsedAfterMiB}`, `${n(m.rssPerStreamBytes)} B`, `${n(m.heapPerStreamBytes)} B`, `${n(m.externalPerStreamBytes)} B`, ...cpu(s.openCpu)]],
+        ["opened", "open s", "loadgen RSS MiB", "server RSS MiB before → after", "heap MiB before → after", "RSS/stream", "heap/stream", "external/stream", ...CPU_HEADERS.map((h) => `open: ${h}`)],
+        [[s.opened === s.streams ? n(s.opened) : red(n(s.opened)), s.openSeconds, s.clientRssMiB, `${m.rssBeforeMiB} → ${m.rssAfterMiB}`, `${m.heapUsedBeforeMiB} → ${m.heapUsedAfterMiB}`, `${n(m.rssPerStreamBytes)} B`, `${n(m.heapPerStreamBytes)} B`, `${n(m.externalPerStreamBytes)} B`, ...cpu(s.openCpu)]],
       ),
     );
     const p = s.push;

@@ -23,6 +23,8 @@ export interface StreamsResult {
   users: number;
   opened: number;
   openSeconds: number;
+  /** RSS of the load-generator processes holding the streams (all of them), MiB. */
+  clientRssMiB: number;
   /** Server memory before opening the streams and at steady state with all open (after a full GC). */
   memory: {
     rssBeforeMiB: number;
@@ -134,6 +136,7 @@ export async function runStreams(ctx: BenchContext): Promise<StreamsResult> {
       users,
       opened,
       openSeconds: round(Math.max(...prepared.map((p) => p.openSeconds as number))),
+      clientRssMiB: round(prepared.reduce((s, p) => s + (p.rss as number), 0) / MiB),
       memory: {
         rssBeforeMiB: round(rssBefore / MiB),
         rssAfterMiB: round(rssAfter / MiB),
