@@ -19,6 +19,7 @@ import type { GroupsContext } from "./groups/context.js";
 import type { IdentityContext } from "./identity/context.js";
 import type { MessagingContext } from "./messaging/context.js";
 import { RateLimiter } from "./messaging/rate-limit.js";
+import { RecentSends } from "./messaging/recent-sends.js";
 import { SendBatcher } from "./messaging/send-batcher.js";
 import { BoundedMap } from "./shared/bounded-map.js";
 import { startSweeper } from "./messaging/sweeper.js";
@@ -79,11 +80,12 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
     activeSessions: new ActiveSessions(),
   };
+  const recentSends = new RecentSends();
   const messaging: MessagingContext = {
     pool,
     maxPayloadBytes: config.messageMaxBytes,
     sendLimiter: new RateLimiter(config.sendRatePerSecond, config.sendBurst),
-    sendBatcher: new SendBatcher(pool, log),
+    sendBatcher: new SendBatcher(pool, log, recentSends),
     directChats: new BoundedMap(100_000),
   };
   const groups: GroupsContext = { pool, maxMembers: config.maxGroupMembers };
@@ -92,7 +94,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     pool,
     log,
     hub,
-    bus: new EventBus(databaseUrl, pool, hub, log, identity.activeSessions),
+    bus: new EventBus(databaseUrl, pool, hub, log, identity.activeSessions, recentSends),
     presence: new Presence(pool, hub, randomUUID(), log),
     typing: new TypingRelay(pool, log, config.typingExpiryMs),
     calls: new CallSignaling(pool, log, config.ringTimeoutMs),

@@ -24,6 +24,11 @@ export async function createDatabasePool(url: string, options: PoolOptions): Pro
     captureStackTrace: false,
     connectionTimeout: 10_000,
     idleTimeout: 30_000,
+    // slonik's default runs DISCARD ALL on every release: a round trip per transaction or
+    // pooled query. Cyphr keeps no session state on pooled connections (no SET, no
+    // session-level advisory locks, no LISTEN, no named prepared statements; the
+    // migration runner and the event bus use their own clients), so there is nothing to reset.
+    resetConnection: async () => {},
     // Timestamps as Date (slonik's default is epoch milliseconds); int8 as number (seqs,
     // counts and versions stay far below 2^53; slonik's default is bigint).
     typeParsers: [

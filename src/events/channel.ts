@@ -13,8 +13,11 @@ export interface DurableNotice {
   c: string;
   s: number | null;
   d: Record<string, unknown> | null;
-  /** commit time, ms since epoch */
+  /** commit time (for message_new: the message's created_at), ms since epoch */
   at: number;
+  /** message_new from cyphr_send_batch: the message id, and its expires_at in ms since epoch (null: never) */
+  m?: string;
+  ex?: number | null;
   u: [string, number][];
 }
 

@@ -2,25 +2,16 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
 import type { Db } from "../db/types.js";
-import { recordEvents } from "../events/log.js";
-import { DurableKind, type NewDurableEvent } from "../events/model.js";
 import { NotFoundError, PermissionDeniedError } from "../shared/errors.js";
 import type { EncryptedPayload } from "./payload.js";
-import {
-  activeMembersOf,
-  insertMessages,
-  keyOf,
-  membershipsOf,
-  reserveSeqs,
-  storedByKeys,
-  type BatchMessage,
-  type StoredRow,
-} from "./send-batch-repo.js";
+import type { RecentSends } from "./recent-sends.js";
+import { commitSendBatch, keyOf, SendOutcome, type BatchSend } from "./send-batch-repo.js";
 
 /** A validated message waiting to be committed. */
 export interface PendingSend {
   chatId: string;
   senderId: string;
+  senderCyphrId: string;
   clientMessageId: string;
   messageType: number;
   payload: EncryptedPayload;
@@ -46,8 +37,8 @@ interface Waiting {
 
 /**
  * Group commit: sends that arrive while earlier ones are being committed are committed
- * together, in one transaction of a handful of statements, however many messages it
- * holds. At most `maxConcurrent` transactions run at once; an idle server commits a lone
+ * together, in one statement (one round trip, its own transaction), however many
+ * messages it holds. At most `maxConcurrent` transactions run at once; an idle server commits a lone
  * message at once, so batching costs no latency. Every caller still gets its answer only
  * after the commit that holds its message. If a batch fails as a whole, its messages are
  * retried one by one so that one bad message cannot fail the others.
@@ -61,8 +52,9 @@ export class SendBatcher {
   constructor(
     private readonly pool: DatabasePool,
     private readonly log: Logger,
+    private readonly recent: RecentSends,
     private readonly maxBatch = 512,
-    private readonly maxConcurrent = 3,
+    private readonly maxConcurrent = 2,
   ) {}
 
   submit(send: PendingSend): Promise<SendResult> {
@@ -93,7 +85,7 @@ export class SendBatcher {
   private async run(batch: Waiting[]): Promise<void> {
     let outcomes: Outcome[];
     try {
-      outcomes = await this.pool.transaction((tx) => commitBatch(tx, batch.map((w) => w.send)));
+      outcomes = await commitBatch(this.pool, batch.map((w) => w.send), this.recent);
     } catch (error) {
       if (batch.length === 1) {
         batch[0]!.settle({ ok: false, error: error as Error });
@@ -107,86 +99,35 @@ export class SendBatcher {
   }
 }
 
-/** Commits one batch; returns an outcome per message, in order. */
-async function commitBatch(tx: Db, sends: readonly PendingSend[]): Promise<Outcome[]> {
-  const outcomes: (Outcome | undefined)[] = new Array(sends.length);
-  const memberships = await membershipsOf(tx, sends.map((s) => ({ chatId: s.chatId, userId: s.senderId })));
-  const candidates: number[] = [];
-  sends.forEach((s, i) => {
-    const active = memberships.get(`${s.chatId}:${s.senderId}`);
-    if (active === undefined) outcomes[i] = { ok: false, error: new NotFoundError(`chat ${s.chatId} not found`) };
-    else if (!active) outcomes[i] = { ok: false, error: new PermissionDeniedError("you are no longer a member of this group") };
-    else candidates.push(i);
+/** Commits one batch in one statement; returns an outcome per message, in order. */
+async function commitBatch(db: Db, sends: readonly PendingSend[], recent: RecentSends): Promise<Outcome[]> {
+  const batch: BatchSend[] = sends.map((s) => ({ ...s, id: randomUUID() }));
+  // Before the statement: its NOTIFY may reach the event bus before its result reaches us.
+  for (const [i, s] of batch.entries()) {
+    recent.remember(s.id, {
+      chatId: s.chatId,
+      senderUserId: s.senderId,
+      senderCyphrId: sends[i]!.senderCyphrId,
+      clientMessageId: s.clientMessageId,
+      messageType: s.messageType,
+      payload: s.payload,
+    });
+  }
+  const rows = await commitSendBatch(db, batch);
+  return batch.map((s, i): Outcome => {
+    const row = rows[i];
+    switch (row?.outcome) {
+      case SendOutcome.chatNotFound:
+        return { ok: false, error: new NotFoundError(`chat ${s.chatId} not found`) };
+      case SendOutcome.notAMember:
+        return { ok: false, error: new PermissionDeniedError("you are no longer a member of this group") };
+      case SendOutcome.stored:
+      case SendOutcome.duplicate:
+        if (row.id !== null && row.seq !== null && row.created_at !== null) {
+          const duplicate = row.outcome === SendOutcome.duplicate;
+          return { ok: true, value: { messageId: row.id, chatId: s.chatId, seq: row.seq, serverTime: row.created_at, expiresAt: row.expires_at, duplicate } };
+        }
+    }
+    return { ok: false, error: new Error(`send ${i + 1} of the batch has no stored row (outcome ${String(row?.outcome)})`) };
   });
-
-  const keys = candidates.map((i) => sends[i]!);
-  const existing = await storedByKeys(tx, keys);
-  const fresh: number[] = [];
-  const seenInBatch = new Map<string, number>();
-  for (const i of candidates) {
-    const key = keyOf(sends[i]!);
-    const stored = existing.get(key);
-    if (stored) outcomes[i] = { ok: true, value: resultOf(stored, true) };
-    else if (seenInBatch.has(key)) continue; // answered below from the first copy
-    else {
-      seenInBatch.set(key, i);
-      fresh.push(i);
-    }
-  }
-
-  if (fresh.length > 0) {
-    const counts = new Map<string, number>();
-    for (const i of fresh) counts.set(sends[i]!.chatId, (counts.get(sends[i]!.chatId) ?? 0) + 1);
-    const reserved = await reserveSeqs(tx, counts);
-    const nextSeq = new Map([...reserved].map(([chat, r]) => [chat, r.lastSeq - counts.get(chat)! + 1]));
-    const messages: BatchMessage[] = fresh.map((i) => {
-      const s = sends[i]!;
-      const seq = nextSeq.get(s.chatId)!;
-      nextSeq.set(s.chatId, seq + 1);
-      const timer = reserved.get(s.chatId)!.timerSeconds;
-      return {
-        id: randomUUID(),
-        chatId: s.chatId,
-        seq,
-        senderId: s.senderId,
-        clientMessageId: s.clientMessageId,
-        messageType: s.messageType,
-        payload: s.payload,
-        expiresInSeconds: s.expiresInSeconds || timer,
-      };
-    });
-    const inserted = new Map((await insertMessages(tx, messages)).map((r) => [keyOf({ chatId: r.chat_id, senderId: r.sender_id, clientMessageId: r.client_message_id }), r]));
-    // Skipped on conflict: a racing retry committed the same key elsewhere; answer with that.
-    const raced = fresh.filter((i) => !inserted.has(keyOf(sends[i]!)));
-    const racedRows = await storedByKeys(tx, raced.map((i) => sends[i]!));
-    for (const i of fresh) {
-      const key = keyOf(sends[i]!);
-      const row = inserted.get(key);
-      const other = racedRows.get(key);
-      if (row) outcomes[i] = { ok: true, value: resultOf(row, false) };
-      else if (other) outcomes[i] = { ok: true, value: resultOf(other, true) };
-      else outcomes[i] = { ok: false, error: new Error("message neither inserted nor found") };
-    }
-    const members = await activeMembersOf(tx, [...counts.keys()]);
-    // In reservation order, so each chat's events follow its seqs.
-    const events: NewDurableEvent[] = fresh.flatMap((i) => {
-      const row = inserted.get(keyOf(sends[i]!));
-      return row ? [{ kind: DurableKind.messageNew, chatId: row.chat_id, seq: row.seq, data: null, recipients: members.get(row.chat_id) ?? [] }] : [];
-    });
-    await recordEvents(tx, events);
-  }
-
-  for (const [key, first] of seenInBatch) {
-    sends.forEach((s, i) => {
-      if (outcomes[i] === undefined && keyOf(s) === key) {
-        const original = outcomes[first]!;
-        outcomes[i] = original.ok ? { ok: true, value: { ...original.value, duplicate: true } } : original;
-      }
-    });
-  }
-  return outcomes.map((o) => o ?? { ok: false, error: new Error("message was not processed") });
-}
-
-function resultOf(row: StoredRow, duplicate: boolean): SendResult {
-  return { messageId: row.id, chatId: row.chat_id, seq: row.seq, serverTime: row.created_at, expiresAt: row.expires_at, duplicate };
 }

@@ -49,6 +49,7 @@ export async function sendMessage(ctx: MessagingContext, caller: Caller, input: 
   return ctx.sendBatcher.submit({
     chatId,
     senderId: caller.userId,
+    senderCyphrId: caller.cyphrId,
     clientMessageId,
     messageType: input.messageType,
     payload,

@@ -7,6 +7,8 @@ import type { DurableKind } from "../events/model.js";
 import { ServerFrameSchema } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import { findMessagesByRef } from "../messaging/repo.js";
 import type { ActiveSessions } from "../identity/active-sessions.js";
+import type { StoredMessage } from "../messaging/model.js";
+import type { RecentSends } from "../messaging/recent-sends.js";
 import { UnauthenticatedError } from "../shared/errors.js";
 import { durableFrameBody, messageRef, needsMessage, withCursor } from "./frames.js";
 import type { Hub } from "./hub.js";
@@ -31,6 +33,7 @@ export class EventBus {
     private readonly hub: Hub,
     private readonly log: Logger,
     private readonly activeSessions: ActiveSessions,
+    private readonly recentSends: RecentSends,
   ) {}
 
   async start(): Promise<void> {
@@ -124,14 +127,21 @@ export class EventBus {
     this.enqueue(async () => {
       const batch = this.batch;
       this.batch = [];
-      const refs = batch.filter((n) => needsMessage(n.k as DurableKind) && n.s !== null).map((n) => ({ chatId: n.c, seq: n.s! }));
-      const messages = await findMessagesByRef(this.pool, refs);
+      // Messages this instance sent itself are at hand; others are read back in one query.
+      const local = new Map<DurableNotice, StoredMessage>();
+      const refs: { chatId: string; seq: number }[] = [];
       for (const n of batch) {
-        const body = durableFrameBody(
-          { kind: n.k as DurableKind, chatId: n.c, seq: n.s, data: n.d },
-          n.s === null ? undefined : messages.get(messageRef(n.c, n.s)),
-          new Date(n.at),
-        );
+        if (!needsMessage(n.k as DurableKind) || n.s === null) continue;
+        const sent = n.m === undefined ? undefined : this.recentSends.message(n.m, n.s, new Date(n.at), n.ex == null ? null : new Date(n.ex));
+        if (sent) local.set(n, sent);
+        else refs.push({ chatId: n.c, seq: n.s });
+      }
+      const messages = await findMessagesByRef(this.pool, refs);
+      const now = Date.now();
+      for (const n of batch) {
+        const sent = local.get(n);
+        const message = sent ? (sent.expiresAt && sent.expiresAt.getTime() <= now ? undefined : sent) : n.s === null ? undefined : messages.get(messageRef(n.c, n.s));
+        const body = durableFrameBody({ kind: n.k as DurableKind, chatId: n.c, seq: n.s, data: n.d }, message, new Date(n.at));
         for (const [user, cursor] of n.u) {
           for (const subscriber of this.hub.of(user)) {
             // An expired message has no frame; the stream still learns the cursor passed.

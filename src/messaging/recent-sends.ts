@@ -1,0 +1,64 @@
+import type { StoredMessage } from "./model.js";
+import type { EncryptedPayload } from "./payload.js";
+
+/** What this instance knows of a message it is committing, before the database answers. */
+export interface RecentSend {
+  chatId: string;
+  senderUserId: string;
+  senderCyphrId: string;
+  clientMessageId: string;
+  messageType: number;
+  payload: EncryptedPayload;
+}
+
+/**
+ * Messages this instance has just sent to the database, by message id, so that their
+ * realtime delivery (which follows the commit's NOTIFY within milliseconds) needs no
+ * query to read them back. Entries are only ever looked up by the id of a committed
+ * message (ids are fresh random UUIDs), so an entry whose commit failed is never served;
+ * the oldest entries go first once `maxBytes` of payload are held.
+ */
+export class RecentSends {
+  private readonly entries = new Map<string, { send: RecentSend; bytes: number }>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes = 32 * 1024 * 1024) {}
+
+  remember(messageId: string, send: RecentSend): void {
+    const p = send.payload;
+    const bytes = 256 + p.kemCiphertext.length + p.ciphertext.length + p.nonce.length + p.tag.length + p.header.length;
+    this.entries.set(messageId, { send, bytes });
+    this.bytes += bytes;
+    for (const [id, entry] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(id);
+      this.bytes -= entry.bytes;
+    }
+  }
+
+  /** The committed message as history would show it to a non-sender, if this instance sent it. */
+  message(messageId: string, seq: number, createdAt: Date, expiresAt: Date | null): StoredMessage | undefined {
+    const send = this.entries.get(messageId)?.send;
+    if (!send) return undefined;
+    return {
+      id: messageId,
+      chatId: send.chatId,
+      seq,
+      senderUserId: send.senderUserId,
+      senderCyphrId: send.senderCyphrId,
+      clientMessageId: send.clientMessageId,
+      messageType: send.messageType,
+      payload: send.payload,
+      systemEvent: null,
+      createdAt,
+      editedAt: null,
+      deletedAt: null,
+      expiresAt,
+      receipts: null,
+    };
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
