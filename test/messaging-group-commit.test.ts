@@ -36,7 +36,8 @@ describe("cyphr_send_batch", () => {
     const earlierKey = (await query<{ client_message_id: string }>(`SELECT client_message_id FROM messages WHERE id = $1`, [earlier.messageId]))[0]!
       .client_message_id;
     await admin.groups.removeMember({ chatId, cyphrId: carol.cyphrId });
-    const [{ last_seq: lastSeqBefore }] = await query<{ last_seq: string }>(`SELECT last_seq FROM chats WHERE id = $1`, [chatId]);
+    const [chat] = await query<{ last_seq: string }>(`SELECT last_seq FROM chats WHERE id = $1`, [chatId]);
+    const lastSeqBefore = chat!.last_seq;
     const cursorsBefore = await cursors([admin.userId, alice.userId, bob.userId, carol.userId]);
 
     const aliceKey = randomUUID();
