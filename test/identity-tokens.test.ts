@@ -146,6 +146,15 @@ describe("access tokens that are refused with UNAUTHENTICATED", () => {
     await expectRpcError(searchWithToken(token), Code.Unauthenticated, INVALID_TOKEN);
   });
 
+  it("a token that was accepted while valid is refused once it expires (verified tokens are not remembered past exp)", async () => {
+    // exp 2 s ahead, plus the server's 5 s clock tolerance: accepted now, refused after 7 s.
+    const now = nowSeconds();
+    const token = await signAccessToken(signingKey.privateKey, signingKey.kid, { ...claimsOf(user), iat: now, exp: now + 2 });
+    await expect(searchWithToken(token)).resolves.toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, (now + 2 + 5 + 1) * 1000 - Date.now()));
+    await expectRpcError(searchWithToken(token), Code.Unauthenticated, INVALID_TOKEN);
+  }, 15_000);
+
   it("a token signed by another Ed25519 key under the server's kid", async () => {
     const { privateKey } = await generateKeyPair("EdDSA");
     const token = await signAccessToken(privateKey, signingKey.kid, claimsOf(user));

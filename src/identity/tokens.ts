@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { SignJWT, jwtVerify, type JWTHeaderParameters } from "jose";
+import { BoundedMap } from "../shared/bounded-map.js";
 import { UnauthenticatedError } from "../shared/errors.js";
 import type { ServerKeys } from "./server-keys.js";
 
@@ -22,9 +23,19 @@ export interface IssuedAccessToken {
 }
 
 const INVALID_TOKEN = "invalid or expired access token";
+/** Seconds of clock skew allowed on exp (and so how long past exp a cached token stays accepted). */
+const CLOCK_TOLERANCE_SECONDS = 5;
+/** Verified tokens remembered, so a client's many calls cost one signature check. */
+const VERIFIED_CACHE_SIZE = 20_000;
 
-/** Issues and verifies EdDSA (Ed25519) access tokens. */
+/**
+ * Issues and verifies EdDSA (Ed25519) access tokens. A token that verified is remembered
+ * (by its exact text, until its exp) so repeated calls skip the signature check; the
+ * session behind it is still checked on every call by the caller of verify().
+ */
 export class AccessTokens {
+  private readonly verified = new BoundedMap<string, { caller: Caller; validUntilMs: number }>(VERIFIED_CACHE_SIZE);
+
   constructor(
     private readonly keys: ServerKeys,
     private readonly settings: TokenSettings,
@@ -46,19 +57,26 @@ export class AccessTokens {
 
   /** Verifies signature, algorithm (EdDSA only), issuer, audience and expiry. */
   async verify(token: string): Promise<Caller> {
+    const known = this.verified.get(token);
+    if (known) {
+      if (Date.now() < known.validUntilMs) return known.caller;
+      this.verified.delete(token);
+    }
     try {
       const { payload } = await jwtVerify(token, (header: JWTHeaderParameters) => this.keyFor(header), {
         algorithms: ["EdDSA"],
         issuer: this.settings.issuer,
         audience: this.settings.audience,
         requiredClaims: ["exp", "sub", "sid", "cyphr_id"],
-        clockTolerance: 5,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
       });
-      const { sub, sid, cyphr_id: cyphrId } = payload;
-      if (typeof sub !== "string" || typeof sid !== "string" || typeof cyphrId !== "string") {
+      const { sub, sid, cyphr_id: cyphrId, exp } = payload;
+      if (typeof sub !== "string" || typeof sid !== "string" || typeof cyphrId !== "string" || typeof exp !== "number") {
         throw new UnauthenticatedError(INVALID_TOKEN);
       }
-      return { userId: sub, sessionId: sid, cyphrId };
+      const caller = { userId: sub, sessionId: sid, cyphrId };
+      this.verified.set(token, { caller, validUntilMs: (exp + CLOCK_TOLERANCE_SECONDS) * 1000 });
+      return caller;
     } catch {
       throw new UnauthenticatedError(INVALID_TOKEN);
     }
