@@ -13,6 +13,9 @@ import { UnauthenticatedError } from "../shared/errors.js";
 import { durableFrameBody, messageRef, needsMessage, withCursor } from "./frames.js";
 import type { Hub } from "./hub.js";
 
+/** Deliveries between yields to the event loop during a fan-out. */
+const FAN_OUT_SLICE = 256;
+
 /**
  * Receives every instance's notices over LISTEN and hands them to this instance's
  * streams. Notices arrive in commit order on one connection and are dispatched in that
@@ -138,6 +141,7 @@ export class EventBus {
       }
       const messages = await findMessagesByRef(this.pool, refs);
       const now = Date.now();
+      let delivered = 0;
       for (const n of batch) {
         const sent = local.get(n);
         const message = sent ? (sent.expiresAt && sent.expiresAt.getTime() <= now ? undefined : sent) : n.s === null ? undefined : messages.get(messageRef(n.c, n.s));
@@ -146,6 +150,9 @@ export class EventBus {
           for (const subscriber of this.hub.of(user)) {
             // An expired message has no frame; the stream still learns the cursor passed.
             subscriber.deliverDurable(withCursor(body ?? { event: { case: undefined } }, cursor));
+            // A large fan-out yields to I/O now and then, so that other calls (the
+            // sender's own answer among them) are not held up until every stream has it.
+            if (++delivered % FAN_OUT_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
           }
         }
       }
