@@ -133,18 +133,18 @@ export class EventBus {
       // Messages this instance sent itself are at hand; others are read back in one query.
       const local = new Map<DurableNotice, StoredMessage>();
       const refs: { chatId: string; seq: number }[] = [];
+      const now = Date.now();
       for (const n of batch) {
         if (!needsMessage(n.k as DurableKind) || n.s === null) continue;
         const sent = n.m === undefined ? undefined : this.recentSends.message(n.m, n.s, new Date(n.at), n.ex == null ? null : new Date(n.ex));
-        if (sent) local.set(n, sent);
-        else refs.push({ chatId: n.c, seq: n.s });
+        if (!sent) refs.push({ chatId: n.c, seq: n.s });
+        // Expired already: no frame, as the database read would not return it either.
+        else if (sent.expiresAt === null || sent.expiresAt.getTime() > now) local.set(n, sent);
       }
       const messages = await findMessagesByRef(this.pool, refs);
-      const now = Date.now();
       let delivered = 0;
       for (const n of batch) {
-        const sent = local.get(n);
-        const message = sent ? (sent.expiresAt && sent.expiresAt.getTime() <= now ? undefined : sent) : n.s === null ? undefined : messages.get(messageRef(n.c, n.s));
+        const message = local.get(n) ?? (n.s === null ? undefined : messages.get(messageRef(n.c, n.s)));
         const body = durableFrameBody({ kind: n.k as DurableKind, chatId: n.c, seq: n.s, data: n.d }, message, new Date(n.at));
         for (const [user, cursor] of n.u) {
           for (const subscriber of this.hub.of(user)) {
