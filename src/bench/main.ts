@@ -50,7 +50,7 @@ async function main(): Promise<number> {
   const o = options;
   const dataDir = o.dataDir ?? makeDataDir();
   const cpuProfileDir = o.profileServer ? path.join(REPO_ROOT, "bench-results", "profiles") : undefined;
-  const fleet = new Fleet({ dataDir, databaseUrl: o.databaseUrl, logLevel: o.serverLogLevel, env: serverEnv(o), cpuProfileDir });
+  const fleet = new Fleet({ dataDir, databaseUrl: o.databaseUrl, logLevel: o.serverLogLevel, env: serverEnv(o), cpuProfileDir, server: o.server });
   const results: BenchResults = {
     startedAt: new Date().toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
@@ -76,7 +76,7 @@ async function main(): Promise<number> {
     }
   };
   try {
-    note(`data folder ${dataDir}; starting ${o.instances} server instance(s)${o.databaseUrl ? " on the external PostgreSQL" : " (embedded PostgreSQL)"}`);
+    note(`data folder ${dataDir}; starting ${o.instances} ${o.server} server instance(s)${o.databaseUrl ? " on the external PostgreSQL" : " (embedded PostgreSQL)"}`);
     const t0 = performance.now();
     await fleet.startAll(o.instances);
     results.firstStartMs = Math.round(performance.now() - t0);

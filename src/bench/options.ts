@@ -4,8 +4,14 @@ import type { SendMode } from "./worker-pairs.js";
 export const SCENARIOS = ["throughput", "latency", "streams", "startup"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
+/** Which server the harness launches: the real one, or the bench-only grpc-js experiment (src/bench/alt/). */
+export const SERVERS = ["connect", "grpc-js"] as const;
+export type ServerKind = (typeof SERVERS)[number];
+
 export interface BenchOptions {
   scenarios: Scenario[];
+  /** connect: src/main.ts (connect-node); grpc-js: the same handlers on @grpc/grpc-js, gRPC only. */
+  server: ServerKind;
   /** Throughput and latency: sender/recipient pairs. */
   pairs: number;
   /** Throughput: seconds per send mode. */
@@ -59,6 +65,8 @@ export interface BenchOptions {
 export const USAGE = `npm run bench -- [flags]      (no flags: the quick run, about a minute)
 
   --scenarios=LIST       throughput,latency,streams,startup (default: all)
+  --server=KIND          connect (src/main.ts, default) or grpc-js (the same handlers on
+                         @grpc/grpc-js, gRPC only: src/bench/alt/grpc-js-main.ts)
   --pairs=P              sender/recipient pairs (default 20)
   --seconds=T            throughput seconds per send mode (default 6)
   --in-flight=N          throughput: sends outstanding per sender (default 4)
@@ -93,6 +101,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
     options: {
       help: { type: "boolean", short: "h" },
       scenarios: { type: "string" },
+      server: { type: "string" },
       pairs: { type: "string" },
       seconds: { type: "string" },
       "in-flight": { type: "string" },
@@ -135,8 +144,11 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
     return allowed.filter((a) => items.includes(a));
   };
   const streams = int("streams", 2000, 1, 1_000_000);
+  const server = values.server ?? "connect";
+  if (!SERVERS.includes(server as ServerKind)) throw new Error(`--server: unknown "${server}" (one of ${SERVERS.join(", ")})`);
   return {
     scenarios: list("scenarios", SCENARIOS),
+    server: server as ServerKind,
     pairs: int("pairs", 20, 1, 10_000),
     seconds: int("seconds", 6, 1, 3600),
     inFlight: int("in-flight", 4, 1, 256),

@@ -68,7 +68,7 @@ export function formatReport(r: BenchResults): string {
   const busy = `  machine busy before the run: ${r.busyBeforePercent}% (other work on this machine)`;
   out.push(r.busyBeforePercent > 5 ? red(busy) : dim(busy));
   out.push(dim(`  server, PostgreSQL and load generator share these ${r.machine.cores} cores; CPU columns are seconds of CPU in the window and % of one core`));
-  out.push(dim(`  payload: ${o.payloadBytes}-byte ciphertext + 24-byte nonce + 16-byte tag${o.kemFirst ? " + 1568-byte ML-KEM-1024 ciphertext" : ""}; ${o.instances} server instance(s); first start on the fresh data folder ${n(r.firstStartMs)} ms`));
+  out.push(dim(`  payload: ${o.payloadBytes}-byte ciphertext + 24-byte nonce + 16-byte tag${o.kemFirst ? " + 1568-byte ML-KEM-1024 ciphertext" : ""}; ${o.instances} ${o.server} server instance(s); first start on the fresh data folder ${n(r.firstStartMs)} ms`));
 
   if (r.throughput.length > 0) {
     const t0 = r.throughput[0]!;
