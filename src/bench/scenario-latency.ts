@@ -1,10 +1,10 @@
 import { makePairs, type BenchContext } from "./context.js";
-import { cpuBetween, cpuPerMessage, cpuSnapshot, type CpuFigures } from "./cpu.js";
+import { cpuBetween, cpuPerMessage, type CpuFigures } from "./cpu.js";
 import { merge, percentiles, type Percentiles } from "./histogram.js";
 import { ProgressLine } from "./progress.js";
 import { addSummaries, EMPTY_SUMMARY, type DeliverySummary } from "./tracker.js";
 import type { SendMode } from "./worker-pairs.js";
-import { LoadWorker, split, total } from "./workers.js";
+import { LoadWorker, runMeasuredWindow, split, total } from "./workers.js";
 
 export interface LatencyResult {
   mode: SendMode;
@@ -38,16 +38,7 @@ export async function runLatency(ctx: BenchContext, mode: SendMode, rate: number
       ),
     );
     const progress = new ProgressLine(`latency/${mode} @${rate}/s`, () => `accepted ${total(workers, "accepted")}  delivered ${total(workers, "delivered")}  errors ${total(workers, "errors")}`);
-    const before = cpuSnapshot(ctx.servers, ctx.embedded);
-    const measured = await Promise.all(
-      workers.map((w) => {
-        const m = w.next("measured");
-        w.send({ cmd: "start" });
-        return m;
-      }),
-    );
-    const after = cpuSnapshot(ctx.servers, ctx.embedded);
-    const finished = await Promise.all(workers.map((w) => w.finish()));
+    const { before, after, measured, finished } = await runMeasuredWindow(ctx, workers);
     progress.stop();
     const cpu = cpuBetween(before, after, measured.reduce((s, m) => s + (m.cpuSeconds as number), 0));
     const delivery = finished.map((f) => f.summary as DeliverySummary).reduce(addSummaries, EMPTY_SUMMARY);

@@ -1,9 +1,9 @@
 import { makePairs, type BenchContext } from "./context.js";
-import { cpuBetween, cpuPerMessage, cpuSnapshot, type CpuFigures } from "./cpu.js";
+import { cpuBetween, cpuPerMessage, type CpuFigures } from "./cpu.js";
 import { ProgressLine } from "./progress.js";
 import { addSummaries, EMPTY_SUMMARY, type DeliverySummary } from "./tracker.js";
 import type { SendMode } from "./worker-pairs.js";
-import { LoadWorker, split, total } from "./workers.js";
+import { LoadWorker, runMeasuredWindow, split, total } from "./workers.js";
 
 export interface ThroughputResult {
   mode: SendMode;
@@ -38,16 +38,7 @@ export async function runThroughput(ctx: BenchContext, mode: SendMode): Promise<
     const progress = new ProgressLine(`throughput/${mode}`, () => {
       return `accepted ${total(workers, "accepted")}  delivered ${total(workers, "delivered")}  errors ${total(workers, "errors")}`;
     });
-    const before = cpuSnapshot(ctx.servers, ctx.embedded);
-    const measured = await Promise.all(
-      workers.map((w) => {
-        const m = w.next("measured");
-        w.send({ cmd: "start" });
-        return m;
-      }),
-    );
-    const after = cpuSnapshot(ctx.servers, ctx.embedded);
-    const finished = await Promise.all(workers.map((w) => w.finish()));
+    const { before, after, measured, finished } = await runMeasuredWindow(ctx, workers);
     progress.stop();
     const sum = (key: string) => measured.reduce((s, m) => s + (m[key] as number), 0);
     const seconds = sum("seconds") / measured.length;

@@ -1,5 +1,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
+import type { BenchContext } from "./context.js";
+import { cpuSnapshot } from "./cpu.js";
 import { REPO_ROOT } from "./server-process.js";
 import type { WorkerCommand, WorkerEvent, WorkerProgress, WorkerTask } from "./worker-protocol.js";
 
@@ -79,4 +81,22 @@ export function split<T>(items: readonly T[], n: number): T[][] {
 /** Sums a numeric progress field over workers. */
 export function total(workers: readonly LoadWorker[], field: keyof WorkerProgress): number {
   return workers.reduce((sum, w) => sum + (w.progress[field] ?? 0), 0);
+}
+
+/**
+ * Starts every prepared worker at once and waits for the end of their measured windows
+ * (server and PostgreSQL CPU sampled around them), then for their final summaries.
+ */
+export async function runMeasuredWindow(ctx: BenchContext, workers: readonly LoadWorker[]) {
+  const before = cpuSnapshot(ctx.servers, ctx.embedded);
+  const measured = await Promise.all(
+    workers.map((w) => {
+      const m = w.next("measured");
+      w.send({ cmd: "start" });
+      return m;
+    }),
+  );
+  const after = cpuSnapshot(ctx.servers, ctx.embedded);
+  const finished = await Promise.all(workers.map((w) => w.finish()));
+  return { before, after, measured, finished };
 }
