@@ -51,9 +51,7 @@ export async function removeMember(
   if (input.cyphrId === caller.cyphrId) throw new InvalidArgumentError("to remove yourself, use LeaveGroup");
   return ctx.pool.transaction(async (tx) => {
     await lockGroupFor(tx, chatId, caller.userId, true);
-    const userId = await requireUser(tx, input.cyphrId);
-    const target = await findMembership(tx, chatId, userId);
-    if (!target || !isActive(target)) throw new NotFoundError(`"${input.cyphrId}" is not a member of this group`);
+    const { userId, target } = await requireActiveMember(tx, chatId, input.cyphrId);
     if (target.role === Role.admin && (await countActiveAdmins(tx, chatId)) === 1) {
       throw new FailedPreconditionError("cannot remove the last admin; name another admin first");
     }
@@ -80,9 +78,7 @@ export async function changeRole(
   const role = requireRole(input.role, "role");
   return ctx.pool.transaction(async (tx) => {
     const { group } = await lockGroupFor(tx, chatId, caller.userId, true);
-    const userId = await requireUser(tx, input.cyphrId);
-    const target = await findMembership(tx, chatId, userId);
-    if (!target || !isActive(target)) throw new NotFoundError(`"${input.cyphrId}" is not a member of this group`);
+    const { userId, target } = await requireActiveMember(tx, chatId, input.cyphrId);
     if (target.role === role) return { member: (await findMember(tx, chatId, userId))!, version: group.group_version };
     if (role === Role.member && (await countActiveAdmins(tx, chatId)) === 1) {
       throw new FailedPreconditionError("cannot demote the last admin; name another admin first");
@@ -127,4 +123,12 @@ async function requireUser(db: Db, cyphrId: string): Promise<string> {
   const userId = (await userIdsByCyphrId(db, [cyphrId])).get(cyphrId);
   if (!userId) throw new NotFoundError(`no user with cyphr_id "${cyphrId}"`);
   return userId;
+}
+
+/** The user named by `cyphrId` and their membership, which must be active (else NOT_FOUND). */
+async function requireActiveMember(db: Db, chatId: string, cyphrId: string) {
+  const userId = await requireUser(db, cyphrId);
+  const target = await findMembership(db, chatId, userId);
+  if (!target || !isActive(target)) throw new NotFoundError(`"${cyphrId}" is not a member of this group`);
+  return { userId, target };
 }
