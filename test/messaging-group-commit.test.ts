@@ -154,6 +154,17 @@ describe("RecentSends", () => {
     payload: { kemCiphertext: new Uint8Array(0), ciphertext: new Uint8Array(bytes), nonce: new Uint8Array(0), tag: new Uint8Array(0), header: new Uint8Array(0) },
   });
 
+  it("keeps its own copy of the payload, not a view that would pin the request's whole buffer", () => {
+    const recent = new RecentSends();
+    const request = Buffer.alloc(64 * 1024, 7);
+    const id = randomUUID();
+    const sent = send(0);
+    recent.remember(id, { ...sent, payload: { ...sent.payload, ciphertext: request.subarray(100, 612) } });
+    const kept = recent.message(id, 1, new Date(), null)!.payload!.ciphertext;
+    expect(Buffer.from(kept)).toEqual(request.subarray(100, 612));
+    expect(kept.buffer.byteLength).toBe(512);
+  });
+
   it("forgets the oldest messages once it holds more than its byte budget", () => {
     const recent = new RecentSends(3 * (256 + 1000));
     const ids = Array.from({ length: 5 }, () => randomUUID());

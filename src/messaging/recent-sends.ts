@@ -25,9 +25,12 @@ export class RecentSends {
   constructor(private readonly maxBytes = 32 * 1024 * 1024) {}
 
   remember(messageId: string, send: RecentSend): void {
+    // Copies: decoded bytes are views into the request's buffer, which may be far larger
+    // than the payload and would stay alive as long as the entry does.
     const p = send.payload;
+    const payload = { kemCiphertext: copy(p.kemCiphertext), ciphertext: copy(p.ciphertext), nonce: copy(p.nonce), tag: copy(p.tag), header: copy(p.header) };
     const bytes = 256 + p.kemCiphertext.length + p.ciphertext.length + p.nonce.length + p.tag.length + p.header.length;
-    this.entries.set(messageId, { send, bytes });
+    this.entries.set(messageId, { send: { ...send, payload }, bytes });
     this.bytes += bytes;
     for (const [id, entry] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
@@ -62,3 +65,6 @@ export class RecentSends {
     return this.entries.size;
   }
 }
+
+/** A copy with a buffer of its own (Buffer#slice would return a view). */
+const copy = (bytes: Uint8Array): Uint8Array => new Uint8Array(bytes);
