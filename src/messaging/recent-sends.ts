@@ -1,3 +1,5 @@
+import { create } from "@bufbuild/protobuf";
+import { EncryptedPayloadSchema } from "../gen/cyphr/messaging/v1/messaging_pb.js";
 import type { StoredMessage } from "./model.js";
 import type { EncryptedPayload } from "./payload.js";
 
@@ -28,7 +30,14 @@ export class RecentSends {
     // Copies: decoded bytes are views into the request's buffer, which may be far larger
     // than the payload and would stay alive as long as the entry does.
     const p = send.payload;
-    const payload = { kemCiphertext: copy(p.kemCiphertext), ciphertext: copy(p.ciphertext), nonce: copy(p.nonce), tag: copy(p.tag), header: copy(p.header) };
+    // Built as the protobuf message it becomes, so every frame carrying it reuses it as is.
+    const payload = create(EncryptedPayloadSchema, {
+      kemCiphertext: copy(p.kemCiphertext),
+      ciphertext: copy(p.ciphertext),
+      nonce: copy(p.nonce),
+      tag: copy(p.tag),
+      header: copy(p.header),
+    });
     const bytes = 256 + p.kemCiphertext.length + p.ciphertext.length + p.nonce.length + p.tag.length + p.header.length;
     this.entries.set(messageId, { send: { ...send, payload }, bytes });
     this.bytes += bytes;
@@ -66,5 +75,5 @@ export class RecentSends {
   }
 }
 
-/** A copy with a buffer of its own (Buffer#slice would return a view). */
-const copy = (bytes: Uint8Array): Uint8Array => new Uint8Array(bytes);
+/** A copy (small ones share Node's pre-allocated buffer pool, so copying stays cheap). */
+const copy = (bytes: Uint8Array): Uint8Array => Buffer.from(bytes);

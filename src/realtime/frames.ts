@@ -1,5 +1,6 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { MessageSchema } from "../gen/cyphr/messaging/v1/messaging_pb.js";
 import { ServerFrameSchema, type ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { DurableEvent } from "../events/model.js";
 import { DurableKind } from "../events/model.js";
@@ -28,12 +29,13 @@ export function durableFrameBody(
   const time = timestampFromDate(at);
   const data = event.data ?? {};
   switch (event.kind) {
+    // The Message is built once here: every recipient's frame (withCursor) then reuses it.
     case DurableKind.messageNew:
-      return message ? { time, event: { case: "messageNew", value: messageMessage(message) } } : null;
+      return message ? { time, event: { case: "messageNew", value: create(MessageSchema, messageMessage(message)) } } : null;
     case DurableKind.messageEdited:
-      return message ? { time, event: { case: "messageEdited", value: messageMessage(message) } } : null;
+      return message ? { time, event: { case: "messageEdited", value: create(MessageSchema, messageMessage(message)) } } : null;
     case DurableKind.messageDeleted:
-      return message ? { time, event: { case: "messageDeleted", value: messageMessage(message) } } : null;
+      return message ? { time, event: { case: "messageDeleted", value: create(MessageSchema, messageMessage(message)) } } : null;
     case DurableKind.groupChanged: {
       const system = message ? messageMessage(message).systemEvent : undefined;
       return system
