@@ -84,29 +84,31 @@ export async function listEvents(
   }));
 }
 
-/** The user's newest cursor and the oldest one still retained (events before it were pruned). */
-export async function eventBounds(db: Db, userId: string): Promise<{ last: number; oldest: number | null }> {
-  const row = await db.maybeOne(sql.type(z.object({ last: z.number(), oldest: z.number().nullable() }))`
-    /* eventBounds */
-    SELECT c.last_cursor AS last, (SELECT min(cursor) FROM events e WHERE e.user_id = c.user_id) AS oldest
-    FROM event_counters c WHERE c.user_id = ${userId}`);
-  return row ?? { last: 0, oldest: null };
+const resumeRow = z.object({ acked: z.number(), last: z.number(), oldest: z.number().nullable() });
+
+/**
+ * Where a stream of the session resumes, in one statement: the session's stored ack, the
+ * user's newest cursor, and the oldest one still retained (events before it were pruned).
+ */
+export async function resumePoint(db: Db, userId: string, sessionId: string): Promise<z.infer<typeof resumeRow>> {
+  return db.one(sql.type(resumeRow)`
+    /* resumePoint */
+    SELECT coalesce((SELECT acked_cursor FROM sessions WHERE id = ${sessionId}), 0) AS acked,
+      coalesce((SELECT last_cursor FROM event_counters WHERE user_id = ${userId}), 0) AS last,
+      (SELECT min(cursor) FROM events WHERE user_id = ${userId}) AS oldest`);
 }
 
-/** Advances the session's stored ack (never backwards, never past the user's last cursor). */
-export async function ackCursor(db: Db, userId: string, sessionId: string, cursor: number): Promise<number> {
+/**
+ * Advances the session's stored ack (never backwards, never past the user's last cursor).
+ * `cursor` is the client's value (at most INT8_MAX), compared exactly in SQL.
+ */
+export async function ackCursor(db: Db, userId: string, sessionId: string, cursor: bigint): Promise<number> {
   return db.oneFirst(sql.type(z.object({ acked_cursor: z.number() }))`
     /* ackCursor */
     UPDATE sessions s SET acked_cursor = greatest(s.acked_cursor,
         least(${cursor}::bigint, coalesce((SELECT last_cursor FROM event_counters WHERE user_id = ${userId}), 0)))
     WHERE s.id = ${sessionId} AND s.user_id = ${userId}
     RETURNING s.acked_cursor`);
-}
-
-export async function storedAck(db: Db, sessionId: string): Promise<number> {
-  return (await db.maybeOneFirst(sql.type(z.object({ acked_cursor: z.number() }))`
-    /* storedAck */
-    SELECT acked_cursor FROM sessions WHERE id = ${sessionId}`)) ?? 0;
 }
 
 /** Deletes events older than `days`; returns how many. */

@@ -1,5 +1,6 @@
 import type { Caller } from "../identity/tokens.js";
 import { pageLimit, requireUuid } from "../shared/ids.js";
+import { requireInt8 } from "../shared/uint64.js";
 import { requireMembership } from "./access.js";
 import type { MessagingContext } from "./context.js";
 import type { StoredMessage } from "./model.js";
@@ -10,7 +11,8 @@ export const HISTORY_MAX_LIMIT = 200;
 
 export interface HistoryQuery {
   chatId: string;
-  cursorSeq: number;
+  /** As the client sent it (uint64). */
+  cursorSeq: bigint;
   limit: number;
   forward: boolean;
 }
@@ -26,6 +28,7 @@ export async function listHistory(
   query: HistoryQuery,
 ): Promise<{ messages: StoredMessage[]; nextCursorSeq: number }> {
   const chatId = requireUuid("chat_id", query.chatId);
+  const cursorSeq = requireInt8("cursor_seq", query.cursorSeq);
   const limit = pageLimit("limit", query.limit, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT);
   const membership = await requireMembership(ctx.pool, chatId, caller.userId);
   const rows = await listMessages(ctx.pool, {
@@ -33,7 +36,7 @@ export async function listHistory(
     viewerId: caller.userId,
     fromSeq: membership.joinedSeq,
     toSeq: membership.leftSeq,
-    cursorSeq: query.cursorSeq,
+    cursorSeq,
     forward: query.forward,
     limit: limit + 1,
   });

@@ -8,6 +8,7 @@ import { DurableKind } from "../events/model.js";
 import type { Caller } from "../identity/tokens.js";
 import { InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { requireUuid } from "../shared/ids.js";
+import { requireInt8 } from "../shared/uint64.js";
 import type { MessagingContext } from "./context.js";
 
 /**
@@ -19,18 +20,21 @@ import type { MessagingContext } from "./context.js";
 export async function markReceipt(
   ctx: MessagingContext,
   caller: Caller,
-  input: { chatId: string; upToSeq: number; read: boolean },
+  input: { chatId: string; upToSeq: bigint; read: boolean },
 ): Promise<{ deliveredSeq: number; readSeq: number }> {
   const chatId = requireUuid("chat_id", input.chatId);
+  const requested = requireInt8("up_to_seq", input.upToSeq);
   return ctx.pool.transaction(async (tx) => {
     const membership = await lockMembership(tx, chatId, caller.userId);
     if (!membership) throw new NotFoundError(`chat ${chatId} not found`);
     const bound = membership.leftSeq ?? (await lastSeq(tx, chatId));
-    if (input.upToSeq > bound) {
-      throw new InvalidArgumentError(`up_to_seq ${input.upToSeq} is beyond the last message you can see (seq ${bound})`);
+    if (requested > bound) {
+      throw new InvalidArgumentError(`up_to_seq ${requested} is beyond the last message you can see (seq ${bound})`);
     }
-    const deliveredSeq = Math.max(membership.deliveredSeq, input.upToSeq);
-    const readSeq = input.read ? Math.max(membership.readSeq, input.upToSeq) : membership.readSeq;
+    // Exact: at most `bound`, a stored seq.
+    const upToSeq = Number(requested);
+    const deliveredSeq = Math.max(membership.deliveredSeq, upToSeq);
+    const readSeq = input.read ? Math.max(membership.readSeq, upToSeq) : membership.readSeq;
     if (deliveredSeq === membership.deliveredSeq && readSeq === membership.readSeq) return { deliveredSeq, readSeq };
     await tx.query(sql.unsafe`
       /* storeReceiptPositions */
@@ -39,7 +43,7 @@ export async function markReceipt(
     const recipients =
       membership.kind === ChatKind.direct
         ? await activeMemberIds(tx, chatId)
-        : [caller.userId, ...(await sendersBetween(tx, chatId, Math.min(membership.readSeq, membership.deliveredSeq), input.upToSeq, caller.userId))];
+        : [caller.userId, ...(await sendersBetween(tx, chatId, Math.min(membership.readSeq, membership.deliveredSeq), upToSeq, caller.userId))];
     await recordEvents(tx, [
       {
         kind: DurableKind.receipt,

@@ -117,14 +117,15 @@ export interface HistoryPage {
   /** Visible window of the viewer's membership. */
   fromSeq: number;
   toSeq: number | null;
-  cursorSeq: number;
+  /** Client-supplied (at most INT8_MAX), kept exact: 0 means no bound. */
+  cursorSeq: bigint;
   forward: boolean;
   limit: number;
 }
 
 /** One page of visible history (never expired messages) in the requested order. */
 export async function listMessages(db: Db, page: HistoryPage): Promise<StoredMessage[]> {
-  const bound = page.cursorSeq === 0 ? sql.fragment`TRUE` : page.forward ? sql.fragment`m.seq > ${page.cursorSeq}` : sql.fragment`m.seq < ${page.cursorSeq}`;
+  const bound = page.cursorSeq === 0n ? sql.fragment`TRUE` : page.forward ? sql.fragment`m.seq > ${page.cursorSeq}` : sql.fragment`m.seq < ${page.cursorSeq}`;
   const upper = page.toSeq === null ? sql.fragment`TRUE` : sql.fragment`m.seq <= ${page.toSeq}`;
   const rows = await db.any(sql.type(messageRow)`
     /* listMessages */

@@ -30,7 +30,7 @@ export function messagingService(ctx: MessagingContext): ServiceImpl<typeof Mess
     async listMessages(req, context) {
       const page = await listHistory(ctx, requireCaller(context), {
         chatId: req.chatId,
-        cursorSeq: Number(req.cursorSeq),
+        cursorSeq: req.cursorSeq,
         limit: req.limit,
         forward: req.direction === Direction.FORWARD,
       });
@@ -43,7 +43,7 @@ export function messagingService(ctx: MessagingContext): ServiceImpl<typeof Mess
     async markDelivered(req, context) {
       const positions = await markReceipt(ctx, requireCaller(context), {
         chatId: req.chatId,
-        upToSeq: Number(req.upToSeq),
+        upToSeq: req.upToSeq,
         read: false,
       });
       return { deliveredSeq: BigInt(positions.deliveredSeq) };
@@ -51,7 +51,7 @@ export function messagingService(ctx: MessagingContext): ServiceImpl<typeof Mess
     async markRead(req, context) {
       const positions = await markReceipt(ctx, requireCaller(context), {
         chatId: req.chatId,
-        upToSeq: Number(req.upToSeq),
+        upToSeq: req.upToSeq,
         read: true,
       });
       return { readSeq: BigInt(positions.readSeq), deliveredSeq: BigInt(positions.deliveredSeq) };

@@ -8,6 +8,7 @@ import { sendMessage } from "../messaging/send.js";
 import { sendInputOf, sendResultMessage } from "../messaging/service.js";
 import { toFrameStatus } from "../rpc/errors.js";
 import { InvalidArgumentError } from "../shared/errors.js";
+import { requireInt8 } from "../shared/uint64.js";
 import type { RealtimeContext } from "./context.js";
 
 const MAX_REQUEST_ID = 64;
@@ -24,7 +25,7 @@ export async function handleFrame(rt: RealtimeContext, caller: Caller, frame: Cl
   const body = frame.frame;
   switch (body.case) {
     case "ack":
-      await ackCursor(rt.pool, caller.userId, caller.sessionId, Number(body.value.cursor));
+      await ackCursor(rt.pool, caller.userId, caller.sessionId, requireInt8("ack.cursor", body.value.cursor));
       return undefined;
     case "heartbeat":
       return undefined;
@@ -49,7 +50,7 @@ export async function handleFrame(rt: RealtimeContext, caller: Caller, frame: Cl
       try {
         const positions = await markReceipt(rt.messaging, caller, {
           chatId: body.value.chatId,
-          upToSeq: Number(body.value.upToSeq),
+          upToSeq: body.value.upToSeq,
           read: body.case === "markRead",
         });
         return resultFrame({

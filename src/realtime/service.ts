@@ -12,6 +12,7 @@ import { requireCaller } from "../rpc/caller.js";
 import { toFrameStatus } from "../rpc/errors.js";
 import { resetStreamKey } from "../rpc/stream-reset.js";
 import { DeadlineExceededError, InvalidArgumentError } from "../shared/errors.js";
+import { requireInt8 } from "../shared/uint64.js";
 import type { RealtimeContext } from "./context.js";
 import { handleFrame } from "./frame-handler.js";
 import { iceServersFor } from "./ice.js";
@@ -50,7 +51,8 @@ export function realtimeService(rt: RealtimeContext): ServiceImpl<typeof Realtim
   };
 }
 
-function openStream(rt: RealtimeContext, caller: Caller, resume: bigint | undefined, context: HandlerContext, bidi: boolean): EventStream {
+function openStream(rt: RealtimeContext, caller: Caller, resumeCursor: bigint | undefined, context: HandlerContext, bidi: boolean): EventStream {
+  const resume = resumeCursor === undefined ? undefined : requireInt8("resume_cursor", resumeCursor);
   const stream = new EventStream(
     {
       pool: rt.pool,
@@ -70,7 +72,7 @@ function openStream(rt: RealtimeContext, caller: Caller, resume: bigint | undefi
     },
     context.signal,
   );
-  stream.open(resume === undefined ? undefined : Number(resume));
+  stream.open(resume);
   return stream;
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
-import { eventBounds, listEvents, storedAck } from "../events/log.js";
+import { listEvents, resumePoint } from "../events/log.js";
 import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Caller } from "../identity/tokens.js";
 import { DeadlineExceededError, ResourceExhaustedError, UnavailableError } from "../shared/errors.js";
@@ -77,7 +77,7 @@ export class EventStream implements Subscriber {
   }
 
   /** Registers for live events, then replays everything after the resume cursor in the background. */
-  open(resumeCursor: number | undefined): void {
+  open(resumeCursor: bigint | undefined): void {
     if (this.ended) return;
     this.opened = true;
     this.deps.hub.add(this);
@@ -177,15 +177,17 @@ export class EventStream implements Subscriber {
     this.deps.onClose(this.userId);
   }
 
-  private async replay(resumeCursor: number | undefined): Promise<void> {
-    const start = resumeCursor ?? (await storedAck(this.deps.pool, this.sessionId));
-    const bounds = await eventBounds(this.deps.pool, this.userId);
+  /** `resumeCursor` is the client's (at most INT8_MAX), compared exactly with the stored bounds. */
+  private async replay(resumeCursor: bigint | undefined): Promise<void> {
+    const bounds = await resumePoint(this.deps.pool, this.userId, this.sessionId);
+    const requested = resumeCursor ?? BigInt(bounds.acked);
     let resyncRequired = false;
+    // Exact whenever it is kept: at most bounds.last, a stored cursor.
+    const start = requested > bounds.last ? bounds.last : Number(requested);
     this.delivered = start;
-    if (start > bounds.last) {
+    if (requested > bounds.last) {
       // A cursor from the future (e.g. the server's database was restored): start over from now.
       resyncRequired = true;
-      this.delivered = bounds.last;
     } else if (bounds.last > start && (bounds.oldest === null || bounds.oldest > start + 1)) {
       // Events after the cursor were pruned by retention.
       resyncRequired = true;
