@@ -8,6 +8,7 @@ import { checkEncryptedName, checkEncryptedSettings } from "./access.js";
 import { announceGroupChange } from "./announce.js";
 import type { GroupsContext } from "./context.js";
 import { bumpGroupVersion, findGroup, insertGroupChat, upsertMembers, userIdsByCyphrId, type GroupRow } from "./repo.js";
+import { quote } from "../shared/quote.js";
 
 /** Creates a group with the caller as admin and the named users as members, in one transaction. */
 export async function createGroup(
@@ -29,7 +30,7 @@ export async function createGroup(
   return ctx.pool.transaction(async (tx) => {
     const userIds = await userIdsByCyphrId(tx, ids);
     const missing = ids.find((id) => !userIds.has(id));
-    if (missing !== undefined) throw new NotFoundError(`no user with cyphr_id "${missing}"`);
+    if (missing !== undefined) throw new NotFoundError(`no user with cyphr_id ${quote(missing)}`);
     await insertGroupChat(tx, { id: chatId, encryptedName, encryptedSettings });
     const version = await bumpGroupVersion(tx, chatId);
     const seq = await appendSystemMessage(tx, chatId, {

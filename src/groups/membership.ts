@@ -10,6 +10,7 @@ import { lockGroupFor, requireRole } from "./access.js";
 import { announceGroupChange } from "./announce.js";
 import type { GroupsContext } from "./context.js";
 import { bumpGroupVersion, countActiveAdmins, endMembership, findMember, setRole, upsertMembers, userIdsByCyphrId, type MemberRow } from "./repo.js";
+import { quote } from "../shared/quote.js";
 
 /** Adds a user (or re-adds a former member, who then reads from this moment on). Admins only. */
 export async function addMember(
@@ -23,7 +24,7 @@ export async function addMember(
     const { group } = await lockGroupFor(tx, chatId, caller.userId, true);
     const userId = await requireUser(tx, input.cyphrId);
     const existing = await findMembership(tx, chatId, userId);
-    if (existing && isActive(existing)) throw new AlreadyExistsError(`"${input.cyphrId}" is already a member`);
+    if (existing && isActive(existing)) throw new AlreadyExistsError(`${quote(input.cyphrId)} is already a member`);
     if (group.member_count + 1 > ctx.maxMembers) {
       throw new FailedPreconditionError(`the group is full (${ctx.maxMembers} members)`);
     }
@@ -121,7 +122,7 @@ export async function leaveGroup(ctx: GroupsContext, caller: Caller, chatIdInput
 async function requireUser(db: Db, cyphrId: string): Promise<string> {
   assertCyphrIdFormat(cyphrId);
   const userId = (await userIdsByCyphrId(db, [cyphrId])).get(cyphrId);
-  if (!userId) throw new NotFoundError(`no user with cyphr_id "${cyphrId}"`);
+  if (!userId) throw new NotFoundError(`no user with cyphr_id ${quote(cyphrId)}`);
   return userId;
 }
 
@@ -129,6 +130,6 @@ async function requireUser(db: Db, cyphrId: string): Promise<string> {
 async function requireActiveMember(db: Db, chatId: string, cyphrId: string) {
   const userId = await requireUser(db, cyphrId);
   const target = await findMembership(db, chatId, userId);
-  if (!target || !isActive(target)) throw new NotFoundError(`"${cyphrId}" is not a member of this group`);
+  if (!target || !isActive(target)) throw new NotFoundError(`${quote(cyphrId)} is not a member of this group`);
   return { userId, target };
 }

@@ -7,6 +7,7 @@ import { checkEncryptedName, checkEncryptedSettings, lockGroupFor, requireGroupM
 import { announceGroupChange } from "./announce.js";
 import type { GroupsContext } from "./context.js";
 import { bumpGroupVersion, findGroup, listActiveMembers, updateGroupData, type GroupRow, type MemberRow } from "./repo.js";
+import { quote } from "../shared/quote.js";
 
 const UPDATE_PATHS = ["encrypted_name", "encrypted_settings"];
 
@@ -19,7 +20,7 @@ export async function updateGroup(
   const chatId = requireUuid("chat_id", input.chatId);
   if (input.paths.length === 0) throw new InvalidArgumentError(`update_paths must name at least one of ${UPDATE_PATHS.join(", ")}`);
   const unknown = input.paths.find((p) => !UPDATE_PATHS.includes(p));
-  if (unknown !== undefined) throw new InvalidArgumentError(`update_paths: unknown field "${unknown}"; allowed: ${UPDATE_PATHS.join(", ")}`);
+  if (unknown !== undefined) throw new InvalidArgumentError(`update_paths: unknown field ${quote(unknown)}; allowed: ${UPDATE_PATHS.join(", ")}`);
   const changes = {
     encryptedName: input.paths.includes("encrypted_name") ? checkEncryptedName(input.encryptedName) : undefined,
     encryptedSettings: input.paths.includes("encrypted_settings") ? checkEncryptedSettings(input.encryptedSettings) : undefined,

@@ -10,6 +10,7 @@ import {
   type ProfileChanges,
 } from "./repo.js";
 import type { Caller } from "./tokens.js";
+import { quote } from "../shared/quote.js";
 
 /** What anyone may know about an account. */
 export interface PublicProfile {
@@ -48,7 +49,7 @@ export const SEARCH_MAX_LIMIT = 50;
 export async function getProfile(ctx: IdentityContext, cyphrId: string): Promise<PublicProfile> {
   assertCyphrIdFormat(cyphrId);
   const row = await findIdentityByCyphrId(ctx.pool, cyphrId);
-  if (!row) throw new NotFoundError(`no user with cyphr_id "${cyphrId}"`);
+  if (!row) throw new NotFoundError(`no user with cyphr_id ${quote(cyphrId)}`);
   return toPublicProfile(row);
 }
 
@@ -75,7 +76,7 @@ export async function updateProfile(ctx: IdentityContext, caller: Caller, update
         changes.sharePresence = update.sharePresence;
         break;
       default:
-        throw new InvalidArgumentError(`update_paths: unknown field "${path}"; allowed: ${PROFILE_PATHS.join(", ")}`);
+        throw new InvalidArgumentError(`update_paths: unknown field ${quote(path)}; allowed: ${PROFILE_PATHS.join(", ")}`);
     }
   }
   const row = await updateIdentityProfile(ctx.pool, caller.userId, changes);

@@ -15,6 +15,7 @@ import {
 import { normalizeDisplayName } from "./profile-fields.js";
 import { cyphrIdTaken, insertIdentity } from "./repo.js";
 import { startSession } from "./sessions.js";
+import { quote } from "../shared/quote.js";
 
 export interface RegisterInput {
   cyphrId: string;
@@ -46,7 +47,7 @@ export async function register(
   if (status === "invalid_format") {
     throw new InvalidArgumentError("cyphr_id must match ^[a-z0-9_]{3,30}$ (lower-case letters, digits, underscore)");
   }
-  if (status === "reserved") throw new InvalidArgumentError(`cyphr_id "${input.cyphrId}" is reserved`);
+  if (status === "reserved") throw new InvalidArgumentError(`cyphr_id ${quote(input.cyphrId)} is reserved`);
   assertValidIdentityKey(input.identityPublicKey);
   assertValidMlKemKey(input.mlKemPublicKey);
   assertLength("device_fingerprint", input.deviceFingerprint, DEVICE_FINGERPRINT_BYTES);

@@ -2,6 +2,7 @@ import { sql } from "slonik";
 import { z } from "zod";
 import { bytes, timestamp, uniqueViolation, uuid, type Db } from "../db/types.js";
 import { AlreadyExistsError } from "../shared/errors.js";
+import { quote } from "../shared/quote.js";
 
 const identityRow = z.object({
   id: uuid,
@@ -40,7 +41,7 @@ export async function insertIdentity(db: Db, identity: NewIdentity): Promise<voi
               ${identity.displayName})`);
   } catch (error) {
     const constraint = uniqueViolation(error);
-    if (constraint === "identities_cyphr_id_key") throw new AlreadyExistsError(`cyphr_id "${identity.cyphrId}" is already taken`);
+    if (constraint === "identities_cyphr_id_key") throw new AlreadyExistsError(`cyphr_id ${quote(identity.cyphrId)} is already taken`);
     if (constraint === "identities_identity_public_key_key") {
       throw new AlreadyExistsError("identity_public_key is already registered to another account");
     }

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { SignJWT, jwtVerify, type JWTHeaderParameters } from "jose";
 import { BoundedMap } from "../shared/bounded-map.js";
 import { UnauthenticatedError } from "../shared/errors.js";
+import { isUuid } from "../shared/ids.js";
 import type { ServerKeys } from "./server-keys.js";
 
 /** Who is calling, as proven by a verified access token. */
@@ -71,7 +72,8 @@ export class AccessTokens {
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
       });
       const { sub, sid, cyphr_id: cyphrId, exp } = payload;
-      if (typeof sub !== "string" || typeof sid !== "string" || typeof cyphrId !== "string" || typeof exp !== "number") {
+      // A validly signed token with malformed ids (an old or foreign issuer) is refused here, before any query sees it.
+      if (!isUuid(sub) || !isUuid(sid) || typeof cyphrId !== "string" || typeof exp !== "number") {
         throw new UnauthenticatedError(INVALID_TOKEN);
       }
       const caller = { userId: sub, sessionId: sid, cyphrId };

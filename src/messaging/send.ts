@@ -8,6 +8,7 @@ import { requireUuid } from "../shared/ids.js";
 import type { MessagingContext } from "./context.js";
 import { requirePayload, type EncryptedPayload } from "./payload.js";
 import type { SendResult } from "./send-batcher.js";
+import { quote } from "../shared/quote.js";
 
 export const MAX_EXPIRY_SECONDS = 31_536_000;
 /** MessageType values a client may send (SYSTEM is the server's). */
@@ -67,7 +68,7 @@ async function resolveChat(ctx: MessagingContext, caller: Caller, input: SendInp
   const cached = ctx.directChats.get(cacheKey);
   if (cached) return cached;
   const recipient = await findIdentityByCyphrId(ctx.pool, input.recipientCyphrId);
-  if (!recipient) throw new NotFoundError(`no user with cyphr_id "${input.recipientCyphrId}"`);
+  if (!recipient) throw new NotFoundError(`no user with cyphr_id ${quote(input.recipientCyphrId)}`);
   if (recipient.id === caller.userId) throw new InvalidArgumentError("recipient_cyphr_id is your own; a direct chat needs another user");
   const chatId = await findOrCreateDirectChat(ctx.pool, randomUUID(), caller.userId, recipient.id);
   ctx.directChats.set(cacheKey, chatId);
