@@ -87,8 +87,12 @@ export async function findOrCreateDirectChat(db: Db, newChatId: string, userA: s
     SELECT id FROM chats WHERE direct_user_low = ${low} AND direct_user_high = ${high}`);
 }
 
-export async function setChatTimer(db: Db, chatId: string, timerSeconds: number | null): Promise<void> {
-  await db.query(sql.unsafe`
+/**
+ * Stores the chat's timer; returns the group version it leaves in force (0 for direct
+ * chats). The row lock this UPDATE holds keeps that version current until commit.
+ */
+export async function setChatTimer(db: Db, chatId: string, timerSeconds: number | null): Promise<number> {
+  return db.oneFirst(sql.type(z.object({ group_version: z.number() }))`
     /* setChatTimer */
-    UPDATE chats SET timer_seconds = ${timerSeconds} WHERE id = ${chatId}`);
+    UPDATE chats SET timer_seconds = ${timerSeconds} WHERE id = ${chatId} RETURNING group_version`);
 }

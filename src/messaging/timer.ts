@@ -25,11 +25,13 @@ export async function setChatTimer(
     if (membership.kind === ChatKind.group && membership.role !== Role.admin) {
       throw new PermissionDeniedError("only group admins can change the disappearing-message timer");
     }
-    await storeTimer(tx, chatId, input.timerSeconds === 0 ? null : input.timerSeconds);
+    const groupVersion = await storeTimer(tx, chatId, input.timerSeconds === 0 ? null : input.timerSeconds);
+    // A group's system messages carry its current version; the timer is not part of it (no bump).
     const seq = await appendSystemMessage(tx, chatId, {
       kind: SystemEventKind.timerChanged,
       actorUserId: caller.userId,
       timerSeconds: input.timerSeconds,
+      ...(membership.kind === ChatKind.group && { groupVersion }),
     });
     await recordEvents(tx, [
       {
