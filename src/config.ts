@@ -8,6 +8,20 @@ export interface Config {
   host: string;
   /** TLS certificate and key (PEM files). Both or neither. */
   tls: { certFile: string; keyFile: string } | undefined;
+  /** Open TCP connections accepted at once; beyond it the longest-idle connection is closed to make room. */
+  maxConnections: number;
+  /** How long a new connection may stay silent (no bytes, or no finished TLS handshake), in milliseconds. */
+  firstBytesTimeoutMs: number;
+  /** How long an HTTP/1.1 request's headers may take to arrive (from connect or the previous response), in milliseconds. */
+  http1HeadersTimeoutMs: number;
+  /** How long an HTTP/1.1 request (headers and body) may take to arrive, in milliseconds. */
+  http1RequestTimeoutMs: number;
+  /** How long an HTTP/2 connection may stay open with no stream, in milliseconds. */
+  http2IdleTimeoutMs: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS advertised to each HTTP/2 client. */
+  http2MaxConcurrentStreams: number;
+  /** A response whose buffered bytes make no progress for this long is reset, in milliseconds. */
+  writeStallTimeoutMs: number;
   /** External PostgreSQL; undefined starts an embedded one. */
   databaseUrl: string | undefined;
   /** Folder for embedded Postgres data and generated secrets. */
@@ -84,6 +98,13 @@ export function loadConfig(env: Env = process.env): Config {
     port: read.integer("PORT", 8080, 0, 65535),
     host: read.string("HOST") ?? "0.0.0.0",
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
+    maxConnections: read.integer("MAX_CONNECTIONS", 10_000, 1, 1_000_000),
+    firstBytesTimeoutMs: read.integer("FIRST_BYTES_TIMEOUT_MS", 10_000, 100, 600_000),
+    http1HeadersTimeoutMs: read.integer("HTTP1_HEADERS_TIMEOUT_MS", 10_000, 100, 600_000),
+    http1RequestTimeoutMs: read.integer("HTTP1_REQUEST_TIMEOUT_MS", 60_000, 100, 3_600_000),
+    http2IdleTimeoutMs: read.integer("HTTP2_IDLE_TIMEOUT_MS", 120_000, 100, 86_400_000),
+    http2MaxConcurrentStreams: read.integer("HTTP2_MAX_CONCURRENT_STREAMS", 100, 1, 10_000),
+    writeStallTimeoutMs: read.integer("WRITE_STALL_TIMEOUT_MS", 30_000, 100, 3_600_000),
     databaseUrl: read.postgresUrl("DATABASE_URL"),
     dataDir: path.resolve(read.string("CYPHR_DATA_DIR") ?? ".cyphr"),
     databasePoolSize: read.integer("DATABASE_POOL_SIZE", 10, 1, 1000),

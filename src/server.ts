@@ -1,14 +1,13 @@
 import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { App } from "./app.js";
 import { IDENTITY_PUBLIC_METHODS } from "./identity/service.js";
 import { authenticate as authenticateCaller } from "./identity/sessions.js";
 import { authenticate, observe } from "./rpc/interceptors.js";
 import { PUBLIC_SERVICES, routes } from "./routes.js";
 import { trackResponse, transportContextValues } from "./rpc/stream-reset.js";
-import { createListener } from "./transport.js";
-import { specEncodeGrpcMessage } from "./rpc/grpc-message.js";
+import { createListener, transportLimits } from "./transport.js";
+import { createCallHandler } from "./rpc/call-handler.js";
 
 /** Largest request message accepted, in bytes (protocol framing included). */
 const READ_MAX_BYTES = 4 * 1024 * 1024;
@@ -29,8 +28,9 @@ export function createServer(app: App): CyphrServer {
   // Every in-flight call listens on this signal; thousands of streams are normal.
   setMaxListeners(0, shutdownController.signal);
   const publicMethods = new Set([...PUBLIC_SERVICES, ...IDENTITY_PUBLIC_METHODS]);
-  const handler = connectNodeAdapter({
+  const handler = createCallHandler({
     routes: routes(app),
+    log: app.log,
     interceptors: [observe(app.log), authenticate(publicMethods, (token) => authenticateCaller(app.identity, token))],
     shutdownSignal: shutdownController.signal,
     readMaxBytes: READ_MAX_BYTES,
@@ -49,16 +49,15 @@ export function createServer(app: App): CyphrServer {
 
   // HTTP/2 calls keep their session open; HTTP/1.1 calls are only visible as unfinished responses.
   let inFlight = 0;
-  const counted: Parameters<typeof createListener>[1] = (req, res) => {
+  const counted: Parameters<typeof createListener>[2] = (req, res) => {
     inFlight++;
     // While draining, HTTP/1.1 clients are told not to reuse the connection.
     if (app.health.isDraining && req.httpVersionMajor === 1) res.setHeader("connection", "close");
     res.once("close", () => inFlight--);
     trackResponse(req, res);
-    specEncodeGrpcMessage(res);
-    (handler as Parameters<typeof createListener>[1])(req, res);
+    handler(req, res);
   };
-  const { server, sessions, sockets } = createListener(app.config.tls, counted);
+  const { server, sessions, sockets, close } = createListener(app.config.tls, transportLimits(app.config), counted);
 
   return {
     listen(port, host = app.config.host) {
@@ -83,6 +82,7 @@ export function createServer(app: App): CyphrServer {
       for (const session of sessions) session.destroy();
       for (const socket of sockets) socket.destroy();
       await closed;
+      close();
     },
   };
 }

@@ -1,0 +1,78 @@
+import type http from "node:http";
+import http2 from "node:http2";
+import { createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
+import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import type { Logger } from "pino";
+import { callKey, startCall, type Call } from "./call.js";
+import { logCallOnClose } from "./call-log.js";
+import { checkRequest } from "./request-checks.js";
+
+type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
+export type NodeHandler = (req: NodeRequest, res: NodeResponse) => void;
+
+export interface CallHandlerOptions extends Omit<ConnectRouterOptions, "acceptCompression"> {
+  routes: (router: ConnectRouter) => void;
+  log: Logger;
+  /** Largest request message accepted, in bytes. */
+  readMaxBytes: number;
+  contextValues: (req: NodeRequest) => ContextValues;
+  /** Everything that is not an RPC path (health endpoints, 404). */
+  fallback: NodeHandler;
+}
+
+/**
+ * The Node request handler for every RPC: connect-es's universal handlers, run the way
+ * connectNodeAdapter runs them, plus what that adapter leaves out. Each call is logged
+ * exactly once, with the code its client got (src/rpc/call-log.ts), whether it failed in a
+ * handler, was refused before any interceptor ran, or was canceled; requests are checked
+ * first (src/rpc/request-checks.ts); a failed write ends the call quietly instead of printing
+ * a stack trace.
+ */
+export function createCallHandler(options: CallHandlerOptions): NodeHandler {
+  const router = createConnectRouter({ ...options, acceptCompression: [compressionGzip, compressionBrotli] });
+  options.routes(router);
+  const paths = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
+  return (req, res) => {
+    const uHandler = paths.get(req.url?.split("?", 1)[0] ?? "");
+    if (!uHandler) return options.fallback(req, res);
+    const call = startCall(`${uHandler.service.typeName}/${uHandler.method.name}`);
+    logCallOnClose(options.log, call, res);
+    void serve(options, uHandler, call, req, res).catch(() => {
+      // A write to a client that went away; the call's log line says CANCELED.
+      if (!res.headersSent && !res.destroyed) {
+        res.writeHead(500);
+        res.end();
+      }
+    });
+  };
+}
+
+async function serve(options: CallHandlerOptions, uHandler: UniversalHandler, call: Call, req: NodeRequest, res: NodeResponse): Promise<void> {
+  let uReq;
+  try {
+    uReq = universalRequestFromNodeRequest(req, res, undefined, options.contextValues(req).set(callKey, call));
+  } catch {
+    // No :authority / Host header: nothing to build the request URL from.
+    res.writeHead(400, { "content-type": "text/plain" });
+    res.end("a request needs a Host header");
+    return;
+  }
+  const checked = await checkRequest(uHandler.method, uReq, options.readMaxBytes);
+  call.refusal = checked.refusal;
+  if (checked.bodyUnread) leaveBodyUnread(req, res);
+  const uRes = await uHandler(checked.req);
+  await universalResponseToNodeResponse(uRes, res);
+}
+
+/** The refused body is never read: HTTP/1.1 closes the connection after the answer, HTTP/2 resets the stream's upload. */
+function leaveBodyUnread(req: NodeRequest, res: NodeResponse): void {
+  if ("stream" in req) {
+    res.once("finish", () => {
+      if (!req.stream.closed) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    });
+    return;
+  }
+  res.setHeader("connection", "close");
+}

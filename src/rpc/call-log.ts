@@ -1,0 +1,78 @@
+import type http from "node:http";
+import type http2 from "node:http2";
+import { Code } from "@connectrpc/connect";
+import { codeFromString } from "@connectrpc/connect/protocol-connect";
+import type { Logger } from "pino";
+import { wasResetForStall } from "../transport/write-watchdog.js";
+import type { Call } from "./call.js";
+import { specEncodeGrpcMessage } from "./grpc-message.js";
+
+type Response = http.ServerResponse | http2.Http2ServerResponse;
+
+/** A body chunk longer than this cannot be a status frame worth reading. */
+const STATUS_CHUNK_MAX_BYTES = 16 * 1024;
+
+/**
+ * Writes the call's one log line when its response closes: method, the code the client
+ * actually got, duration. The code comes from what was written on the wire (grpc-status, a
+ * gRPC-Web trailer frame, a Connect error body or end-stream frame); a response that never
+ * finished was cut off: by the server for a client that stopped reading (RESOURCE_EXHAUSTED),
+ * otherwise by the client (CANCELED). Never headers, payloads, tokens or addresses.
+ */
+export function logCallOnClose(log: Logger, call: Call, res: Response): void {
+  let finished = false;
+  let lastChunk: Uint8Array | undefined;
+  specEncodeGrpcMessage(res, (status) => (call.wireCode = status as Code));
+  const target = res as unknown as { write(chunk: unknown, ...rest: unknown[]): boolean };
+  const write = target.write.bind(target);
+  target.write = (chunk, ...rest) => {
+    if (chunk instanceof Uint8Array) lastChunk = chunk.byteLength <= STATUS_CHUNK_MAX_BYTES ? chunk : undefined;
+    return write(chunk, ...rest);
+  };
+  res.once("finish", () => (finished = true));
+  res.once("close", () => {
+    const code = finalCode(call, res, finished, lastChunk);
+    const durationMs = Math.round((performance.now() - call.startedMs) * 10) / 10;
+    const level = code === Code.Internal || code === Code.Unknown ? "error" : "info";
+    log[level]({ method: call.method, code: code === undefined ? "OK" : Code[code], durationMs }, "rpc");
+  });
+}
+
+/** undefined: OK. */
+function finalCode(call: Call, res: Response, finished: boolean, lastChunk: Uint8Array | undefined): Code | undefined {
+  if (wasResetForStall(res)) return Code.ResourceExhausted;
+  if (!finished) return call.handlerCode === Code.ResourceExhausted ? Code.ResourceExhausted : Code.Canceled;
+  const wire = call.wireCode ?? codeInBody(String(res.getHeader("content-type") ?? ""), res.statusCode, lastChunk);
+  const code = wire ?? call.handlerCode ?? (res.statusCode === 200 ? undefined : Code.Unknown);
+  return code === 0 ? undefined : code;
+}
+
+/** The status a gRPC-Web trailer frame, a Connect end-stream frame or a Connect unary error body carries. */
+function codeInBody(contentType: string, httpStatus: number, chunk: Uint8Array | undefined): Code | 0 | undefined {
+  if (contentType.startsWith("application/grpc-web")) {
+    if (!chunk || chunk.byteLength < 5 || (chunk[0]! & 0x80) === 0) return undefined;
+    const match = /grpc-status:\s*(\d+)/i.exec(Buffer.from(chunk.subarray(5)).toString("latin1"));
+    return match ? (Number(match[1]) as Code) : undefined;
+  }
+  if (contentType.startsWith("application/connect+")) {
+    if (!chunk || chunk.byteLength < 5 || (chunk[0]! & 0x02) === 0) return undefined;
+    const end = parseJson(chunk.subarray(5)) as { error?: { code?: unknown } } | undefined;
+    return end?.error ? codeOf(end.error.code) : 0;
+  }
+  if (httpStatus !== 200 && contentType.startsWith("application/json") && chunk) {
+    return codeOf((parseJson(chunk) as { code?: unknown } | undefined)?.code);
+  }
+  return undefined;
+}
+
+function codeOf(name: unknown): Code {
+  return (typeof name === "string" && codeFromString(name)) || Code.Unknown;
+}
+
+function parseJson(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString("utf8")) as unknown;
+  } catch {
+    return undefined;
+  }
+}
