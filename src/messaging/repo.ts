@@ -40,6 +40,17 @@ const messageRow = z.object({
   read_count: z.number().nullable(),
 });
 
+/** A message's own columns with sender and system-event Cyphr IDs joined in. Expects the message aliased `m`. */
+const MESSAGE_COLUMNS = sql.fragment`
+    m.id, m.chat_id, m.seq, m.sender_id, s.cyphr_id AS sender_cyphr_id, m.client_message_id, m.message_type,
+    m.kem_ciphertext, m.ciphertext, m.nonce, m.tag, m.header, m.system_event,
+    a.cyphr_id AS actor_cyphr_id, t.cyphr_id AS target_cyphr_id,
+    m.created_at, m.edited_at, m.deleted_at, m.expires_at`;
+const IDENTITY_JOINS = sql.fragment`
+    LEFT JOIN identities s ON s.id = m.sender_id
+    LEFT JOIN identities a ON a.id = (m.system_event ->> 'actor')::uuid
+    LEFT JOIN identities t ON t.id = (m.system_event ->> 'target')::uuid`;
+
 /**
  * Columns of a message as history shows it, for `viewerId`: sender and system-event
  * Cyphr IDs joined in, and receipt counts over the other current members on the
@@ -47,15 +58,9 @@ const messageRow = z.object({
  */
 function messageSelect(viewerId: string): FragmentSqlToken {
   return sql.fragment`
-    m.id, m.chat_id, m.seq, m.sender_id, s.cyphr_id AS sender_cyphr_id, m.client_message_id, m.message_type,
-    m.kem_ciphertext, m.ciphertext, m.nonce, m.tag, m.header, m.system_event,
-    a.cyphr_id AS actor_cyphr_id, t.cyphr_id AS target_cyphr_id,
-    m.created_at, m.edited_at, m.deleted_at, m.expires_at,
-    r.recipient_count, r.delivered_count, r.read_count
+    ${MESSAGE_COLUMNS}, r.recipient_count, r.delivered_count, r.read_count
     FROM messages m
-    LEFT JOIN identities s ON s.id = m.sender_id
-    LEFT JOIN identities a ON a.id = (m.system_event ->> 'actor')::uuid
-    LEFT JOIN identities t ON t.id = (m.system_event ->> 'target')::uuid
+    ${IDENTITY_JOINS}
     LEFT JOIN LATERAL (
       SELECT count(*)::int AS recipient_count,
              (count(*) FILTER (WHERE cm.delivered_seq >= m.seq))::int AS delivered_count,
@@ -176,20 +181,26 @@ function optionalBytes(value: Uint8Array) {
   return value.length === 0 ? null : sql.binary(Buffer.from(value));
 }
 
-/** No viewer: receipt counts are left out (events carry the same message to every member). */
-const NO_VIEWER = "00000000-0000-0000-0000-000000000000";
-
-/** Messages by (chat, seq), not expired, keyed "chat:seq"; missing ones are absent. */
+/**
+ * Messages by (chat, seq), not expired, keyed "chat:seq"; missing ones are absent. No
+ * receipt counts (events carry the same message to every member). The chat ids are also
+ * given as a plain list, so the planner prunes `messages` to their partitions instead of
+ * planning a join against every partition: this runs on every replay chunk of every
+ * reconnecting stream.
+ */
 export async function findMessagesByRef(
   db: Db,
   refs: readonly { chatId: string; seq: number }[],
 ): Promise<Map<string, StoredMessage>> {
   if (refs.length === 0) return new Map();
+  const chats = [...new Set(refs.map((r) => r.chatId))];
   const rows = await db.any(sql.type(messageRow)`
     /* findMessagesByRef */
-    SELECT ${messageSelect(NO_VIEWER)}
+    SELECT ${MESSAGE_COLUMNS}, NULL::int AS recipient_count, NULL::int AS delivered_count, NULL::int AS read_count
+    FROM messages m
+    ${IDENTITY_JOINS}
     JOIN unnest(${sql.array(refs.map((r) => r.chatId), "uuid")}::uuid[], ${sql.array(refs.map((r) => r.seq), "int8")}::int8[])
       AS ref (chat_id, seq) ON ref.chat_id = m.chat_id AND ref.seq = m.seq
-    WHERE ${NOT_EXPIRED}`);
+    WHERE m.chat_id = ANY(${sql.array(chats, "uuid")}::uuid[]) AND ${NOT_EXPIRED}`);
   return new Map(rows.map((row) => [`${row.chat_id}:${row.seq}`, toMessage(row)]));
 }

@@ -24,31 +24,43 @@ export async function reapStaleInstances(db: Db, staleMs: number): Promise<strin
   return [...new Set(rows)];
 }
 
-/** Serializes presence transitions of one user across instances (until commit). */
-export async function lockUserPresence(db: Db, userId: string): Promise<void> {
-  await db.query(sql.unsafe`/* lockUserPresence */ SELECT pg_advisory_xact_lock(hashtext(${userId}))`);
-}
-
 export async function presenceRows(db: Db, userId: string): Promise<number> {
   return db.oneFirst(sql.type(z.object({ n: z.number() }))`
     /* presenceRows */ SELECT count(*)::int AS n FROM presence WHERE user_id = ${userId}`);
 }
 
-export async function addPresence(db: Db, userId: string, instanceId: string): Promise<void> {
-  await db.query(sql.unsafe`
-    /* addPresence */
-    INSERT INTO presence (user_id, instance_id) VALUES (${userId}, ${instanceId}) ON CONFLICT DO NOTHING`);
+/** Whom to tell about a presence transition, and with what (see 0005_presence_transitions.sql). */
+export interface Transition {
+  cyphrId: string;
+  /** When the user went offline; null for coming online. */
+  lastSeen: Date | null;
+  peers: readonly string[];
 }
 
-export async function removePresence(db: Db, userId: string, instanceId: string): Promise<void> {
-  await db.query(sql.unsafe`
-    /* removePresence */ DELETE FROM presence WHERE user_id = ${userId} AND instance_id = ${instanceId}`);
+const openedRow = z.object({ came_online: z.boolean(), cyphr_id: z.string().nullable(), peers: z.array(uuid).nullable() });
+
+/**
+ * Records the user's stream on this instance, in one statement under the user's presence
+ * lock; returns the announcement to make when the user came online and shares presence.
+ */
+export async function openPresence(db: Db, userId: string, instanceId: string): Promise<Transition | null> {
+  const row = await db.one(sql.type(openedRow)`
+    /* openPresence */ SELECT came_online, cyphr_id, peers FROM cyphr_presence_open(${userId}, ${instanceId})`);
+  return row.came_online && row.peers && row.cyphr_id !== null ? { cyphrId: row.cyphr_id, lastSeen: null, peers: row.peers } : null;
 }
 
-export async function touchLastSeen(db: Db, userId: string): Promise<Date> {
-  return db.oneFirst(sql.type(z.object({ last_seen_at: timestamp }))`
-    /* touchLastSeen */
-    UPDATE identities SET last_seen_at = now() WHERE id = ${userId} RETURNING last_seen_at`);
+const closedRow = z.object({ last_seen: timestamp.nullable(), cyphr_id: z.string().nullable(), peers: z.array(uuid).nullable() });
+
+/**
+ * Drops the user's presence row of `instanceId` (null: none, the rows are gone already)
+ * and, when no instance holds one any more, stores last_seen; one statement under the
+ * user's presence lock. Returns the announcement to make when the user went offline and
+ * shares presence.
+ */
+export async function closePresence(db: Db, userId: string, instanceId: string | null): Promise<Transition | null> {
+  const row = await db.one(sql.type(closedRow)`
+    /* closePresence */ SELECT last_seen, cyphr_id, peers FROM cyphr_presence_close(${userId}, ${instanceId})`);
+  return row.last_seen && row.peers && row.cyphr_id !== null ? { cyphrId: row.cyphr_id, lastSeen: row.last_seen, peers: row.peers } : null;
 }
 
 const subjectRow = z.object({ cyphr_id: z.string(), share_presence: z.boolean() });
@@ -61,11 +73,7 @@ export async function presenceSubject(db: Db, userId: string): Promise<z.infer<t
 /** Users who share a chat with `userId` (both current members). */
 export async function chatPeers(db: Db, userId: string): Promise<string[]> {
   const rows = await db.anyFirst(sql.type(z.object({ user_id: uuid }))`
-    /* chatPeers */
-    SELECT DISTINCT other.user_id
-    FROM chat_members mine
-    JOIN chat_members other ON other.chat_id = mine.chat_id AND other.left_seq IS NULL AND other.user_id <> mine.user_id
-    WHERE mine.user_id = ${userId} AND mine.left_seq IS NULL`);
+    /* chatPeers */ SELECT unnest(cyphr_chat_peers(${userId})) AS user_id`);
   return [...rows];
 }
 

@@ -3,18 +3,17 @@ import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
 import type { Hub } from "./hub.js";
 import {
-  addPresence,
   chatPeers,
-  lockUserPresence,
+  closePresence,
   onlinePeers,
+  openPresence,
   presenceRows,
   presenceSubject,
   reapStaleInstances,
   registerInstance,
   removeInstance,
-  removePresence,
-  touchLastSeen,
   usersPresentOn,
+  type Transition,
 } from "./presence-repo.js";
 import { publishEphemeral } from "./publish.js";
 import { ephemeralFrame } from "./frames.js";
@@ -26,8 +25,10 @@ const INSTANCE_STALE_MS = 45_000;
 /**
  * A user is online while any instance holds a stream of theirs (a `presence` row per
  * instance). Transitions (first stream anywhere opens, last one closes) are decided
- * under a per-user advisory lock and announced to chat peers, unless the user turned
- * presence sharing off. Instances that stop heartbeating lose their rows.
+ * under a per-user advisory lock, one statement each (0005_presence_transitions.sql), and
+ * announced to chat peers, unless the user turned presence sharing off. A stream opening
+ * or closing while the user has other streams on this instance touches no database at
+ * all. Instances that stop heartbeating lose their rows.
  */
 export class Presence {
   private readonly chains = new Map<string, Promise<void>>();
@@ -81,13 +82,7 @@ export class Presence {
     if (this.hub.count(userId) !== 1) return;
     this.serially(userId, async () => {
       if (this.hub.count(userId) === 0) return;
-      const cameOnline = await this.pool.transaction(async (tx) => {
-        await lockUserPresence(tx, userId);
-        const before = await presenceRows(tx, userId);
-        await addPresence(tx, userId, this.instanceId);
-        return before === 0;
-      });
-      if (cameOnline) await this.announce(userId, true, undefined);
+      await this.announce(userId, await openPresence(this.pool, userId, this.instanceId));
     });
   }
 
@@ -96,29 +91,21 @@ export class Presence {
     if (this.hub.count(userId) !== 0) return;
     this.serially(userId, async () => {
       if (this.hub.count(userId) !== 0) return;
-      await this.pool.transaction(async (tx) => {
-        await lockUserPresence(tx, userId);
-        await removePresence(tx, userId, this.instanceId);
-      });
-      await this.announceIfOffline(userId);
+      await this.announce(userId, await closePresence(this.pool, userId, this.instanceId));
     });
   }
 
+  /** The user's rows went with a stopped instance: announce them offline if no instance holds one. */
   private async announceIfOffline(userId: string): Promise<void> {
-    const lastSeen = await this.pool.transaction(async (tx) => {
-      await lockUserPresence(tx, userId);
-      return (await presenceRows(tx, userId)) === 0 ? touchLastSeen(tx, userId) : undefined;
-    });
-    if (lastSeen) await this.announce(userId, false, lastSeen);
+    await this.announce(userId, await closePresence(this.pool, userId, null));
   }
 
-  private async announce(userId: string, online: boolean, lastSeen: Date | undefined): Promise<void> {
-    const subject = await presenceSubject(this.pool, userId);
-    if (!subject?.share_presence) return;
-    const peers = await chatPeers(this.pool, userId);
+  private async announce(userId: string, transition: Transition | null): Promise<void> {
+    if (!transition) return;
+    const { cyphrId, lastSeen, peers } = transition;
     await publishEphemeral(this.pool, { users: peers }, {
       case: "presence",
-      value: { userId, cyphrId: subject.cyphr_id, online, lastSeen: lastSeen ? timestampFromDate(lastSeen) : undefined },
+      value: { userId, cyphrId, online: lastSeen === null, lastSeen: lastSeen ? timestampFromDate(lastSeen) : undefined },
     });
   }
 

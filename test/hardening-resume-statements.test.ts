@@ -1,0 +1,112 @@
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import { createTestDatabase } from "./helpers/database.js";
+import { participants, sendTo, type Participant } from "./helpers/messaging.js";
+import { closeAllStreams, connectEsConnect, type RealtimeStream } from "./helpers/realtime.js";
+import { startStatementCounter, type StatementCounter } from "./helpers/pg-statement-counter.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+
+/**
+ * Reconnecting is cheap: a stream that closes and resumes from its cursor costs a bounded,
+ * small number of database statements (counted on the wire to PostgreSQL, transactions
+ * included), whatever the user's number of chats and peers, while the replay still
+ * delivers exactly the events after the cursor, each once, and presence stays right for
+ * the user and their peers.
+ */
+
+/** Statements of timers, not of reconnects (the instance heartbeat every 10 s). */
+const PERIODIC = new Set(["registerInstance", "reapStaleInstances"]);
+/** Upper bounds per reconnect: opening with a small backlog, and closing the user's last stream. */
+const MAX_OPEN_STATEMENTS = 6;
+const MAX_CLOSE_STATEMENTS = 2;
+
+let counter: StatementCounter;
+let server: TestServer;
+let alice: Participant;
+let bob: Participant;
+let carol: Participant;
+let carolStream: RealtimeStream;
+
+beforeAll(async () => {
+  counter = await startStatementCounter(await createTestDatabase());
+  server = await startTestServer({
+    databaseUrl: counter.url,
+    // No periodic database work during the measured windows.
+    env: { HEALTH_CHECK_INTERVAL_MS: "60000", SWEEP_INTERVAL_MS: "3600000" },
+  });
+  [alice, bob, carol] = await participants(server.baseUrl, 3);
+  await sendTo(alice, bob);
+  await sendTo(carol, bob);
+  // Bob has more peers than he sees online: a peer scan would grow with them.
+  const others = await participants(server.baseUrl, 6);
+  for (const other of others) await sendTo(other, bob);
+});
+afterEach(closeAllStreams);
+afterAll(async () => {
+  await server.close();
+  await counter.close();
+});
+
+function measured(): string[] {
+  return counter.statements.filter((name) => !PERIODIC.has(name));
+}
+
+it("ten reconnects with a backlog each: every replay is exactly the missed events, presence is right, and each reconnect runs a bounded number of statements", async () => {
+  carolStream = connectEsConnect(server.baseUrl, carol.accessToken, { heartbeatEveryMs: 1000 });
+  await carolStream.caughtUp();
+  let lastCursor = await (async () => {
+    const first = connectEsConnect(server.baseUrl, bob.accessToken, { resumeCursor: 0 });
+    const cursor = await first.caughtUp();
+    await carolStream.take("presence", (p) => p.userId === bob.userId && p.online);
+    first.close();
+    await carolStream.take("presence", (p) => p.userId === bob.userId && !p.online);
+    return cursor;
+  })();
+
+  const perReconnect: { open: string[]; close: string[] }[] = [];
+  for (let round = 0; round < 10; round++) {
+    const missed: string[] = [];
+    for (let i = 0; i < 3; i++) missed.push((await sendTo(alice, bob)).messageId);
+
+    counter.reset();
+    const stream = connectEsConnect(server.baseUrl, bob.accessToken, { resumeCursor: lastCursor });
+    const caughtUp = await stream.caughtUp();
+    // The snapshot after caught_up: carol is online (and shares presence); no one else is.
+    await stream.take("presence", (p) => p.userId === carol.userId && p.online);
+    await carolStream.take("presence", (p) => p.userId === bob.userId && p.online);
+    const open = measured();
+
+    const replayed = stream.received.slice(0, stream.received.findIndex((f) => f.event.case === "caughtUp"));
+    expect(replayed.map((f) => Number(f.cursor))).toEqual([lastCursor + 1, lastCursor + 2, lastCursor + 3]);
+    expect(replayed.map((f) => (f.event.case === "messageNew" ? f.event.value.messageId : f.event.case))).toEqual(missed);
+    expect(caughtUp).toBe(lastCursor + 3);
+    expect(stream.all("presence").map(({ value }) => value.userId)).toEqual([carol.userId]);
+    lastCursor = caughtUp;
+
+    counter.reset();
+    stream.close();
+    const offline = await carolStream.take("presence", (p) => p.userId === bob.userId && !p.online);
+    expect(offline.value.lastSeen).toBeDefined();
+    perReconnect.push({ open, close: measured() });
+  }
+
+  if (process.env.SHOW_STATEMENTS) console.log(JSON.stringify(perReconnect.slice(0, 2), null, 1));
+  for (const { open, close } of perReconnect) {
+    expect.soft(open.length, `opening ran: ${open.join(", ")}`).toBeLessThanOrEqual(MAX_OPEN_STATEMENTS);
+    expect.soft(close.length, `closing ran: ${close.join(", ")}`).toBeLessThanOrEqual(MAX_CLOSE_STATEMENTS);
+  }
+});
+
+it("a second stream of an online user, opened and closed, runs no presence statement at all", async () => {
+  const phone = connectEsConnect(server.baseUrl, bob.accessToken);
+  await phone.caughtUp();
+  await new Promise((resolve) => setTimeout(resolve, 200)); // bob's coming online is recorded
+
+  counter.reset();
+  const tablet = connectEsConnect(server.baseUrl, bob.accessToken);
+  await tablet.caughtUp();
+  tablet.close();
+  await tablet.ended;
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  expect(measured().filter((name) => /presence/i.test(name))).toEqual([]);
+  expect(phone.isEnded).toBe(false);
+});
