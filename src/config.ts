@@ -26,6 +26,10 @@ export interface Config {
   databaseUrl: string | undefined;
   /** Folder for embedded Postgres data and generated secrets. */
   dataDir: string;
+  /** Restarts of a dead embedded PostgreSQL tried before the server exits non-zero. */
+  embeddedPostgresRestarts: number;
+  /** How long the embedded PostgreSQL's fast shutdown may take before an immediate one, in milliseconds. */
+  embeddedPostgresStopTimeoutMs: number;
   /** Maximum database connections per instance. */
   databasePoolSize: number;
   /** PKCS#8 PEM file holding the Ed25519 JWT signing key; undefined: generated in dataDir. */
@@ -107,6 +111,8 @@ export function loadConfig(env: Env = process.env): Config {
     writeStallTimeoutMs: read.integer("WRITE_STALL_TIMEOUT_MS", 30_000, 100, 3_600_000),
     databaseUrl: read.postgresUrl("DATABASE_URL"),
     dataDir: path.resolve(read.string("CYPHR_DATA_DIR") ?? ".cyphr"),
+    embeddedPostgresRestarts: read.integer("EMBEDDED_POSTGRES_RESTARTS", 5, 0, 100),
+    embeddedPostgresStopTimeoutMs: read.integer("EMBEDDED_POSTGRES_STOP_TIMEOUT_MS", 30_000, 1000, 600_000),
     databasePoolSize: read.integer("DATABASE_POOL_SIZE", 10, 1, 1000),
     jwtPrivateKeyFile: read.string("JWT_PRIVATE_KEY_FILE"),
     jwtExtraPublicKeyFiles: read.list("JWT_EXTRA_PUBLIC_KEY_FILES"),

@@ -4,9 +4,16 @@ import { createServer } from "./server.js";
 /** Reads config, starts (embedded) Postgres, migrates, serves, and shuts down gracefully. */
 async function main(): Promise<void> {
   const booted = await boot();
-  const { config, log, embedded } = booted;
-  const server = createServer(booted.app);
-  const port = await server.listen(config.port);
+  const { config, log, app, embedded } = booted;
+  const server = createServer(app);
+  let port: number;
+  try {
+    port = await server.listen(config.port);
+  } catch (error) {
+    await app.close();
+    await embedded?.stop();
+    throw error;
+  }
   log.info(
     {
       port,
@@ -21,6 +28,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`cyphr failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  // One line, no stack trace: the messages say what to do.
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`cyphr failed to start: ${message.replace(/\s*\n\s*/g, "; ")}\n`);
   process.exit(1);
 });

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
@@ -45,10 +46,10 @@ export function childEnv(env: Record<string, string | undefined>): NodeJS.Proces
   return result;
 }
 
-/** Starts `src/main.ts` on 127.0.0.1:<a free port>. */
-export async function spawnServer(env: Record<string, string | undefined>): Promise<ServerProcess> {
-  const port = await freePort();
-  const { child, stdout, stderr, exited } = spawnScript("src/main.ts", { HOST: "127.0.0.1", PORT: String(port), ...env });
+/** Starts `src/main.ts` on 127.0.0.1:<a free port, unless env says PORT>, from `cwd` (default: this checkout). */
+export async function spawnServer(env: Record<string, string | undefined>, options: { cwd?: string } = {}): Promise<ServerProcess> {
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const { child, stdout, stderr, exited } = spawnScript("src/main.ts", { HOST: "127.0.0.1", PORT: String(port), ...env }, options.cwd);
   const baseUrl = `http://127.0.0.1:${port}`;
   let exit: Exit | undefined;
   void exited.then((e) => (exit = e));
@@ -93,8 +94,13 @@ export interface ScriptResult extends Exit {
 }
 
 /** Runs a TypeScript entry point to completion. */
-export async function runScript(script: string, env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<ScriptResult> {
-  const { child, stdout, stderr, exited } = spawnScript(script, env);
+export async function runScript(
+  script: string,
+  env: Record<string, string | undefined>,
+  timeoutMs = 60_000,
+  cwd = REPO_ROOT,
+): Promise<ScriptResult> {
+  const { child, stdout, stderr, exited } = spawnScript(script, env, cwd);
   try {
     const exit = await withTimeout(exited, timeoutMs, `${script} did not finish within ${timeoutMs} ms`);
     return { ...exit, stdout: stdout(), stderr: stderr() };
@@ -104,9 +110,9 @@ export async function runScript(script: string, env: Record<string, string | und
   }
 }
 
-function spawnScript(script: string, env: Record<string, string | undefined>) {
+function spawnScript(script: string, env: Record<string, string | undefined>, cwd = REPO_ROOT) {
   const child = spawn(process.execPath, ["--import", "tsx", script], {
-    cwd: REPO_ROOT,
+    cwd,
     env: childEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
     // Its own process group, so cleanup can also reach the Postgres it starts.
@@ -131,6 +137,50 @@ export async function makeDataDir(prefix = "cyphr-proc-"): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
   await fs.chmod(dir, 0o711);
   return dir;
+}
+
+/** The `msg` of every JSON log line a process wrote. */
+export function logMessages(stdout: string): string[] {
+  return stdout
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => (JSON.parse(line) as { msg: string }).msg);
+}
+
+/** The pid and port of the postmaster running on `<dataDir>/pg`, from its postmaster.pid; undefined when there is none. */
+export async function postmasterOf(dataDir: string): Promise<{ pid: number; port: number } | undefined> {
+  const text = await fs.readFile(path.join(dataDir, "pg", "postmaster.pid"), "utf8").catch(() => undefined);
+  if (text === undefined) return undefined;
+  const lines = text.split("\n");
+  return { pid: Number(lines[0]), port: Number(lines[3]) };
+}
+
+/** Whether a process with this pid exists (a zombie counts as gone). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  const stat = readProcStat(pid);
+  return stat === undefined || stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+}
+
+function readProcStat(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Polls `condition` every 100 ms until it holds; fails with `message` after `timeoutMs`. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, message: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(message);
+    await sleep(100);
+  }
 }
 
 export function freePort(): Promise<number> {
