@@ -14,6 +14,8 @@ export interface RawAnswer {
   body: Buffer;
   /** The RST_STREAM code when the server reset the stream (HTTP/2). */
   rstCode?: number;
+  /** The client gave up waiting (`cancelAfterMs`) and canceled the stream. */
+  canceledByClient?: boolean;
 }
 
 /** A gRPC / gRPC-Web / Connect envelope. */
@@ -31,6 +33,8 @@ export interface H2Request {
   body?: Uint8Array[];
   keepOpen?: boolean;
   method?: string;
+  /** Cancels the stream (RST_STREAM CANCEL) if the server has not ended it by then. */
+  cancelAfterMs?: number;
 }
 
 /** One request on its own HTTP/2 connection. */
@@ -48,9 +52,16 @@ export function h2Request(baseUrl: string, request: H2Request): Promise<RawAnswe
     // The server answered in full: a request kept open ends too.
     stream.on("end", () => stream.end());
     stream.on("error", () => {});
+    let canceledByClient = false;
+    const cancel = request.cancelAfterMs === undefined ? undefined : setTimeout(() => {
+      canceledByClient = true;
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+    }, request.cancelAfterMs);
     stream.on("close", () => {
+      clearTimeout(cancel);
       session.close();
-      resolve({ httpStatus: Number(headers[":status"] ?? 0), headers, trailers, body: Buffer.concat(chunks), rstCode: stream.rstCode || undefined });
+      const rstCode = canceledByClient ? undefined : stream.rstCode || undefined;
+      resolve({ httpStatus: Number(headers[":status"] ?? 0), headers, trailers, body: Buffer.concat(chunks), rstCode, canceledByClient });
     });
     for (const chunk of request.body ?? []) stream.write(chunk);
     if (!request.keepOpen) stream.end();
