@@ -33,18 +33,30 @@ export function logCallOnClose(log: Logger, call: Call, res: Response): void {
   res.once("close", () => {
     const code = finalCode(call, res, finished, lastChunk);
     const durationMs = Math.round((performance.now() - call.startedMs) * 10) / 10;
-    const level = code === Code.Internal || code === Code.Unknown ? "error" : "info";
-    log[level]({ method: call.method, code: code === undefined ? "OK" : Code[code], durationMs }, "rpc");
+    const line = { method: call.method, code: code === 0 ? "OK" : Code[code], durationMs };
+    if (code === Code.Internal || code === Code.Unknown) log.error(line, "rpc");
+    // Refused at the HTTP level (unsupported content type, method or HTTP version): the client's mistake.
+    else if (call.handlerCode === undefined && call.wireCode === undefined && res.statusCode !== 200) log.info({ ...line, httpStatus: res.statusCode }, "rpc");
+    else log.info(line, "rpc");
   });
 }
 
-/** undefined: OK. */
-function finalCode(call: Call, res: Response, finished: boolean, lastChunk: Uint8Array | undefined): Code | undefined {
+/** 0: OK. */
+function finalCode(call: Call, res: Response, finished: boolean, lastChunk: Uint8Array | undefined): Code | 0 {
   if (wasResetForStall(res)) return Code.ResourceExhausted;
   if (!finished) return call.handlerCode === Code.ResourceExhausted ? Code.ResourceExhausted : Code.Canceled;
   const wire = call.wireCode ?? codeInBody(String(res.getHeader("content-type") ?? ""), res.statusCode, lastChunk);
-  const code = wire ?? call.handlerCode ?? (res.statusCode === 200 ? undefined : Code.Unknown);
-  return code === 0 ? undefined : code;
+  return wire ?? call.handlerCode ?? (res.statusCode === 200 ? 0 : httpStatusCode(res.statusCode));
+}
+
+/** The code a gRPC client reports for an HTTP status without grpc-status (gRPC's HTTP-to-code mapping). */
+function httpStatusCode(status: number): Code {
+  if (status === 400) return Code.InvalidArgument;
+  if (status === 401) return Code.Unauthenticated;
+  if (status === 403) return Code.PermissionDenied;
+  if (status === 404) return Code.Unimplemented;
+  if (status === 429 || status === 502 || status === 503 || status === 504) return Code.Unavailable;
+  return Code.Unimplemented;
 }
 
 /** The status a gRPC-Web trailer frame, a Connect end-stream frame or a Connect unary error body carries. */
