@@ -15,6 +15,7 @@ import { machineBusyPercent, machineInfo } from "./proc.js";
 import { note } from "./progress.js";
 import { findFailures, formatReport, red, type BenchResults } from "./report.js";
 import { runLatency } from "./scenario-latency.js";
+import { runReconnects } from "./scenario-reconnects.js";
 import { runStartup } from "./scenario-startup.js";
 import { runStreams } from "./scenario-streams.js";
 import { runThroughput } from "./scenario-throughput.js";
@@ -27,6 +28,8 @@ function serverEnv(o: BenchOptions): Record<string, string> {
     SEND_RATE_PER_SECOND: "1000000",
     SEND_BURST: "1000000",
     STREAM_BUFFER_FRAMES: "1000000",
+    STREAM_BUFFER_BYTES: String(1024 ** 3),
+    STREAM_MAX_PER_USER: "10000",
     // Heartbeats every 10 min (idle cut-off 30 min): long runs need no client heartbeats.
     HEARTBEAT_INTERVAL_MS: "600000",
     ACCESS_TOKEN_TTL_SECONDS: "86400",
@@ -63,6 +66,7 @@ async function main(): Promise<number> {
     throughput: [],
     latency: [],
     streams: undefined,
+    reconnects: undefined,
     startup: undefined,
     errors: [],
     failures: [],
@@ -91,6 +95,7 @@ async function main(): Promise<number> {
       }
     }
     if (o.scenarios.includes("streams")) await attempt("streams", async () => void (results.streams = await runStreams(ctx)));
+    if (o.scenarios.includes("reconnects")) await attempt("reconnects", async () => void (results.reconnects = await runReconnects(ctx)));
     if (o.scenarios.includes("startup")) await attempt("startup", async () => void (results.startup = await runStartup(fleet, o.startupRuns)));
   } catch (error) {
     results.errors.push(`setup: ${(error as Error).message}`);

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import type { SendMode } from "./worker-pairs.js";
 
-export const SCENARIOS = ["throughput", "latency", "streams", "startup"] as const;
+export const SCENARIOS = ["throughput", "latency", "streams", "reconnects", "startup"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** Which server the harness launches: the real one, or the bench-only grpc-js experiment (src/bench/alt/). */
@@ -32,6 +32,14 @@ export interface BenchOptions {
   streamUsers: number;
   /** Live streams: load-generator processes holding them. */
   streamWorkers: number;
+  /** Reconnect storm: recipients holding streams (as many senders send to them). */
+  reconnectUsers: number;
+  /** Reconnect storm: streams dropped and resumed per second in the storm window. */
+  reconnectRate: number;
+  /** Reconnect storm: messages per second sent to the recipients in both windows. */
+  reconnectSendRate: number;
+  /** Reconnect storm: seconds per window (steady, then storm). */
+  reconnectSeconds: number;
   /** Ciphertext bytes per message (plus a 24-byte nonce and a 16-byte tag). */
   payloadBytes: number;
   /** Every message carries a real ML-KEM-1024 ciphertext (1568 bytes), as a session's first message does. */
@@ -64,7 +72,7 @@ export interface BenchOptions {
 
 export const USAGE = `npm run bench -- [flags]      (no flags: the quick run, about a minute)
 
-  --scenarios=LIST       throughput,latency,streams,startup (default: all)
+  --scenarios=LIST       throughput,latency,streams,reconnects,startup (default: all)
   --server=KIND          connect (src/main.ts, default) or grpc-js (the same handlers on
                          @grpc/grpc-js, gRPC only: src/bench/alt/grpc-js-main.ts)
   --pairs=P              sender/recipient pairs (default 20)
@@ -77,6 +85,10 @@ export const USAGE = `npm run bench -- [flags]      (no flags: the quick run, ab
   --connections=C        HTTP/2 connections carrying them (default 10)
   --stream-users=U       users owning the streams (default min(S, 1000))
   --stream-workers=W     processes holding the streams (default 1)
+  --reconnect-users=R    reconnect storm: recipients holding streams, one sender each (default 200)
+  --reconnect-rate=N     reconnect storm: streams dropped and resumed per second (default 25)
+  --reconnect-send-rate=N  reconnect storm: messages per second to the recipients (default 200)
+  --reconnect-seconds=T  reconnect storm: seconds of the steady window and of the storm window (default 8)
   --payload-bytes=B      ciphertext bytes per message (default 512)
   --kem-first            every message carries a real ML-KEM-1024 ciphertext (1568 bytes)
   --workers=N            load-generator processes for throughput/latency (default 1)
@@ -112,6 +124,10 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
       connections: { type: "string" },
       "stream-users": { type: "string" },
       "stream-workers": { type: "string" },
+      "reconnect-users": { type: "string" },
+      "reconnect-rate": { type: "string" },
+      "reconnect-send-rate": { type: "string" },
+      "reconnect-seconds": { type: "string" },
       "payload-bytes": { type: "string" },
       "kem-first": { type: "boolean" },
       workers: { type: "string" },
@@ -163,6 +179,10 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
     connections: int("connections", 10, 1, 10_000),
     streamUsers: int("stream-users", Math.min(streams, 1000), 1, 99_999),
     streamWorkers: int("stream-workers", 1, 1, 64),
+    reconnectUsers: int("reconnect-users", 200, 1, 10_000),
+    reconnectRate: int("reconnect-rate", 25, 1, 10_000),
+    reconnectSendRate: int("reconnect-send-rate", 200, 1, 100_000),
+    reconnectSeconds: int("reconnect-seconds", 8, 1, 3600),
     payloadBytes: int("payload-bytes", 512, 1, 60_000),
     kemFirst: values["kem-first"] ?? false,
     workers: int("workers", 1, 1, 64),

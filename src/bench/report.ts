@@ -1,6 +1,7 @@
 import type { MachineInfo } from "./proc.js";
 import type { CpuFigures } from "./cpu.js";
 import type { LatencyResult } from "./scenario-latency.js";
+import type { ReconnectsResult } from "./scenario-reconnects.js";
 import type { StartupResult } from "./scenario-startup.js";
 import type { StreamsResult } from "./scenario-streams.js";
 import type { ThroughputResult } from "./scenario-throughput.js";
@@ -21,6 +22,7 @@ export interface BenchResults {
   throughput: ThroughputResult[];
   latency: LatencyResult[];
   streams: StreamsResult | undefined;
+  reconnects: ReconnectsResult | undefined;
   startup: StartupResult | undefined;
   /** Scenarios that could not run, with why. */
   errors: string[];
@@ -109,9 +111,23 @@ export function formatReport(r: BenchResults): string {
     );
     out.push(dim(`  projected RSS for 100,000 streams: ${n(Math.round(m.rssBeforeMiB + (m.rssPerStreamBytes * 100_000) / 2 ** 20))} MiB (linear from this run)`));
   }
+  if (r.reconnects) {
+    const c = r.reconnects;
+    out.push("", bold(`5. Reconnect storm — ${n(c.recipients)} recipients on Connect streams, ${n(c.sendRate)} unary sends/s to them; ${c.seconds} s steady, then ${c.seconds} s with ${n(c.reconnectRate)} resumes/s`));
+    out.push(
+      table(
+        ["window", "send p50 ms", "send p99 ms", "resumes", "resumes/s", "resume p50 ms", "resume p99 ms", "CPU ms/resume server+pg", ...CPU_HEADERS],
+        [
+          ["steady", c.steady.sendMs.p50, c.steady.sendMs.p99, "", "", "", "", "", ...cpu(c.steady.cpu)],
+          ["storm", c.storm.sendMs.p50, c.storm.sendMs.p99, n(c.storm.reconnects), c.storm.reconnectsPerSecond, c.storm.resumeMs.p50, c.storm.resumeMs.p99, perMsg(c.storm.cpuPerReconnectMs), ...cpu(c.storm.cpu)],
+        ],
+      ),
+    );
+    out.push(dim(`  ${n(c.sent)} sent; lost ${c.lost}, duplicated ${c.duplicated}, cursor gaps/repeats at resumes ${c.cursorErrors}, failed streams ${c.streamErrors}; CPU per resume = storm window − steady window, per resume`));
+  }
   if (r.startup) {
     const s = r.startup;
-    out.push("", bold(`4. Start-up — launch → grpc.health.v1 SERVING on the existing data folder${s.embeddedPostgres ? " (embedded PostgreSQL start included)" : ""}`));
+    out.push("", bold(`6. Start-up — launch → grpc.health.v1 SERVING on the existing data folder${s.embeddedPostgres ? " (embedded PostgreSQL start included)" : ""}`));
     out.push(
       table(
         ["runs (ms)", "median ms", "max ms", "in-process ms (main → listening)", "shutdown ms"],
@@ -119,11 +135,16 @@ export function formatReport(r: BenchResults): string {
       ),
     );
   }
-  const windows = [...r.throughput.map((t) => t.cpu), ...r.latency.map((l) => l.cpu), ...(r.streams ? [r.streams.openCpu, r.streams.pushCpu] : [])];
+  const windows = [
+    ...r.throughput.map((t) => t.cpu),
+    ...r.latency.map((l) => l.cpu),
+    ...(r.streams ? [r.streams.openCpu, r.streams.pushCpu] : []),
+    ...(r.reconnects ? [r.reconnects.steady.cpu, r.reconnects.storm.cpu] : []),
+  ];
   if (windows.some(noisy)) out.push("", red("  Other processes on this machine used CPU during the marked windows (other procs): those figures are disturbed; rerun on a quiet machine."));
   const samples = [...r.throughput, ...r.latency].flatMap((t) => Object.entries(t.delivery.errorSamples).map(([k, m]) => `${t.mode}: ${k}: ${m}`));
   for (const s of new Set(samples)) out.push(red(`  send error: ${s}`));
-  out.push("", bold("5. Correctness"));
+  out.push("", bold("7. Correctness"));
   for (const e of r.errors) out.push(red(`  scenario error: ${e}`));
   if (r.failures.length === 0) out.push(green("  OK: 0 lost, 0 duplicated messages in every scenario"));
   else for (const f of r.failures) out.push(red(`  FAIL: ${f}`));
@@ -145,6 +166,13 @@ export function findFailures(r: BenchResults): string[] {
     if (s.push.missing > 0) failures.push(`streams: the pushed message did not reach ${s.push.missing} streams`);
     if (s.push.duplicated > 0) failures.push(`streams: the pushed message arrived twice on ${s.push.duplicated} streams`);
     if (s.streamErrors.length > 0) failures.push(`streams: ${s.streamErrors.length} streams failed: ${s.streamErrors[0]}`);
+  }
+  const c = r.reconnects;
+  if (c) {
+    if (c.lost > 0) failures.push(`reconnects: ${c.lost} accepted messages never arrived`);
+    if (c.duplicated > 0) failures.push(`reconnects: ${c.duplicated} messages arrived more than once`);
+    if (c.cursorErrors > 0) failures.push(`reconnects: ${c.cursorErrors} durable frames out of cursor order (a gap or a repeat at a resume)`);
+    if (c.streamErrors > 0) failures.push(`reconnects: ${c.streamErrors} streams failed`);
   }
   for (const e of r.errors) failures.push(`scenario error: ${e.split("\n")[0]}`);
   return failures;

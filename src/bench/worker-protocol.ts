@@ -1,7 +1,7 @@
 import type { PairSpec, SendMode } from "./worker-pairs.js";
 
 /** What the orchestrator asks a load-generator worker to do. */
-export type WorkerTask = ThroughputTask | LatencyTask | StreamsTask;
+export type WorkerTask = ThroughputTask | LatencyTask | StreamsTask | ReconnectsTask;
 
 export interface ThroughputTask {
   kind: "throughput";
@@ -38,9 +38,30 @@ export interface StreamsTask {
   openConcurrency: number;
 }
 
+export interface ReconnectsTask {
+  kind: "reconnects";
+  baseUrl: string;
+  /** HTTP/2 connections carrying the recipients' streams (senders use half as many). */
+  connections: number;
+  /** Access tokens of the recipients, each holding one Connect stream. */
+  recipients: string[];
+  /** Access tokens of the senders; sender i sends to recipient i. */
+  senders: string[];
+  /** Cyphr IDs of the recipients. */
+  recipientIds: string[];
+  /** Messages per second, over all senders (open loop). */
+  sendRate: number;
+  /** Storm phase: streams dropped and resumed per second. */
+  reconnectRate: number;
+  /** Seconds per phase. */
+  seconds: number;
+  payloadBytes: number;
+  drainSeconds: number;
+}
+
 export type WorkerCommand =
   | { cmd: "prepare"; task: WorkerTask }
-  | { cmd: "start"; args?: { clientMessageId: string; timeoutMs: number } }
+  | { cmd: "start"; args?: { clientMessageId?: string; timeoutMs?: number; phase?: "steady" | "storm" } }
   | { cmd: "finish" };
 
 export type WorkerEvent =

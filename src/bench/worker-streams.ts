@@ -52,10 +52,10 @@ export function streamsRole(task: StreamsTask): Role {
       return { opened, openSeconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds(process.cpuUsage(cpu0)), rss: process.memoryUsage().rss };
     },
     async start(args, started) {
-      target = args!.clientMessageId;
+      target = args!.clientMessageId!;
       const cpu0 = process.cpuUsage();
       started();
-      const deadline = performance.now() + args!.timeoutMs;
+      const deadline = performance.now() + args!.timeoutMs!;
       while (arrived < streams.length && performance.now() < deadline) await sleep(5);
       await sleep(200); // late duplicates
       return {

@@ -5,6 +5,7 @@
  */
 import type { WorkerCommand, WorkerEvent, WorkerProgress, WorkerTask } from "./worker-protocol.js";
 import { latencyRole } from "./worker-latency.js";
+import { reconnectsRole } from "./worker-reconnects.js";
 import { streamsRole } from "./worker-streams.js";
 import { throughputRole } from "./worker-throughput.js";
 
@@ -24,6 +25,8 @@ function createRole(task: WorkerTask): Role {
       return latencyRole(task);
     case "streams":
       return streamsRole(task);
+    case "reconnects":
+      return reconnectsRole(task);
   }
 }
 
