@@ -92,12 +92,11 @@ export class ConnectionRegistry {
     const conn = (req.socket as Tagged)[CONNECTION];
     if (!conn) return;
     this.becomeBusy(conn);
-    if (!req.complete) {
-      conn.timer = setTimeout(() => conn.close(), this.limits.http1RequestTimeoutMs);
-      conn.timer.unref();
-      req.once("end", () => this.clearTimer(conn));
-    }
+    const bodyTimer = req.complete ? undefined : setTimeout(() => conn.close(), this.limits.http1RequestTimeoutMs);
+    bodyTimer?.unref();
+    req.once("end", () => clearTimeout(bodyTimer));
     res.once("close", () => {
+      clearTimeout(bodyTimer);
       conn.active--;
       if (conn.active === 0 && this.open.has(conn)) this.becomeIdle(conn, this.limits.http1HeadersTimeoutMs);
     });
