@@ -40,6 +40,8 @@ export interface BenchOptions {
   reconnectSendRate: number;
   /** Reconnect storm: seconds per window (steady, then storm). */
   reconnectSeconds: number;
+  /** Reconnect storm, resume window: messages each recipient missed before coming back. */
+  reconnectBacklog: number;
   /** Ciphertext bytes per message (plus a 24-byte nonce and a 16-byte tag). */
   payloadBytes: number;
   /** Every message carries a real ML-KEM-1024 ciphertext (1568 bytes), as a session's first message does. */
@@ -89,6 +91,7 @@ export const USAGE = `npm run bench -- [flags]      (no flags: the quick run, ab
   --reconnect-rate=N     reconnect storm: streams dropped and resumed per second (default 25)
   --reconnect-send-rate=N  reconnect storm: messages per second to the recipients (default 200)
   --reconnect-seconds=T  reconnect storm: seconds of the steady window and of the storm window (default 8)
+  --reconnect-backlog=K  reconnect storm: messages each recipient missed before the resume window (default 20)
   --payload-bytes=B      ciphertext bytes per message (default 512)
   --kem-first            every message carries a real ML-KEM-1024 ciphertext (1568 bytes)
   --workers=N            load-generator processes for throughput/latency (default 1)
@@ -128,6 +131,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
       "reconnect-rate": { type: "string" },
       "reconnect-send-rate": { type: "string" },
       "reconnect-seconds": { type: "string" },
+      "reconnect-backlog": { type: "string" },
       "payload-bytes": { type: "string" },
       "kem-first": { type: "boolean" },
       workers: { type: "string" },
@@ -183,6 +187,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
     reconnectRate: int("reconnect-rate", 25, 1, 10_000),
     reconnectSendRate: int("reconnect-send-rate", 200, 1, 100_000),
     reconnectSeconds: int("reconnect-seconds", 8, 1, 3600),
+    reconnectBacklog: int("reconnect-backlog", 20, 0, 10_000),
     payloadBytes: int("payload-bytes", 512, 1, 60_000),
     kemFirst: values["kem-first"] ?? false,
     workers: int("workers", 1, 1, 64),

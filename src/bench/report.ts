@@ -120,10 +120,11 @@ export function formatReport(r: BenchResults): string {
         [
           ["steady", c.steady.sendMs.p50, c.steady.sendMs.p99, "", "", "", "", "", ...cpu(c.steady.cpu)],
           ["storm", c.storm.sendMs.p50, c.storm.sendMs.p99, n(c.storm.reconnects), c.storm.reconnectsPerSecond, c.storm.resumeMs.p50, c.storm.resumeMs.p99, perMsg(c.storm.cpuPerReconnectMs), ...cpu(c.storm.cpu)],
+          [`resume only (${c.resume.backlog} missed each)`, "", "", n(c.resume.resumes), "", c.resume.resumeMs.p50, c.resume.resumeMs.p99, perMsg(c.resume.cpuPerResumeMs), ...cpu(c.resume.cpu)],
         ],
       ),
     );
-    out.push(dim(`  ${n(c.sent)} sent; lost ${c.lost}, duplicated ${c.duplicated}, cursor gaps/repeats at resumes ${c.cursorErrors}, failed streams ${c.streamErrors}; CPU per resume = storm window − steady window, per resume`));
+    out.push(dim(`  ${n(c.sent)} sent; lost ${c.lost}, duplicated ${c.duplicated}, cursor gaps/repeats at resumes ${c.cursorErrors}, failed streams ${c.streamErrors}; CPU per resume: storm = storm window − steady window; resume only = the window's own`));
   }
   if (r.startup) {
     const s = r.startup;
@@ -139,7 +140,7 @@ export function formatReport(r: BenchResults): string {
     ...r.throughput.map((t) => t.cpu),
     ...r.latency.map((l) => l.cpu),
     ...(r.streams ? [r.streams.openCpu, r.streams.pushCpu] : []),
-    ...(r.reconnects ? [r.reconnects.steady.cpu, r.reconnects.storm.cpu] : []),
+    ...(r.reconnects ? [r.reconnects.steady.cpu, r.reconnects.storm.cpu, r.reconnects.resume.cpu] : []),
   ];
   if (windows.some(noisy)) out.push("", red("  Other processes on this machine used CPU during the marked windows (other procs): those figures are disturbed; rerun on a quiet machine."));
   const samples = [...r.throughput, ...r.latency].flatMap((t) => Object.entries(t.delivery.errorSamples).map(([k, m]) => `${t.mode}: ${k}: ${m}`));

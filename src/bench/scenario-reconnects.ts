@@ -19,6 +19,15 @@ export interface ReconnectsResult {
     /** Server + PostgreSQL CPU the storm added, per reconnect (storm window minus the steady one: the same sends), ms. */
     cpuPerReconnectMs: { serverMs: number; postgresMs: number };
   };
+  /** Every recipient away, then back at the reconnect rate with a backlog each, nothing else running. */
+  resume: {
+    backlog: number;
+    resumes: number;
+    resumeMs: Percentiles;
+    cpu: CpuFigures;
+    /** Server + PostgreSQL CPU of the window, per resume (open, replay of the backlog, caught_up, presence), ms. */
+    cpuPerResumeMs: { serverMs: number; postgresMs: number };
+  };
   sent: number;
   lost: number;
   duplicated: number;
@@ -46,7 +55,10 @@ function percentilesOfMs(samples: readonly number[]): Percentiles {
  * drop their stream and resume from their last cursor at a fixed rate, each resume
  * replaying what was sent meanwhile. The figures: what the storm does to SendMessage
  * latency, what a resume costs the server and PostgreSQL, and that every replay was
- * exact (no gap, no repeat, nothing lost).
+ * exact (no gap, no repeat, nothing lost). Last, every recipient goes away, is sent a
+ * backlog, and comes back at the same rate with nothing else running: CPU per resume
+ * measured on its own, which other load on the machine disturbs far less than the
+ * difference of two windows.
  */
 export async function runReconnects(ctx: BenchContext): Promise<ReconnectsResult> {
   const o = ctx.options;
@@ -68,10 +80,11 @@ export async function runReconnects(ctx: BenchContext): Promise<ReconnectsResult
       sendRate: o.reconnectSendRate,
       reconnectRate: o.reconnectRate,
       seconds: o.reconnectSeconds,
+      backlog: o.reconnectBacklog,
       payloadBytes: o.payloadBytes,
       drainSeconds: o.drainSeconds,
     });
-    const phase = async (name: "steady" | "storm") => {
+    const phase = async (name: "steady" | "storm" | "backlog" | "resume") => {
       const progress = new ProgressLine(`reconnects: ${name}`, () => `sent ${total([worker], "accepted")}  resumed ${total([worker], "opened")}`);
       const before = cpuSnapshot(ctx.servers, ctx.embedded);
       const measured = worker.next("measured");
@@ -83,7 +96,11 @@ export async function runReconnects(ctx: BenchContext): Promise<ReconnectsResult
     };
     const steady = await phase("steady");
     const storm = await phase("storm");
+    await phase("backlog");
+    const resume = await phase("resume");
     const end = await worker.finish();
+    const resumeWindow = resume.data.resumeMs as number[];
+    const perResume = (seconds: number) => Math.round((seconds * 1e6) / Math.max(1, resumeWindow.length)) / 1000;
     const resumeMs = storm.data.resumeMs as number[];
     const reconnects = resumeMs.length;
     // Both windows send the same messages (open loop, same rate and length): what the storm
@@ -106,6 +123,13 @@ export async function runReconnects(ctx: BenchContext): Promise<ReconnectsResult
           serverMs: perReconnect(storm.cpu.serverSeconds, steady.cpu.serverSeconds),
           postgresMs: perReconnect(storm.cpu.postgresSeconds, steady.cpu.postgresSeconds),
         },
+      },
+      resume: {
+        backlog: o.reconnectBacklog,
+        resumes: resumeWindow.length,
+        resumeMs: percentilesOfMs(resumeWindow),
+        cpu: resume.cpu,
+        cpuPerResumeMs: { serverMs: perResume(resume.cpu.serverSeconds), postgresMs: perResume(resume.cpu.postgresSeconds) },
       },
       sent: end.sent as number,
       lost: end.lost as number,

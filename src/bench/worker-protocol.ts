@@ -55,13 +55,15 @@ export interface ReconnectsTask {
   reconnectRate: number;
   /** Seconds per phase. */
   seconds: number;
+  /** Resume window: messages each recipient missed before it comes back. */
+  backlog: number;
   payloadBytes: number;
   drainSeconds: number;
 }
 
 export type WorkerCommand =
   | { cmd: "prepare"; task: WorkerTask }
-  | { cmd: "start"; args?: { clientMessageId?: string; timeoutMs?: number; phase?: "steady" | "storm" } }
+  | { cmd: "start"; args?: { clientMessageId?: string; timeoutMs?: number; phase?: "steady" | "storm" | "backlog" | "resume" } }
   | { cmd: "finish" };
 
 export type WorkerEvent =

@@ -26,6 +26,8 @@ interface Recipient {
  * and resume from their last cursor at a steady rate, so every resume replays what was
  * sent meanwhile. Reports send latency per phase, resume latency (open → caught_up), and
  * checks every replay: each durable cursor exactly once and in order, every message once.
+ * Then ("backlog", "resume") every recipient goes away, gets a backlog, and comes back at
+ * the reconnect rate with nothing else running: the cost of a resume on its own.
  */
 export function reconnectsRole(task: ReconnectsTask): Role {
   const streamClients = Array.from({ length: task.connections }, () => realtimeClient(connection(task.baseUrl)));
@@ -87,13 +89,34 @@ export function reconnectsRole(task: ReconnectsTask): Role {
     return latencies;
   };
 
-  /** Drops and resumes one stream at a time, `rate`/s, round robin, until `until`; returns resume latencies (ms). */
-  const reconnectLoop = async (until: number): Promise<number[]> => {
+  /** Sends `task.backlog` messages to every recipient, 64 at a time. */
+  const sendBacklog = async () => {
+    let next = 0;
+    const total = task.backlog * recipients.length;
+    const run = async () => {
+      for (let n = next++; n < total; n = next++) {
+        const i = n % recipients.length;
+        const clientMessageId = randomUUID();
+        sent.set(clientMessageId, i);
+        await sendClients[i % sendClients.length]!.sendMessage(
+          { destination: { case: "recipientCyphrId", value: task.recipientIds[i]! }, clientMessageId, payload: randomPayload(task.payloadBytes), messageType: MessageType.TEXT },
+          authed(task.senders[i]!),
+        ).catch(() => sent.delete(clientMessageId));
+      }
+    };
+    await Promise.all(Array.from({ length: 64 }, run));
+  };
+
+  /**
+   * Drops and resumes one stream at a time, `rate`/s, round robin, until `until` (or
+   * `limit` resumes); returns resume latencies (ms).
+   */
+  const reconnectLoop = async (until: number, limit = Number.POSITIVE_INFINITY): Promise<number[]> => {
     const latencies: number[] = [];
     const pending: Promise<void>[] = [];
     const interval = 1000 / task.reconnectRate;
     let next = performance.now();
-    for (let n = 0; performance.now() < until; n++) {
+    for (let n = 0; performance.now() < until && n < limit; n++) {
       next += interval;
       const wait = next - performance.now();
       if (wait > 0) await sleep(wait);
@@ -124,6 +147,19 @@ export function reconnectsRole(task: ReconnectsTask): Role {
     },
     async start(args, started) {
       const cpu0 = process.cpuUsage();
+      if (args?.phase === "backlog") {
+        // Setup for the resume window: every recipient goes away, then gets `backlog` messages.
+        for (const r of recipients) (r.epoch++, r.stream?.close());
+        started();
+        await sendBacklog();
+        return { cpuSeconds: cpuSeconds(process.cpuUsage(cpu0)) };
+      }
+      if (args?.phase === "resume") {
+        // Every recipient comes back at the reconnect rate, each replaying its backlog; nothing else runs.
+        started();
+        const resumeMs = await reconnectLoop(Number.POSITIVE_INFINITY, recipients.length);
+        return { sendMs: [], resumeMs, cpuSeconds: cpuSeconds(process.cpuUsage(cpu0)) };
+      }
       const storm = args?.phase === "storm";
       started();
       const until = performance.now() + task.seconds * 1000;
