@@ -365,7 +365,8 @@ export type SystemEvent = Message$1<"cyphr.messaging.v1.SystemEvent"> & {
   timerSeconds: number;
 
   /**
-   * The group's version after this change (groups only).
+   * The group's version after this change (groups only); for TIMER_CHANGED,
+   * which does not bump it, the version in force.
    *
    * @generated from field: uint64 group_version = 8;
    */
@@ -474,6 +475,7 @@ export type ListMessagesRequest = Message$1<"cyphr.messaging.v1.ListMessagesRequ
   /**
    * Exclusive seq bound: BACKWARD returns seq < cursor_seq, FORWARD seq >
    * cursor_seq. 0 starts at the newest (BACKWARD) or oldest (FORWARD) end.
+   * At most 2^63 - 1 (seqs are PostgreSQL int8); above it: INVALID_ARGUMENT.
    *
    * @generated from field: uint64 cursor_seq = 2;
    */
@@ -725,7 +727,8 @@ export type MarkDeliveredRequest = Message$1<"cyphr.messaging.v1.MarkDeliveredRe
   chatId: string;
 
   /**
-   * Highest seq received; at most the chat's last seq.
+   * Highest seq received; at most the chat's last seq (INVALID_ARGUMENT
+   * beyond it).
    *
    * @generated from field: uint64 up_to_seq = 2;
    */
@@ -774,7 +777,8 @@ export type MarkReadRequest = Message$1<"cyphr.messaging.v1.MarkReadRequest"> & 
   chatId: string;
 
   /**
-   * Highest seq read; at most the chat's last seq.
+   * Highest seq read; at most the chat's last seq (INVALID_ARGUMENT beyond
+   * it).
    *
    * @generated from field: uint64 up_to_seq = 2;
    */

@@ -24,7 +24,10 @@ export const file_cyphr_realtime_v1_realtime: GenFile = /*@__PURE__*/
 export type Hello = Message<"cyphr.realtime.v1.Hello"> & {
   /**
    * The cursor of the last durable event this client processed. Unset: the
-   * session's stored ack. 0: replay everything still retained.
+   * session's stored ack. 0: replay everything still retained. At most
+   * 2^63 - 1 (cursors are PostgreSQL int8); above it the stream ends with
+   * INVALID_ARGUMENT. A cursor beyond the user's newest one resumes from now
+   * with caught_up.resync_required.
    *
    * @generated from field: optional uint64 resume_cursor = 1;
    */
@@ -67,7 +70,7 @@ export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*
  */
 export type Ack = Message<"cyphr.realtime.v1.Ack"> & {
   /**
-   * Highest processed cursor.
+   * Highest processed cursor; at most 2^63 - 1 (above it: INVALID_ARGUMENT).
    *
    * @generated from field: uint64 cursor = 1;
    */
