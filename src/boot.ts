@@ -1,4 +1,5 @@
 import net from "node:net";
+import os from "node:os";
 import type { Logger } from "pino";
 import { createApp, type App } from "./app.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
@@ -40,6 +41,9 @@ export async function boot(): Promise<Booted> {
   }
   const log = createLogger(config.logLevel);
   const started = performance.now();
+  // Until shutDownOnSignals takes over: exit at once, and the 'exit' hooks stop PostgreSQL.
+  process.once("SIGINT", exitDuringBoot);
+  process.once("SIGTERM", exitDuringBoot);
   // Before PostgreSQL is touched: a server already on this port is not disturbed.
   await assertPortFree(config.host, config.port);
   const embedded = config.databaseUrl
@@ -71,6 +75,8 @@ export async function boot(): Promise<Booted> {
  */
 export function shutDownOnSignals(booted: Booted, stopServing: () => Promise<void>): void {
   const { config, log, app, embedded } = booted;
+  process.off("SIGINT", exitDuringBoot);
+  process.off("SIGTERM", exitDuringBoot);
   let stopping = false;
   const stop = async (reason: string, exitCode: number) => {
     if (stopping) return;
@@ -94,6 +100,10 @@ export function shutDownOnSignals(booted: Booted, stopServing: () => Promise<voi
     setTimeout(() => process.exit(1), config.shutdownGraceMs + config.embeddedPostgresStopTimeoutMs).unref();
     void stop("embedded PostgreSQL lost", 1);
   });
+}
+
+function exitDuringBoot(signal: NodeJS.Signals): void {
+  process.exit(128 + (os.constants.signals[signal] ?? 0));
 }
 
 /** Listens on the port for a moment; a clear error if another process holds it. */

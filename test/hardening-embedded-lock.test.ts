@@ -85,6 +85,24 @@ describe("a second server", () => {
   }, 180_000);
 });
 
+describe("two servers started at once on a fresh data folder", () => {
+  it("exactly one serves; the other is refused with one line", async () => {
+    const [a, b] = await Promise.all([start({ CYPHR_DATA_DIR: shared }), start({ CYPHR_DATA_DIR: shared })]);
+    const outcomes = await Promise.all(
+      [a, b].map((server) =>
+        server.waitUntilReady().then(
+          () => "serving",
+          () => "refused",
+        ),
+      ),
+    );
+    expect([...outcomes].sort()).toEqual(["refused", "serving"]);
+    const [refused, serving] = outcomes[0] === "refused" ? [a, b] : [b, a];
+    await expectRefused(refused!, /^cyphr failed to start: the data folder .* is in use by process \d+ /);
+    await expectServing(serving!);
+  }, 180_000);
+});
+
 describe("after a server was killed (SIGKILL, no cleanup)", () => {
   it("the next start takes over its lock, stops the PostgreSQL it left running, and serves the same data", async () => {
     const first = await start({ CYPHR_DATA_DIR: shared });

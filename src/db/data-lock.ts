@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, unlinkSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -25,27 +25,30 @@ const UNREADABLE_GRACE_MS = 10_000;
 
 /**
  * Takes `<dir>/cyphr.lock` for this process, for as long as it runs. The file names the
- * owner's pid, start time and boot id; a lock whose owner is provably gone (no such pid,
- * or a pid reused by another process, or another boot) is taken over, any other lock
- * refuses the start with a one-line error. The file appears complete (hard link of a
- * written file), and a stale lock is taken over by moving it aside and checking that
- * what was moved is the stale one, so two processes racing for it cannot both win.
+ * owner's pid, start time and boot id (and a nonce: no two locks read the same); a lock
+ * whose owner is provably gone (no such pid, a pid reused by another process, another
+ * boot) is taken over, any other refuses the start with a one-line error.
+ *
+ * The file appears complete (hard link of a written file). A stale lock is removed only
+ * by the process that holds its takeover gate (`cyphr.lock.takeover-<hash of the stale
+ * lock>`, taken the same way), which checks that the stale lock is still there first;
+ * so of many processes racing for one stale lock, exactly one gets the folder.
  */
 export async function lockDataFolder(dir: string): Promise<DataFolderLock> {
   const lockPath = path.join(dir, LOCK_FILE);
-  const mine = JSON.stringify(await ownerOf(process.pid));
-  for (let attempt = 0; attempt < 10; attempt++) {
+  const mine = JSON.stringify({ ...(await ownerOf(process.pid)), nonce: randomBytes(8).toString("hex") });
+  for (let attempt = 0; attempt < 200; attempt++) {
     if (await createExclusively(lockPath, mine)) return heldLock(lockPath, mine);
-    const text = await fs.readFile(lockPath, "utf8").catch(() => undefined);
+    const text = await readIfPresent(lockPath);
     if (text === undefined) continue;
-    const owner = parse(text);
-    if (owner ? await isRunning(owner) : await isYoung(lockPath)) {
-      const who = owner ? `process ${owner.pid}` : "another process";
+    if (await isHeld(lockPath, text)) {
+      const owner = parse(text);
       throw new EmbeddedStartError(
-        `the data folder ${dir} is in use by ${who} (another Cyphr server?): stop it first, or set CYPHR_DATA_DIR to another folder`,
+        `the data folder ${dir} is in use by ${owner ? `process ${owner.pid}` : "another process"} (another Cyphr server?): ` +
+          "stop it first, or set CYPHR_DATA_DIR to another folder",
       );
     }
-    await takeOverStale(lockPath, text);
+    await removeStale(lockPath, text, mine);
   }
   throw new EmbeddedStartError(`could not lock the data folder ${dir}: ${LOCK_FILE} keeps changing`);
 }
@@ -70,18 +73,34 @@ async function createExclusively(lockPath: string, contents: string): Promise<bo
   }
 }
 
-async function takeOverStale(lockPath: string, staleText: string): Promise<void> {
-  const aside = `${lockPath}.stale.${process.pid}.${randomBytes(4).toString("hex")}`;
-  try {
-    await fs.rename(lockPath, aside);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw error;
+/**
+ * Removes the stale lock `staleText` if this process gets its takeover gate; otherwise
+ * waits a moment for the process that has it (or clears a gate whose holder died).
+ */
+async function removeStale(lockPath: string, staleText: string, mine: string): Promise<void> {
+  const gate = `${lockPath}.takeover-${createHash("sha256").update(staleText).digest("hex").slice(0, 16)}`;
+  if (!(await createExclusively(gate, mine))) {
+    const holder = await readIfPresent(gate);
+    if (holder !== undefined && !(await isHeld(gate, holder)) && (await readIfPresent(gate)) === holder) await fs.rm(gate, { force: true });
+    else await new Promise((resolve) => setTimeout(resolve, 10));
+    return;
   }
-  const moved = await fs.readFile(aside, "utf8");
-  // Someone took the lock between our read and the move: give it back.
-  if (moved !== staleText) await fs.link(aside, lockPath).catch(() => undefined);
-  await fs.rm(aside, { force: true });
+  try {
+    // Nobody else removes or replaces this stale lock while we hold its gate.
+    if ((await readIfPresent(lockPath)) === staleText) await fs.rm(lockPath, { force: true });
+  } finally {
+    await fs.rm(gate, { force: true });
+  }
+}
+
+async function readIfPresent(file: string): Promise<string | undefined> {
+  return fs.readFile(file, "utf8").catch(() => undefined);
+}
+
+/** Whether the process named in a lock file still runs (a file that cannot be parsed may still be being written). */
+async function isHeld(file: string, text: string): Promise<boolean> {
+  const owner = parse(text);
+  return owner ? isRunning(owner) : isYoung(file);
 }
 
 function heldLock(lockPath: string, mine: string): DataFolderLock {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
@@ -31,7 +31,7 @@ export interface ServerProcess {
   waitUntilReady(timeoutMs?: number): Promise<void>;
   /** Sends SIGTERM and waits for the exit, failing after `timeoutMs`. */
   terminate(timeoutMs?: number): Promise<Exit>;
-  /** Last resort for cleanup: SIGTERM, then SIGKILL to the whole process group (Postgres included). */
+  /** Last resort for cleanup: SIGTERM, then SIGKILL to its process group and to its children's (Postgres has its own). */
   kill(): Promise<void>;
 }
 
@@ -83,7 +83,7 @@ export async function spawnServer(env: Record<string, string | undefined>, optio
       if (exit) return;
       child.kill("SIGTERM");
       const done = await withTimeout(exited, 20_000, "").catch(() => undefined);
-      if (!done && child.pid) process.kill(-child.pid, "SIGKILL");
+      if (!done && child.pid) killTree(child.pid);
     },
   };
 }
@@ -105,7 +105,7 @@ export async function runScript(
     const exit = await withTimeout(exited, timeoutMs, `${script} did not finish within ${timeoutMs} ms`);
     return { ...exit, stdout: stdout(), stderr: stderr() };
   } catch (error) {
-    if (child.pid) process.kill(-child.pid, "SIGKILL");
+    if (child.pid) killTree(child.pid);
     throw error;
   }
 }
@@ -153,6 +153,33 @@ export async function postmasterOf(dataDir: string): Promise<{ pid: number; port
   if (text === undefined) return undefined;
   const lines = text.split("\n");
   return { pid: Number(lines[0]), port: Number(lines[3]) };
+}
+
+/** SIGKILL to the process group of `pid` and to the group of each of its children (the postmaster leads its own). */
+function killTree(pid: number): void {
+  const children = childrenOf(pid);
+  for (const target of [pid, ...children]) {
+    for (const victim of [-target, target]) {
+      try {
+        process.kill(victim, "SIGKILL");
+      } catch {
+        // Not a group leader, or gone already.
+      }
+    }
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [];
+  }
+  return entries.map(Number).filter((candidate) => {
+    const stat = readProcStat(candidate);
+    return stat !== undefined && Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid;
+  });
 }
 
 /** Whether a process with this pid exists (a zombie counts as gone). */
