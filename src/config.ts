@@ -1,4 +1,5 @@
 import path from "node:path";
+import { MAX_SIGNAL_PAYLOAD_BYTES } from "./realtime/limits.js";
 
 /** Typed, validated server configuration. Every field comes from one environment variable. */
 export interface Config {
@@ -46,6 +47,8 @@ export interface Config {
   refreshTokenTtlSeconds: number;
   /** How often the health monitor pings the database, in milliseconds. */
   healthCheckIntervalMs: number;
+  /** How long one database probe may take before health reads NOT_SERVING and /readyz 503, in milliseconds. */
+  healthCheckTimeoutMs: number;
   /** How long shutdown waits for in-flight calls before closing connections, in milliseconds. */
   shutdownGraceMs: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -65,6 +68,12 @@ export interface Config {
   heartbeatIntervalMs: number;
   /** Frames a stream may fall behind before the server ends it. */
   streamBufferFrames: number;
+  /** Bytes a stream may fall behind (queued plus held by the transport) before the server ends it. */
+  streamBufferBytes: number;
+  /** Live event streams (Connect and Subscribe together) one user may hold on one instance. */
+  streamsPerUser: number;
+  /** What serves Connect and Subscribe over HTTP/2: the core-stream fast path ("h2") or connect-es ("connect"). */
+  streamEngine: "h2" | "connect";
   /** Days durable events are kept for replay. */
   eventRetentionDays: number;
   /** How long a call rings before it ends as missed, in milliseconds. */
@@ -122,6 +131,7 @@ export function loadConfig(env: Env = process.env): Config {
     accessTokenTtlSeconds: read.integer("ACCESS_TOKEN_TTL_SECONDS", 900, 30, 86_400),
     refreshTokenTtlSeconds: read.integer("REFRESH_TOKEN_TTL_SECONDS", 30 * 86_400, 300, 365 * 86_400),
     healthCheckIntervalMs: read.integer("HEALTH_CHECK_INTERVAL_MS", 2000, 100, 60_000),
+    healthCheckTimeoutMs: read.integer("HEALTH_CHECK_TIMEOUT_MS", 2000, 100, 60_000),
     shutdownGraceMs: read.integer("SHUTDOWN_GRACE_MS", 10_000, 0, 300_000),
     logLevel: read.oneOf("LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
     messageMaxBytes: read.integer("MESSAGE_MAX_BYTES", 65_536, 1024, 4 * 1024 * 1024 - 4096),
@@ -132,6 +142,9 @@ export function loadConfig(env: Env = process.env): Config {
     maxGroupMembers: read.integer("MAX_GROUP_MEMBERS", 1000, 2, 100_000),
     heartbeatIntervalMs: read.integer("HEARTBEAT_INTERVAL_MS", 25_000, 100, 600_000),
     streamBufferFrames: read.integer("STREAM_BUFFER_FRAMES", 1024, 16, 1_000_000),
+    streamBufferBytes: read.integer("STREAM_BUFFER_BYTES", 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+    streamsPerUser: read.integer("STREAM_MAX_PER_USER", 16, 1, 10_000),
+    streamEngine: read.oneOf("STREAM_ENGINE", ["h2", "connect"], "h2"),
     eventRetentionDays: read.integer("EVENT_RETENTION_DAYS", 30, 1, 3650),
     ringTimeoutMs: read.integer("RING_TIMEOUT_MS", 45_000, 100, 600_000),
     typingExpiryMs: read.integer("TYPING_EXPIRY_MS", 10_000, 100, 600_000),
@@ -140,6 +153,11 @@ export function loadConfig(env: Env = process.env): Config {
     turnSecret: read.string("TURN_SECRET"),
     turnTtlSeconds: read.integer("TURN_TTL_SECONDS", 43_200, 60, 7 * 86_400),
   };
+  // Replay pushes below half the byte budget, so the largest frame must fit in the other half.
+  const largestFrameBytes = Math.max(config.messageMaxBytes, MAX_SIGNAL_PAYLOAD_BYTES) + 4096;
+  if (config.streamBufferBytes < 2 * largestFrameBytes) {
+    problems.push(`STREAM_BUFFER_BYTES must be at least ${2 * largestFrameBytes} (twice the largest frame that MESSAGE_MAX_BYTES allows)`);
+  }
   if (config.turnUrls.length > 0 && config.turnSecret === undefined) {
     problems.push("ICE_TURN_URLS needs TURN_SECRET (the TURN server's static-auth-secret)");
   }

@@ -3,7 +3,10 @@ import type { AddressInfo } from "node:net";
 import type { App } from "./app.js";
 import { IDENTITY_PUBLIC_METHODS } from "./identity/service.js";
 import { authenticate as authenticateCaller } from "./identity/sessions.js";
-import { authenticate, observe } from "./rpc/interceptors.js";
+import { RealtimeService } from "./gen/cyphr/realtime/v1/realtime_pb.js";
+import { realtimeStreamClaim } from "./realtime/h2/claim.js";
+import { authenticate, callerOf, observe } from "./rpc/interceptors.js";
+import { UnauthenticatedError } from "./shared/errors.js";
 import { PUBLIC_SERVICES, routes } from "./routes.js";
 import { trackResponse, transportContextValues } from "./rpc/stream-reset.js";
 import { createListener, transportLimits } from "./transport.js";
@@ -28,10 +31,11 @@ export function createServer(app: App): CyphrServer {
   // Every in-flight call listens on this signal; thousands of streams are normal.
   setMaxListeners(0, shutdownController.signal);
   const publicMethods = new Set([...PUBLIC_SERVICES, ...IDENTITY_PUBLIC_METHODS]);
+  const verify = (token: string) => authenticateCaller(app.identity, token);
   const handler = createCallHandler({
     routes: routes(app),
     log: app.log,
-    interceptors: [observe(app.log), authenticate(publicMethods, (token) => authenticateCaller(app.identity, token))],
+    interceptors: [observe(app.log), authenticate(publicMethods, (token) => verify(token))],
     shutdownSignal: shutdownController.signal,
     readMaxBytes: READ_MAX_BYTES,
     contextValues: transportContextValues,
@@ -57,7 +61,19 @@ export function createServer(app: App): CyphrServer {
     trackResponse(req, res);
     handler(req, res);
   };
-  const { server, sessions, sockets, close } = createListener(app.config.tls, transportLimits(app.config), counted);
+  // Connect and Subscribe over HTTP/2 skip the per-call pipeline (src/realtime/h2/); everything else goes through `handler`.
+  const claim =
+    app.config.streamEngine === "h2"
+      ? realtimeStreamClaim({
+          rt: app.realtime,
+          log: app.log,
+          authenticate: async (header) =>
+            (await callerOf(publicMethods, verify, RealtimeService.typeName, "Connect", header ?? null)) ?? Promise.reject(new UnauthenticatedError("missing authorization")),
+          shutdownSignal: shutdownController.signal,
+          readMaxBytes: READ_MAX_BYTES,
+        })
+      : undefined;
+  const { server, sessions, sockets, close } = createListener(app.config.tls, transportLimits(app.config), counted, claim);
 
   return {
     listen(port, host = app.config.host) {

@@ -6,6 +6,7 @@ import type tls from "node:tls";
 import type { Config } from "./config.js";
 import { ConnectionRegistry, type ConnectionLimits } from "./transport/connections.js";
 import { KEEPALIVE_MS, keepAlive } from "./transport/keepalive.js";
+import { claimStreams, type StreamClaim } from "./transport/stream-claims.js";
 import { WriteWatchdog } from "./transport/write-watchdog.js";
 
 type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
@@ -57,7 +58,7 @@ export interface Listener {
  * accepted while listening, which the HTTP/1.1 server here never does; the registry applies
  * them to every connection instead.
  */
-export function createListener(tls: Config["tls"], limits: TransportLimits, handler: Handler): Listener {
+export function createListener(tls: Config["tls"], limits: TransportLimits, handler: Handler, claim?: StreamClaim): Listener {
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
   const connections = new ConnectionRegistry(limits);
@@ -108,11 +109,13 @@ export function createListener(tls: Config["tls"], limits: TransportLimits, hand
       if (socket.alpnProtocol !== "h2") connections.startHttp1(socket);
     });
     server.on("session", trackSession);
+    if (claim) claimStreams(server, claim);
     return { server, sessions, sockets, close };
   }
 
   const h2 = http2.createServer(http2Options, serve);
   h2.on("session", trackSession);
+  if (claim) claimStreams(h2, claim);
   const h1 = http.createServer(serve);
   const front = net.createServer((socket) => {
     if (!track(socket)) return;

@@ -30,6 +30,9 @@ function serverEnv(o: BenchOptions): Record<string, string> {
     STREAM_BUFFER_FRAMES: "1000000",
     STREAM_BUFFER_BYTES: String(1024 ** 3),
     STREAM_MAX_PER_USER: "10000",
+    // The stream shapes measured (up to 100,000 streams, or hundreds per connection) are not what the caps are for.
+    HTTP2_MAX_CONCURRENT_STREAMS: "10000",
+    MAX_CONNECTIONS: "1000000",
     // Heartbeats every 10 min (idle cut-off 30 min): long runs need no client heartbeats.
     HEARTBEAT_INTERVAL_MS: "600000",
     ACCESS_TOKEN_TTL_SECONDS: "86400",

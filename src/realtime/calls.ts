@@ -9,6 +9,7 @@ import type { Caller } from "../identity/tokens.js";
 import { requireActiveMembership } from "../messaging/access.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { requireUuid } from "../shared/ids.js";
+import { MAX_SIGNAL_PAYLOAD_BYTES } from "./limits.js";
 import {
   addParticipants,
   busyUsers,
@@ -27,8 +28,6 @@ import { publishEphemeral, type EphemeralTarget } from "./publish.js";
 
 /** Values match cyphr.realtime.v1.CallSignalType. */
 export const SignalType = { offer: 1, answer: 2, ice: 3, reject: 4, busy: 5, end: 6, answeredElsewhere: 7 } as const;
-
-export const MAX_SIGNAL_PAYLOAD_BYTES = 65_536;
 
 export interface CallSignalInput {
   callId: string;

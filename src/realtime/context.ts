@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
 import type { MessagingContext } from "../messaging/context.js";
+import type { Semaphore } from "../shared/semaphore.js";
 import type { EventBus } from "./bus.js";
 import type { CallSignaling } from "./calls.js";
 import type { Hub } from "./hub.js";
@@ -21,4 +22,10 @@ export interface RealtimeContext {
   ice: IceSettings;
   heartbeatIntervalMs: number;
   streamBufferFrames: number;
+  /** Bytes a stream may fall behind (queued and held by the transport) before it is ended. */
+  streamBufferBytes: number;
+  /** Live streams one user may hold on this instance. */
+  streamsPerUser: number;
+  /** Database work of stream replays, shared by every stream: at most half the pool. */
+  replaySlots: Semaphore;
 }

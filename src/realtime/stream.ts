@@ -4,15 +4,24 @@ import { listEvents, resumePoint } from "../events/log.js";
 import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Caller } from "../identity/tokens.js";
 import { DeadlineExceededError, ResourceExhaustedError, UnavailableError } from "../shared/errors.js";
+import type { Semaphore } from "../shared/semaphore.js";
 import { framesForEvents } from "./content.js";
+import { estimatedFrameBytes } from "./frame-size.js";
 import { ephemeralFrame, heartbeatFrame } from "./frames.js";
 import type { Hub, Subscriber } from "./hub.js";
 
+/** Events read per replay query. */
 const PAGE = 500;
+/** Events whose messages are loaded at once: a replay holds at most this many loaded frames beyond its buffer. */
+const REPLAY_CHUNK = 16;
+/** How often a replay waiting on a full transport (nothing queued here) looks again. */
+const TRANSPORT_POLL_MS = 50;
 
 export interface StreamSettings {
   /** Frames a stream may fall behind before it is ended. */
   bufferFrames: number;
+  /** Bytes a stream may fall behind (queued here plus held by the transport) before it is ended. */
+  bufferBytes: number;
   heartbeatIntervalMs: number;
   /** End the stream when the client sent nothing for this long (bidi streams only). */
   clientIdleTimeoutMs: number | undefined;
@@ -30,6 +39,10 @@ export interface StreamDeps {
   snapshot?(userId: string): Promise<ServerFrame[]>;
   /** Cuts the call off at the transport (a client that stopped reading never sees the final status otherwise). */
   resetTransport?(reason: Error): void;
+  /** Bytes written to the transport that the client has not taken yet. */
+  transportBacklog?(): number;
+  /** Shared by every stream of the instance: bounds how much of the database pool replays may hold. */
+  replaySlots: Semaphore;
 }
 
 /**
@@ -46,6 +59,11 @@ export class EventStream implements Subscriber {
   readonly userId: string;
   readonly sessionId: string;
   private readonly queue: ServerFrame[] = [];
+  /** Estimated encoded bytes of the frames in `queue`, each counted as it was pushed. */
+  private readonly queuedSizes: number[] = [];
+  private queuedBytes = 0;
+  /** Aborted when the stream ends: queued replay queries are dropped, not run. */
+  private readonly gone = new AbortController();
   private delivered = 0;
   /** Highest cursor announced live. */
   private newestSeen = 0;
@@ -127,6 +145,7 @@ export class EventStream implements Subscriber {
   end(): void {
     if (this.ended) return;
     this.ended = {};
+    this.gone.abort();
     this.wake?.();
     this.spaceWaiter?.();
   }
@@ -139,7 +158,8 @@ export class EventStream implements Subscriber {
   fail(error: Error): void {
     if (this.ended) return;
     this.ended = { error };
-    if (error instanceof ResourceExhaustedError) this.queue.length = 0;
+    this.gone.abort();
+    if (error instanceof ResourceExhaustedError) this.clearQueue();
     this.detach();
     setTimeout(() => this.deps.resetTransport?.(error), this.settings.drainGraceMs).unref();
     this.wake?.();
@@ -151,7 +171,8 @@ export class EventStream implements Subscriber {
       for (;;) {
         const frame = this.queue.shift();
         if (frame) {
-          if (this.queue.length < this.settings.bufferFrames / 2) this.spaceWaiter?.();
+          this.queuedBytes -= this.queuedSizes.shift() ?? 0;
+          if (!this.isHalfFull()) this.spaceWaiter?.();
           yield frame;
           continue;
         }
@@ -159,11 +180,14 @@ export class EventStream implements Subscriber {
           if (this.ended.error) throw this.ended.error;
           return;
         }
+        this.spaceWaiter?.();
         await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
       }
     } finally {
       if (!this.ended) this.ended = {};
+      this.gone.abort();
+      this.clearQueue();
       this.detach();
     }
   }
@@ -213,11 +237,18 @@ export class EventStream implements Subscriber {
     for (;;) {
       this.rereadRequested = false;
       const announcedBefore = this.newestSeen;
-      const page = await listEvents(this.deps.pool, this.userId, this.delivered, PAGE);
-      for (const { cursor, frame } of await framesForEvents(this.deps.pool, page)) {
+      const page = await this.query(() => listEvents(this.deps.pool, this.userId, this.delivered, PAGE));
+      if (page === undefined) return;
+      for (let at = 0; at < page.length; at += REPLAY_CHUNK) {
+        // Only a client that took its frames gets more loaded: a stalled stream holds one chunk at most.
         await this.space();
-        if (this.ended) return;
-        if (cursor > this.delivered) this.emitDurable(cursor, frame);
+        const frames = await this.query(() => framesForEvents(this.deps.pool, page.slice(at, at + REPLAY_CHUNK)));
+        if (frames === undefined) return;
+        for (const { cursor, frame } of frames) {
+          await this.space();
+          if (this.ended) return;
+          if (cursor > this.delivered) this.emitDurable(cursor, frame);
+        }
       }
       if (this.ended) return;
       // Announced while we read, so possibly committed after the read began: read again.
@@ -228,29 +259,69 @@ export class EventStream implements Subscriber {
     this.readingDatabase = false;
   }
 
+  /**
+   * Runs one replay query in a shared slot, unless the stream ends first (then undefined:
+   * a stream that went away while waiting costs the database nothing).
+   */
+  private async query<T>(run: () => Promise<T>): Promise<T | undefined> {
+    if (this.ended) return undefined;
+    try {
+      const result = await this.deps.replaySlots.run(run, this.gone.signal);
+      return this.ended ? undefined : result;
+    } catch (error) {
+      if (this.ended) return undefined;
+      throw error;
+    }
+  }
+
   private emitDurable(cursor: number, frame: ServerFrame | null): void {
     this.delivered = cursor;
     if (frame && frame.event.case !== undefined) this.push(frame);
   }
 
+  /** Bytes the client has yet to take: queued here, and written to the transport but not sent. */
+  private backlogBytes(): number {
+    return this.queuedBytes + (this.deps.transportBacklog?.() ?? 0);
+  }
+
   private push(frame: ServerFrame): void {
     if (this.ended) return;
+    const bytes = estimatedFrameBytes(frame);
     this.queue.push(frame);
-    if (this.queue.length > this.settings.bufferFrames) {
-      this.fail(
-        new ResourceExhaustedError(
-          `stream fell more than ${this.settings.bufferFrames} frames behind; reconnect and resume from your last processed cursor`,
-        ),
-      );
+    this.queuedSizes.push(bytes);
+    this.queuedBytes += bytes;
+    const { bufferFrames, bufferBytes } = this.settings;
+    const behind =
+      this.queue.length > bufferFrames ? `${bufferFrames} frames` : this.backlogBytes() > bufferBytes ? `${bufferBytes} bytes` : undefined;
+    if (behind) {
+      this.fail(new ResourceExhaustedError(`stream fell more than ${behind} behind; reconnect and resume from your last processed cursor`));
       return;
     }
     this.wake?.();
   }
 
-  /** Reading the database waits for the client to take frames instead of overflowing the buffer. */
+  private clearQueue(): void {
+    this.queue.length = 0;
+    this.queuedSizes.length = 0;
+    this.queuedBytes = 0;
+  }
+
+  /** Half the frame or byte budget is used: reading the database waits. */
+  private isHalfFull(): boolean {
+    return this.queue.length >= this.settings.bufferFrames / 2 || this.backlogBytes() >= this.settings.bufferBytes / 2;
+  }
+
+  /**
+   * Reading the database waits for the client to take frames instead of overflowing the
+   * buffer. A database read's frames are pushed only below half the budget, so replay never
+   * overflows it (config keeps every frame under half the byte budget).
+   */
   private async space(): Promise<void> {
-    while (!this.ended && this.queue.length >= this.settings.bufferFrames / 2) {
+    while (!this.ended && this.isHalfFull()) {
+      // Nothing queued here: only the transport is full, and it says nothing when it drains.
+      const poll = this.queue.length === 0 ? setTimeout(() => this.spaceWaiter?.(), TRANSPORT_POLL_MS) : undefined;
       await new Promise<void>((resolve) => (this.spaceWaiter = resolve));
+      clearTimeout(poll);
       this.spaceWaiter = undefined;
     }
   }

@@ -17,6 +17,14 @@ export type ResetStream = (reason: Error) => void;
 
 export const resetStreamKey = createContextKey<ResetStream | undefined>(undefined, { description: "resets the call's transport stream" });
 
+/**
+ * Bytes of the call's response written but not yet taken by the client: what the HTTP/2
+ * stream (or the HTTP/1.1 response and its socket) still holds. Stream byte budgets count it.
+ */
+export type TransportBacklog = () => number;
+
+export const transportBacklogKey = createContextKey<TransportBacklog>(() => 0, { description: "bytes the call's transport still holds" });
+
 /** Pairs each HTTP/1.1 request with its response, which is what can be closed. */
 const responses = new WeakMap<NodeRequest, NodeResponse>();
 
@@ -27,7 +35,15 @@ export function trackResponse(req: NodeRequest, res: NodeResponse): void {
 
 /** Context values for the Connect handler (connectNodeAdapter's `contextValues`). */
 export function transportContextValues(req: NodeRequest): ContextValues {
-  return createContextValues().set(resetStreamKey, (reason) => resetStream(req, reason));
+  return createContextValues()
+    .set(resetStreamKey, (reason) => resetStream(req, reason))
+    .set(transportBacklogKey, () => transportBacklog(req));
+}
+
+function transportBacklog(req: NodeRequest): number {
+  if ("stream" in req) return req.stream.destroyed ? 0 : req.stream.writableLength;
+  const res = responses.get(req);
+  return res && !res.destroyed ? res.writableLength : 0;
 }
 
 function resetStream(req: NodeRequest, reason: Error): void {

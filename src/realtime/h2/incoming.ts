@@ -1,0 +1,87 @@
+import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import type http2 from "node:http2";
+import { InvalidArgumentError, ResourceExhaustedError } from "../../shared/errors.js";
+import { EnvelopeReader, EnvelopeTooLargeError, type Envelope } from "./envelopes.js";
+
+/** Decoded messages waiting for the handler before the request is paused (HTTP/2 flow control then holds the client). */
+const HIGH_WATER = 16;
+
+/**
+ * The request messages of one HTTP/2 stream as an async iterator, read with back-pressure:
+ * the stream is paused while HIGH_WATER messages wait. A message that does not decode, is
+ * compressed, or exceeds the read limit ends the iteration with INVALID_ARGUMENT or
+ * RESOURCE_EXHAUSTED.
+ */
+export class IncomingMessages<Desc extends DescMessage> implements AsyncIterator<MessageShape<Desc>> {
+  private readonly queue: MessageShape<Desc>[] = [];
+  private readonly reader: EnvelopeReader;
+  private ended = false;
+  private failure: Error | undefined;
+  private waiter: (() => void) | undefined;
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly schema: Desc,
+    readMaxBytes: number,
+  ) {
+    this.reader = new EnvelopeReader(readMaxBytes);
+    stream.on("data", (chunk: Buffer) => this.take(chunk));
+    stream.once("end", () => this.close());
+    stream.once("close", () => this.close());
+    // END_STREAM on the request's headers: there is no body to read.
+    if (stream.endAfterHeaders || stream.readableEnded) this.close();
+  }
+
+  /** Why reading stopped early, if it did. */
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  async next(): Promise<IteratorResult<MessageShape<Desc>>> {
+    for (;;) {
+      const message = this.queue.shift();
+      if (message) {
+        if (this.queue.length < HIGH_WATER / 2 && this.stream.isPaused()) this.stream.resume();
+        return { done: false, value: message };
+      }
+      if (this.failure) throw this.failure;
+      if (this.ended) return { done: true, value: undefined };
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+      this.waiter = undefined;
+    }
+  }
+
+  private take(chunk: Buffer): void {
+    if (this.ended) return;
+    let envelopes: Envelope[];
+    try {
+      envelopes = this.reader.push(chunk);
+    } catch (error) {
+      if (!(error instanceof EnvelopeTooLargeError)) throw error;
+      return this.fail(new ResourceExhaustedError(`request message of ${error.declared} bytes exceeds the limit of ${error.limit} bytes`));
+    }
+    for (const { flags, data } of envelopes) {
+      if (flags !== 0) return this.fail(new InvalidArgumentError(`request message has flags 0x${flags.toString(16)}; only uncompressed messages (flags 0) are accepted`));
+      try {
+        this.queue.push(fromBinary(this.schema, data));
+      } catch (error) {
+        return this.fail(new InvalidArgumentError(`request message does not decode as ${this.schema.typeName}: ${(error as Error).message}`));
+      }
+    }
+    if (this.queue.length >= HIGH_WATER) this.stream.pause();
+    this.waiter?.();
+  }
+
+  private fail(error: Error): void {
+    this.failure = error;
+    this.close();
+  }
+
+  private close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.reader.buffered > 0 && !this.failure) this.failure = new InvalidArgumentError("request ended inside a message");
+    this.stream.removeAllListeners("data");
+    this.waiter?.();
+  }
+}

@@ -1,0 +1,152 @@
+import http2 from "node:http2";
+import type { ConnectError } from "@connectrpc/connect";
+import { endStreamFlag, endStreamToJson } from "@connectrpc/connect/protocol-connect";
+import { trailerFlag } from "@connectrpc/connect/protocol-grpc-web";
+import { encodeGrpcMessage } from "../../rpc/grpc-message.js";
+import { envelope } from "./envelopes.js";
+
+/** The wire protocols the fast path speaks, each with binary protobuf and no compression. */
+export type WireProtocol = "grpc" | "grpc-web" | "connect";
+
+/** The two streaming methods the fast path carries. */
+export type StreamMethod = "Connect" | "Subscribe";
+
+export interface StreamRoute {
+  method: StreamMethod;
+  protocol: WireProtocol;
+}
+
+const SERVICE = "cyphr.realtime.v1.RealtimeService";
+/** How long a client that keeps sending after its call ended has to close its side before the stream is reset. */
+const UPLOAD_STOP_DELAY_MS = 1000;
+const PATHS: Record<string, StreamMethod> = { [`/${SERVICE}/Connect`]: "Connect", [`/${SERVICE}/Subscribe`]: "Subscribe" };
+
+const CONTENT_TYPES: Record<WireProtocol, string> = {
+  grpc: "application/grpc+proto",
+  "grpc-web": "application/grpc-web+proto",
+  connect: "application/connect+proto",
+};
+
+/**
+ * The route of a request the fast path can serve: POST to Connect or Subscribe, binary
+ * protobuf, uncompressed. Anything else (JSON, gRPC-Web text, compressed requests) is left to
+ * connect-es, which serves every form.
+ */
+export function streamRouteOf(headers: http2.IncomingHttpHeaders): StreamRoute | undefined {
+  if (headers[":method"] !== "POST") return undefined;
+  const method = PATHS[headers[":path"] ?? ""];
+  if (!method) return undefined;
+  const protocol = protocolOf(headers["content-type"]);
+  if (!protocol) return undefined;
+  const encoding = protocol === "connect" ? headers["connect-content-encoding"] : headers["grpc-encoding"];
+  if (encoding !== undefined && encoding !== "identity") return undefined;
+  return { method, protocol };
+}
+
+function protocolOf(contentType: string | undefined): WireProtocol | undefined {
+  switch (contentType?.toLowerCase()) {
+    case "application/grpc":
+    case "application/grpc+proto":
+      return "grpc";
+    case "application/grpc-web":
+    case "application/grpc-web+proto":
+      return "grpc-web";
+    case "application/connect+proto":
+      return "connect";
+    default:
+      return undefined;
+  }
+}
+
+/** The request header carrying the client's deadline, per protocol. */
+export function timeoutHeader(protocol: WireProtocol): string {
+  return protocol === "connect" ? "connect-timeout-ms" : "grpc-timeout";
+}
+
+/**
+ * Writes one call's response in its protocol: the headers, enveloped messages, and the final
+ * status (gRPC trailers, a gRPC-Web trailer frame, or a Connect end-stream message).
+ */
+export class StreamResponder {
+  private headersSent = false;
+  private finished = false;
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly protocol: WireProtocol,
+  ) {}
+
+  /** Sends the response headers (once). */
+  open(): void {
+    if (this.headersSent || this.stream.destroyed) return;
+    this.headersSent = true;
+    this.stream.respond({ ":status": 200, "content-type": CONTENT_TYPES[this.protocol] }, { waitForTrailers: this.protocol === "grpc" });
+  }
+
+  /** Writes one message; false when the transport's buffer is full (wait for "drain"). */
+  write(message: Uint8Array): boolean {
+    this.open();
+    return this.stream.write(envelope(0, message));
+  }
+
+  /**
+   * Ends the call with OK, or with `error`. A client still sending is then told to stop
+   * (RST_STREAM NO_ERROR once the status is out), so an unread upload is never taken in.
+   */
+  finish(error: ConnectError | undefined): void {
+    if (this.finished || this.stream.destroyed || this.stream.closed) return;
+    this.finished = true;
+    const status = statusFields(error);
+    if (this.protocol === "grpc") {
+      if (!this.headersSent) {
+        // Trailers-only: the status travels in the headers of an empty response.
+        this.headersSent = true;
+        this.stream.respond({ ":status": 200, "content-type": CONTENT_TYPES.grpc, ...status }, { endStream: true });
+        this.stopUpload();
+        return;
+      }
+      this.stream.once("wantTrailers", () => {
+        this.stream.sendTrailers(status);
+        this.stopUpload();
+      });
+      this.stream.end();
+      return;
+    }
+    this.open();
+    if (this.protocol === "grpc-web") {
+      const lines = Object.entries(status).map(([key, value]) => `${key}: ${value}\r\n`);
+      this.stream.end(envelope(trailerFlag, Buffer.from(lines.join(""), "utf8")));
+    } else {
+      const end = endStreamToJson(error?.metadata ?? new Headers(), error, undefined);
+      this.stream.end(envelope(endStreamFlag, Buffer.from(JSON.stringify(end), "utf8")));
+    }
+    this.stopUpload();
+  }
+
+  /**
+   * A client still sending after its status was written is reset (RST_STREAM NO_ERROR) a
+   * moment later: a reset submitted at once can overtake the trailers in nghttp2's queue.
+   * Until then its data is read and dropped (Node closes a stream only once its request side
+   * has been read to the end).
+   */
+  private stopUpload(): void {
+    if (this.stream.readableEnded || this.stream.destroyed) return;
+    this.stream.removeAllListeners("data");
+    this.stream.resume();
+    const timer = setTimeout(() => {
+      if (!this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    }, UPLOAD_STOP_DELAY_MS);
+    timer.unref();
+    this.stream.once("close", () => clearTimeout(timer));
+  }
+}
+
+/** grpc-status, grpc-message and the error's metadata (retry-after hints), as gRPC trailers carry them. */
+function statusFields(error: ConnectError | undefined): Record<string, string> {
+  if (!error) return { "grpc-status": "0" };
+  const fields: Record<string, string> = {};
+  error.metadata.forEach((value, key) => (fields[key] = value));
+  fields["grpc-status"] = String(error.code);
+  fields["grpc-message"] = encodeGrpcMessage(error.rawMessage);
+  return fields;
+}

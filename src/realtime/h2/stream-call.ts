@@ -1,0 +1,158 @@
+import http2 from "node:http2";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
+import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
+import type { Logger } from "pino";
+import { ConnectRequestSchema, SubscribeRequestSchema, SubscribeResponseSchema, type ServerFrame } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
+import type { Caller } from "../../identity/tokens.js";
+import { toConnectError } from "../../rpc/errors.js";
+import { DeadlineExceededError, InvalidArgumentError, ResourceExhaustedError } from "../../shared/errors.js";
+import { quote } from "../../shared/quote.js";
+import type { RealtimeContext } from "../context.js";
+import type { EventStream } from "../stream.js";
+import { helloTimeoutMs, openStream, readClientFrames, requireHello, withinHelloTimeout, type StreamTransport } from "../stream-open.js";
+import { IncomingMessages } from "./incoming.js";
+import { StreamResponder, timeoutHeader, type StreamRoute } from "./protocol.js";
+
+/** Longest timer Node keeps (a longer one fires at once): a longer client deadline is clamped to it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface StreamCallDeps {
+  rt: RealtimeContext;
+  log: Logger;
+  /** The caller named by the `authorization` header; throws UnauthenticatedError. */
+  authenticate(authorization: string | undefined): Promise<Caller>;
+  /** Aborts when the server shuts down. */
+  shutdownSignal: AbortSignal;
+  /** Largest request message, in bytes. */
+  readMaxBytes: number;
+}
+
+/**
+ * Serves one `Connect` or `Subscribe` call on its HTTP/2 stream directly: authentication,
+ * the client's deadline, the request messages, the event stream, writes paced by the
+ * stream's flow control, the final status in the call's protocol, and the call's one log
+ * line. No per-call request/response objects or async-iterable pipeline: an idle stream
+ * costs its EventStream, this closure and Node's own HTTP/2 stream.
+ */
+export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, route: StreamRoute): void {
+  const started = performance.now();
+  const method = `cyphr.realtime.v1.RealtimeService/${route.method}`;
+  const responder = new StreamResponder(stream, route.protocol);
+  const call = new AbortController();
+  let events: EventStream | undefined;
+  let outcome: Code | 0 | undefined;
+
+  const end = (error: unknown) => {
+    if (outcome !== undefined) return;
+    const mapped = error === undefined ? undefined : toConnectError(error, deps.log, method);
+    outcome = mapped?.code ?? 0;
+    responder.finish(mapped);
+  };
+  const onShutdown = () => call.abort();
+  deps.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
+  stream.on("error", () => undefined); // a reset by the client; "close" follows
+  stream.once("close", () => {
+    deps.shutdownSignal.removeEventListener("abort", onShutdown);
+    clearTimeout(deadline);
+    // The client went away (or the stream was reset) before its status was written.
+    if (outcome === undefined) outcome = Code.Canceled;
+    call.abort();
+    const code = stream.rstCode === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM ? Code.ResourceExhausted : outcome;
+    const durationMs = Math.round((performance.now() - started) * 10) / 10;
+    deps.log[code === Code.Internal ? "error" : "info"]({ method, code: code === 0 ? "OK" : Code[code], durationMs }, "rpc");
+  });
+
+  const timeout = clientTimeout(route, headers);
+  let deadline: NodeJS.Timeout | undefined;
+  if (timeout instanceof Error) return end(timeout);
+  if (timeout !== undefined) {
+    deadline = setTimeout(() => {
+      const expired = new DeadlineExceededError(`the call's deadline of ${timeout} ms expired`);
+      if (events) events.fail(expired);
+      else end(expired);
+    }, Math.min(timeout, MAX_TIMER_MS));
+  }
+
+  const transport: StreamTransport = {
+    signal: call.signal,
+    resetTransport: (reason) => resetStream(stream, reason),
+    transportBacklog: () => (stream.destroyed ? 0 : stream.writableLength),
+  };
+  const run = async () => {
+    const caller = await deps.authenticate(headerValue(headers.authorization));
+    if (route.method === "Subscribe") {
+      const request = await withinHelloTimeout(onlyMessage(new IncomingMessages(stream, SubscribeRequestSchema, deps.readMaxBytes)), helloTimeoutMs(deps.rt), "request");
+      events = openStream(deps.rt, caller, request.resumeCursor, transport, "subscribe");
+    } else {
+      const frames = new IncomingMessages(stream, ConnectRequestSchema, deps.readMaxBytes);
+      const hello = requireHello(await withinHelloTimeout(frames.next(), helloTimeoutMs(deps.rt)));
+      events = openStream(deps.rt, caller, hello.resumeCursor, transport, "connect");
+      const opened = events;
+      // A frame that does not decode ends the stream with its status (INVALID_ARGUMENT, RESOURCE_EXHAUSTED).
+      void readClientFrames(deps.rt, caller, frames, opened).then(() => frames.error && opened.fail(frames.error));
+    }
+    responder.open();
+    await pump(events, stream, responder);
+  };
+  run().then(
+    () => end(undefined),
+    (error: unknown) => end(error),
+  );
+}
+
+/** Writes every frame of the stream, waiting for "drain" whenever the transport's buffer is full. */
+async function pump(events: EventStream, stream: http2.ServerHttp2Stream, responder: StreamResponder): Promise<void> {
+  for await (const frame of events.frames()) {
+    if (stream.destroyed) return;
+    if (!responder.write(encodeFrame(frame))) await drained(stream);
+  }
+}
+
+/** ConnectResponse and SubscribeResponse are both `ServerFrame frame = 1`: one encoding serves both. */
+function encodeFrame(frame: ServerFrame): Uint8Array {
+  return toBinary(SubscribeResponseSchema, create(SubscribeResponseSchema, { frame }));
+}
+
+function drained(stream: http2.ServerHttp2Stream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    stream.on("close", done);
+  });
+}
+
+/** The single request message of a server-streaming call. */
+async function onlyMessage<T>(messages: AsyncIterator<T>): Promise<T> {
+  const first = await messages.next();
+  if (first.done) throw new InvalidArgumentError("the request carries no message; Subscribe takes exactly one SubscribeRequest");
+  const second = await messages.next();
+  if (!second.done) throw new InvalidArgumentError("the request carries more than one message; Subscribe takes exactly one SubscribeRequest");
+  return first.value;
+}
+
+/** The client's deadline in milliseconds, undefined for none, or why the header is refused. */
+function clientTimeout(route: StreamRoute, headers: http2.IncomingHttpHeaders): number | undefined | ConnectError {
+  const name = timeoutHeader(route.protocol);
+  const value = headerValue(headers[name]);
+  if (value === undefined) return undefined;
+  const parsed = route.protocol === "connect" ? parseConnectTimeout(value, Number.MAX_SAFE_INTEGER) : parseGrpcTimeout(value, Number.MAX_SAFE_INTEGER);
+  if (parsed.error || parsed.timeoutMs === undefined) return new ConnectError(`invalid ${name} header ${quote(value)}`, Code.InvalidArgument);
+  return parsed.timeoutMs;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** RST_STREAM: ENHANCE_YOUR_CALM for a client that fell behind (clients report RESOURCE_EXHAUSTED), CANCEL otherwise. */
+function resetStream(stream: http2.ServerHttp2Stream, reason: Error): void {
+  if (stream.closed || stream.destroyed) return;
+  const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_CANCEL } = http2.constants;
+  stream.close(reason instanceof ResourceExhaustedError ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_CANCEL);
+}
