@@ -1,10 +1,9 @@
 import type { DescFile } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
-import { sql } from "slonik";
-import { z } from "zod";
 import type { Config } from "./config.js";
 import { loadMigrations } from "./db/migrate.js";
-import { createDatabasePool, type DatabasePool } from "./db/pool.js";
+import { closeDatabasePool, createDatabasePool, type DatabasePool } from "./db/pool.js";
+import { ReadinessProbe } from "./db/readiness.js";
 import { file_cyphr_groups_v1_groups, GroupsService } from "./gen/cyphr/groups/v1/groups_pb.js";
 import { file_cyphr_identity_v1_identity, IdentityService } from "./gen/cyphr/identity/v1/identity_pb.js";
 import { file_cyphr_messaging_v1_messaging, MessagingService } from "./gen/cyphr/messaging/v1/messaging_pb.js";
@@ -110,15 +109,8 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
   const health = new HealthState(APPLICATION_SERVICES);
   const latestMigration = (await loadMigrations()).length;
 
-  const checkReady = async (): Promise<boolean> => {
-    try {
-      const version = await pool.oneFirst(sql.type(z.object({ version: z.number().nullable() }))`
-        /* latestAppliedMigration */ SELECT max(version) AS version FROM schema_migrations`);
-      return version === latestMigration;
-    } catch {
-      return false;
-    }
-  };
+  const readiness = new ReadinessProbe(pool, latestMigration, config.healthCheckTimeoutMs);
+  const checkReady = () => readiness.check();
 
   const monitor = async () => health.set(await checkReady());
   await monitor();
@@ -156,7 +148,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
       await realtime.presence.stop().catch(() => undefined);
       await realtime.bus.stop();
       health.set(false);
-      await pool.end();
+      if (!(await closeDatabasePool(pool))) log.warn("database pool did not close in time; leaving its connections to the OS");
     },
   };
 }

@@ -5,7 +5,7 @@ import type { Db } from "../db/types.js";
 import { NotFoundError, PermissionDeniedError } from "../shared/errors.js";
 import type { EncryptedPayload } from "./payload.js";
 import type { RecentSends } from "./recent-sends.js";
-import { commitSendBatch, keyOf, SendOutcome, type BatchSend } from "./send-batch-repo.js";
+import { commitSendBatch, keyOf, SendOutcome, type BatchRow, type BatchSend } from "./send-batch-repo.js";
 
 /** A validated message waiting to be committed. */
 export interface PendingSend {
@@ -32,8 +32,19 @@ type Outcome = { ok: true; value: SendResult } | { ok: false; error: Error };
 
 interface Waiting {
   send: PendingSend;
+  /**
+   * The id this send is stored under, chosen once: when a batch whose connection died
+   * after its commit is retried one send at a time, the retry finds the row under this
+   * very id and knows it answers this request, not a client's retry.
+   */
+  id: string;
+  /** Its payload is in RecentSends already (by an earlier attempt). */
+  remembered: boolean;
   settle: (outcome: Outcome) => void;
 }
+
+/** Commits sends in one statement and answers each; the batcher's only way to the database. */
+export type CommitSends = (db: Db, sends: readonly BatchSend[]) => Promise<BatchRow[]>;
 
 /**
  * Group commit: sends that arrive while earlier ones are being committed are committed
@@ -41,7 +52,9 @@ interface Waiting {
  * messages it holds. At most `maxConcurrent` transactions run at once; an idle server commits a lone
  * message at once, so batching costs no latency. Every caller still gets its answer only
  * after the commit that holds its message. If a batch fails as a whole, its messages are
- * retried one by one so that one bad message cannot fail the others.
+ * retried one by one so that one bad message cannot fail the others; a send found stored
+ * under its own id by that retry was committed by the failed batch and is answered as a
+ * plain success (`duplicate` answers a client's retry only).
  */
 export class SendBatcher {
   private queue: Waiting[] = [];
@@ -55,6 +68,7 @@ export class SendBatcher {
     private readonly recent: RecentSends,
     private readonly maxBatch = 512,
     private readonly maxConcurrent = 2,
+    private readonly commit: CommitSends = commitSendBatch,
   ) {}
 
   submit(send: PendingSend): Promise<SendResult> {
@@ -62,7 +76,7 @@ export class SendBatcher {
     const earlier = this.inFlight.get(key);
     if (earlier) return earlier.then((r) => ({ ...r, duplicate: true }));
     const promise = new Promise<SendResult>((resolve, reject) => {
-      this.queue.push({ send, settle: (o) => (o.ok ? resolve(o.value) : reject(o.error)) });
+      this.queue.push({ send, id: randomUUID(), remembered: false, settle: (o) => (o.ok ? resolve(o.value) : reject(o.error)) });
       this.pump();
     });
     this.inFlight.set(key, promise);
@@ -85,7 +99,7 @@ export class SendBatcher {
   private async run(batch: Waiting[]): Promise<void> {
     let outcomes: Outcome[];
     try {
-      outcomes = await commitBatch(this.pool, batch.map((w) => w.send), this.recent);
+      outcomes = await commitBatch(this.pool, batch, this.recent, this.commit);
     } catch (error) {
       if (batch.length === 1) {
         batch[0]!.settle({ ok: false, error: error as Error });
@@ -100,20 +114,22 @@ export class SendBatcher {
 }
 
 /** Commits one batch in one statement; returns an outcome per message, in order. */
-async function commitBatch(db: Db, sends: readonly PendingSend[], recent: RecentSends): Promise<Outcome[]> {
-  const batch: BatchSend[] = sends.map((s) => ({ ...s, id: randomUUID() }));
+async function commitBatch(db: Db, waiting: readonly Waiting[], recent: RecentSends, commit: CommitSends): Promise<Outcome[]> {
+  const batch: BatchSend[] = waiting.map((w) => ({ ...w.send, id: w.id }));
   // Before the statement: its NOTIFY may reach the event bus before its result reaches us.
   for (const [i, s] of batch.entries()) {
+    if (waiting[i]!.remembered) continue;
+    waiting[i]!.remembered = true;
     recent.remember(s.id, {
       chatId: s.chatId,
       senderUserId: s.senderId,
-      senderCyphrId: sends[i]!.senderCyphrId,
+      senderCyphrId: waiting[i]!.send.senderCyphrId,
       clientMessageId: s.clientMessageId,
       messageType: s.messageType,
       payload: s.payload,
     });
   }
-  const rows = await commitSendBatch(db, batch);
+  const rows = await commit(db, batch);
   return batch.map((s, i): Outcome => {
     const row = rows[i];
     switch (row?.outcome) {
@@ -124,7 +140,8 @@ async function commitBatch(db: Db, sends: readonly PendingSend[], recent: Recent
       case SendOutcome.stored:
       case SendOutcome.duplicate:
         if (row.id !== null && row.seq !== null && row.created_at !== null) {
-          const duplicate = row.outcome === SendOutcome.duplicate;
+          // Stored under another id: an earlier request (a client's retry). Under this one: ours.
+          const duplicate = row.outcome === SendOutcome.duplicate && row.id !== s.id;
           return { ok: true, value: { messageId: row.id, chatId: s.chatId, seq: row.seq, serverTime: row.created_at, expiresAt: row.expires_at, duplicate } };
         }
     }

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ConnectionError, StatementTimeoutError } from "slonik";
 import type { Logger } from "pino";
+import { isDatabaseUnavailable } from "../db/connection-loss.js";
 import { DomainError, ResourceExhaustedError, type ErrorKind } from "../shared/errors.js";
 
 /** The one place where domain failures become gRPC status codes. */
@@ -31,7 +31,7 @@ export function toConnectError(error: unknown, log: Logger, method: string): Con
     return new ConnectError(error.message, CODES[error.kind], metadata);
   }
   if (error instanceof ConnectError) return error;
-  if (error instanceof ConnectionError || error instanceof StatementTimeoutError) {
+  if (isDatabaseUnavailable(error)) {
     log.warn({ method, err: { name: (error as Error).name } }, "database unavailable");
     return new ConnectError("database temporarily unavailable; retry later", Code.Unavailable);
   }
