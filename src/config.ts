@@ -49,8 +49,6 @@ export interface Config {
   healthCheckIntervalMs: number;
   /** How long one database probe may take before health reads NOT_SERVING and /readyz 503, in milliseconds. */
   healthCheckTimeoutMs: number;
-  /** How long one database probe may take before health reads NOT_SERVING and /readyz 503, in milliseconds. */
-  healthCheckTimeoutMs: number;
   /** How long shutdown waits for in-flight calls before closing connections, in milliseconds. */
   shutdownGraceMs: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -133,7 +131,6 @@ export function loadConfig(env: Env = process.env): Config {
     accessTokenTtlSeconds: read.integer("ACCESS_TOKEN_TTL_SECONDS", 900, 30, 86_400),
     refreshTokenTtlSeconds: read.integer("REFRESH_TOKEN_TTL_SECONDS", 30 * 86_400, 300, 365 * 86_400),
     healthCheckIntervalMs: read.integer("HEALTH_CHECK_INTERVAL_MS", 2000, 100, 60_000),
-    healthCheckTimeoutMs: read.integer("HEALTH_CHECK_TIMEOUT_MS", 2000, 100, 60_000),
     healthCheckTimeoutMs: read.integer("HEALTH_CHECK_TIMEOUT_MS", 2000, 100, 60_000),
     shutdownGraceMs: read.integer("SHUTDOWN_GRACE_MS", 10_000, 0, 300_000),
     logLevel: read.oneOf("LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
