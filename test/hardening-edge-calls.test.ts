@@ -188,6 +188,26 @@ describe("one log line per call, with the code the client got", () => {
     expect(lines.at(-1)).toMatchObject({ method, httpStatus: 415 });
   });
 
+  it("a call to a method the server does not have answers UNIMPLEMENTED in its protocol and is logged, without its path", async () => {
+    const before = server.rpcLines("(unknown)").length;
+    const grpc = await h2Request(server.baseUrl, {
+      path: "/cyphr.identity.v1.IdentityService/NoSuchMethodAnywhere",
+      headers: { "content-type": "application/grpc", te: "trailers" },
+      body: [envelope(new Uint8Array(0))],
+    });
+    expect(grpcStatus(grpc)?.code).toBe(Code.Unimplemented);
+    const res = await fetch(`${server.baseUrl}/cyphr.identity.v1.IdentityService/NoSuchMethodAnywhere`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { code: string }).code).toBe("unimplemented");
+    const lines = await server.waitForRpcLines("(unknown)", before + 2);
+    expect(lines.slice(before).map((l) => l.code)).toEqual(["Unimplemented", "Unimplemented"]);
+    expect(server.logText()).not.toContain("NoSuchMethodAnywhere");
+  });
+
   it("calls that succeed and fail in handlers are logged once each", async () => {
     const method = "cyphr.identity.v1.IdentityService/CheckAvailability";
     const before = server.rpcLines(method).length;

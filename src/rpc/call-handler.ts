@@ -35,8 +35,9 @@ export function createCallHandler(options: CallHandlerOptions): NodeHandler {
   options.routes(router);
   const paths = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
   return (req, res) => {
-    const uHandler = paths.get(req.url?.split("?", 1)[0] ?? "");
-    if (!uHandler) return options.fallback(req, res);
+    const path = req.url?.split("?", 1)[0] ?? "";
+    const uHandler = paths.get(path);
+    if (!uHandler) return RPC_PATH.test(path) && isRpcContentType(req) ? unknownMethod(options.log, req, res) : options.fallback(req, res);
     const call = startCall(`${uHandler.service.typeName}/${uHandler.method.name}`);
     logCallOnClose(options.log, call, res);
     void serve(options, uHandler, call, req, res).catch(() => {
@@ -75,4 +76,28 @@ function leaveBodyUnread(req: NodeRequest, res: NodeResponse): void {
     return;
   }
   res.setHeader("connection", "close");
+}
+
+/** "/package.Service/Method", the shape of every RPC path. */
+const RPC_PATH = /^\/[A-Za-z_][\w.]*\/\w+$/;
+
+function isRpcContentType(req: NodeRequest): boolean {
+  return /^application\/(grpc|connect\+|proto|json)/i.test(String(req.headers["content-type"] ?? ""));
+}
+
+/**
+ * A call to a method this server does not have: UNIMPLEMENTED in the caller's protocol (gRPC
+ * and gRPC-Web as a trailers-only status, Connect as its 404 error), logged like every call
+ * but without the path, which is caller input.
+ */
+function unknownMethod(log: Logger, req: NodeRequest, res: NodeResponse): void {
+  log.info({ method: "(unknown)", code: "Unimplemented", durationMs: 0 }, "rpc");
+  const contentType = String(req.headers["content-type"]);
+  if (/^application\/grpc/i.test(contentType)) {
+    res.writeHead(200, { "content-type": contentType.split(";")[0]!, "grpc-status": "12", "grpc-message": "no such method on this server" });
+    res.end();
+    return;
+  }
+  res.writeHead(404, { "content-type": "application/json" });
+  res.end(JSON.stringify({ code: "unimplemented", message: "no such method on this server" }));
 }
