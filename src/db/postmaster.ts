@@ -112,6 +112,12 @@ export async function endOrphanedBackends(postmasterPid: number): Promise<void> 
 export async function stopOrphanedPostmaster(cluster: Cluster, timeoutMs: number): Promise<void> {
   const pid = Number((await fs.readFile(path.join(cluster.dir, "postmaster.pid"), "utf8").catch(() => "")).split("\n")[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !(await isRunning(pid)) || !(await isPostgres(pid))) return;
+  const parent = await liveNodeParentOf(pid);
+  if (parent !== undefined) {
+    throw new EmbeddedStartError(
+      `the PostgreSQL on ${cluster.dir} (pid ${pid}) was started by process ${parent}, which still runs (a Cyphr server from before data-folder locks?): stop it first`,
+    );
+  }
   cluster.log.warn({ pid }, "stopping a PostgreSQL left running on this data folder by a server that is gone");
   const exited = (async () => {
     while (await isRunning(pid)) await sleep(50);
@@ -167,6 +173,19 @@ async function isReady(clusterDir: string, pid: number | undefined): Promise<boo
 async function isPostgres(pid: number): Promise<boolean> {
   if (process.platform !== "linux") return true;
   return (await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).includes("postgres");
+}
+
+/**
+ * The parent of a postmaster whose owner died is init or a subreaper; a parent that is a
+ * running Node.js process is a server that did not take the data folder's lock.
+ */
+async function liveNodeParentOf(pid: number): Promise<number | undefined> {
+  if (process.platform !== "linux") return undefined;
+  const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  if (!Number.isInteger(parent) || parent <= 1 || parent === process.pid || !(await isRunning(parent))) return undefined;
+  const command = await fs.readFile(`/proc/${parent}/cmdline`, "utf8").catch(() => "");
+  return /(^|\/)node\0/.test(command) ? parent : undefined;
 }
 
 /** Alive and not a zombie (an orphan reparented to a pid 1 that does not reap). */
