@@ -85,6 +85,20 @@ describe("a second server", () => {
   }, 180_000);
 });
 
+describe("a running PostgreSQL whose owner is not provably gone", () => {
+  it("is left alone even without a lock file (a server from before locks): the second start is refused", async () => {
+    const first = await start({ CYPHR_DATA_DIR: shared });
+    await first.waitUntilReady();
+    const before = await postmasterOf(shared);
+    await fs.rm(`${shared}/cyphr.lock`);
+
+    const second = await start({ CYPHR_DATA_DIR: shared });
+    await expectRefused(second, new RegExp(`\\(pid ${before!.pid}\\) was started by process ${first.child.pid}, which still runs`));
+    expect(await postmasterOf(shared)).toEqual(before);
+    await expectServing(first);
+  }, 180_000);
+});
+
 describe("two servers started at once on a fresh data folder", () => {
   it("exactly one serves; the other is refused with one line", async () => {
     const [a, b] = await Promise.all([start({ CYPHR_DATA_DIR: shared }), start({ CYPHR_DATA_DIR: shared })]);
