@@ -6,6 +6,7 @@ import { migrate } from "../src/db/migrate.js";
 import { queryDatabase } from "./helpers/database.js";
 import { startKillablePostgres, type KillablePostgres } from "./helpers/killable-postgres.js";
 import { participants, randomPayload, type Participant } from "./helpers/messaging.js";
+import { subscribe, type RealtimeStream } from "./helpers/realtime.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**
@@ -82,6 +83,44 @@ function sendLoad() {
   };
 }
 
+/**
+ * Bob's device: a Subscribe stream that, whenever the server ends it, opens again from the
+ * last cursor it received, as clients do. Collects the ids of the messages delivered.
+ */
+function resumingSubscriber() {
+  const delivered: string[] = [];
+  let cursor = 0n;
+  let current: RealtimeStream | undefined;
+  let stopped = false;
+  const open = () => {
+    if (stopped) return;
+    const stream = subscribe(server.baseUrl, bob.accessToken, { resumeCursor: cursor });
+    current = stream;
+    let seen = 0;
+    const take = () => {
+      for (; seen < stream.received.length; seen++) {
+        const frame = stream.received[seen]!;
+        if (frame.cursor > cursor) cursor = frame.cursor;
+        if (frame.event.case === "messageNew") delivered.push(frame.event.value.messageId);
+      }
+    };
+    const timer = setInterval(take, 20);
+    void stream.ended.then(() => {
+      clearInterval(timer);
+      take();
+      setTimeout(open, 100);
+    });
+  };
+  open();
+  return {
+    delivered,
+    stop() {
+      stopped = true;
+      current?.close();
+    },
+  };
+}
+
 async function waitFor(condition: () => boolean | Promise<boolean>, boundMs: number, what: string): Promise<void> {
   const deadline = Date.now() + boundMs;
   while (!(await condition())) {
@@ -97,7 +136,8 @@ async function readyz(): Promise<number> {
 }
 
 describe("a crash-like PostgreSQL restart under load", () => {
-  it("answers UNAVAILABLE during each outage, recovers within seconds, and every acknowledged send is stored exactly once", async () => {
+  it("answers UNAVAILABLE during each outage, recovers within seconds; every acknowledged send is stored once and reaches the recipient once", async () => {
+    const bobsDevice = resumingSubscriber();
     const load = sendLoad();
     await waitFor(() => load.acknowledged.length >= 50, 20_000, "sends before the crash");
 
@@ -129,6 +169,13 @@ describe("a crash-like PostgreSQL restart under load", () => {
     expect(stored.length).toBe(load.acknowledged.length);
     expect(storedIds.size).toBe(stored.length);
     for (const ack of load.acknowledged) expect(storedIds.get(ack.clientMessageId)).toBe(ack.messageId);
+
+    // Bob's device catches up on everything, each message once, across the outages.
+    const acknowledgedIds = new Set(load.acknowledged.map((a) => a.messageId));
+    await waitFor(() => new Set(bobsDevice.delivered).size >= acknowledgedIds.size, RECOVERY_BOUND_MS, "bob's stream caught up");
+    bobsDevice.stop();
+    expect(new Set(bobsDevice.delivered)).toEqual(acknowledgedIds);
+    expect(bobsDevice.delivered.length).toBe(acknowledgedIds.size);
   }, 90_000);
 
   it("has its whole pool back: more concurrent calls than the pool has connections all succeed", async () => {
