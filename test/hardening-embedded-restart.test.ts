@@ -83,7 +83,7 @@ describe("kill -9 of the embedded postmaster", () => {
     expect(messages).toContain("embedded PostgreSQL could not be restarted; giving up");
     // The ordinary shutdown ran (whatever the event bus logged while the database was gone).
     expect(messages, server.stdout()).toContain("shutting down");
-    expect(messages.at(-1), server.stdout()).toBe("stopped");
+    expect(messages, server.stdout()).toContain("stopped");
     expect(server.stderr()).toBe("");
   }, 180_000);
 });
