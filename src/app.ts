@@ -21,6 +21,8 @@ import { RateLimiter } from "./messaging/rate-limit.js";
 import { RecentSends } from "./messaging/recent-sends.js";
 import { SendBatcher } from "./messaging/send-batcher.js";
 import { BoundedMap } from "./shared/bounded-map.js";
+import { Semaphore } from "./shared/semaphore.js";
+import { AckCoalescer } from "./realtime/acks.js";
 import { startSweeper } from "./messaging/sweeper.js";
 import { EventBus } from "./realtime/bus.js";
 import { CallSignaling } from "./realtime/calls.js";
@@ -101,11 +103,17 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     ice: { stunUrls: config.stunUrls, turnUrls: config.turnUrls, turnSecret: config.turnSecret, ttlSeconds: config.turnTtlSeconds },
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     streamBufferFrames: config.streamBufferFrames,
+    streamBufferBytes: config.streamBufferBytes,
+    streamsPerUser: config.streamsPerUser,
+    // Replays for many reconnecting streams never take the whole pool from other calls.
+    replaySlots: new Semaphore(Math.max(1, Math.floor(config.databasePoolSize / 2))),
+    acks: new AckCoalescer(pool, log, config.ackFlushMs),
   };
   identity.onPresenceSharingChanged = (userId, sharing) => realtime.presence.sharingChanged(userId, sharing);
   await realtime.bus.start();
   await realtime.presence.start();
   realtime.calls.start();
+  realtime.acks.start();
   const health = new HealthState(APPLICATION_SERVICES);
   const latestMigration = (await loadMigrations()).length;
 
@@ -147,6 +155,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
       realtime.typing.stop();
       await realtime.presence.stop().catch(() => undefined);
       await realtime.bus.stop();
+      await realtime.acks.stop();
       health.set(false);
       if (!(await closeDatabasePool(pool))) log.warn("database pool did not close in time; leaving its connections to the OS");
     },

@@ -72,6 +72,8 @@ export interface Config {
   streamBufferBytes: number;
   /** Live event streams (Connect and Subscribe together) one user may hold on one instance. */
   streamsPerUser: number;
+  /** How often acknowledged cursors are written (coalesced, one statement for all sessions), in milliseconds. */
+  ackFlushMs: number;
   /** What serves Connect and Subscribe over HTTP/2: the core-stream fast path ("h2") or connect-es ("connect"). */
   streamEngine: "h2" | "connect";
   /** Days durable events are kept for replay. */
@@ -144,6 +146,7 @@ export function loadConfig(env: Env = process.env): Config {
     streamBufferFrames: read.integer("STREAM_BUFFER_FRAMES", 1024, 16, 1_000_000),
     streamBufferBytes: read.integer("STREAM_BUFFER_BYTES", 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     streamsPerUser: read.integer("STREAM_MAX_PER_USER", 16, 1, 10_000),
+    ackFlushMs: read.integer("ACK_FLUSH_MS", 500, 10, 60_000),
     streamEngine: read.oneOf("STREAM_ENGINE", ["h2", "connect"], "h2"),
     eventRetentionDays: read.integer("EVENT_RETENTION_DAYS", 30, 1, 3650),
     ringTimeoutMs: read.integer("RING_TIMEOUT_MS", 45_000, 100, 600_000),

@@ -98,17 +98,26 @@ export async function resumePoint(db: Db, userId: string, sessionId: string): Pr
       (SELECT min(cursor) FROM events WHERE user_id = ${userId}) AS oldest`);
 }
 
+/** A session's highest processed cursor, as a client acked it (at most INT8_MAX). */
+export interface SessionAck {
+  sessionId: string;
+  userId: string;
+  cursor: bigint;
+}
+
 /**
- * Advances the session's stored ack (never backwards, never past the user's last cursor).
- * `cursor` is the client's value (at most INT8_MAX), compared exactly in SQL.
+ * Advances many sessions' stored acks in one statement, never backwards, never past
+ * each user's last cursor. Cursors are the clients' values (at most INT8_MAX), compared exactly in SQL.
  */
-export async function ackCursor(db: Db, userId: string, sessionId: string, cursor: bigint): Promise<number> {
-  return db.oneFirst(sql.type(z.object({ acked_cursor: z.number() }))`
-    /* ackCursor */
+export async function storeAcks(db: Db, acks: readonly SessionAck[]): Promise<void> {
+  if (acks.length === 0) return;
+  await db.query(sql.unsafe`
+    /* storeAcks */
     UPDATE sessions s SET acked_cursor = greatest(s.acked_cursor,
-        least(${cursor}::bigint, coalesce((SELECT last_cursor FROM event_counters WHERE user_id = ${userId}), 0)))
-    WHERE s.id = ${sessionId} AND s.user_id = ${userId}
-    RETURNING s.acked_cursor`);
+        least(a.cursor, coalesce((SELECT last_cursor FROM event_counters c WHERE c.user_id = a.user_id), 0)))
+    FROM unnest(${sql.array(acks.map((a) => a.sessionId), "uuid")}::uuid[], ${sql.array(acks.map((a) => a.userId), "uuid")}::uuid[],
+        ${sql.array(acks.map((a) => String(a.cursor)), "int8")}::int8[]) AS a (session_id, user_id, cursor)
+    WHERE s.id = a.session_id AND s.user_id = a.user_id`);
 }
 
 /** Deletes events older than `days`; returns how many. */

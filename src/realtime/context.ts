@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
 import type { MessagingContext } from "../messaging/context.js";
+import type { AckCoalescer } from "./acks.js";
 import type { Semaphore } from "../shared/semaphore.js";
 import type { EventBus } from "./bus.js";
 import type { CallSignaling } from "./calls.js";
@@ -26,6 +27,8 @@ export interface RealtimeContext {
   streamBufferBytes: number;
   /** Live streams one user may hold on this instance. */
   streamsPerUser: number;
+  /** Stored acks, written coalesced. */
+  acks: AckCoalescer;
   /** Database work of stream replays, shared by every stream: at most half the pool. */
   replaySlots: Semaphore;
 }

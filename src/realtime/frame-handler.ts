@@ -1,7 +1,6 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ClientFrame, ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import { ServerFrameSchema } from "../gen/cyphr/realtime/v1/realtime_pb.js";
-import { ackCursor } from "../events/log.js";
 import type { Caller } from "../identity/tokens.js";
 import { markReceipt } from "../messaging/receipts.js";
 import { sendMessage } from "../messaging/send.js";
@@ -25,7 +24,7 @@ export async function handleFrame(rt: RealtimeContext, caller: Caller, frame: Cl
   const body = frame.frame;
   switch (body.case) {
     case "ack":
-      await ackCursor(rt.pool, caller.userId, caller.sessionId, requireInt8("ack.cursor", body.value.cursor));
+      rt.acks.ack(caller.userId, caller.sessionId, requireInt8("ack.cursor", body.value.cursor));
       return undefined;
     case "heartbeat":
       return undefined;

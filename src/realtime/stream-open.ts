@@ -53,6 +53,7 @@ export function openStream(rt: RealtimeContext, caller: Caller, resumeCursor: bi
       resetTransport: transport.resetTransport,
       transportBacklog: transport.transportBacklog,
       replaySlots: rt.replaySlots,
+      flushAck: (sessionId) => rt.acks.flushSession(sessionId),
     },
     caller,
     {

@@ -43,6 +43,8 @@ export interface StreamDeps {
   transportBacklog?(): number;
   /** Shared by every stream of the instance: bounds how much of the database pool replays may hold. */
   replaySlots: Semaphore;
+  /** Writes the session's pending ack now (src/realtime/acks.ts). */
+  flushAck?(sessionId: string): Promise<void>;
 }
 
 /**
@@ -199,11 +201,15 @@ export class EventStream implements Subscriber {
     for (const timer of this.timers) clearInterval(timer);
     this.deps.hub.remove(this);
     this.deps.onClose(this.userId);
+    void this.deps.flushAck?.(this.sessionId);
   }
 
   /** `resumeCursor` is the client's (at most INT8_MAX), compared exactly with the stored bounds. */
   private async replay(resumeCursor: bigint | undefined): Promise<void> {
-    const bounds = await resumePoint(this.deps.pool, this.userId, this.sessionId);
+    // Without a cursor the stream resumes from the session's stored ack: write a pending one first.
+    if (resumeCursor === undefined) await this.deps.flushAck?.(this.sessionId);
+    const bounds = await this.query(() => resumePoint(this.deps.pool, this.userId, this.sessionId));
+    if (bounds === undefined) return;
     const requested = resumeCursor ?? BigInt(bounds.acked);
     let resyncRequired = false;
     // Exact whenever it is kept: at most bounds.last, a stored cursor.
