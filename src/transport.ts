@@ -87,6 +87,12 @@ export function createListener(tls: Config["tls"], limits: TransportLimits, hand
   };
   const http2Options: http2.ServerOptions = { settings: { maxConcurrentStreams: limits.http2MaxConcurrentStreams } };
   const close = () => watchdog.stop();
+  // Claimed streams get the same write watchdog as every response.
+  const watchedClaim: StreamClaim = (stream, headers) => {
+    const claimed = claim?.(stream, headers) ?? false;
+    if (claimed) watchdog.watchStream(stream);
+    return claimed;
+  };
 
   if (tls) {
     const server = http2.createSecureServer(
@@ -109,13 +115,13 @@ export function createListener(tls: Config["tls"], limits: TransportLimits, hand
       if (socket.alpnProtocol !== "h2") connections.startHttp1(socket);
     });
     server.on("session", trackSession);
-    if (claim) claimStreams(server, claim);
+    if (claim) claimStreams(server, watchedClaim);
     return { server, sessions, sockets, close };
   }
 
   const h2 = http2.createServer(http2Options, serve);
   h2.on("session", trackSession);
-  if (claim) claimStreams(h2, claim);
+  if (claim) claimStreams(h2, watchedClaim);
   const h1 = http.createServer(serve);
   const front = net.createServer((socket) => {
     if (!track(socket)) return;

@@ -116,3 +116,23 @@ describe("live streams per user (STREAM_MAX_PER_USER)", () => {
     expect(server.app.realtime.hub.count(bob.userId)).toBe(3);
   });
 });
+
+describe("a stream whose client never takes a byte (WRITE_STALL_TIMEOUT_MS)", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { WRITE_STALL_TIMEOUT_MS: "400" } });
+  });
+  afterAll(async () => {
+    await closeAllStreams();
+    await server.close();
+  });
+
+  it("is reset (ENHANCE_YOUR_CALM) once its pending bytes make no progress for the stall timeout, though it is far under its budgets", async () => {
+    const [bob] = await participants(server.baseUrl, 1);
+    const stalled = stalledSubscribe(server.baseUrl, bob.accessToken, 0n);
+    await eventually(() => server.app.realtime.hub.count(bob.userId) === 1, 5000, "the stream to open");
+    // Its caught_up frame alone is pending: a few hundred bytes, against a 1 MiB budget.
+    expect(await stalled.closed).toBe(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    await eventually(() => server.app.realtime.hub.count(bob.userId) === 0, 5000, "the stream to leave the hub");
+  });
+});

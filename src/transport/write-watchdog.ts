@@ -4,7 +4,9 @@ import http2 from "node:http2";
 type Response = http.ServerResponse | http2.Http2ServerResponse;
 
 interface Watched {
-  res: Response;
+  /** Bytes written that the client has not taken. */
+  pending(): number;
+  reset(): void;
   /** When the buffered bytes were last seen to shrink (or to appear), if some are buffered. */
   stalledSince: number | undefined;
   /** The fewest buffered bytes seen since then. */
@@ -37,12 +39,20 @@ export class WriteWatchdog {
   }
 
   watch(res: Response): void {
-    const entry: Watched = { res, stalledSince: undefined, low: 0, drained: false };
+    this.track(res, { pending: () => pendingBytes(res), reset: () => reset(res), stalledSince: undefined, low: 0, drained: false });
+  }
+
+  /** The same watch for a stream served on the core HTTP/2 API (no compatibility response object). */
+  watchStream(stream: http2.ServerHttp2Stream): void {
+    this.track(stream, { pending: () => streamPendingBytes(stream), reset: () => resetHttp2Stream(stream), stalledSince: undefined, low: 0, drained: false });
+  }
+
+  private track(emitter: Response | http2.ServerHttp2Stream, entry: Watched): void {
     this.watched.add(entry);
     const onDrain = () => (entry.drained = true);
-    res.on("drain", onDrain);
-    res.once("close", () => {
-      res.off("drain", onDrain);
+    emitter.on("drain", onDrain);
+    emitter.once("close", () => {
+      emitter.off("drain", onDrain);
       this.watched.delete(entry);
     });
   }
@@ -54,7 +64,7 @@ export class WriteWatchdog {
   private check(): void {
     const now = Date.now();
     for (const entry of this.watched) {
-      const pending = pendingBytes(entry.res);
+      const pending = entry.pending();
       const progressed = entry.drained || pending < entry.low;
       entry.drained = false;
       if (pending === 0) {
@@ -64,7 +74,7 @@ export class WriteWatchdog {
         entry.low = pending;
       } else if (now - entry.stalledSince >= this.stallTimeoutMs) {
         this.watched.delete(entry);
-        reset(entry.res);
+        entry.reset();
       }
     }
   }
@@ -72,24 +82,25 @@ export class WriteWatchdog {
 
 /** Bytes written by the handler that the client has not taken yet (those still in the kernel excepted). */
 function pendingBytes(res: Response): number {
-  if ("stream" in res) {
-    const stream = res.stream;
-    if (stream.destroyed) return 0;
-    return (stream.bufferSize ?? 0) + stream.writableLength;
-  }
+  if ("stream" in res) return streamPendingBytes(res.stream);
   return res.writableLength + (res.socket?.writableLength ?? 0);
+}
+
+function streamPendingBytes(stream: http2.Http2Stream): number {
+  if (stream.destroyed) return 0;
+  return (stream.bufferSize ?? 0) + stream.writableLength;
 }
 
 function reset(res: Response): void {
   (res as { [STALLED]?: boolean })[STALLED] = true;
-  if ("stream" in res) {
-    const stream = res.stream;
-    if (stream.destroyed) return;
-    stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
-    // Pending writes fail with this, so the adapter treats the call as hung up.
-    stream.destroy(Object.assign(new Error("response not read in time"), { code: "ERR_STREAM_DESTROYED" }));
-    return;
-  }
+  if ("stream" in res) return resetHttp2Stream(res.stream);
   res.socket?.destroy();
   res.destroy();
+}
+
+function resetHttp2Stream(stream: http2.Http2Stream): void {
+  if (stream.destroyed) return;
+  stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  // Pending writes fail with this, so the adapter treats the call as hung up.
+  stream.destroy(Object.assign(new Error("response not read in time"), { code: "ERR_STREAM_DESTROYED" }));
 }
