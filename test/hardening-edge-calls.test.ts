@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import http from "node:http";
 import net from "node:net";
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -206,6 +207,45 @@ describe("one log line per call, with the code the client got", () => {
     const lines = await server.waitForRpcLines("(unknown)", before + 2);
     expect(lines.slice(before).map((l) => l.code)).toEqual(["Unimplemented", "Unimplemented"]);
     expect(server.logText()).not.toContain("NoSuchMethodAnywhere");
+  });
+
+  it("a Connect stream over HTTP/1.1 that the client abandons is logged once as Canceled", async () => {
+    const before = server.rpcLines(SUBSCRIBE).length;
+    const textBefore = server.logText().length;
+    await new Promise<void>((resolve) => {
+      const req = http.request({
+        host: "127.0.0.1",
+        port: server.port,
+        method: "POST",
+        path: `/${SUBSCRIBE}`,
+        headers: { "content-type": "application/connect+proto", authorization: `Bearer ${alice.accessToken}` },
+      });
+      req.on("error", () => resolve());
+      req.on("response", (res) => {
+        res.on("data", () => {});
+        setTimeout(() => {
+          req.destroy();
+          resolve();
+        }, 300);
+      });
+      req.end(envelope(new Uint8Array(0)));
+    });
+    const lines = await server.waitForRpcLines(SUBSCRIBE, before + 1);
+    expect(lines.slice(before).map((l) => l.code)).toEqual(["Canceled"]);
+    expect(server.logText().slice(textBefore)).not.toMatch(/"level":50|Premature close/);
+  });
+
+  it("a call whose deadline header does not parse answers INVALID_ARGUMENT and is logged", async () => {
+    const method = "cyphr.identity.v1.IdentityService/CheckAvailability";
+    const before = server.rpcLines(method).length;
+    const answer = await h2Request(server.baseUrl, {
+      path: `/${method}`,
+      headers: { "content-type": "application/grpc", te: "trailers", "grpc-timeout": "soon" },
+      body: [envelope(new Uint8Array(0))],
+    });
+    expect(grpcStatus(answer)?.code).toBe(Code.InvalidArgument);
+    const lines = await server.waitForRpcLines(method, before + 1);
+    expect(lines.at(-1)).toMatchObject({ method, code: "InvalidArgument" });
   });
 
   it("calls that succeed and fail in handlers are logged once each", async () => {
