@@ -56,6 +56,8 @@ function httpStatusCode(status: number): Code {
   if (status === 403) return Code.PermissionDenied;
   if (status === 404) return Code.Unimplemented;
   if (status === 429 || status === 502 || status === 503 || status === 504) return Code.Unavailable;
+  // The call layer answers 500 only when something unexpected broke in the server.
+  if (status === 500) return Code.Internal;
   return Code.Unimplemented;
 }
 
