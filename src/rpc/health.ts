@@ -1,6 +1,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/grpc/health/v1/health_pb.js";
+import { quote } from "../shared/quote.js";
 
 /**
  * Serving status of the whole server ("") and of each served service. All follow one
@@ -65,7 +66,7 @@ export function healthService(state: HealthState): ServiceImpl<typeof Health> {
   return {
     check(req) {
       const status = state.statusOf(req.service);
-      if (status === undefined) throw new ConnectError(`unknown service "${req.service}"`, Code.NotFound);
+      if (status === undefined) throw new ConnectError(`unknown service ${quote(req.service)}`, Code.NotFound);
       return { status };
     },
     list() {
