@@ -30,6 +30,7 @@ function serverEnv(o: BenchOptions): Record<string, string> {
     STREAM_BUFFER_FRAMES: "1000000",
     STREAM_BUFFER_BYTES: String(1024 ** 3),
     STREAM_MAX_PER_USER: "10000",
+    STREAM_ENGINE: o.streamEngine,
     // The stream shapes measured (up to 100,000 streams, or hundreds per connection) are not what the caps are for.
     HTTP2_MAX_CONCURRENT_STREAMS: "10000",
     MAX_CONNECTIONS: "1000000",
@@ -56,7 +57,7 @@ async function main(): Promise<number> {
   const o = options;
   const dataDir = o.dataDir ?? makeDataDir();
   const cpuProfileDir = o.profileServer ? path.join(REPO_ROOT, "bench-results", "profiles") : undefined;
-  const fleet = new Fleet({ dataDir, databaseUrl: o.databaseUrl, logLevel: o.serverLogLevel, env: serverEnv(o), cpuProfileDir, server: o.server });
+  const fleet = new Fleet({ dataDir, databaseUrl: o.databaseUrl, logLevel: o.serverLogLevel, env: serverEnv(o), cpuProfileDir });
   const results: BenchResults = {
     startedAt: new Date().toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
@@ -83,7 +84,7 @@ async function main(): Promise<number> {
     }
   };
   try {
-    note(`data folder ${dataDir}; starting ${o.instances} ${o.server} server instance(s)${o.databaseUrl ? " on the external PostgreSQL" : " (embedded PostgreSQL)"}`);
+    note(`data folder ${dataDir}; starting ${o.instances} server instance(s), STREAM_ENGINE=${o.streamEngine}${o.databaseUrl ? " on the external PostgreSQL" : " (embedded PostgreSQL)"}`);
     const t0 = performance.now();
     await fleet.startAll(o.instances);
     results.firstStartMs = Math.round(performance.now() - t0);

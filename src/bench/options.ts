@@ -4,14 +4,14 @@ import type { SendMode } from "./worker-pairs.js";
 export const SCENARIOS = ["throughput", "latency", "streams", "reconnects", "startup"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
-/** Which server the harness launches: the real one, or the bench-only grpc-js experiment (src/bench/alt/). */
-export const SERVERS = ["connect", "grpc-js"] as const;
-export type ServerKind = (typeof SERVERS)[number];
+/** What serves Connect and Subscribe over HTTP/2 (the server's STREAM_ENGINE): the core-stream fast path, or connect-es. */
+export const STREAM_ENGINES = ["h2", "connect"] as const;
+export type StreamEngine = (typeof STREAM_ENGINES)[number];
 
 export interface BenchOptions {
   scenarios: Scenario[];
-  /** connect: src/main.ts (connect-node); grpc-js: the same handlers on @grpc/grpc-js, gRPC only. */
-  server: ServerKind;
+  /** The server's STREAM_ENGINE: h2 (default) or connect, to compare the two within one machine's conditions. */
+  streamEngine: StreamEngine;
   /** Throughput and latency: sender/recipient pairs. */
   pairs: number;
   /** Throughput: seconds per send mode. */
@@ -75,8 +75,8 @@ export interface BenchOptions {
 export const USAGE = `npm run bench -- [flags]      (no flags: the quick run, about a minute)
 
   --scenarios=LIST       throughput,latency,streams,reconnects,startup (default: all)
-  --server=KIND          connect (src/main.ts, default) or grpc-js (the same handlers on
-                         @grpc/grpc-js, gRPC only: src/bench/alt/grpc-js-main.ts)
+  --stream-engine=E      h2 (default: Connect/Subscribe over HTTP/2 on the core stream
+                         API) or connect (every call through connect-es)
   --pairs=P              sender/recipient pairs (default 20)
   --seconds=T            throughput seconds per send mode (default 6)
   --in-flight=N          throughput: sends outstanding per sender (default 4)
@@ -116,7 +116,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
     options: {
       help: { type: "boolean", short: "h" },
       scenarios: { type: "string" },
-      server: { type: "string" },
+      "stream-engine": { type: "string" },
       pairs: { type: "string" },
       seconds: { type: "string" },
       "in-flight": { type: "string" },
@@ -164,11 +164,11 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
     return allowed.filter((a) => items.includes(a));
   };
   const streams = int("streams", 2000, 1, 1_000_000);
-  const server = values.server ?? "connect";
-  if (!SERVERS.includes(server as ServerKind)) throw new Error(`--server: unknown "${server}" (one of ${SERVERS.join(", ")})`);
+  const streamEngine = values["stream-engine"] ?? "h2";
+  if (!STREAM_ENGINES.includes(streamEngine as StreamEngine)) throw new Error(`--stream-engine: unknown "${streamEngine}" (one of ${STREAM_ENGINES.join(", ")})`);
   return {
     scenarios: list("scenarios", SCENARIOS),
-    server: server as ServerKind,
+    streamEngine: streamEngine as StreamEngine,
     pairs: int("pairs", 20, 1, 10_000),
     seconds: int("seconds", 6, 1, 3600),
     inFlight: int("in-flight", 4, 1, 256),

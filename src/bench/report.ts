@@ -6,6 +6,7 @@ import type { StartupResult } from "./scenario-startup.js";
 import type { StreamsResult } from "./scenario-streams.js";
 import type { ThroughputResult } from "./scenario-throughput.js";
 import type { BenchOptions } from "./options.js";
+import { checkTargets } from "./targets.js";
 import type { DeliverySummary } from "./tracker.js";
 
 export interface BenchResults {
@@ -70,7 +71,7 @@ export function formatReport(r: BenchResults): string {
   const busy = `  machine busy before the run: ${r.busyBeforePercent}% (other work on this machine)`;
   out.push(r.busyBeforePercent > 5 ? red(busy) : dim(busy));
   out.push(dim(`  server, PostgreSQL and load generator share these ${r.machine.cores} cores; CPU columns are seconds of CPU in the window and % of one core`));
-  out.push(dim(`  payload: ${o.payloadBytes}-byte ciphertext + 24-byte nonce + 16-byte tag${o.kemFirst ? " + 1568-byte ML-KEM-1024 ciphertext" : ""}; ${o.instances} ${o.server} server instance(s); first start on the fresh data folder ${n(r.firstStartMs)} ms`));
+  out.push(dim(`  payload: ${o.payloadBytes}-byte ciphertext + 24-byte nonce + 16-byte tag${o.kemFirst ? " + 1568-byte ML-KEM-1024 ciphertext" : ""}; ${o.instances} server instance(s), STREAM_ENGINE=${o.streamEngine}; first start on the fresh data folder ${n(r.firstStartMs)} ms`));
 
   if (r.throughput.length > 0) {
     const t0 = r.throughput[0]!;
@@ -149,6 +150,13 @@ export function formatReport(r: BenchResults): string {
   for (const e of r.errors) out.push(red(`  scenario error: ${e}`));
   if (r.failures.length === 0) out.push(green("  OK: 0 lost, 0 duplicated messages in every scenario"));
   else for (const f of r.failures) out.push(red(`  FAIL: ${f}`));
+  out.push("", bold("8. Targets of the realtime engine (docs/benchmarks.md)"));
+  out.push(
+    table(
+      ["target", "this run", ""],
+      checkTargets(r).map((t) => [t.target, t.measured ?? dim("not measured by this run's shape"), t.met === undefined ? "" : t.met ? green("met") : red("not met")]),
+    ),
+  );
   return out.join("\n");
 }
 

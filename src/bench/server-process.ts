@@ -6,15 +6,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
-import type { ServerKind } from "./options.js";
 import { connection } from "./rpc.js";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const PROBE = path.join(REPO_ROOT, "src/bench/server-probe.ts");
-const ENTRY_POINTS: Record<ServerKind, string> = {
-  connect: path.join(REPO_ROOT, "src/main.ts"),
-  "grpc-js": path.join(REPO_ROOT, "src/bench/alt/grpc-js-main.ts"),
-};
+const ENTRY_POINT = path.join(REPO_ROOT, "src/main.ts");
 
 export interface ServerStats {
   memory: NodeJS.MemoryUsage;
@@ -45,8 +41,6 @@ export interface ServerSettings {
   databaseUrl?: string;
   logLevel: string;
   env: Record<string, string>;
-  /** Which entry point to launch (default connect: src/main.ts). */
-  server?: ServerKind;
   /** Folder for V8 CPU profiles (--cpu-prof), written when the server exits. */
   cpuProfileDir?: string;
 }
@@ -70,7 +64,7 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Starts `node --import tsx src/main.ts` (or the grpc-js experiment's entry point) as the
+ * Starts `node --import tsx src/main.ts` as the
  * issue's "server in its own process" and waits for SERVING.
  */
 export async function startServer(settings: ServerSettings, timeoutMs = 120_000): Promise<ServerProcess> {
@@ -86,7 +80,7 @@ export async function startServer(settings: ServerSettings, timeoutMs = 120_000)
   if (settings.databaseUrl) env.DATABASE_URL = settings.databaseUrl;
   else delete env.DATABASE_URL;
   const launched = performance.now();
-  const child = fork(ENTRY_POINTS[settings.server ?? "connect"], [], {
+  const child = fork(ENTRY_POINT, [], {
     cwd: REPO_ROOT,
     env,
     execArgv: [
