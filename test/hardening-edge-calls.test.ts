@@ -9,7 +9,7 @@ import { clientFor, identityClient } from "./helpers/clients.js";
 import { serverSigningKey, signAccessToken } from "./helpers/jwt.js";
 import { startLoggedServer, type LoggedServer } from "./helpers/logged-server.js";
 import { participant, type Participant } from "./helpers/messaging.js";
-import { connectError, envelope, grpcStatus, h2Request } from "./helpers/raw-rpc.js";
+import { connectError, envelope, grpcStatus, h1Request, h2Request } from "./helpers/raw-rpc.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 
 /**
@@ -244,8 +244,15 @@ describe("one log line per call, with the code the client got", () => {
       body: [envelope(new Uint8Array(0))],
     });
     expect(grpcStatus(answer)?.code).toBe(Code.InvalidArgument);
-    const lines = await server.waitForRpcLines(method, before + 1);
-    expect(lines.at(-1)).toMatchObject({ method, code: "InvalidArgument" });
+    // The same over gRPC-Web on HTTP/1.1, where the status travels in a trailer frame of the body.
+    const web = await h1Request(server.port, {
+      path: `/${method}`,
+      headers: { "content-type": "application/grpc-web+proto", "grpc-timeout": "soon" },
+      body: envelope(new Uint8Array(0)),
+    });
+    expect(grpcStatus(web)?.code).toBe(Code.InvalidArgument);
+    const lines = await server.waitForRpcLines(method, before + 2);
+    expect(lines.slice(before).map((l) => l.code)).toEqual(["InvalidArgument", "InvalidArgument"]);
   });
 
   it("calls that succeed and fail in handlers are logged once each", async () => {

@@ -22,8 +22,18 @@ const STATUS_CHUNK_MAX_BYTES = 16 * 1024;
 export function logCallOnClose(log: Logger, call: Call, res: Response): void {
   let finished = false;
   let lastChunk: Uint8Array | undefined;
+  let contentType = "";
   specEncodeGrpcMessage(res, (status) => (call.wireCode = status as Code));
-  const target = res as unknown as { write(chunk: unknown, ...rest: unknown[]): boolean };
+  const target = res as unknown as {
+    write(chunk: unknown, ...rest: unknown[]): boolean;
+    writeHead(status: number, headers?: Record<string, unknown>): unknown;
+  };
+  // Headers passed to writeHead alone are not kept where getHeader() finds them (HTTP/1.1).
+  const writeHead = target.writeHead.bind(target);
+  target.writeHead = (status, headers) => {
+    contentType = String(headers?.["content-type"] ?? res.getHeader("content-type") ?? "");
+    return writeHead(status, headers);
+  };
   const write = target.write.bind(target);
   target.write = (chunk, ...rest) => {
     if (chunk instanceof Uint8Array) lastChunk = chunk.byteLength <= STATUS_CHUNK_MAX_BYTES ? chunk : undefined;
@@ -31,7 +41,7 @@ export function logCallOnClose(log: Logger, call: Call, res: Response): void {
   };
   res.once("finish", () => (finished = true));
   res.once("close", () => {
-    const code = finalCode(call, res, finished, lastChunk);
+    const code = finalCode(call, res, finished, contentType, lastChunk);
     const durationMs = Math.round((performance.now() - call.startedMs) * 10) / 10;
     const line = { method: call.method, code: code === 0 ? "OK" : Code[code], durationMs };
     if (code === Code.Internal || code === Code.Unknown) log.error(line, "rpc");
@@ -42,10 +52,10 @@ export function logCallOnClose(log: Logger, call: Call, res: Response): void {
 }
 
 /** 0: OK. */
-function finalCode(call: Call, res: Response, finished: boolean, lastChunk: Uint8Array | undefined): Code | 0 {
+function finalCode(call: Call, res: Response, finished: boolean, contentType: string, lastChunk: Uint8Array | undefined): Code | 0 {
   if (wasResetForStall(res)) return Code.ResourceExhausted;
   if (!finished) return call.handlerCode === Code.ResourceExhausted ? Code.ResourceExhausted : Code.Canceled;
-  const wire = call.wireCode ?? codeInBody(String(res.getHeader("content-type") ?? ""), res.statusCode, lastChunk);
+  const wire = call.wireCode ?? codeInBody(contentType, res.statusCode, lastChunk);
   return wire ?? call.handlerCode ?? (res.statusCode === 200 ? 0 : httpStatusCode(res.statusCode));
 }
 
