@@ -42,11 +42,23 @@ describe("with a long flush interval (ACK_FLUSH_MS=60000)", () => {
   it("a stream opened without resume_cursor resumes after the session's newest ack, written or not", async () => {
     const [alice, bob] = await participants(server.baseUrl, 2);
     for (let i = 0; i < 4; i++) await sendTo(alice, bob);
-    await realtimeClient(server.baseUrl, bob.accessToken).publish({ frame: { frame: { case: "ack", value: { cursor: 2n } } } });
+    const phone = grpcJsConnect(server.baseUrl, bob.accessToken, { resumeCursor: 0 });
+    await phone.caughtUp();
+    phone.ack(2);
+    phone.heartbeat();
+    await eventually(() => server.app.realtime.acks.pendingCount === 1, 5000, "the ack to reach the server");
     expect(await storedAck(server, bob.sessionId)).toBe(0);
+    // The phone's stream is still open: nothing has written its ack yet.
     const stream = subscribe(server.baseUrl, bob.accessToken);
     expect(await stream.caughtUp()).toBe(4);
     expect(stream.cursors()).toEqual([3, 4]);
+  });
+
+  it("an ack through Publish is stored before Publish answers (the next stream may open on another instance)", async () => {
+    const [alice, bob] = await participants(server.baseUrl, 2);
+    for (let i = 0; i < 3; i++) await sendTo(alice, bob);
+    await realtimeClient(server.baseUrl, bob.accessToken).publish({ frame: { frame: { case: "ack", value: { cursor: 2n } } } });
+    expect(await storedAck(server, bob.sessionId)).toBe(2);
   });
 });
 
@@ -78,7 +90,11 @@ it("pending acks are written at shutdown", async () => {
   const server = await startTestServer({ env: { ACK_FLUSH_MS: "60000" } });
   const [alice, bob] = await participants(server.baseUrl, 2);
   for (let i = 0; i < 2; i++) await sendTo(alice, bob);
-  await realtimeClient(server.baseUrl, bob.accessToken).publish({ frame: { frame: { case: "ack", value: { cursor: 2n } } } });
+  const stream = grpcJsConnect(server.baseUrl, bob.accessToken, { resumeCursor: 0 });
+  await stream.caughtUp();
+  stream.ack(2);
+  stream.heartbeat();
+  await eventually(() => server.app.realtime.acks.pendingCount === 1, 5000, "the ack to reach the server");
   expect(await storedAck(server, bob.sessionId)).toBe(0);
   await server.close();
   expect(await storedAck(server, bob.sessionId)).toBe(2);

@@ -7,8 +7,6 @@ import {
   MembershipState,
   MessagingService,
   type ChatSchema,
-  type MessageSchema,
-  type SendMessageRequest,
 } from "../gen/cyphr/messaging/v1/messaging_pb.js";
 import { requireCaller } from "../rpc/caller.js";
 import type { ChatSummary } from "./chat-list-repo.js";
@@ -16,9 +14,9 @@ import { listChats } from "./chat-list.js";
 import type { MessagingContext } from "./context.js";
 import { deleteMessage, editMessage } from "./edit.js";
 import { listHistory } from "./history.js";
-import type { StoredMessage } from "./model.js";
 import { markReceipt } from "./receipts.js";
-import { sendMessage, type SendInput, type SendResult } from "./send.js";
+import { sendMessage } from "./send.js";
+import { messageMessage, sendInputOf, sendResultMessage } from "./wire.js";
 import { setChatTimer } from "./timer.js";
 
 /** Thin mapping between MessagingService messages and the messaging use cases. */
@@ -67,73 +65,6 @@ export function messagingService(ctx: MessagingContext): ServiceImpl<typeof Mess
       const result = await setChatTimer(ctx, requireCaller(context), { chatId: req.chatId, timerSeconds: req.timerSeconds });
       return { timerSeconds: result.timerSeconds, seq: BigInt(result.seq) };
     },
-  };
-}
-
-/** SendMessageRequest → the send use case's input (unary and stream sends alike). */
-export function sendInputOf(req: SendMessageRequest): SendInput {
-  return {
-    recipientCyphrId: req.destination.case === "recipientCyphrId" ? req.destination.value : undefined,
-    chatId: req.destination.case === "chatId" ? req.destination.value : undefined,
-    clientMessageId: req.clientMessageId,
-    payload: req.payload,
-    messageType: req.messageType,
-    expiresInSeconds: req.expiresInSeconds,
-  };
-}
-
-export function sendResultMessage(result: SendResult) {
-  return {
-    messageId: result.messageId,
-    chatId: result.chatId,
-    seq: BigInt(result.seq),
-    serverTime: timestampFromDate(result.serverTime),
-    expiresAt: result.expiresAt ? timestampFromDate(result.expiresAt) : undefined,
-    duplicate: result.duplicate,
-  };
-}
-
-/** A stored message in its wire form (also used by realtime events). */
-export function messageMessage(m: StoredMessage): MessageInitShape<typeof MessageSchema> {
-  return {
-    messageId: m.id,
-    chatId: m.chatId,
-    seq: BigInt(m.seq),
-    senderUserId: m.senderUserId ?? "",
-    senderCyphrId: m.senderCyphrId ?? "",
-    clientMessageId: m.clientMessageId ?? "",
-    messageType: m.messageType,
-    payload: m.payload ?? undefined,
-    createdAt: timestampFromDate(m.createdAt),
-    editedAt: m.editedAt ? timestampFromDate(m.editedAt) : undefined,
-    deletedAt: m.deletedAt ? timestampFromDate(m.deletedAt) : undefined,
-    expiresAt: m.expiresAt ? timestampFromDate(m.expiresAt) : undefined,
-    deleted: m.deletedAt !== null,
-    systemEvent: m.systemEvent
-      ? {
-          kind: m.systemEvent.kind,
-          actorUserId: m.systemEvent.actorUserId,
-          actorCyphrId: m.systemEvent.actorCyphrId,
-          targetUserId: m.systemEvent.targetUserId ?? "",
-          targetCyphrId: m.systemEvent.targetCyphrId ?? "",
-          role: m.systemEvent.role ?? 0,
-          timerSeconds: m.systemEvent.timerSeconds ?? 0,
-          groupVersion: BigInt(m.systemEvent.groupVersion ?? 0),
-          callId: m.systemEvent.call?.id ?? "",
-          callOutcome: m.systemEvent.call?.outcome ?? "",
-          callDurationSeconds: m.systemEvent.call?.durationSeconds ?? 0,
-          callVideo: m.systemEvent.call?.video ?? false,
-        }
-      : undefined,
-    receipts: m.receipts
-      ? {
-          delivered: m.receipts.recipientCount > 0 && m.receipts.deliveredCount === m.receipts.recipientCount,
-          read: m.receipts.recipientCount > 0 && m.receipts.readCount === m.receipts.recipientCount,
-          deliveredCount: m.receipts.deliveredCount,
-          readCount: m.receipts.readCount,
-          recipientCount: m.receipts.recipientCount,
-        }
-      : undefined,
   };
 }
 

@@ -7,10 +7,11 @@ const MAX_PENDING = 10_000;
 
 /**
  * The one owner of stored acks. A client acks every few events; writing each ack is a
- * statement per ack. Acks are kept per session here (only the highest counts) and written
- * together, in one statement: every `flushIntervalMs`, when a session's stream closes, before
- * a stream of that session reads its stored ack, and at shutdown. A crash loses at most one
- * interval of acks: those events replay again, and clients drop them by cursor.
+ * statement per ack. Acks on streams are kept per session here (only the highest counts) and
+ * written together, in one statement: every `flushIntervalMs`, when a session's stream
+ * closes, before a stream of that session reads its stored ack, and at shutdown (an ack
+ * through Publish is written before its answer). A crash loses at most one interval of acks:
+ * those events replay again, and clients drop them by cursor.
  */
 export class AckCoalescer {
   private pending = new Map<string, SessionAck>();

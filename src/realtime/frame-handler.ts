@@ -4,7 +4,7 @@ import { ServerFrameSchema } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Caller } from "../identity/tokens.js";
 import { markReceipt } from "../messaging/receipts.js";
 import { sendMessage } from "../messaging/send.js";
-import { sendInputOf, sendResultMessage } from "../messaging/service.js";
+import { sendInputOf, sendResultMessage } from "../messaging/wire.js";
 import { toFrameStatus } from "../rpc/errors.js";
 import { InvalidArgumentError } from "../shared/errors.js";
 import { requireInt8 } from "../shared/uint64.js";
@@ -13,9 +13,9 @@ import type { RealtimeContext } from "./context.js";
 const MAX_REQUEST_ID = 64;
 
 /**
- * Handles one client frame, from a Connect stream or from Publish, through the same use
- * cases as the unary RPCs. Sends and receipts always produce a result frame (success or
- * the status the unary call would fail with); other frames throw on failure.
+ * Handles one frame of a Connect stream (or from Publish) through the same use cases as the
+ * unary RPCs. Sends and receipts always produce a result frame (success or the status the
+ * unary call would fail with); other frames throw on failure. Acks are coalesced.
  */
 export async function handleFrame(rt: RealtimeContext, caller: Caller, frame: ClientFrame): Promise<ServerFrame | undefined> {
   if (frame.requestId.length > MAX_REQUEST_ID) {

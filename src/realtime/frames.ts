@@ -4,7 +4,7 @@ import { MessageSchema } from "../gen/cyphr/messaging/v1/messaging_pb.js";
 import { ServerFrameSchema, type ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { DurableEvent } from "../events/model.js";
 import { DurableKind } from "../events/model.js";
-import { messageMessage } from "../messaging/service.js";
+import { messageMessage } from "../messaging/wire.js";
 import type { StoredMessage } from "../messaging/model.js";
 
 type FrameInit = MessageInitShape<typeof ServerFrameSchema>;

@@ -26,7 +26,10 @@ export function realtimeService(rt: RealtimeContext): ServiceImpl<typeof Realtim
     async publish(req, context) {
       const caller = requireCaller(context);
       if (!req.frame) throw new InvalidArgumentError("frame is required");
-      return { result: await handleFrame(rt, caller, req.frame) };
+      const result = await handleFrame(rt, caller, req.frame);
+      // An ack outside a stream is stored before the answer: the client's next stream may open on any instance.
+      if (req.frame.frame.case === "ack") await rt.acks.flushSession(caller.sessionId);
+      return { result };
     },
     getIceServers(_req, context) {
       const ice = iceServersFor(rt.ice, requireCaller(context).userId);

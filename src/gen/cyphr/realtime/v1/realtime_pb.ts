@@ -64,10 +64,12 @@ export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*
 
 /**
  * Ack records that the client processed every durable event up to cursor.
- * Acks never move the stored position back. They are written coalesced:
+ * Acks never move the stored position back. An ack through Publish is stored
+ * before Publish answers. Acks on a Connect stream are written coalesced:
  * within ACK_FLUSH_MS (server setting, 500 ms), when the stream closes, and
- * before another stream of the same session resumes from the stored ack; a
- * server crash can lose that last interval, whose events then replay again.
+ * before another stream of the same session on the same server resumes from
+ * the stored ack; a server crash can lose that last interval, whose events
+ * then replay again (clients drop them by cursor).
  *
  * @generated from message cyphr.realtime.v1.Ack
  */
