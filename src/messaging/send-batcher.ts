@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
+import { isDatabaseUnavailable } from "../db/connection-loss.js";
 import type { Db } from "../db/types.js";
 import { NotFoundError, PermissionDeniedError } from "../shared/errors.js";
 import type { EncryptedPayload } from "./payload.js";
@@ -52,9 +53,10 @@ export type CommitSends = (db: Db, sends: readonly BatchSend[]) => Promise<Batch
  * messages it holds. At most `maxConcurrent` transactions run at once; an idle server commits a lone
  * message at once, so batching costs no latency. Every caller still gets its answer only
  * after the commit that holds its message. If a batch fails as a whole, its messages are
- * retried one by one so that one bad message cannot fail the others; a send found stored
- * under its own id by that retry was committed by the failed batch and is answered as a
- * plain success (`duplicate` answers a client's retry only).
+ * retried one by one so that one bad message cannot fail the others, or, when its
+ * connection was lost, once more together. A send found stored under its own id by a
+ * retry was committed by the failed attempt and is answered as a plain success
+ * (`duplicate` answers a client's retry only).
  */
 export class SendBatcher {
   private queue: Waiting[] = [];
@@ -97,19 +99,35 @@ export class SendBatcher {
   }
 
   private async run(batch: Waiting[]): Promise<void> {
+    let failure = await this.attempt(batch);
+    if (failure === undefined) return;
+    if (isDatabaseUnavailable(failure)) {
+      // The connection died, perhaps after the commit: once more as a whole (each send keeps
+      // its id, so a committed one reads as ours). A database still away fails every send
+      // with UNAVAILABLE at once, rather than one costly attempt per send.
+      failure = await this.attempt(batch);
+      if (failure === undefined) return;
+      for (const waiting of batch) waiting.settle({ ok: false, error: failure });
+      return;
+    }
+    if (batch.length === 1) {
+      batch[0]!.settle({ ok: false, error: failure });
+      return;
+    }
+    this.log.warn({ size: batch.length, err: { message: failure.message } }, "send batch failed; committing its messages one by one");
+    for (const waiting of batch) await this.run([waiting]);
+  }
+
+  /** Commits `batch` and answers each of its sends; the error instead when it failed as a whole. */
+  private async attempt(batch: Waiting[]): Promise<Error | undefined> {
     let outcomes: Outcome[];
     try {
       outcomes = await commitBatch(this.pool, batch, this.recent, this.commit);
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0]!.settle({ ok: false, error: error as Error });
-        return;
-      }
-      this.log.warn({ size: batch.length, err: { message: (error as Error).message } }, "send batch failed; committing its messages one by one");
-      for (const waiting of batch) await this.run([waiting]);
-      return;
+      return error instanceof Error ? error : new Error(String(error));
     }
     batch.forEach((waiting, i) => waiting.settle(outcomes[i]!));
+    return undefined;
   }
 }
 
