@@ -154,7 +154,7 @@ export function formatReport(r: BenchResults): string {
   out.push(
     table(
       ["target", "this run", ""],
-      checkTargets(r).map((t) => [t.target, t.measured ?? dim("not measured by this run's shape"), t.met === undefined ? "" : t.met ? green("met") : red("not met")]),
+      checkTargets(r).map((t) => [t.target, t.measured ?? dim("no reading in this run's shape"), t.met === undefined ? "" : t.met ? green("met") : red("not met")]),
     ),
   );
   return out.join("\n");
