@@ -40,12 +40,13 @@ export function createCallHandler(options: CallHandlerOptions): NodeHandler {
     if (!uHandler) return RPC_PATH.test(path) && isRpcContentType(req) ? unknownMethod(options.log, req, res) : options.fallback(req, res);
     const call = startCall(`${uHandler.service.typeName}/${uHandler.method.name}`);
     logCallOnClose(options.log, call, res);
-    void serve(options, uHandler, call, req, res).catch(() => {
-      // A write to a client that went away; the call's log line says CANCELED.
-      if (!res.headersSent && !res.destroyed) {
-        res.writeHead(500);
-        res.end();
-      }
+    void serve(options, uHandler, call, req, res).catch((error: unknown) => {
+      // Once the answer has started, this is a write to a client that went away: its log line says CANCELED.
+      if (res.headersSent || res.destroyed) return;
+      const err = error instanceof Error ? { name: error.name, message: error.message } : { value: String(error) };
+      options.log.error({ method: call.method, err }, "call failed before its answer");
+      res.writeHead(500);
+      res.end();
     });
   };
 }
