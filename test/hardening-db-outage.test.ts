@@ -37,8 +37,11 @@ beforeAll(async () => {
   [alice, bob] = await participants(server.baseUrl, 2);
 }, 60_000);
 afterAll(async () => {
-  await server?.close();
-  await db?.destroy();
+  try {
+    await server?.close();
+  } finally {
+    await db?.destroy();
+  }
 });
 
 interface Acknowledged {
