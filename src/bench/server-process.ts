@@ -3,7 +3,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { connection } from "./rpc.js";
@@ -11,6 +11,8 @@ import { connection } from "./rpc.js";
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const PROBE = path.join(REPO_ROOT, "src/bench/server-probe.ts");
 const ENTRY_POINT = path.join(REPO_ROOT, "src/main.ts");
+/** What `npm start` runs the sources with (src/runtime/register.mjs). */
+export const RUNTIME = pathToFileURL(path.join(REPO_ROOT, "src/runtime/register.mjs")).href;
 
 export interface ServerStats {
   memory: NodeJS.MemoryUsage;
@@ -84,8 +86,9 @@ export async function startServer(settings: ServerSettings, timeoutMs = 120_000)
     cwd: REPO_ROOT,
     env,
     execArgv: [
+      "--enable-source-maps",
       "--import",
-      "tsx",
+      RUNTIME,
       "--import",
       PROBE,
       "--expose-gc",

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import type { BenchContext } from "./context.js";
 import { cpuSnapshot } from "./cpu.js";
-import { REPO_ROOT } from "./server-process.js";
+import { REPO_ROOT, RUNTIME } from "./server-process.js";
 import type { WorkerCommand, WorkerEvent, WorkerProgress, WorkerTask } from "./worker-protocol.js";
 
 type EventName = Exclude<WorkerEvent["evt"], "progress" | "error">;
@@ -17,7 +17,7 @@ export class LoadWorker {
   constructor() {
     this.child = fork(path.join(REPO_ROOT, "src/bench/worker.ts"), [], {
       cwd: REPO_ROOT,
-      execArgv: ["--import", "tsx", "--max-old-space-size=8192"],
+      execArgv: ["--enable-source-maps", "--import", RUNTIME, "--max-old-space-size=8192"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     this.child.on("message", (event: WorkerEvent) => {

@@ -8,11 +8,13 @@ import { fileURLToPath } from "node:url";
 
 /**
  * The real entry points run as child processes, as an operator runs them: `node --import
- * tsx src/main.ts` (what `npm start` does, without npm's extra process in between, so
- * signals reach the server itself).
+ * ./src/runtime/register.mjs src/main.ts` (what `npm start` does, without npm's extra
+ * process in between, so signals reach the server itself).
  */
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** What `npm start` runs the sources with. */
+const RUNTIME = new URL("../../src/runtime/register.mjs", import.meta.url).href;
 
 export interface Exit {
   code: number | null;
@@ -111,7 +113,7 @@ export async function runScript(
 }
 
 function spawnScript(script: string, env: Record<string, string | undefined>, cwd = REPO_ROOT) {
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+  const child = spawn(process.execPath, ["--enable-source-maps", "--import", RUNTIME, script], {
     cwd,
     env: childEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
