@@ -1,10 +1,9 @@
 import http2 from "node:http2";
-import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
 import type { Logger } from "pino";
-import { ConnectRequestSchema, SubscribeRequestSchema, SubscribeResponseSchema, type ServerFrame } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
+import { ConnectRequestSchema, SubscribeRequestSchema } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Caller } from "../../identity/tokens.js";
 import { toConnectError } from "../../rpc/errors.js";
 import { DeadlineExceededError, InvalidArgumentError, ResourceExhaustedError } from "../../shared/errors.js";
@@ -12,6 +11,7 @@ import { quote } from "../../shared/quote.js";
 import type { RealtimeContext } from "../context.js";
 import type { EventStream } from "../stream.js";
 import { helloTimeoutMs, openStream, readClientFrames, requireHello, withinHelloTimeout, type StreamTransport } from "../stream-open.js";
+import { encodeFrameResponse } from "./frame-encoding.js";
 import { IncomingMessages } from "./incoming.js";
 import { StreamResponder, timeoutHeader, type StreamRoute } from "./protocol.js";
 
@@ -106,13 +106,8 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
 async function pump(events: EventStream, stream: http2.ServerHttp2Stream, responder: StreamResponder): Promise<void> {
   for await (const frame of events.frames()) {
     if (stream.destroyed) return;
-    if (!responder.write(encodeFrame(frame))) await drained(stream);
+    if (!responder.write(encodeFrameResponse(frame))) await drained(stream);
   }
-}
-
-/** ConnectResponse and SubscribeResponse are both `ServerFrame frame = 1`: one encoding serves both. */
-function encodeFrame(frame: ServerFrame): Uint8Array {
-  return toBinary(SubscribeResponseSchema, create(SubscribeResponseSchema, { frame }));
 }
 
 function drained(stream: http2.ServerHttp2Stream): Promise<void> {
