@@ -15,6 +15,8 @@ const MAX_PENDING = 10_000;
  */
 export class AckCoalescer {
   private pending = new Map<string, SessionAck>();
+  /** Writes under way, by session: a session's ack is only known written once its write settled. */
+  private readonly writing = new Map<string, Promise<void>>();
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -40,8 +42,9 @@ export class AckCoalescer {
     if (this.pending.size >= MAX_PENDING) void this.flush();
   }
 
-  /** Writes one session's pending ack now (its stream closed, or a stream is about to read it). */
+  /** Writes one session's pending ack now, and waits for any write of it under way (its stream closed, or a stream is about to read it). */
   async flushSession(sessionId: string): Promise<void> {
+    await this.writing.get(sessionId);
     const ack = this.pending.get(sessionId);
     if (!ack) return;
     this.pending.delete(sessionId);
@@ -58,15 +61,24 @@ export class AckCoalescer {
     return this.flushing;
   }
 
-  /** Stops the timer and writes what is pending. */
+  /** Stops the timer and writes what is pending, waiting for every write under way. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.flushing;
+    await Promise.all(this.writing.values());
     await this.flush();
   }
 
+  private write(batch: SessionAck[]): Promise<void> {
+    const written = this.store(batch);
+    for (const { sessionId } of batch) this.writing.set(sessionId, written);
+    void written.finally(() => {
+      for (const { sessionId } of batch) if (this.writing.get(sessionId) === written) this.writing.delete(sessionId);
+    });
+    return written;
+  }
+
   /** A failed write (the database is away) keeps its acks for the next flush, unless newer ones arrived meanwhile. */
-  private async write(batch: SessionAck[]): Promise<void> {
+  private async store(batch: SessionAck[]): Promise<void> {
     try {
       await storeAcks(this.pool, batch);
     } catch (err) {

@@ -33,6 +33,21 @@ describe("EnvelopeReader", () => {
     expect(new EnvelopeReader(10).push(envelope(0, new Uint8Array(10)))).toHaveLength(1);
   });
 
+  it("assembles a large message sent in many small chunks, and the envelopes around it", () => {
+    const big = new Uint8Array(256 * 1024).map((_, i) => i % 251);
+    const wire = Buffer.concat([envelope(0, bytes(1)), envelope(0, big), envelope(2, bytes(3, 4))]);
+    const reader = new EnvelopeReader(1024 * 1024);
+    const got = [];
+    for (let at = 0; at < wire.length; at += 1000) got.push(...reader.push(wire.subarray(at, at + 1000)));
+    expect(got.map((e) => [e.flags, e.data.length])).toEqual([
+      [0, 1],
+      [0, big.length],
+      [2, 2],
+    ]);
+    expect(Buffer.from(got[1]!.data).equals(Buffer.from(big))).toBe(true);
+    expect(reader.buffered).toBe(0);
+  });
+
   it("returns copies, not views of the chunk", () => {
     const chunk = envelope(0, bytes(5, 6));
     const [message] = new EnvelopeReader(10).push(chunk);

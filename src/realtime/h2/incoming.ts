@@ -28,8 +28,8 @@ export class IncomingMessages<Desc extends DescMessage> implements AsyncIterator
     stream.on("data", (chunk: Buffer) => this.take(chunk));
     stream.once("end", () => this.close());
     stream.once("close", () => this.close());
-    // END_STREAM on the request's headers: there is no body to read.
-    if (stream.endAfterHeaders || stream.readableEnded) this.close();
+    // END_STREAM on the request's headers: there is no body to read; or the client already reset the stream.
+    if (stream.endAfterHeaders || stream.readableEnded || stream.destroyed || stream.closed) this.close();
   }
 
   /** Why reading stopped early, if it did. */

@@ -1,6 +1,7 @@
 import http2 from "node:http2";
 import type { ConnectError } from "@connectrpc/connect";
 import { endStreamFlag, endStreamToJson } from "@connectrpc/connect/protocol-connect";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag } from "@connectrpc/connect/protocol-grpc-web";
 import { encodeGrpcMessage } from "../../rpc/grpc-message.js";
 import { envelope } from "./envelopes.js";
@@ -69,6 +70,8 @@ export function timeoutHeader(protocol: WireProtocol): string {
  */
 export class StreamResponder {
   private headersSent = false;
+  /** The final status was handed to the transport (nghttp2), so a client reading it will see it. */
+  delivered = false;
   private finished = false;
 
   constructor(
@@ -102,11 +105,13 @@ export class StreamResponder {
         // Trailers-only: the status travels in the headers of an empty response.
         this.headersSent = true;
         this.stream.respond({ ":status": 200, "content-type": CONTENT_TYPES.grpc, ...status }, { endStream: true });
+        this.delivered = true;
         this.stopUpload();
         return;
       }
       this.stream.once("wantTrailers", () => {
         this.stream.sendTrailers(status);
+        this.delivered = true;
         this.stopUpload();
       });
       this.stream.end();
@@ -115,10 +120,11 @@ export class StreamResponder {
     this.open();
     if (this.protocol === "grpc-web") {
       const lines = Object.entries(status).map(([key, value]) => `${key}: ${value}\r\n`);
-      this.stream.end(envelope(trailerFlag, Buffer.from(lines.join(""), "utf8")));
+      this.stream.end(envelope(trailerFlag, Buffer.from(lines.join(""), "utf8")), () => (this.delivered = true));
     } else {
-      const end = endStreamToJson(error?.metadata ?? new Headers(), error, undefined);
-      this.stream.end(envelope(endStreamFlag, Buffer.from(JSON.stringify(end), "utf8")));
+      // endStreamToJson adds the error's own metadata; the first argument is the call's trailers (none).
+      const end = endStreamToJson(new Headers(), error, undefined);
+      this.stream.end(envelope(endStreamFlag, Buffer.from(JSON.stringify(end), "utf8")), () => (this.delivered = true));
     }
     this.stopUpload();
   }
@@ -141,12 +147,14 @@ export class StreamResponder {
   }
 }
 
-/** grpc-status, grpc-message and the error's metadata (retry-after hints), as gRPC trailers carry them. */
+/**
+ * The status as gRPC trailers carry it, set by connect-es's own setTrailerStatus (grpc-status,
+ * grpc-message, grpc-status-details-bin, the error's metadata such as retry-after hints), with
+ * grpc-message encoded the gRPC spec's way as every other answer of this server is.
+ */
 function statusFields(error: ConnectError | undefined): Record<string, string> {
-  if (!error) return { "grpc-status": "0" };
   const fields: Record<string, string> = {};
-  error.metadata.forEach((value, key) => (fields[key] = value));
-  fields["grpc-status"] = String(error.code);
-  fields["grpc-message"] = encodeGrpcMessage(error.rawMessage);
+  setTrailerStatus(new Headers(), error).forEach((value, key) => (fields[key] = value));
+  if (error) fields["grpc-message"] = encodeGrpcMessage(error.rawMessage);
   return fields;
 }

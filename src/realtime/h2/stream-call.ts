@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { ConnectRequestSchema, SubscribeRequestSchema } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Caller } from "../../identity/tokens.js";
 import { toConnectError } from "../../rpc/errors.js";
-import { DeadlineExceededError, InvalidArgumentError, ResourceExhaustedError } from "../../shared/errors.js";
+import { DeadlineExceededError, InvalidArgumentError, ResourceExhaustedError, UnavailableError } from "../../shared/errors.js";
 import { quote } from "../../shared/quote.js";
 import type { RealtimeContext } from "../context.js";
 import type { EventStream } from "../stream.js";
@@ -44,8 +44,10 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
   let events: EventStream | undefined;
   let outcome: Code | 0 | undefined;
 
+  /** The call's status is decided (written, or being written): nothing more of the call may start. */
+  const ended = () => outcome !== undefined;
   const end = (error: unknown) => {
-    if (outcome !== undefined) return;
+    if (ended()) return;
     const mapped = error === undefined ? undefined : toConnectError(error, deps.log, method);
     outcome = mapped?.code ?? 0;
     responder.finish(mapped);
@@ -59,13 +61,17 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
     // The client went away (or the stream was reset) before its status was written.
     if (outcome === undefined) outcome = Code.Canceled;
     call.abort();
-    const code = stream.rstCode === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM ? Code.ResourceExhausted : outcome;
+    const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_CANCEL } = http2.constants;
+    // What the client got: a reset before the status reached it overrides the status.
+    const code =
+      stream.rstCode === NGHTTP2_ENHANCE_YOUR_CALM ? Code.ResourceExhausted : stream.rstCode === NGHTTP2_CANCEL && !responder.delivered ? Code.Canceled : outcome;
     const durationMs = Math.round((performance.now() - started) * 10) / 10;
     deps.log[code === Code.Internal ? "error" : "info"]({ method, code: code === 0 ? "OK" : Code[code], durationMs }, "rpc");
   });
 
   const timeout = clientTimeout(route, headers);
   let deadline: NodeJS.Timeout | undefined;
+  if (deps.shutdownSignal.aborted) return end(new UnavailableError("the server is shutting down; reconnect (to another instance) and resume from your last cursor"));
   if (timeout instanceof Error) return end(timeout);
   if (timeout !== undefined) {
     deadline = setTimeout(() => {
@@ -77,17 +83,22 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
 
   const transport: StreamTransport = {
     signal: call.signal,
-    resetTransport: (reason) => resetStream(stream, reason),
+    // Only a client that has not taken its status is cut off.
+    resetTransport: (reason) => responder.delivered || resetStream(stream, reason),
     transportBacklog: () => (stream.destroyed ? 0 : stream.writableLength),
   };
   const run = async () => {
     const caller = await deps.authenticate(headerValue(headers.authorization));
+    // The deadline, a shutdown or the client's reset may have ended the call meanwhile.
+    if (ended()) return;
     if (route.method === "Subscribe") {
       const request = await withinHelloTimeout(onlyMessage(new IncomingMessages(stream, SubscribeRequestSchema, deps.readMaxBytes)), helloTimeoutMs(deps.rt), "request");
+      if (ended()) return;
       events = openStream(deps.rt, caller, request.resumeCursor, transport, "subscribe");
     } else {
       const frames = new IncomingMessages(stream, ConnectRequestSchema, deps.readMaxBytes);
       const hello = requireHello(await withinHelloTimeout(frames.next(), helloTimeoutMs(deps.rt)));
+      if (ended()) return;
       events = openStream(deps.rt, caller, hello.resumeCursor, transport, "connect");
       const opened = events;
       // A frame that does not decode ends the stream with its status (INVALID_ARGUMENT, RESOURCE_EXHAUSTED).
