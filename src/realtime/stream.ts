@@ -47,6 +47,14 @@ export interface StreamDeps {
   flushAck?(sessionId: string): Promise<void>;
 }
 
+/** Where an attached stream's frames go (push mode). */
+export interface FrameSink {
+  /** Takes one frame; false when the transport is full (the stream then waits for resume()). */
+  write(frame: ServerFrame): boolean;
+  /** The stream ended: normally (no error) or with its status. */
+  end(error: Error | undefined): void;
+}
+
 /**
  * One client's event stream. Durable events are delivered strictly in cursor order, each
  * once. The stream registers for live events before it replays the backlog from the
@@ -78,6 +86,10 @@ export class EventStream implements Subscriber {
   private detached = false;
   private wake: (() => void) | undefined;
   private spaceWaiter: (() => void) | undefined;
+  /** Push mode (attach): where frames go, and whether it asked to wait for its transport to drain. */
+  private sink: FrameSink | undefined;
+  private sinkFull = false;
+  private sinkEnded = false;
   private lastClientActivity = Date.now();
   private idleTimeoutMs: number | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -166,6 +178,42 @@ export class EventStream implements Subscriber {
     setTimeout(() => this.deps.resetTransport?.(error), this.settings.drainGraceMs).unref();
     this.wake?.();
     this.spaceWaiter?.();
+  }
+
+  /**
+   * Push mode, instead of frames(): each frame goes to `sink.write` as soon as it is queued,
+   * in order, while the sink accepts them (write returns false when its transport's buffer is
+   * full: call resume() once it drained); `sink.end` hears how the stream ended, once, after
+   * its last frame. No generator or promise waits per stream, which is most of what an idle
+   * stream costs in pull mode.
+   */
+  attach(sink: FrameSink): void {
+    this.sink = sink;
+    this.wake = () => this.flushToSink();
+    this.flushToSink();
+  }
+
+  /** The sink's transport drained: write the frames that waited. */
+  resume(): void {
+    this.sinkFull = false;
+    this.flushToSink();
+  }
+
+  private flushToSink(): void {
+    const sink = this.sink;
+    if (!sink || this.sinkEnded) return;
+    while (!this.sinkFull) {
+      const frame = this.queue.shift();
+      if (!frame) break;
+      this.queuedBytes -= this.queuedSizes.shift() ?? 0;
+      if (!sink.write(frame)) this.sinkFull = true;
+    }
+    if (!this.isHalfFull()) this.spaceWaiter?.();
+    if (this.queue.length > 0 || !this.ended) return;
+    this.sinkEnded = true;
+    this.gone.abort();
+    this.detach();
+    sink.end(this.ended.error);
   }
 
   async *frames(): AsyncGenerator<ServerFrame> {

@@ -105,32 +105,16 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
       void readClientFrames(deps.rt, caller, frames, opened).then(() => frames.error && opened.fail(frames.error));
     }
     responder.open();
-    await pump(events, stream, responder);
+    // From here the stream pushes its frames and reports its end: nothing of this call waits.
+    const attached = events;
+    stream.on("drain", () => attached.resume());
+    attached.attach({
+      // A stream the client reset takes nothing more; its end follows through the call's signal.
+      write: (frame) => stream.destroyed || responder.write(encodeFrameResponse(frame)),
+      end,
+    });
   };
-  run().then(
-    () => end(undefined),
-    (error: unknown) => end(error),
-  );
-}
-
-/** Writes every frame of the stream, waiting for "drain" whenever the transport's buffer is full. */
-async function pump(events: EventStream, stream: http2.ServerHttp2Stream, responder: StreamResponder): Promise<void> {
-  for await (const frame of events.frames()) {
-    if (stream.destroyed) return;
-    if (!responder.write(encodeFrameResponse(frame))) await drained(stream);
-  }
-}
-
-function drained(stream: http2.ServerHttp2Stream): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off("drain", done);
-      stream.off("close", done);
-      resolve();
-    };
-    stream.on("drain", done);
-    stream.on("close", done);
-  });
+  run().catch((error: unknown) => end(error));
 }
 
 /** The single request message of a server-streaming call. */
