@@ -33,7 +33,7 @@ export function trackResponse(req: NodeRequest, res: NodeResponse): void {
   responses.set(req, res);
 }
 
-/** Context values for the Connect handler (connectNodeAdapter's `contextValues`). */
+/** Context values for the Connect handler (src/rpc/call-handler.ts, `contextValues`). */
 export function transportContextValues(req: NodeRequest): ContextValues {
   return createContextValues()
     .set(resetStreamKey, (reason) => resetStream(req, reason))
