@@ -2,6 +2,7 @@ import type http from "node:http";
 import http2 from "node:http2";
 import { createContextKey, createContextValues, type ContextValues } from "@connectrpc/connect";
 import { ResourceExhaustedError } from "../shared/errors.js";
+import { resetHttp2Stream } from "../transport/reset-stream.js";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -46,16 +47,19 @@ function transportBacklog(req: NodeRequest): number {
   return res && !res.destroyed ? res.writableLength : 0;
 }
 
+/** The RST_STREAM code for a call the server cuts off: ENHANCE_YOUR_CALM for a client that fell behind (clients report RESOURCE_EXHAUSTED), CANCEL otherwise. */
+export function resetCodeFor(reason: Error): number {
+  return reason instanceof ResourceExhaustedError ? http2.constants.NGHTTP2_ENHANCE_YOUR_CALM : http2.constants.NGHTTP2_CANCEL;
+}
+
+/** Resets the call's HTTP/2 stream as resetStreamKey promises, unless it already closed. */
+export function resetCallStream(stream: http2.Http2Stream, reason: Error): void {
+  if (stream.closed || stream.destroyed) return;
+  resetHttp2Stream(stream, resetCodeFor(reason), "stream reset by the server");
+}
+
 function resetStream(req: NodeRequest, reason: Error): void {
-  if ("stream" in req) {
-    const stream = req.stream;
-    if (stream.closed || stream.destroyed) return;
-    const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_CANCEL } = http2.constants;
-    stream.close(reason instanceof ResourceExhaustedError ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_CANCEL);
-    // Pending writes fail with this instead of a stream error, so the adapter treats the call as hung up rather than logging it as failed.
-    stream.destroy(Object.assign(new Error("stream reset by the server"), { code: "ERR_STREAM_DESTROYED" }));
-    return;
-  }
+  if ("stream" in req) return resetCallStream(req.stream, reason);
   const res = responses.get(req);
   if (res && !res.writableFinished && !res.destroyed) res.destroy();
 }

@@ -1,5 +1,6 @@
 import type http from "node:http";
 import http2 from "node:http2";
+import { resetHttp2Stream } from "./reset-stream.js";
 
 type Response = http.ServerResponse | http2.Http2ServerResponse;
 
@@ -44,7 +45,13 @@ export class WriteWatchdog {
 
   /** The same watch for a stream served on the core HTTP/2 API (no compatibility response object). */
   watchStream(stream: http2.ServerHttp2Stream): void {
-    this.track(stream, { pending: () => streamPendingBytes(stream), reset: () => resetHttp2Stream(stream), stalledSince: undefined, low: 0, drained: false });
+    this.track(stream, {
+      pending: () => streamPendingBytes(stream),
+      reset: () => resetHttp2Stream(stream, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, "response not read in time"),
+      stalledSince: undefined,
+      low: 0,
+      drained: false,
+    });
   }
 
   private track(emitter: Response | http2.ServerHttp2Stream, entry: Watched): void {
@@ -93,14 +100,7 @@ function streamPendingBytes(stream: http2.Http2Stream): number {
 
 function reset(res: Response): void {
   (res as { [STALLED]?: boolean })[STALLED] = true;
-  if ("stream" in res) return resetHttp2Stream(res.stream);
+  if ("stream" in res) return resetHttp2Stream(res.stream, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, "response not read in time");
   res.socket?.destroy();
   res.destroy();
-}
-
-function resetHttp2Stream(stream: http2.Http2Stream): void {
-  if (stream.destroyed) return;
-  stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
-  // Pending writes fail with this, so the adapter treats the call as hung up.
-  stream.destroy(Object.assign(new Error("response not read in time"), { code: "ERR_STREAM_DESTROYED" }));
 }

@@ -6,7 +6,9 @@ import type { Logger } from "pino";
 import { ConnectRequestSchema, SubscribeRequestSchema } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Caller } from "../../identity/tokens.js";
 import { toConnectError } from "../../rpc/errors.js";
-import { DeadlineExceededError, InvalidArgumentError, ResourceExhaustedError, UnavailableError } from "../../shared/errors.js";
+import { MAX_DEADLINE_MS } from "../../rpc/request-checks.js";
+import { resetCallStream } from "../../rpc/stream-reset.js";
+import { DeadlineExceededError, InvalidArgumentError, UnavailableError } from "../../shared/errors.js";
 import { quote } from "../../shared/quote.js";
 import type { RealtimeContext } from "../context.js";
 import type { EventStream } from "../stream.js";
@@ -14,9 +16,6 @@ import { helloTimeoutMs, openStream, readClientFrames, requireHello, withinHello
 import { encodeFrameResponse } from "./frame-encoding.js";
 import { IncomingMessages } from "./incoming.js";
 import { StreamResponder, timeoutHeader, type StreamRoute } from "./protocol.js";
-
-/** Longest timer Node keeps (a longer one fires at once): a longer client deadline is clamped to it. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface StreamCallDeps {
   rt: RealtimeContext;
@@ -78,13 +77,13 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
       const expired = new DeadlineExceededError(`the call's deadline of ${timeout} ms expired`);
       if (events) events.fail(expired);
       else end(expired);
-    }, Math.min(timeout, MAX_TIMER_MS));
+    }, Math.min(timeout, MAX_DEADLINE_MS));
   }
 
   const transport: StreamTransport = {
     signal: call.signal,
     // Only a client that has not taken its status is cut off.
-    resetTransport: (reason) => responder.delivered || resetStream(stream, reason),
+    resetTransport: (reason) => responder.delivered || resetCallStream(stream, reason),
     transportBacklog: () => (stream.destroyed ? 0 : stream.writableLength),
   };
   const run = async () => {
@@ -138,11 +137,4 @@ function clientTimeout(route: StreamRoute, headers: http2.IncomingHttpHeaders): 
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-/** RST_STREAM: ENHANCE_YOUR_CALM for a client that fell behind (clients report RESOURCE_EXHAUSTED), CANCEL otherwise. */
-function resetStream(stream: http2.ServerHttp2Stream, reason: Error): void {
-  if (stream.closed || stream.destroyed) return;
-  const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_CANCEL } = http2.constants;
-  stream.close(reason instanceof ResourceExhaustedError ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_CANCEL);
 }
