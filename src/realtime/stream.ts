@@ -6,22 +6,16 @@ import type { Caller } from "../identity/tokens.js";
 import { DeadlineExceededError, ResourceExhaustedError, UnavailableError } from "../shared/errors.js";
 import type { Semaphore } from "../shared/semaphore.js";
 import { framesForEvents } from "./content.js";
-import { estimatedFrameBytes } from "./frame-size.js";
 import { ephemeralFrame, heartbeatFrame } from "./frames.js";
 import type { Hub, Subscriber } from "./hub.js";
+import { StreamBuffer, type BufferBudget } from "./stream-buffer.js";
 
 /** Events read per replay query. */
 const PAGE = 500;
 /** Events whose messages are loaded at once: a replay holds at most this many loaded frames beyond its buffer. */
 const REPLAY_CHUNK = 16;
-/** How often a replay waiting on a full transport (nothing queued here) looks again. */
-const TRANSPORT_POLL_MS = 50;
-
-export interface StreamSettings {
-  /** Frames a stream may fall behind before it is ended. */
-  bufferFrames: number;
-  /** Bytes a stream may fall behind (queued here plus held by the transport) before it is ended. */
-  bufferBytes: number;
+/** Budgets: past either, the stream is ended (src/realtime/stream-buffer.ts). */
+export interface StreamSettings extends BufferBudget {
   heartbeatIntervalMs: number;
   /** End the stream when the client sent nothing for this long (bidi streams only). */
   clientIdleTimeoutMs: number | undefined;
@@ -68,10 +62,7 @@ export interface FrameSink {
 export class EventStream implements Subscriber {
   readonly userId: string;
   readonly sessionId: string;
-  private readonly queue: ServerFrame[] = [];
-  /** Estimated encoded bytes of the frames in `queue`, each counted as it was pushed. */
-  private readonly queuedSizes: number[] = [];
-  private queuedBytes = 0;
+  private readonly buffer: StreamBuffer;
   /** Aborted when the stream ends: queued replay queries are dropped, not run. */
   private readonly gone = new AbortController();
   private delivered = 0;
@@ -85,7 +76,6 @@ export class EventStream implements Subscriber {
   private opened = false;
   private detached = false;
   private wake: (() => void) | undefined;
-  private spaceWaiter: (() => void) | undefined;
   /** Push mode (attach): where frames go, and whether it asked to wait for its transport to drain. */
   private sink: FrameSink | undefined;
   private sinkFull = false;
@@ -103,6 +93,7 @@ export class EventStream implements Subscriber {
     this.userId = caller.userId;
     this.sessionId = caller.sessionId;
     this.idleTimeoutMs = settings.clientIdleTimeoutMs;
+    this.buffer = new StreamBuffer(settings, deps.transportBacklog);
     const closed = () => this.fail(new UnavailableError("stream closed by the server; reconnect and resume from your last cursor"));
     if (signal.aborted) closed();
     else signal.addEventListener("abort", closed, { once: true });
@@ -161,7 +152,7 @@ export class EventStream implements Subscriber {
     this.ended = {};
     this.gone.abort();
     this.wake?.();
-    this.spaceWaiter?.();
+    this.buffer.releaseSpace();
   }
 
   /**
@@ -173,11 +164,11 @@ export class EventStream implements Subscriber {
     if (this.ended) return;
     this.ended = { error };
     this.gone.abort();
-    if (error instanceof ResourceExhaustedError) this.clearQueue();
+    if (error instanceof ResourceExhaustedError) this.buffer.clear();
     this.detach();
     setTimeout(() => this.deps.resetTransport?.(error), this.settings.drainGraceMs).unref();
     this.wake?.();
-    this.spaceWaiter?.();
+    this.buffer.releaseSpace();
   }
 
   /**
@@ -203,13 +194,12 @@ export class EventStream implements Subscriber {
     const sink = this.sink;
     if (!sink || this.sinkEnded) return;
     while (!this.sinkFull) {
-      const frame = this.queue.shift();
+      const frame = this.buffer.shift();
       if (!frame) break;
-      this.queuedBytes -= this.queuedSizes.shift() ?? 0;
       if (!sink.write(frame)) this.sinkFull = true;
     }
-    if (!this.isHalfFull()) this.spaceWaiter?.();
-    if (this.queue.length > 0 || !this.ended) return;
+    if (!this.buffer.isHalfFull()) this.buffer.releaseSpace();
+    if (this.buffer.length > 0 || !this.ended) return;
     this.sinkEnded = true;
     this.gone.abort();
     this.detach();
@@ -219,10 +209,9 @@ export class EventStream implements Subscriber {
   async *frames(): AsyncGenerator<ServerFrame> {
     try {
       for (;;) {
-        const frame = this.queue.shift();
+        const frame = this.buffer.shift();
         if (frame) {
-          this.queuedBytes -= this.queuedSizes.shift() ?? 0;
-          if (!this.isHalfFull()) this.spaceWaiter?.();
+          if (!this.buffer.isHalfFull()) this.buffer.releaseSpace();
           yield frame;
           continue;
         }
@@ -230,14 +219,14 @@ export class EventStream implements Subscriber {
           if (this.ended.error) throw this.ended.error;
           return;
         }
-        this.spaceWaiter?.();
+        this.buffer.releaseSpace();
         await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
       }
     } finally {
       if (!this.ended) this.ended = {};
       this.gone.abort();
-      this.clearQueue();
+      this.buffer.clear();
       this.detach();
     }
   }
@@ -333,20 +322,9 @@ export class EventStream implements Subscriber {
     if (frame && frame.event.case !== undefined) this.push(frame);
   }
 
-  /** Bytes the client has yet to take: queued here, and written to the transport but not sent. */
-  private backlogBytes(): number {
-    return this.queuedBytes + (this.deps.transportBacklog?.() ?? 0);
-  }
-
   private push(frame: ServerFrame): void {
     if (this.ended) return;
-    const bytes = estimatedFrameBytes(frame);
-    this.queue.push(frame);
-    this.queuedSizes.push(bytes);
-    this.queuedBytes += bytes;
-    const { bufferFrames, bufferBytes } = this.settings;
-    const behind =
-      this.queue.length > bufferFrames ? `${bufferFrames} frames` : this.backlogBytes() > bufferBytes ? `${bufferBytes} bytes` : undefined;
+    const behind = this.buffer.push(frame);
     if (behind) {
       this.fail(new ResourceExhaustedError(`stream fell more than ${behind} behind; reconnect and resume from your last processed cursor`));
       return;
@@ -354,30 +332,9 @@ export class EventStream implements Subscriber {
     this.wake?.();
   }
 
-  private clearQueue(): void {
-    this.queue.length = 0;
-    this.queuedSizes.length = 0;
-    this.queuedBytes = 0;
-  }
-
-  /** Half the frame or byte budget is used: reading the database waits. */
-  private isHalfFull(): boolean {
-    return this.queue.length >= this.settings.bufferFrames / 2 || this.backlogBytes() >= this.settings.bufferBytes / 2;
-  }
-
-  /**
-   * Reading the database waits for the client to take frames instead of overflowing the
-   * buffer. A database read's frames are pushed only below half the budget, so replay never
-   * overflows it (config keeps every frame under half the byte budget).
-   */
-  private async space(): Promise<void> {
-    while (!this.ended && this.isHalfFull()) {
-      // Nothing queued here: only the transport is full, and it says nothing when it drains.
-      const poll = this.queue.length === 0 ? setTimeout(() => this.spaceWaiter?.(), TRANSPORT_POLL_MS) : undefined;
-      await new Promise<void>((resolve) => (this.spaceWaiter = resolve));
-      clearTimeout(poll);
-      this.spaceWaiter = undefined;
-    }
+  /** Reading the database waits for the client to take frames instead of overflowing the buffer. */
+  private space(): Promise<void> {
+    return this.buffer.waitForSpace(() => this.ended !== undefined);
   }
 
   private heartbeat(): void {
