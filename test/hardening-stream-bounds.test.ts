@@ -4,7 +4,7 @@ import { codeName } from "./helpers/inbox.js";
 import { participants, randomPayload, sendTo } from "./helpers/messaging.js";
 import { closeAllStreams, eventually, grpcJsConnect, subscribe } from "./helpers/realtime.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { heapAfterGc, stalledSubscribe } from "./helpers/stalled-stream.js";
+import { expectAnotherClientAnswered, heapAfterGc, stalledSubscribe } from "./helpers/stalled-stream.js";
 
 /**
  * One client must never exhaust the server through its streams: buffers are bounded in
@@ -62,12 +62,7 @@ describe("byte budgets (STREAM_BUFFER_BYTES) with an unbounded frame count", () 
     await eventually(() => server.app.realtime.replaySlots.running === 0 && server.app.realtime.replaySlots.queued === 0, 10_000, "replays to settle");
 
     // Another client is answered while the stalled replays hold their slots.
-    const other = subscribe(server.baseUrl, carol.accessToken, { resumeCursor: 0 });
-    await other.caughtUp();
-    await sendTo(alice, carol);
-    await other.take("messageNew");
-    const { chats } = await carol.messaging.listChats({ limit: 10 }, { timeoutMs: 5000 });
-    expect(chats).toHaveLength(1);
+    await expectAnotherClientAnswered(server.baseUrl, alice, carol);
 
     // Each stalled stream: its byte budget plus one replay chunk (16 messages) at most.
     // Unbounded, each would hold the whole 12 MB backlog (240 MB for 20).

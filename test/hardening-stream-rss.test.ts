@@ -3,8 +3,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { createTestDatabase } from "./helpers/database.js";
 import { participants, randomPayload, sendTo } from "./helpers/messaging.js";
 import { spawnServer, type ServerProcess } from "./helpers/process.js";
-import { sleep, subscribe } from "./helpers/realtime.js";
-import { stalledSubscribe } from "./helpers/stalled-stream.js";
+import { sleep } from "./helpers/realtime.js";
+import { expectAnotherClientAnswered, stalledSubscribe } from "./helpers/stalled-stream.js";
 
 /**
  * The server's own RSS, read from /proc while greedy clients hold it: streams that replay a
@@ -51,17 +51,11 @@ it(`${STREAMS} stalled replays of a 12 MB backlog add less than ${STREAMS} × (b
     await sleep(100);
     peak = Math.max(peak, rssBytes(pid));
   }
-  const other = subscribe(server.baseUrl, carol.accessToken, { resumeCursor: 0 });
-  await other.caughtUp();
-  await sendTo(alice, carol);
-  await other.take("messageNew");
-  const { chats } = await carol.messaging.listChats({ limit: 10 }, { timeoutMs: 5000 });
-  expect(chats).toHaveLength(1);
+  await expectAnotherClientAnswered(server.baseUrl, alice, carol);
   peak = Math.max(peak, rssBytes(pid));
 
   const bound = STREAMS * (BUFFER_BYTES + 16 * (MESSAGE_BYTES + 1024)) + 64 * MIB;
   expect(peak - before, `RSS grew ${Math.round((peak - before) / MIB)} MiB`).toBeLessThan(bound);
   expect(streams.some((s) => s.isClosed())).toBe(false);
   for (const s of streams) s.leave();
-  other.close();
 });

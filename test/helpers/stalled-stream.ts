@@ -2,7 +2,11 @@ import http2 from "node:http2";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { create, toBinary } from "@bufbuild/protobuf";
+import { expect } from "vitest";
 import { SubscribeRequestSchema } from "../../src/gen/cyphr/realtime/v1/realtime_pb.js";
+import { sendTo, type Participant } from "./messaging.js";
+import { enveloped } from "./raw-h2.js";
+import { subscribe } from "./realtime.js";
 
 /** A Subscribe call over raw gRPC whose client never grants flow-control window: nothing it is sent is ever taken. */
 export interface StalledStream {
@@ -17,9 +21,6 @@ export function stalledSubscribe(baseUrl: string, token: string, resumeCursor: b
   // A zero initial window: the server may send headers, but not a byte of DATA.
   const session = http2.connect(baseUrl, { settings: { initialWindowSize: 0 } });
   session.on("error", () => undefined);
-  const body = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { resumeCursor }));
-  const prefix = Buffer.alloc(5);
-  prefix.writeUInt32BE(body.length, 1);
   const call = session.request({
     ":method": "POST",
     ":path": "/cyphr.realtime.v1.RealtimeService/Subscribe",
@@ -28,7 +29,7 @@ export function stalledSubscribe(baseUrl: string, token: string, resumeCursor: b
     authorization: `Bearer ${token}`,
   });
   call.on("error", () => undefined); // the reset, also seen as rstCode
-  call.end(Buffer.concat([prefix, body]));
+  call.end(enveloped(toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { resumeCursor }))));
   let closed = false;
   const closedPromise = new Promise<number>((resolve) =>
     call.once("close", () => {
@@ -50,4 +51,18 @@ export async function heapAfterGc(): Promise<number> {
   }
   const { heapUsed, arrayBuffers } = process.memoryUsage();
   return heapUsed + arrayBuffers;
+}
+
+/**
+ * Another client is served while greedy ones hold the server: `reader` subscribes and is
+ * caught up, receives what `sender` sends it, and lists its chats within 5 s.
+ */
+export async function expectAnotherClientAnswered(baseUrl: string, sender: Participant, reader: Participant): Promise<void> {
+  const stream = subscribe(baseUrl, reader.accessToken, { resumeCursor: 0 });
+  await stream.caughtUp();
+  await sendTo(sender, reader);
+  await stream.take("messageNew");
+  const { chats } = await reader.messaging.listChats({ limit: 10 }, { timeoutMs: 5000 });
+  expect(chats).toHaveLength(1);
+  stream.close();
 }
