@@ -42,13 +42,21 @@ export function logCallOnClose(log: Logger, call: Call, res: Response): void {
   res.once("finish", () => (finished = true));
   res.once("close", () => {
     const code = finalCode(call, res, finished, contentType, lastChunk);
-    const durationMs = Math.round((performance.now() - call.startedMs) * 10) / 10;
-    const line = { method: call.method, code: code === 0 ? "OK" : Code[code], durationMs };
-    if (code === Code.Internal || code === Code.Unknown) log.error(line, "rpc");
     // Refused at the HTTP level (unsupported content type, method or HTTP version): the client's mistake.
-    else if (call.handlerCode === undefined && call.wireCode === undefined && res.statusCode !== 200) log.info({ ...line, httpStatus: res.statusCode }, "rpc");
-    else log.info(line, "rpc");
+    const refusedByHttp = call.handlerCode === undefined && call.wireCode === undefined && res.statusCode !== 200;
+    writeCallLine(log, call.method, code, call.startedMs, refusedByHttp ? { httpStatus: res.statusCode } : undefined);
   });
+}
+
+/**
+ * The one log line of a call, whichever layer saw it end: method, the code its client got
+ * (0: OK), duration in ms; error level for INTERNAL and UNKNOWN, info otherwise.
+ */
+export function writeCallLine(log: Logger, method: string, code: Code | 0, startedMs: number, extra?: { httpStatus: number }): void {
+  const durationMs = Math.round((performance.now() - startedMs) * 10) / 10;
+  const line = { method, code: code === 0 ? "OK" : Code[code], durationMs, ...extra };
+  if (code === Code.Internal || code === Code.Unknown) log.error(line, "rpc");
+  else log.info(line, "rpc");
 }
 
 /** 0: OK. */

@@ -1,6 +1,7 @@
 import type { Interceptor, StreamResponse } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { writeCallLine } from "./call-log.js";
 import { callKey } from "./call.js";
 import { toConnectError } from "./errors.js";
 
@@ -23,10 +24,7 @@ export function observe(log: Logger): Interceptor {
         call.handlerCode = error ? error.code : 0;
         return;
       }
-      const code = error ? Code[error.code] : "OK";
-      const durationMs = Math.round((performance.now() - started) * 10) / 10;
-      const level = error?.code === Code.Internal || error?.code === Code.Unknown ? "error" : "info";
-      log[level]({ method, code, durationMs }, "rpc");
+      writeCallLine(log, method, error ? error.code : 0, started);
     };
     const fail = (error: unknown) => {
       const mapped = deadlineOrCancel(req.signal) ?? hangUp(error) ?? toConnectError(error, log, method);

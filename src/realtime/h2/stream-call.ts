@@ -5,6 +5,7 @@ import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-g
 import type { Logger } from "pino";
 import { ConnectRequestSchema, SubscribeRequestSchema } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Caller } from "../../identity/tokens.js";
+import { writeCallLine } from "../../rpc/call-log.js";
 import { toConnectError } from "../../rpc/errors.js";
 import { MAX_DEADLINE_MS } from "../../rpc/request-checks.js";
 import { resetCallStream } from "../../rpc/stream-reset.js";
@@ -64,8 +65,7 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
     // What the client got: a reset before the status reached it overrides the status.
     const code =
       stream.rstCode === NGHTTP2_ENHANCE_YOUR_CALM ? Code.ResourceExhausted : stream.rstCode === NGHTTP2_CANCEL && !responder.delivered ? Code.Canceled : outcome;
-    const durationMs = Math.round((performance.now() - started) * 10) / 10;
-    deps.log[code === Code.Internal ? "error" : "info"]({ method, code: code === 0 ? "OK" : Code[code], durationMs }, "rpc");
+    writeCallLine(deps.log, method, code, started);
   });
 
   const timeout = clientTimeout(route, headers);
