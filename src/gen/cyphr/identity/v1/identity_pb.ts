@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cyphr/identity/v1/identity.proto.
  */
 export const file_cyphr_identity_v1_identity: GenFile = /*@__PURE__*/
-  fileDesc("CiBjeXBoci9pZGVudGl0eS92MS9pZGVudGl0eS5wcm90bxIRY3lwaHIuaWRlbnRpdHkudjEiLAoYQ2hlY2tBdmFpbGFiaWxpdHlSZXF1ZXN0EhAKCGN5cGhyX2lkGAEgASgJImQKGUNoZWNrQXZhaWxhYmlsaXR5UmVzcG9uc2USEQoJYXZhaWxhYmxlGAEgASgIEjQKBnJlYXNvbhgCIAEoDjIkLmN5cGhyLmlkZW50aXR5LnYxLlVuYXZhaWxhYmxlUmVhc29uIqABCg9SZWdpc3RlclJlcXVlc3QSEAoIY3lwaHJfaWQYASABKAkSGwoTaWRlbnRpdHlfcHVibGljX2tleRgCIAEoDBIZChFtbF9rZW1fcHVibGljX2tleRgDIAEoDBIaChJkZXZpY2VfZmluZ2VycHJpbnQYBCABKAwSFAoMZGlzcGxheV9uYW1lGAUgASgJEhEKCXNpZ25hdHVyZRgGIAEoDCJWChBSZWdpc3RlclJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSMQoHc2Vzc2lvbhgCIAEoCzIgLmN5cGhyLmlkZW50aXR5LnYxLlNlc3Npb25Ub2tlbnMiywEKDVNlc3Npb25Ub2tlbnMSEgoKc2Vzc2lvbl9pZBgBIAEoCRIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSOwoXYWNjZXNzX3Rva2VuX2V4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlZnJlc2hfdG9rZW4YBCABKAkSPAoYcmVmcmVzaF90b2tlbl9leHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIqChZDcmVhdGVDaGFsbGVuZ2VSZXF1ZXN0EhAKCGN5cGhyX2lkGAEgASgJIlgKF0NyZWF0ZUNoYWxsZW5nZVJlc3BvbnNlEg0KBW5vbmNlGAEgASgMEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl4KDExvZ2luUmVxdWVzdBIQCghjeXBocl9pZBgBIAEoCRIaChJkZXZpY2VfZmluZ2VycHJpbnQYAiABKAwSDQoFbm9uY2UYAyABKAwSEQoJc2lnbmF0dXJlGAQgASgMIlMKDUxvZ2luUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCRIxCgdzZXNzaW9uGAIgASgLMiAuY3lwaHIuaWRlbnRpdHkudjEuU2Vzc2lvblRva2VucyIuChVSZWZyZXNoU2Vzc2lvblJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSJLChZSZWZyZXNoU2Vzc2lvblJlc3BvbnNlEjEKB3Nlc3Npb24YASABKAsyIC5jeXBoci5pZGVudGl0eS52MS5TZXNzaW9uVG9rZW5zIg8KDUxvZ291dFJlcXVlc3QiEAoOTG9nb3V0UmVzcG9uc2UiJQoRR2V0UHJvZmlsZVJlcXVlc3QSEAoIY3lwaHJfaWQYASABKAkiQQoSR2V0UHJvZmlsZVJlc3BvbnNlEisKB3Byb2ZpbGUYASABKAsyGi5jeXBoci5pZGVudGl0eS52MS5Qcm9maWxlIr4BCgdQcm9maWxlEg8KB3VzZXJfaWQYASABKAkSEAoIY3lwaHJfaWQYAiABKAkSFAoMZGlzcGxheV9uYW1lGAMgASgJEhIKCmF2YXRhcl9yZWYYBCABKAkSGwoTaWRlbnRpdHlfcHVibGljX2tleRgFIAEoDBIZChFtbF9rZW1fcHVibGljX2tleRgGIAEoDBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKgAQoUVXBkYXRlUHJvZmlsZVJlcXVlc3QSFAoMdXBkYXRlX3BhdGhzGAEgAygJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRISCgphdmF0YXJfcmVmGAMgASgJEhoKEmVuY3J5cHRlZF9zZXR0aW5ncxgEIAEoDBIUCgxkaXNjb3ZlcmFibGUYBSABKAgSFgoOc2hhcmVfcHJlc2VuY2UYBiABKAgijgEKFVVwZGF0ZVByb2ZpbGVSZXNwb25zZRIrCgdwcm9maWxlGAEgASgLMhouY3lwaHIuaWRlbnRpdHkudjEuUHJvZmlsZRIaChJlbmNyeXB0ZWRfc2V0dGluZ3MYAiABKAwSFAoMZGlzY292ZXJhYmxlGAMgASgIEhYKDnNoYXJlX3ByZXNlbmNlGAQgASgIIkcKElNlYXJjaFVzZXJzUmVxdWVzdBIOCgZwcmVmaXgYASABKAkSDQoFbGltaXQYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCSJcChNTZWFyY2hVc2Vyc1Jlc3BvbnNlEiwKCHByb2ZpbGVzGAEgAygLMhouY3lwaHIuaWRlbnRpdHkudjEuUHJvZmlsZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqnQEKEVVuYXZhaWxhYmxlUmVhc29uEiIKHlVOQVZBSUxBQkxFX1JFQVNPTl9VTlNQRUNJRklFRBAAEiUKIVVOQVZBSUxBQkxFX1JFQVNPTl9JTlZBTElEX0ZPUk1BVBABEhwKGFVOQVZBSUxBQkxFX1JFQVNPTl9UQUtFThACEh8KG1VOQVZBSUxBQkxFX1JFQVNPTl9SRVNFUlZFRBADMu4GCg9JZGVudGl0eVNlcnZpY2UScwoRQ2hlY2tBdmFpbGFiaWxpdHkSKy5jeXBoci5pZGVudGl0eS52MS5DaGVja0F2YWlsYWJpbGl0eVJlcXVlc3QaLC5jeXBoci5pZGVudGl0eS52MS5DaGVja0F2YWlsYWJpbGl0eVJlc3BvbnNlIgOQAgESUwoIUmVnaXN0ZXISIi5jeXBoci5pZGVudGl0eS52MS5SZWdpc3RlclJlcXVlc3QaIy5jeXBoci5pZGVudGl0eS52MS5SZWdpc3RlclJlc3BvbnNlEmgKD0NyZWF0ZUNoYWxsZW5nZRIpLmN5cGhyLmlkZW50aXR5LnYxLkNyZWF0ZUNoYWxsZW5nZVJlcXVlc3QaKi5jeXBoci5pZGVudGl0eS52MS5DcmVhdGVDaGFsbGVuZ2VSZXNwb25zZRJKCgVMb2dpbhIfLmN5cGhyLmlkZW50aXR5LnYxLkxvZ2luUmVxdWVzdBogLmN5cGhyLmlkZW50aXR5LnYxLkxvZ2luUmVzcG9uc2USZQoOUmVmcmVzaFNlc3Npb24SKC5jeXBoci5pZGVudGl0eS52MS5SZWZyZXNoU2Vzc2lvblJlcXVlc3QaKS5jeXBoci5pZGVudGl0eS52MS5SZWZyZXNoU2Vzc2lvblJlc3BvbnNlEk0KBkxvZ291dBIgLmN5cGhyLmlkZW50aXR5LnYxLkxvZ291dFJlcXVlc3QaIS5jeXBoci5pZGVudGl0eS52MS5Mb2dvdXRSZXNwb25zZRJeCgpHZXRQcm9maWxlEiQuY3lwaHIuaWRlbnRpdHkudjEuR2V0UHJvZmlsZVJlcXVlc3QaJS5jeXBoci5pZGVudGl0eS52MS5HZXRQcm9maWxlUmVzcG9uc2UiA5ACARJiCg1VcGRhdGVQcm9maWxlEicuY3lwaHIuaWRlbnRpdHkudjEuVXBkYXRlUHJvZmlsZVJlcXVlc3QaKC5jeXBoci5pZGVudGl0eS52MS5VcGRhdGVQcm9maWxlUmVzcG9uc2USYQoLU2VhcmNoVXNlcnMSJS5jeXBoci5pZGVudGl0eS52MS5TZWFyY2hVc2Vyc1JlcXVlc3QaJi5jeXBoci5pZGVudGl0eS52MS5TZWFyY2hVc2Vyc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiBjeXBoci9pZGVudGl0eS92MS9pZGVudGl0eS5wcm90bxIRY3lwaHIuaWRlbnRpdHkudjEiLAoYQ2hlY2tBdmFpbGFiaWxpdHlSZXF1ZXN0EhAKCGN5cGhyX2lkGAEgASgJImQKGUNoZWNrQXZhaWxhYmlsaXR5UmVzcG9uc2USEQoJYXZhaWxhYmxlGAEgASgIEjQKBnJlYXNvbhgCIAEoDjIkLmN5cGhyLmlkZW50aXR5LnYxLlVuYXZhaWxhYmxlUmVhc29uIvcBCg9SZWdpc3RlclJlcXVlc3QSEAoIY3lwaHJfaWQYASABKAkSGwoTaWRlbnRpdHlfcHVibGljX2tleRgCIAEoDBIZChFtbF9rZW1fcHVibGljX2tleRgDIAEoDBIaChJkZXZpY2VfZmluZ2VycHJpbnQYBCABKAwSFAoMZGlzcGxheV9uYW1lGAUgASgJEhEKCXNpZ25hdHVyZRgGIAEoDBIaChJkZXZpY2Vfc2lnbmluZ19rZXkYByABKAwSGgoSZGV2aWNlX2NlcnRpZmljYXRlGAggASgMEh0KFWRldmljZV9lbmNyeXB0ZWRfbmFtZRgJIAEoDCJpChBSZWdpc3RlclJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSMQoHc2Vzc2lvbhgCIAEoCzIgLmN5cGhyLmlkZW50aXR5LnYxLlNlc3Npb25Ub2tlbnMSEQoJZGV2aWNlX2lkGAMgASgNIssBCg1TZXNzaW9uVG9rZW5zEhIKCnNlc3Npb25faWQYASABKAkSFAoMYWNjZXNzX3Rva2VuGAIgASgJEjsKF2FjY2Vzc190b2tlbl9leHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1yZWZyZXNoX3Rva2VuGAQgASgJEjwKGHJlZnJlc2hfdG9rZW5fZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiKgoWQ3JlYXRlQ2hhbGxlbmdlUmVxdWVzdBIQCghjeXBocl9pZBgBIAEoCSJYChdDcmVhdGVDaGFsbGVuZ2VSZXNwb25zZRINCgVub25jZRgBIAEoDBIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJvCgxMb2dpblJlcXVlc3QSEAoIY3lwaHJfaWQYASABKAkSDQoFbm9uY2UYAyABKAwSEQoJc2lnbmF0dXJlGAQgASgMEhEKCWRldmljZV9pZBgFIAEoDUoECAIQA1ISZGV2aWNlX2ZpbmdlcnByaW50ImYKDUxvZ2luUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCRIxCgdzZXNzaW9uGAIgASgLMiAuY3lwaHIuaWRlbnRpdHkudjEuU2Vzc2lvblRva2VucxIRCglkZXZpY2VfaWQYAyABKA0iLgoVUmVmcmVzaFNlc3Npb25SZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkiSwoWUmVmcmVzaFNlc3Npb25SZXNwb25zZRIxCgdzZXNzaW9uGAEgASgLMiAuY3lwaHIuaWRlbnRpdHkudjEuU2Vzc2lvblRva2VucyIPCg1Mb2dvdXRSZXF1ZXN0IhAKDkxvZ291dFJlc3BvbnNlIiUKEUdldFByb2ZpbGVSZXF1ZXN0EhAKCGN5cGhyX2lkGAEgASgJIkEKEkdldFByb2ZpbGVSZXNwb25zZRIrCgdwcm9maWxlGAEgASgLMhouY3lwaHIuaWRlbnRpdHkudjEuUHJvZmlsZSK+AQoHUHJvZmlsZRIPCgd1c2VyX2lkGAEgASgJEhAKCGN5cGhyX2lkGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRISCgphdmF0YXJfcmVmGAQgASgJEhsKE2lkZW50aXR5X3B1YmxpY19rZXkYBSABKAwSGQoRbWxfa2VtX3B1YmxpY19rZXkYBiABKAwSLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAioAEKFFVwZGF0ZVByb2ZpbGVSZXF1ZXN0EhQKDHVwZGF0ZV9wYXRocxgBIAMoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEgoKYXZhdGFyX3JlZhgDIAEoCRIaChJlbmNyeXB0ZWRfc2V0dGluZ3MYBCABKAwSFAoMZGlzY292ZXJhYmxlGAUgASgIEhYKDnNoYXJlX3ByZXNlbmNlGAYgASgIIo4BChVVcGRhdGVQcm9maWxlUmVzcG9uc2USKwoHcHJvZmlsZRgBIAEoCzIaLmN5cGhyLmlkZW50aXR5LnYxLlByb2ZpbGUSGgoSZW5jcnlwdGVkX3NldHRpbmdzGAIgASgMEhQKDGRpc2NvdmVyYWJsZRgDIAEoCBIWCg5zaGFyZV9wcmVzZW5jZRgEIAEoCCJHChJTZWFyY2hVc2Vyc1JlcXVlc3QSDgoGcHJlZml4GAEgASgJEg0KBWxpbWl0GAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkiXAoTU2VhcmNoVXNlcnNSZXNwb25zZRIsCghwcm9maWxlcxgBIAMoCzIaLmN5cGhyLmlkZW50aXR5LnYxLlByb2ZpbGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJKp0BChFVbmF2YWlsYWJsZVJlYXNvbhIiCh5VTkFWQUlMQUJMRV9SRUFTT05fVU5TUEVDSUZJRUQQABIlCiFVTkFWQUlMQUJMRV9SRUFTT05fSU5WQUxJRF9GT1JNQVQQARIcChhVTkFWQUlMQUJMRV9SRUFTT05fVEFLRU4QAhIfChtVTkFWQUlMQUJMRV9SRUFTT05fUkVTRVJWRUQQAzLuBgoPSWRlbnRpdHlTZXJ2aWNlEnMKEUNoZWNrQXZhaWxhYmlsaXR5EisuY3lwaHIuaWRlbnRpdHkudjEuQ2hlY2tBdmFpbGFiaWxpdHlSZXF1ZXN0GiwuY3lwaHIuaWRlbnRpdHkudjEuQ2hlY2tBdmFpbGFiaWxpdHlSZXNwb25zZSIDkAIBElMKCFJlZ2lzdGVyEiIuY3lwaHIuaWRlbnRpdHkudjEuUmVnaXN0ZXJSZXF1ZXN0GiMuY3lwaHIuaWRlbnRpdHkudjEuUmVnaXN0ZXJSZXNwb25zZRJoCg9DcmVhdGVDaGFsbGVuZ2USKS5jeXBoci5pZGVudGl0eS52MS5DcmVhdGVDaGFsbGVuZ2VSZXF1ZXN0GiouY3lwaHIuaWRlbnRpdHkudjEuQ3JlYXRlQ2hhbGxlbmdlUmVzcG9uc2USSgoFTG9naW4SHy5jeXBoci5pZGVudGl0eS52MS5Mb2dpblJlcXVlc3QaIC5jeXBoci5pZGVudGl0eS52MS5Mb2dpblJlc3BvbnNlEmUKDlJlZnJlc2hTZXNzaW9uEiguY3lwaHIuaWRlbnRpdHkudjEuUmVmcmVzaFNlc3Npb25SZXF1ZXN0GikuY3lwaHIuaWRlbnRpdHkudjEuUmVmcmVzaFNlc3Npb25SZXNwb25zZRJNCgZMb2dvdXQSIC5jeXBoci5pZGVudGl0eS52MS5Mb2dvdXRSZXF1ZXN0GiEuY3lwaHIuaWRlbnRpdHkudjEuTG9nb3V0UmVzcG9uc2USXgoKR2V0UHJvZmlsZRIkLmN5cGhyLmlkZW50aXR5LnYxLkdldFByb2ZpbGVSZXF1ZXN0GiUuY3lwaHIuaWRlbnRpdHkudjEuR2V0UHJvZmlsZVJlc3BvbnNlIgOQAgESYgoNVXBkYXRlUHJvZmlsZRInLmN5cGhyLmlkZW50aXR5LnYxLlVwZGF0ZVByb2ZpbGVSZXF1ZXN0GiguY3lwaHIuaWRlbnRpdHkudjEuVXBkYXRlUHJvZmlsZVJlc3BvbnNlEmEKC1NlYXJjaFVzZXJzEiUuY3lwaHIuaWRlbnRpdHkudjEuU2VhcmNoVXNlcnNSZXF1ZXN0GiYuY3lwaHIuaWRlbnRpdHkudjEuU2VhcmNoVXNlcnNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * CheckAvailabilityRequest asks whether a Cyphr ID is free.
@@ -65,8 +65,8 @@ export const CheckAvailabilityResponseSchema: GenMessage<CheckAvailabilityRespon
   messageDesc(file_cyphr_identity_v1_identity, 1);
 
 /**
- * RegisterRequest creates an account. The client generates every key pair
- * locally; only public keys are sent.
+ * RegisterRequest creates an account and its device 1. The client generates
+ * every key pair locally; only public keys are sent.
  *
  * @generated from message cyphr.identity.v1.RegisterRequest
  */
@@ -96,7 +96,7 @@ export type RegisterRequest = Message<"cyphr.identity.v1.RegisterRequest"> & {
   mlKemPublicKey: Uint8Array;
 
   /**
-   * SHA-256 of the device's hardware identifier: exactly 32 bytes. The server
+   * SHA-256 of device 1's hardware identifier: exactly 32 bytes. The server
    * stores only HMAC-SHA-256(server secret, fingerprint), never these bytes.
    *
    * @generated from field: bytes device_fingerprint = 4;
@@ -119,6 +119,31 @@ export type RegisterRequest = Message<"cyphr.identity.v1.RegisterRequest"> & {
    * @generated from field: bytes signature = 6;
    */
   signature: Uint8Array;
+
+  /**
+   * Device 1's Ed25519 signing public key: exactly 32 bytes, canonical
+   * RFC 8032 encoding, not a small-order point. Device logins are signed with
+   * it. May equal identity_public_key, though a separate key is recommended.
+   *
+   * @generated from field: bytes device_signing_key = 7;
+   */
+  deviceSigningKey: Uint8Array;
+
+  /**
+   * Device certificate for device 1 (64 bytes): Ed25519 signature by the
+   * identity key over "cyphr-device-v1" ‖ 0x00 ‖ cyphr_id ‖ 0x00 ‖
+   * device_id (u32 big-endian, = 1) ‖ device_signing_key.
+   *
+   * @generated from field: bytes device_certificate = 8;
+   */
+  deviceCertificate: Uint8Array;
+
+  /**
+   * Device 1's client-encrypted name: at most 256 bytes; empty: none.
+   *
+   * @generated from field: bytes device_encrypted_name = 9;
+   */
+  deviceEncryptedName: Uint8Array;
 };
 
 /**
@@ -142,11 +167,18 @@ export type RegisterResponse = Message<"cyphr.identity.v1.RegisterResponse"> & {
   userId: string;
 
   /**
-   * Tokens of the session started by this registration.
+   * Tokens of device 1's session started by this registration.
    *
    * @generated from field: cyphr.identity.v1.SessionTokens session = 2;
    */
   session?: SessionTokens | undefined;
+
+  /**
+   * The new device's id: always 1.
+   *
+   * @generated from field: uint32 device_id = 3;
+   */
+  deviceId: number;
 };
 
 /**
@@ -171,7 +203,8 @@ export type SessionTokens = Message<"cyphr.identity.v1.SessionTokens"> & {
 
   /**
    * JWT (compact serialization) signed with EdDSA (Ed25519). Claims: iss,
-   * aud, sub (user id), cyphr_id, sid (session id), iat, exp. Send it as
+   * aud, sub (user id), cyphr_id, sid (session id), did (device id, a
+   * number), iat, exp. Send it as
    * `authorization: Bearer <access_token>`. Default lifetime 15 minutes.
    *
    * @generated from field: string access_token = 2;
@@ -237,7 +270,8 @@ export const CreateChallengeRequestSchema: GenMessage<CreateChallengeRequest> = 
  */
 export type CreateChallengeResponse = Message<"cyphr.identity.v1.CreateChallengeResponse"> & {
   /**
-   * 32 random bytes. Single use; bound to the Cyphr ID of the request.
+   * 32 random bytes. Single use; bound to the Cyphr ID of the request (any
+   * of its devices may use it).
    *
    * @generated from field: bytes nonce = 1;
    */
@@ -259,7 +293,7 @@ export const CreateChallengeResponseSchema: GenMessage<CreateChallengeResponse> 
   messageDesc(file_cyphr_identity_v1_identity, 6);
 
 /**
- * LoginRequest proves possession of the identity key on a known device.
+ * LoginRequest proves possession of a device's signing key.
  *
  * @generated from message cyphr.identity.v1.LoginRequest
  */
@@ -272,14 +306,6 @@ export type LoginRequest = Message<"cyphr.identity.v1.LoginRequest"> & {
   cyphrId: string;
 
   /**
-   * SHA-256 of the device's hardware identifier: exactly 32 bytes; must be
-   * the fingerprint registered for the account.
-   *
-   * @generated from field: bytes device_fingerprint = 2;
-   */
-  deviceFingerprint: Uint8Array;
-
-  /**
    * The nonce from CreateChallenge: exactly 32 bytes.
    *
    * @generated from field: bytes nonce = 3;
@@ -287,12 +313,21 @@ export type LoginRequest = Message<"cyphr.identity.v1.LoginRequest"> & {
   nonce: Uint8Array;
 
   /**
-   * Ed25519 signature (64 bytes) by the identity key over
-   * "cyphr-login-v1" ‖ 0x00 ‖ cyphr_id ‖ 0x00 ‖ nonce ‖ device_fingerprint.
+   * Ed25519 signature (64 bytes) by the device's signing key over
+   * "cyphr-login-v2" ‖ 0x00 ‖ cyphr_id ‖ 0x00 ‖ device_id (u32 big-endian) ‖
+   * nonce.
    *
    * @generated from field: bytes signature = 4;
    */
   signature: Uint8Array;
+
+  /**
+   * The device logging in (at least 1): its id from Register (1) or from
+   * DevicesService.WaitDeviceLink.
+   *
+   * @generated from field: uint32 device_id = 5;
+   */
+  deviceId: number;
 };
 
 /**
@@ -321,6 +356,13 @@ export type LoginResponse = Message<"cyphr.identity.v1.LoginResponse"> & {
    * @generated from field: cyphr.identity.v1.SessionTokens session = 2;
    */
   session?: SessionTokens | undefined;
+
+  /**
+   * The device the session belongs to (as in the request).
+   *
+   * @generated from field: uint32 device_id = 3;
+   */
+  deviceId: number;
 };
 
 /**
@@ -720,7 +762,10 @@ export const UnavailableReasonSchema: GenEnum<UnavailableReason> = /*@__PURE__*/
 
 /**
  * IdentityService registers Cyphr IDs, authenticates devices by Ed25519
- * signatures and distributes public keys. The server never sees a private key,
+ * signatures and distributes public keys. An account has an identity key
+ * (which certifies devices) and 1..MAX_DEVICES devices, each with its own
+ * signing key; logins and sessions are per device (see
+ * cyphr.devices.v1.DevicesService for linking, listing and removing devices). The server never sees a private key,
  * a phone number or an email address: a Cyphr ID plus public keys is the whole
  * account.
  *
@@ -749,10 +794,12 @@ export const IdentityService: GenService<{
     output: typeof CheckAvailabilityResponseSchema;
   },
   /**
-   * Register creates an account and its first session. No authentication; the
-   * signature proves possession of the identity key.
-   * Errors: INVALID_ARGUMENT (a field is malformed, naming the field),
-   * UNAUTHENTICATED (the signature does not verify), ALREADY_EXISTS (the
+   * Register creates an account, its device 1 and device 1's first session.
+   * No authentication; the signature proves possession of the identity key
+   * and the device certificate vouches for device 1's signing key.
+   * Errors: INVALID_ARGUMENT (a field is malformed, naming the field, or the
+   * device certificate does not verify), UNAUTHENTICATED (the signature does
+   * not verify), ALREADY_EXISTS (the
    * Cyphr ID or the identity key is taken; of two concurrent registrations of
    * one ID exactly one succeeds).
    *
@@ -776,12 +823,12 @@ export const IdentityService: GenService<{
     output: typeof CreateChallengeResponseSchema;
   },
   /**
-   * Login signs in a registered device with a challenge nonce and starts a
-   * new session. No authentication.
+   * Login signs in one device of an account with a challenge nonce, signed by
+   * that device's signing key, and starts a new session of that device. No
+   * authentication.
    * Errors: UNAUTHENTICATED "invalid login credentials" for a wrong
-   * signature, an unknown Cyphr ID, or an expired, reused or foreign nonce
-   * (deliberately indistinguishable); PERMISSION_DENIED "unknown device; use
-   * account recovery" when the device fingerprint is not the registered one.
+   * signature, an unknown Cyphr ID, an unknown or removed device, or an
+   * expired, reused or foreign nonce (deliberately indistinguishable).
    *
    * @generated from rpc cyphr.identity.v1.IdentityService.Login
    */

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cyphr/realtime/v1/realtime.proto.
  */
 export const file_cyphr_realtime_v1_realtime: GenFile = /*@__PURE__*/
-  fileDesc("CiBjeXBoci9yZWFsdGltZS92MS9yZWFsdGltZS5wcm90bxIRY3lwaHIucmVhbHRpbWUudjEiNQoFSGVsbG8SGgoNcmVzdW1lX2N1cnNvchgBIAEoBEgAiAEBQhAKDl9yZXN1bWVfY3Vyc29yIkAKEFN1YnNjcmliZVJlcXVlc3QSGgoNcmVzdW1lX2N1cnNvchgBIAEoBEgAiAEBQhAKDl9yZXN1bWVfY3Vyc29yIhUKA0FjaxIOCgZjdXJzb3IYASABKAQiCwoJSGVhcnRiZWF0IikKBlR5cGluZxIPCgdjaGF0X2lkGAEgASgJEg4KBnR5cGluZxgCIAEoCCI/Cg5Db25uZWN0UmVxdWVzdBItCgVmcmFtZRgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLkNsaWVudEZyYW1lIkAKD0Nvbm5lY3RSZXNwb25zZRItCgVmcmFtZRgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLlNlcnZlckZyYW1lIkIKEVN1YnNjcmliZVJlc3BvbnNlEi0KBWZyYW1lGAEgASgLMh4uY3lwaHIucmVhbHRpbWUudjEuU2VydmVyRnJhbWUi0AMKC0NsaWVudEZyYW1lEhIKCnJlcXVlc3RfaWQYASABKAkSKQoFaGVsbG8YAiABKAsyGC5jeXBoci5yZWFsdGltZS52MS5IZWxsb0gAEiUKA2FjaxgDIAEoCzIWLmN5cGhyLnJlYWx0aW1lLnYxLkFja0gAEjEKCWhlYXJ0YmVhdBgEIAEoCzIcLmN5cGhyLnJlYWx0aW1lLnYxLkhlYXJ0YmVhdEgAEisKBnR5cGluZxgFIAEoCzIZLmN5cGhyLnJlYWx0aW1lLnYxLlR5cGluZ0gAEjQKC2NhbGxfc2lnbmFsGAYgASgLMh0uY3lwaHIucmVhbHRpbWUudjEuQ2FsbFNpZ25hbEgAEj4KDHNlbmRfbWVzc2FnZRgHIAEoCzImLmN5cGhyLm1lc3NhZ2luZy52MS5TZW5kTWVzc2FnZVJlcXVlc3RIABJCCg5tYXJrX2RlbGl2ZXJlZBgIIAEoCzIoLmN5cGhyLm1lc3NhZ2luZy52MS5NYXJrRGVsaXZlcmVkUmVxdWVzdEgAEjgKCW1hcmtfcmVhZBgJIAEoCzIjLmN5cGhyLm1lc3NhZ2luZy52MS5NYXJrUmVhZFJlcXVlc3RIAEIHCgVmcmFtZSLKBgoLU2VydmVyRnJhbWUSDgoGY3Vyc29yGAEgASgEEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKC21lc3NhZ2VfbmV3GAMgASgLMhsuY3lwaHIubWVzc2FnaW5nLnYxLk1lc3NhZ2VIABI1Cg5tZXNzYWdlX2VkaXRlZBgEIAEoCzIbLmN5cGhyLm1lc3NhZ2luZy52MS5NZXNzYWdlSAASNgoPbWVzc2FnZV9kZWxldGVkGAUgASgLMhsuY3lwaHIubWVzc2FnaW5nLnYxLk1lc3NhZ2VIABItCgdyZWNlaXB0GAYgASgLMhouY3lwaHIucmVhbHRpbWUudjEuUmVjZWlwdEgAEjgKDWdyb3VwX2NoYW5nZWQYByABKAsyHy5jeXBoci5yZWFsdGltZS52MS5Hcm91cENoYW5nZWRIABJBChJjaGF0X3RpbWVyX2NoYW5nZWQYCCABKAsyIy5jeXBoci5yZWFsdGltZS52MS5DaGF0VGltZXJDaGFuZ2VkSAASMAoGdHlwaW5nGAkgASgLMh4uY3lwaHIucmVhbHRpbWUudjEuVHlwaW5nRXZlbnRIABI0CghwcmVzZW5jZRgKIAEoCzIgLmN5cGhyLnJlYWx0aW1lLnYxLlByZXNlbmNlRXZlbnRIABI0CgtjYWxsX3NpZ25hbBgLIAEoCzIdLmN5cGhyLnJlYWx0aW1lLnYxLkNhbGxTaWduYWxIABIxCgloZWFydGJlYXQYDCABKAsyHC5jeXBoci5yZWFsdGltZS52MS5IZWFydGJlYXRIABIwCgljYXVnaHRfdXAYDSABKAsyGy5jeXBoci5yZWFsdGltZS52MS5DYXVnaHRVcEgAEjQKC3NlbmRfcmVzdWx0GA4gASgLMh0uY3lwaHIucmVhbHRpbWUudjEuU2VuZFJlc3VsdEgAEjoKDnJlY2VpcHRfcmVzdWx0GA8gASgLMiAuY3lwaHIucmVhbHRpbWUudjEuUmVjZWlwdFJlc3VsdEgAEjQKC2ZyYW1lX2Vycm9yGBAgASgLMh0uY3lwaHIucmVhbHRpbWUudjEuRnJhbWVFcnJvckgAQgcKBWV2ZW50ImYKB1JlY2VpcHQSDwoHY2hhdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhAKCGN5cGhyX2lkGAMgASgJEhUKDWRlbGl2ZXJlZF9zZXEYBCABKAQSEAoIcmVhZF9zZXEYBSABKAQiXQoMR3JvdXBDaGFuZ2VkEg8KB2NoYXRfaWQYASABKAkSCwoDc2VxGAIgASgEEi8KBmNoYW5nZRgDIAEoCzIfLmN5cGhyLm1lc3NhZ2luZy52MS5TeXN0ZW1FdmVudCJeChBDaGF0VGltZXJDaGFuZ2VkEg8KB2NoYXRfaWQYASABKAkSCwoDc2VxGAIgASgEEhUKDXRpbWVyX3NlY29uZHMYAyABKA0SFQoNYWN0b3JfdXNlcl9pZBgEIAEoCSJRCgtUeXBpbmdFdmVudBIPCgdjaGF0X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEAoIY3lwaHJfaWQYAyABKAkSDgoGdHlwaW5nGAQgASgIInEKDVByZXNlbmNlRXZlbnQSDwoHdXNlcl9pZBgBIAEoCRIQCghjeXBocl9pZBgCIAEoCRIOCgZvbmxpbmUYAyABKAgSLQoJbGFzdF9zZWVuGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIzCghDYXVnaHRVcBIOCgZjdXJzb3IYASABKAQSFwoPcmVzeW5jX3JlcXVpcmVkGAIgASgIIj8KBlN0YXR1cxIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkSFgoOcmV0cnlfYWZ0ZXJfbXMYAyABKA0ioAEKClNlbmRSZXN1bHQSEgoKcmVxdWVzdF9pZBgBIAEoCRIZChFjbGllbnRfbWVzc2FnZV9pZBgCIAEoCRI5CghyZXNwb25zZRgDIAEoCzInLmN5cGhyLm1lc3NhZ2luZy52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEigKBWVycm9yGAQgASgLMhkuY3lwaHIucmVhbHRpbWUudjEuU3RhdHVzInYKDVJlY2VpcHRSZXN1bHQSEgoKcmVxdWVzdF9pZBgBIAEoCRIVCg1kZWxpdmVyZWRfc2VxGAIgASgEEhAKCHJlYWRfc2VxGAMgASgEEigKBWVycm9yGAQgASgLMhkuY3lwaHIucmVhbHRpbWUudjEuU3RhdHVzIkoKCkZyYW1lRXJyb3ISEgoKcmVxdWVzdF9pZBgBIAEoCRIoCgVlcnJvchgCIAEoCzIZLmN5cGhyLnJlYWx0aW1lLnYxLlN0YXR1cyK8AQoKQ2FsbFNpZ25hbBIPCgdjYWxsX2lkGAEgASgJEi8KBHR5cGUYAiABKA4yIS5jeXBoci5yZWFsdGltZS52MS5DYWxsU2lnbmFsVHlwZRIPCgdjaGF0X2lkGAMgASgJEg8KB3BheWxvYWQYBCABKAwSDQoFdmlkZW8YBSABKAgSDgoGcmVhc29uGAYgASgJEhQKDGZyb21fdXNlcl9pZBgHIAEoCRIVCg1mcm9tX2N5cGhyX2lkGAggASgJIj8KDlB1Ymxpc2hSZXF1ZXN0Ei0KBWZyYW1lGAEgASgLMh4uY3lwaHIucmVhbHRpbWUudjEuQ2xpZW50RnJhbWUiQQoPUHVibGlzaFJlc3BvbnNlEi4KBnJlc3VsdBgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLlNlcnZlckZyYW1lIhYKFEdldEljZVNlcnZlcnNSZXF1ZXN0Ij8KCUljZVNlcnZlchIMCgR1cmxzGAEgAygJEhAKCHVzZXJuYW1lGAIgASgJEhIKCmNyZWRlbnRpYWwYAyABKAkijwEKFUdldEljZVNlcnZlcnNSZXNwb25zZRIxCgtpY2Vfc2VydmVycxgBIAMoCzIcLmN5cGhyLnJlYWx0aW1lLnYxLkljZVNlcnZlchITCgt0dGxfc2Vjb25kcxgCIAEoDRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCqKAgoOQ2FsbFNpZ25hbFR5cGUSIAocQ0FMTF9TSUdOQUxfVFlQRV9VTlNQRUNJRklFRBAAEhoKFkNBTExfU0lHTkFMX1RZUEVfT0ZGRVIQARIbChdDQUxMX1NJR05BTF9UWVBFX0FOU1dFUhACEiIKHkNBTExfU0lHTkFMX1RZUEVfSUNFX0NBTkRJREFURRADEhsKF0NBTExfU0lHTkFMX1RZUEVfUkVKRUNUEAQSGQoVQ0FMTF9TSUdOQUxfVFlQRV9CVVNZEAUSGAoUQ0FMTF9TSUdOQUxfVFlQRV9FTkQQBhInCiNDQUxMX1NJR05BTF9UWVBFX0FOU1dFUkVEX0VMU0VXSEVSRRAHMvcCCg9SZWFsdGltZVNlcnZpY2USVAoHQ29ubmVjdBIhLmN5cGhyLnJlYWx0aW1lLnYxLkNvbm5lY3RSZXF1ZXN0GiIuY3lwaHIucmVhbHRpbWUudjEuQ29ubmVjdFJlc3BvbnNlKAEwARJYCglTdWJzY3JpYmUSIy5jeXBoci5yZWFsdGltZS52MS5TdWJzY3JpYmVSZXF1ZXN0GiQuY3lwaHIucmVhbHRpbWUudjEuU3Vic2NyaWJlUmVzcG9uc2UwARJQCgdQdWJsaXNoEiEuY3lwaHIucmVhbHRpbWUudjEuUHVibGlzaFJlcXVlc3QaIi5jeXBoci5yZWFsdGltZS52MS5QdWJsaXNoUmVzcG9uc2USYgoNR2V0SWNlU2VydmVycxInLmN5cGhyLnJlYWx0aW1lLnYxLkdldEljZVNlcnZlcnNSZXF1ZXN0GiguY3lwaHIucmVhbHRpbWUudjEuR2V0SWNlU2VydmVyc1Jlc3BvbnNlYgZwcm90bzM", [file_cyphr_messaging_v1_messaging, file_google_protobuf_timestamp]);
+  fileDesc("CiBjeXBoci9yZWFsdGltZS92MS9yZWFsdGltZS5wcm90bxIRY3lwaHIucmVhbHRpbWUudjEiNQoFSGVsbG8SGgoNcmVzdW1lX2N1cnNvchgBIAEoBEgAiAEBQhAKDl9yZXN1bWVfY3Vyc29yIkAKEFN1YnNjcmliZVJlcXVlc3QSGgoNcmVzdW1lX2N1cnNvchgBIAEoBEgAiAEBQhAKDl9yZXN1bWVfY3Vyc29yIhUKA0FjaxIOCgZjdXJzb3IYASABKAQiCwoJSGVhcnRiZWF0IikKBlR5cGluZxIPCgdjaGF0X2lkGAEgASgJEg4KBnR5cGluZxgCIAEoCCI/Cg5Db25uZWN0UmVxdWVzdBItCgVmcmFtZRgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLkNsaWVudEZyYW1lIkAKD0Nvbm5lY3RSZXNwb25zZRItCgVmcmFtZRgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLlNlcnZlckZyYW1lIkIKEVN1YnNjcmliZVJlc3BvbnNlEi0KBWZyYW1lGAEgASgLMh4uY3lwaHIucmVhbHRpbWUudjEuU2VydmVyRnJhbWUi0AMKC0NsaWVudEZyYW1lEhIKCnJlcXVlc3RfaWQYASABKAkSKQoFaGVsbG8YAiABKAsyGC5jeXBoci5yZWFsdGltZS52MS5IZWxsb0gAEiUKA2FjaxgDIAEoCzIWLmN5cGhyLnJlYWx0aW1lLnYxLkFja0gAEjEKCWhlYXJ0YmVhdBgEIAEoCzIcLmN5cGhyLnJlYWx0aW1lLnYxLkhlYXJ0YmVhdEgAEisKBnR5cGluZxgFIAEoCzIZLmN5cGhyLnJlYWx0aW1lLnYxLlR5cGluZ0gAEjQKC2NhbGxfc2lnbmFsGAYgASgLMh0uY3lwaHIucmVhbHRpbWUudjEuQ2FsbFNpZ25hbEgAEj4KDHNlbmRfbWVzc2FnZRgHIAEoCzImLmN5cGhyLm1lc3NhZ2luZy52MS5TZW5kTWVzc2FnZVJlcXVlc3RIABJCCg5tYXJrX2RlbGl2ZXJlZBgIIAEoCzIoLmN5cGhyLm1lc3NhZ2luZy52MS5NYXJrRGVsaXZlcmVkUmVxdWVzdEgAEjgKCW1hcmtfcmVhZBgJIAEoCzIjLmN5cGhyLm1lc3NhZ2luZy52MS5NYXJrUmVhZFJlcXVlc3RIAEIHCgVmcmFtZSKIBwoLU2VydmVyRnJhbWUSDgoGY3Vyc29yGAEgASgEEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKC21lc3NhZ2VfbmV3GAMgASgLMhsuY3lwaHIubWVzc2FnaW5nLnYxLk1lc3NhZ2VIABI1Cg5tZXNzYWdlX2VkaXRlZBgEIAEoCzIbLmN5cGhyLm1lc3NhZ2luZy52MS5NZXNzYWdlSAASNgoPbWVzc2FnZV9kZWxldGVkGAUgASgLMhsuY3lwaHIubWVzc2FnaW5nLnYxLk1lc3NhZ2VIABItCgdyZWNlaXB0GAYgASgLMhouY3lwaHIucmVhbHRpbWUudjEuUmVjZWlwdEgAEjgKDWdyb3VwX2NoYW5nZWQYByABKAsyHy5jeXBoci5yZWFsdGltZS52MS5Hcm91cENoYW5nZWRIABJBChJjaGF0X3RpbWVyX2NoYW5nZWQYCCABKAsyIy5jeXBoci5yZWFsdGltZS52MS5DaGF0VGltZXJDaGFuZ2VkSAASMAoGdHlwaW5nGAkgASgLMh4uY3lwaHIucmVhbHRpbWUudjEuVHlwaW5nRXZlbnRIABI0CghwcmVzZW5jZRgKIAEoCzIgLmN5cGhyLnJlYWx0aW1lLnYxLlByZXNlbmNlRXZlbnRIABI0CgtjYWxsX3NpZ25hbBgLIAEoCzIdLmN5cGhyLnJlYWx0aW1lLnYxLkNhbGxTaWduYWxIABIxCgloZWFydGJlYXQYDCABKAsyHC5jeXBoci5yZWFsdGltZS52MS5IZWFydGJlYXRIABIwCgljYXVnaHRfdXAYDSABKAsyGy5jeXBoci5yZWFsdGltZS52MS5DYXVnaHRVcEgAEjQKC3NlbmRfcmVzdWx0GA4gASgLMh0uY3lwaHIucmVhbHRpbWUudjEuU2VuZFJlc3VsdEgAEjoKDnJlY2VpcHRfcmVzdWx0GA8gASgLMiAuY3lwaHIucmVhbHRpbWUudjEuUmVjZWlwdFJlc3VsdEgAEjQKC2ZyYW1lX2Vycm9yGBAgASgLMh0uY3lwaHIucmVhbHRpbWUudjEuRnJhbWVFcnJvckgAEjwKD2RldmljZXNfY2hhbmdlZBgRIAEoCzIhLmN5cGhyLnJlYWx0aW1lLnYxLkRldmljZXNDaGFuZ2VkSABCBwoFZXZlbnQiZgoHUmVjZWlwdBIPCgdjaGF0X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEAoIY3lwaHJfaWQYAyABKAkSFQoNZGVsaXZlcmVkX3NlcRgEIAEoBBIQCghyZWFkX3NlcRgFIAEoBCJdCgxHcm91cENoYW5nZWQSDwoHY2hhdF9pZBgBIAEoCRILCgNzZXEYAiABKAQSLwoGY2hhbmdlGAMgASgLMh8uY3lwaHIubWVzc2FnaW5nLnYxLlN5c3RlbUV2ZW50Il4KEENoYXRUaW1lckNoYW5nZWQSDwoHY2hhdF9pZBgBIAEoCRILCgNzZXEYAiABKAQSFQoNdGltZXJfc2Vjb25kcxgDIAEoDRIVCg1hY3Rvcl91c2VyX2lkGAQgASgJIjMKDkRldmljZXNDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAkSEAoIY3lwaHJfaWQYAiABKAkiUQoLVHlwaW5nRXZlbnQSDwoHY2hhdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhAKCGN5cGhyX2lkGAMgASgJEg4KBnR5cGluZxgEIAEoCCJxCg1QcmVzZW5jZUV2ZW50Eg8KB3VzZXJfaWQYASABKAkSEAoIY3lwaHJfaWQYAiABKAkSDgoGb25saW5lGAMgASgIEi0KCWxhc3Rfc2VlbhgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiMwoIQ2F1Z2h0VXASDgoGY3Vyc29yGAEgASgEEhcKD3Jlc3luY19yZXF1aXJlZBgCIAEoCCI/CgZTdGF0dXMSDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJEhYKDnJldHJ5X2FmdGVyX21zGAMgASgNIqABCgpTZW5kUmVzdWx0EhIKCnJlcXVlc3RfaWQYASABKAkSGQoRY2xpZW50X21lc3NhZ2VfaWQYAiABKAkSOQoIcmVzcG9uc2UYAyABKAsyJy5jeXBoci5tZXNzYWdpbmcudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRIoCgVlcnJvchgEIAEoCzIZLmN5cGhyLnJlYWx0aW1lLnYxLlN0YXR1cyJ2Cg1SZWNlaXB0UmVzdWx0EhIKCnJlcXVlc3RfaWQYASABKAkSFQoNZGVsaXZlcmVkX3NlcRgCIAEoBBIQCghyZWFkX3NlcRgDIAEoBBIoCgVlcnJvchgEIAEoCzIZLmN5cGhyLnJlYWx0aW1lLnYxLlN0YXR1cyJKCgpGcmFtZUVycm9yEhIKCnJlcXVlc3RfaWQYASABKAkSKAoFZXJyb3IYAiABKAsyGS5jeXBoci5yZWFsdGltZS52MS5TdGF0dXMivAEKCkNhbGxTaWduYWwSDwoHY2FsbF9pZBgBIAEoCRIvCgR0eXBlGAIgASgOMiEuY3lwaHIucmVhbHRpbWUudjEuQ2FsbFNpZ25hbFR5cGUSDwoHY2hhdF9pZBgDIAEoCRIPCgdwYXlsb2FkGAQgASgMEg0KBXZpZGVvGAUgASgIEg4KBnJlYXNvbhgGIAEoCRIUCgxmcm9tX3VzZXJfaWQYByABKAkSFQoNZnJvbV9jeXBocl9pZBgIIAEoCSI/Cg5QdWJsaXNoUmVxdWVzdBItCgVmcmFtZRgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLkNsaWVudEZyYW1lIkEKD1B1Ymxpc2hSZXNwb25zZRIuCgZyZXN1bHQYASABKAsyHi5jeXBoci5yZWFsdGltZS52MS5TZXJ2ZXJGcmFtZSIWChRHZXRJY2VTZXJ2ZXJzUmVxdWVzdCI/CglJY2VTZXJ2ZXISDAoEdXJscxgBIAMoCRIQCgh1c2VybmFtZRgCIAEoCRISCgpjcmVkZW50aWFsGAMgASgJIo8BChVHZXRJY2VTZXJ2ZXJzUmVzcG9uc2USMQoLaWNlX3NlcnZlcnMYASADKAsyHC5jeXBoci5yZWFsdGltZS52MS5JY2VTZXJ2ZXISEwoLdHRsX3NlY29uZHMYAiABKA0SLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqigIKDkNhbGxTaWduYWxUeXBlEiAKHENBTExfU0lHTkFMX1RZUEVfVU5TUEVDSUZJRUQQABIaChZDQUxMX1NJR05BTF9UWVBFX09GRkVSEAESGwoXQ0FMTF9TSUdOQUxfVFlQRV9BTlNXRVIQAhIiCh5DQUxMX1NJR05BTF9UWVBFX0lDRV9DQU5ESURBVEUQAxIbChdDQUxMX1NJR05BTF9UWVBFX1JFSkVDVBAEEhkKFUNBTExfU0lHTkFMX1RZUEVfQlVTWRAFEhgKFENBTExfU0lHTkFMX1RZUEVfRU5EEAYSJwojQ0FMTF9TSUdOQUxfVFlQRV9BTlNXRVJFRF9FTFNFV0hFUkUQBzL3AgoPUmVhbHRpbWVTZXJ2aWNlElQKB0Nvbm5lY3QSIS5jeXBoci5yZWFsdGltZS52MS5Db25uZWN0UmVxdWVzdBoiLmN5cGhyLnJlYWx0aW1lLnYxLkNvbm5lY3RSZXNwb25zZSgBMAESWAoJU3Vic2NyaWJlEiMuY3lwaHIucmVhbHRpbWUudjEuU3Vic2NyaWJlUmVxdWVzdBokLmN5cGhyLnJlYWx0aW1lLnYxLlN1YnNjcmliZVJlc3BvbnNlMAESUAoHUHVibGlzaBIhLmN5cGhyLnJlYWx0aW1lLnYxLlB1Ymxpc2hSZXF1ZXN0GiIuY3lwaHIucmVhbHRpbWUudjEuUHVibGlzaFJlc3BvbnNlEmIKDUdldEljZVNlcnZlcnMSJy5jeXBoci5yZWFsdGltZS52MS5HZXRJY2VTZXJ2ZXJzUmVxdWVzdBooLmN5cGhyLnJlYWx0aW1lLnYxLkdldEljZVNlcnZlcnNSZXNwb25zZWIGcHJvdG8z", [file_cyphr_messaging_v1_messaging, file_google_protobuf_timestamp]);
 
 /**
  * Hello opens a Connect stream.
@@ -431,6 +431,17 @@ export type ServerFrame = Message<"cyphr.realtime.v1.ServerFrame"> & {
      */
     value: FrameError;
     case: "frameError";
+  } | {
+    /**
+     * An account's device list changed (a device was added or removed):
+     * fetch DevicesService.ListDevices and update the MLS groups shared with
+     * it. Durable; sent to the account itself and to everyone who shares a
+     * chat with it.
+     *
+     * @generated from field: cyphr.realtime.v1.DevicesChanged devices_changed = 17;
+     */
+    value: DevicesChanged;
+    case: "devicesChanged";
   } | { case: undefined; value?: undefined };
 };
 
@@ -568,6 +579,34 @@ export const ChatTimerChangedSchema: GenMessage<ChatTimerChanged> = /*@__PURE__*
   messageDesc(file_cyphr_realtime_v1_realtime, 12);
 
 /**
+ * DevicesChanged names the account whose device list changed.
+ *
+ * @generated from message cyphr.realtime.v1.DevicesChanged
+ */
+export type DevicesChanged = Message<"cyphr.realtime.v1.DevicesChanged"> & {
+  /**
+   * The account's user id (UUID).
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * The account's Cyphr ID.
+   *
+   * @generated from field: string cyphr_id = 2;
+   */
+  cyphrId: string;
+};
+
+/**
+ * Describes the message cyphr.realtime.v1.DevicesChanged.
+ * Use `create(DevicesChangedSchema)` to create a new message.
+ */
+export const DevicesChangedSchema: GenMessage<DevicesChanged> = /*@__PURE__*/
+  messageDesc(file_cyphr_realtime_v1_realtime, 13);
+
+/**
  * TypingEvent tells that a chat member is typing (or stopped).
  *
  * @generated from message cyphr.realtime.v1.TypingEvent
@@ -607,7 +646,7 @@ export type TypingEvent = Message<"cyphr.realtime.v1.TypingEvent"> & {
  * Use `create(TypingEventSchema)` to create a new message.
  */
 export const TypingEventSchema: GenMessage<TypingEvent> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 13);
+  messageDesc(file_cyphr_realtime_v1_realtime, 14);
 
 /**
  * PresenceEvent tells that a user who shares a chat came online or went
@@ -650,7 +689,7 @@ export type PresenceEvent = Message<"cyphr.realtime.v1.PresenceEvent"> & {
  * Use `create(PresenceEventSchema)` to create a new message.
  */
 export const PresenceEventSchema: GenMessage<PresenceEvent> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 14);
+  messageDesc(file_cyphr_realtime_v1_realtime, 15);
 
 /**
  * CaughtUp marks the end of the backlog replay.
@@ -680,7 +719,7 @@ export type CaughtUp = Message<"cyphr.realtime.v1.CaughtUp"> & {
  * Use `create(CaughtUpSchema)` to create a new message.
  */
 export const CaughtUpSchema: GenMessage<CaughtUp> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 15);
+  messageDesc(file_cyphr_realtime_v1_realtime, 16);
 
 /**
  * Status is a gRPC status carried inside a frame.
@@ -717,7 +756,7 @@ export type Status = Message<"cyphr.realtime.v1.Status"> & {
  * Use `create(StatusSchema)` to create a new message.
  */
 export const StatusSchema: GenMessage<Status> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 16);
+  messageDesc(file_cyphr_realtime_v1_realtime, 17);
 
 /**
  * SendResult answers a send_message frame exactly as SendMessage would.
@@ -759,7 +798,7 @@ export type SendResult = Message<"cyphr.realtime.v1.SendResult"> & {
  * Use `create(SendResultSchema)` to create a new message.
  */
 export const SendResultSchema: GenMessage<SendResult> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 17);
+  messageDesc(file_cyphr_realtime_v1_realtime, 18);
 
 /**
  * ReceiptResult answers a mark_delivered or mark_read frame.
@@ -801,7 +840,7 @@ export type ReceiptResult = Message<"cyphr.realtime.v1.ReceiptResult"> & {
  * Use `create(ReceiptResultSchema)` to create a new message.
  */
 export const ReceiptResultSchema: GenMessage<ReceiptResult> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 18);
+  messageDesc(file_cyphr_realtime_v1_realtime, 19);
 
 /**
  * FrameError answers a typing, call_signal or ack frame that failed.
@@ -829,7 +868,7 @@ export type FrameError = Message<"cyphr.realtime.v1.FrameError"> & {
  * Use `create(FrameErrorSchema)` to create a new message.
  */
 export const FrameErrorSchema: GenMessage<FrameError> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 19);
+  messageDesc(file_cyphr_realtime_v1_realtime, 20);
 
 /**
  * CallSignal is WebRTC signaling relayed by the server. SDP and ICE
@@ -903,7 +942,7 @@ export type CallSignal = Message<"cyphr.realtime.v1.CallSignal"> & {
  * Use `create(CallSignalSchema)` to create a new message.
  */
 export const CallSignalSchema: GenMessage<CallSignal> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 20);
+  messageDesc(file_cyphr_realtime_v1_realtime, 21);
 
 /**
  * PublishRequest carries one client frame outside a stream.
@@ -924,7 +963,7 @@ export type PublishRequest = Message<"cyphr.realtime.v1.PublishRequest"> & {
  * Use `create(PublishRequestSchema)` to create a new message.
  */
 export const PublishRequestSchema: GenMessage<PublishRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 21);
+  messageDesc(file_cyphr_realtime_v1_realtime, 22);
 
 /**
  * PublishResponse carries the frame's result, when it has one.
@@ -947,7 +986,7 @@ export type PublishResponse = Message<"cyphr.realtime.v1.PublishResponse"> & {
  * Use `create(PublishResponseSchema)` to create a new message.
  */
 export const PublishResponseSchema: GenMessage<PublishResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 22);
+  messageDesc(file_cyphr_realtime_v1_realtime, 23);
 
 /**
  * GetIceServersRequest asks for ICE servers.
@@ -962,7 +1001,7 @@ export type GetIceServersRequest = Message<"cyphr.realtime.v1.GetIceServersReque
  * Use `create(GetIceServersRequestSchema)` to create a new message.
  */
 export const GetIceServersRequestSchema: GenMessage<GetIceServersRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 23);
+  messageDesc(file_cyphr_realtime_v1_realtime, 24);
 
 /**
  * IceServer is one RTCIceServer entry.
@@ -998,7 +1037,7 @@ export type IceServer = Message<"cyphr.realtime.v1.IceServer"> & {
  * Use `create(IceServerSchema)` to create a new message.
  */
 export const IceServerSchema: GenMessage<IceServer> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 24);
+  messageDesc(file_cyphr_realtime_v1_realtime, 25);
 
 /**
  * GetIceServersResponse lists ICE servers for RTCPeerConnection.
@@ -1033,7 +1072,7 @@ export type GetIceServersResponse = Message<"cyphr.realtime.v1.GetIceServersResp
  * Use `create(GetIceServersResponseSchema)` to create a new message.
  */
 export const GetIceServersResponseSchema: GenMessage<GetIceServersResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 25);
+  messageDesc(file_cyphr_realtime_v1_realtime, 26);
 
 /**
  * CallSignalType is the kind of a call signal.
