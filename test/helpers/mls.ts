@@ -1,0 +1,68 @@
+import { ed25519 } from "@noble/curves/ed25519.js";
+import {
+  defaultCapabilities,
+  encodeMlsMessage,
+  generateKeyPackageWithKey,
+  getCiphersuiteFromName,
+  getCiphersuiteImpl,
+  type CiphersuiteImpl,
+  type CiphersuiteName,
+  type KeyPackage,
+  type Lifetime,
+  type PrivateKeyPackage,
+} from "ts-mls";
+import { deviceCredentialIdentity } from "../../src/mls/credential.js";
+
+export const DEFAULT_SUITE = "MLS_256_MLKEM1024_CHACHA20POLY1305_SHA512_Ed25519" satisfies CiphersuiteName;
+
+const impls = new Map<CiphersuiteName, Promise<CiphersuiteImpl>>();
+
+/** A client's implementation of a suite (with its key generation), cached per suite. */
+export function suiteImpl(name: CiphersuiteName = DEFAULT_SUITE): Promise<CiphersuiteImpl> {
+  let impl = impls.get(name);
+  if (!impl) impls.set(name, (impl = getCiphersuiteImpl(getCiphersuiteFromName(name))));
+  return impl;
+}
+
+/** What a device's MLS client holds for one key package: the public part it uploads and its private keys. */
+export interface DeviceKeyPackage {
+  publicPackage: KeyPackage;
+  privatePackage: PrivateKeyPackage;
+  /** The KeyPackage as an MLSMessage, as uploaded. */
+  bytes: Uint8Array;
+}
+
+export interface KeyPackageOptions {
+  cyphrId: string;
+  deviceId: number;
+  /** The device's Ed25519 signing secret key (its public key is the certified one). */
+  signingSecretKey: Uint8Array;
+  suite?: CiphersuiteName;
+  lifetime?: Lifetime;
+  /** Credential identity to put in the leaf instead of this device's. */
+  identity?: Uint8Array;
+}
+
+/** A key package generated the way a Cyphr client must: basic credential of the device, signed by its device key. */
+export async function deviceKeyPackage(options: KeyPackageOptions): Promise<DeviceKeyPackage> {
+  const impl = await suiteImpl(options.suite);
+  const identity = options.identity ?? deviceCredentialIdentity(options.cyphrId, options.deviceId);
+  const lifetime = options.lifetime ?? { notBefore: nowSeconds() - 60n, notAfter: nowSeconds() + 90n * 86_400n };
+  const { publicPackage, privatePackage } = await generateKeyPackageWithKey(
+    { credentialType: "basic", identity },
+    defaultCapabilities(),
+    lifetime,
+    [],
+    { signKey: options.signingSecretKey, publicKey: ed25519.getPublicKey(options.signingSecretKey) },
+    impl,
+  );
+  return { publicPackage, privatePackage, bytes: keyPackageBytes(publicPackage) };
+}
+
+export function keyPackageBytes(keyPackage: KeyPackage): Uint8Array {
+  return encodeMlsMessage({ keyPackage, wireformat: "mls_key_package", version: "mls10" });
+}
+
+export function nowSeconds(): bigint {
+  return BigInt(Math.floor(Date.now() / 1000));
+}
