@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cyphr/realtime/v1/realtime.proto.
  */
 export const file_cyphr_realtime_v1_realtime: GenFile = /*@__PURE__*/
-  fileDesc("CiBjeXBoci9yZWFsdGltZS92MS9yZWFsdGltZS5wcm90bxIRY3lwaHIucmVhbHRpbWUudjEiNQoFSGVsbG8SGgoNcmVzdW1lX2N1cnNvchgBIAEoBEgAiAEBQhAKDl9yZXN1bWVfY3Vyc29yIkAKEFN1YnNjcmliZVJlcXVlc3QSGgoNcmVzdW1lX2N1cnNvchgBIAEoBEgAiAEBQhAKDl9yZXN1bWVfY3Vyc29yIhUKA0FjaxIOCgZjdXJzb3IYASABKAQiCwoJSGVhcnRiZWF0IikKBlR5cGluZxIPCgdjaGF0X2lkGAEgASgJEg4KBnR5cGluZxgCIAEoCCI/Cg5Db25uZWN0UmVxdWVzdBItCgVmcmFtZRgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLkNsaWVudEZyYW1lIkAKD0Nvbm5lY3RSZXNwb25zZRItCgVmcmFtZRgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLlNlcnZlckZyYW1lIkIKEVN1YnNjcmliZVJlc3BvbnNlEi0KBWZyYW1lGAEgASgLMh4uY3lwaHIucmVhbHRpbWUudjEuU2VydmVyRnJhbWUi0AMKC0NsaWVudEZyYW1lEhIKCnJlcXVlc3RfaWQYASABKAkSKQoFaGVsbG8YAiABKAsyGC5jeXBoci5yZWFsdGltZS52MS5IZWxsb0gAEiUKA2FjaxgDIAEoCzIWLmN5cGhyLnJlYWx0aW1lLnYxLkFja0gAEjEKCWhlYXJ0YmVhdBgEIAEoCzIcLmN5cGhyLnJlYWx0aW1lLnYxLkhlYXJ0YmVhdEgAEisKBnR5cGluZxgFIAEoCzIZLmN5cGhyLnJlYWx0aW1lLnYxLlR5cGluZ0gAEjQKC2NhbGxfc2lnbmFsGAYgASgLMh0uY3lwaHIucmVhbHRpbWUudjEuQ2FsbFNpZ25hbEgAEj4KDHNlbmRfbWVzc2FnZRgHIAEoCzImLmN5cGhyLm1lc3NhZ2luZy52MS5TZW5kTWVzc2FnZVJlcXVlc3RIABJCCg5tYXJrX2RlbGl2ZXJlZBgIIAEoCzIoLmN5cGhyLm1lc3NhZ2luZy52MS5NYXJrRGVsaXZlcmVkUmVxdWVzdEgAEjgKCW1hcmtfcmVhZBgJIAEoCzIjLmN5cGhyLm1lc3NhZ2luZy52MS5NYXJrUmVhZFJlcXVlc3RIAEIHCgVmcmFtZSKIBwoLU2VydmVyRnJhbWUSDgoGY3Vyc29yGAEgASgEEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKC21lc3NhZ2VfbmV3GAMgASgLMhsuY3lwaHIubWVzc2FnaW5nLnYxLk1lc3NhZ2VIABI1Cg5tZXNzYWdlX2VkaXRlZBgEIAEoCzIbLmN5cGhyLm1lc3NhZ2luZy52MS5NZXNzYWdlSAASNgoPbWVzc2FnZV9kZWxldGVkGAUgASgLMhsuY3lwaHIubWVzc2FnaW5nLnYxLk1lc3NhZ2VIABItCgdyZWNlaXB0GAYgASgLMhouY3lwaHIucmVhbHRpbWUudjEuUmVjZWlwdEgAEjgKDWdyb3VwX2NoYW5nZWQYByABKAsyHy5jeXBoci5yZWFsdGltZS52MS5Hcm91cENoYW5nZWRIABJBChJjaGF0X3RpbWVyX2NoYW5nZWQYCCABKAsyIy5jeXBoci5yZWFsdGltZS52MS5DaGF0VGltZXJDaGFuZ2VkSAASMAoGdHlwaW5nGAkgASgLMh4uY3lwaHIucmVhbHRpbWUudjEuVHlwaW5nRXZlbnRIABI0CghwcmVzZW5jZRgKIAEoCzIgLmN5cGhyLnJlYWx0aW1lLnYxLlByZXNlbmNlRXZlbnRIABI0CgtjYWxsX3NpZ25hbBgLIAEoCzIdLmN5cGhyLnJlYWx0aW1lLnYxLkNhbGxTaWduYWxIABIxCgloZWFydGJlYXQYDCABKAsyHC5jeXBoci5yZWFsdGltZS52MS5IZWFydGJlYXRIABIwCgljYXVnaHRfdXAYDSABKAsyGy5jeXBoci5yZWFsdGltZS52MS5DYXVnaHRVcEgAEjQKC3NlbmRfcmVzdWx0GA4gASgLMh0uY3lwaHIucmVhbHRpbWUudjEuU2VuZFJlc3VsdEgAEjoKDnJlY2VpcHRfcmVzdWx0GA8gASgLMiAuY3lwaHIucmVhbHRpbWUudjEuUmVjZWlwdFJlc3VsdEgAEjQKC2ZyYW1lX2Vycm9yGBAgASgLMh0uY3lwaHIucmVhbHRpbWUudjEuRnJhbWVFcnJvckgAEjwKD2RldmljZXNfY2hhbmdlZBgRIAEoCzIhLmN5cGhyLnJlYWx0aW1lLnYxLkRldmljZXNDaGFuZ2VkSABCBwoFZXZlbnQiZgoHUmVjZWlwdBIPCgdjaGF0X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEAoIY3lwaHJfaWQYAyABKAkSFQoNZGVsaXZlcmVkX3NlcRgEIAEoBBIQCghyZWFkX3NlcRgFIAEoBCJdCgxHcm91cENoYW5nZWQSDwoHY2hhdF9pZBgBIAEoCRILCgNzZXEYAiABKAQSLwoGY2hhbmdlGAMgASgLMh8uY3lwaHIubWVzc2FnaW5nLnYxLlN5c3RlbUV2ZW50Il4KEENoYXRUaW1lckNoYW5nZWQSDwoHY2hhdF9pZBgBIAEoCRILCgNzZXEYAiABKAQSFQoNdGltZXJfc2Vjb25kcxgDIAEoDRIVCg1hY3Rvcl91c2VyX2lkGAQgASgJIjMKDkRldmljZXNDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAkSEAoIY3lwaHJfaWQYAiABKAkiUQoLVHlwaW5nRXZlbnQSDwoHY2hhdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhAKCGN5cGhyX2lkGAMgASgJEg4KBnR5cGluZxgEIAEoCCJxCg1QcmVzZW5jZUV2ZW50Eg8KB3VzZXJfaWQYASABKAkSEAoIY3lwaHJfaWQYAiABKAkSDgoGb25saW5lGAMgASgIEi0KCWxhc3Rfc2VlbhgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiMwoIQ2F1Z2h0VXASDgoGY3Vyc29yGAEgASgEEhcKD3Jlc3luY19yZXF1aXJlZBgCIAEoCCI/CgZTdGF0dXMSDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJEhYKDnJldHJ5X2FmdGVyX21zGAMgASgNIqABCgpTZW5kUmVzdWx0EhIKCnJlcXVlc3RfaWQYASABKAkSGQoRY2xpZW50X21lc3NhZ2VfaWQYAiABKAkSOQoIcmVzcG9uc2UYAyABKAsyJy5jeXBoci5tZXNzYWdpbmcudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRIoCgVlcnJvchgEIAEoCzIZLmN5cGhyLnJlYWx0aW1lLnYxLlN0YXR1cyJ2Cg1SZWNlaXB0UmVzdWx0EhIKCnJlcXVlc3RfaWQYASABKAkSFQoNZGVsaXZlcmVkX3NlcRgCIAEoBBIQCghyZWFkX3NlcRgDIAEoBBIoCgVlcnJvchgEIAEoCzIZLmN5cGhyLnJlYWx0aW1lLnYxLlN0YXR1cyJKCgpGcmFtZUVycm9yEhIKCnJlcXVlc3RfaWQYASABKAkSKAoFZXJyb3IYAiABKAsyGS5jeXBoci5yZWFsdGltZS52MS5TdGF0dXMivAEKCkNhbGxTaWduYWwSDwoHY2FsbF9pZBgBIAEoCRIvCgR0eXBlGAIgASgOMiEuY3lwaHIucmVhbHRpbWUudjEuQ2FsbFNpZ25hbFR5cGUSDwoHY2hhdF9pZBgDIAEoCRIPCgdwYXlsb2FkGAQgASgMEg0KBXZpZGVvGAUgASgIEg4KBnJlYXNvbhgGIAEoCRIUCgxmcm9tX3VzZXJfaWQYByABKAkSFQoNZnJvbV9jeXBocl9pZBgIIAEoCSI/Cg5QdWJsaXNoUmVxdWVzdBItCgVmcmFtZRgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLkNsaWVudEZyYW1lIkEKD1B1Ymxpc2hSZXNwb25zZRIuCgZyZXN1bHQYASABKAsyHi5jeXBoci5yZWFsdGltZS52MS5TZXJ2ZXJGcmFtZSIWChRHZXRJY2VTZXJ2ZXJzUmVxdWVzdCI/CglJY2VTZXJ2ZXISDAoEdXJscxgBIAMoCRIQCgh1c2VybmFtZRgCIAEoCRISCgpjcmVkZW50aWFsGAMgASgJIo8BChVHZXRJY2VTZXJ2ZXJzUmVzcG9uc2USMQoLaWNlX3NlcnZlcnMYASADKAsyHC5jeXBoci5yZWFsdGltZS52MS5JY2VTZXJ2ZXISEwoLdHRsX3NlY29uZHMYAiABKA0SLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqigIKDkNhbGxTaWduYWxUeXBlEiAKHENBTExfU0lHTkFMX1RZUEVfVU5TUEVDSUZJRUQQABIaChZDQUxMX1NJR05BTF9UWVBFX09GRkVSEAESGwoXQ0FMTF9TSUdOQUxfVFlQRV9BTlNXRVIQAhIiCh5DQUxMX1NJR05BTF9UWVBFX0lDRV9DQU5ESURBVEUQAxIbChdDQUxMX1NJR05BTF9UWVBFX1JFSkVDVBAEEhkKFUNBTExfU0lHTkFMX1RZUEVfQlVTWRAFEhgKFENBTExfU0lHTkFMX1RZUEVfRU5EEAYSJwojQ0FMTF9TSUdOQUxfVFlQRV9BTlNXRVJFRF9FTFNFV0hFUkUQBzL3AgoPUmVhbHRpbWVTZXJ2aWNlElQKB0Nvbm5lY3QSIS5jeXBoci5yZWFsdGltZS52MS5Db25uZWN0UmVxdWVzdBoiLmN5cGhyLnJlYWx0aW1lLnYxLkNvbm5lY3RSZXNwb25zZSgBMAESWAoJU3Vic2NyaWJlEiMuY3lwaHIucmVhbHRpbWUudjEuU3Vic2NyaWJlUmVxdWVzdBokLmN5cGhyLnJlYWx0aW1lLnYxLlN1YnNjcmliZVJlc3BvbnNlMAESUAoHUHVibGlzaBIhLmN5cGhyLnJlYWx0aW1lLnYxLlB1Ymxpc2hSZXF1ZXN0GiIuY3lwaHIucmVhbHRpbWUudjEuUHVibGlzaFJlc3BvbnNlEmIKDUdldEljZVNlcnZlcnMSJy5jeXBoci5yZWFsdGltZS52MS5HZXRJY2VTZXJ2ZXJzUmVxdWVzdBooLmN5cGhyLnJlYWx0aW1lLnYxLkdldEljZVNlcnZlcnNSZXNwb25zZWIGcHJvdG8z", [file_cyphr_messaging_v1_messaging, file_google_protobuf_timestamp]);
+  fileDesc("CiBjeXBoci9yZWFsdGltZS92MS9yZWFsdGltZS5wcm90bxIRY3lwaHIucmVhbHRpbWUudjEiNQoFSGVsbG8SGgoNcmVzdW1lX2N1cnNvchgBIAEoBEgAiAEBQhAKDl9yZXN1bWVfY3Vyc29yIkAKEFN1YnNjcmliZVJlcXVlc3QSGgoNcmVzdW1lX2N1cnNvchgBIAEoBEgAiAEBQhAKDl9yZXN1bWVfY3Vyc29yIhUKA0FjaxIOCgZjdXJzb3IYASABKAQiCwoJSGVhcnRiZWF0IikKBlR5cGluZxIPCgdjaGF0X2lkGAEgASgJEg4KBnR5cGluZxgCIAEoCCI/Cg5Db25uZWN0UmVxdWVzdBItCgVmcmFtZRgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLkNsaWVudEZyYW1lIkAKD0Nvbm5lY3RSZXNwb25zZRItCgVmcmFtZRgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLlNlcnZlckZyYW1lIkIKEVN1YnNjcmliZVJlc3BvbnNlEi0KBWZyYW1lGAEgASgLMh4uY3lwaHIucmVhbHRpbWUudjEuU2VydmVyRnJhbWUi0AMKC0NsaWVudEZyYW1lEhIKCnJlcXVlc3RfaWQYASABKAkSKQoFaGVsbG8YAiABKAsyGC5jeXBoci5yZWFsdGltZS52MS5IZWxsb0gAEiUKA2FjaxgDIAEoCzIWLmN5cGhyLnJlYWx0aW1lLnYxLkFja0gAEjEKCWhlYXJ0YmVhdBgEIAEoCzIcLmN5cGhyLnJlYWx0aW1lLnYxLkhlYXJ0YmVhdEgAEisKBnR5cGluZxgFIAEoCzIZLmN5cGhyLnJlYWx0aW1lLnYxLlR5cGluZ0gAEjQKC2NhbGxfc2lnbmFsGAYgASgLMh0uY3lwaHIucmVhbHRpbWUudjEuQ2FsbFNpZ25hbEgAEj4KDHNlbmRfbWVzc2FnZRgHIAEoCzImLmN5cGhyLm1lc3NhZ2luZy52MS5TZW5kTWVzc2FnZVJlcXVlc3RIABJCCg5tYXJrX2RlbGl2ZXJlZBgIIAEoCzIoLmN5cGhyLm1lc3NhZ2luZy52MS5NYXJrRGVsaXZlcmVkUmVxdWVzdEgAEjgKCW1hcmtfcmVhZBgJIAEoCzIjLmN5cGhyLm1lc3NhZ2luZy52MS5NYXJrUmVhZFJlcXVlc3RIAEIHCgVmcmFtZSLHBwoLU2VydmVyRnJhbWUSDgoGY3Vyc29yGAEgASgEEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKC21lc3NhZ2VfbmV3GAMgASgLMhsuY3lwaHIubWVzc2FnaW5nLnYxLk1lc3NhZ2VIABI1Cg5tZXNzYWdlX2VkaXRlZBgEIAEoCzIbLmN5cGhyLm1lc3NhZ2luZy52MS5NZXNzYWdlSAASNgoPbWVzc2FnZV9kZWxldGVkGAUgASgLMhsuY3lwaHIubWVzc2FnaW5nLnYxLk1lc3NhZ2VIABItCgdyZWNlaXB0GAYgASgLMhouY3lwaHIucmVhbHRpbWUudjEuUmVjZWlwdEgAEjgKDWdyb3VwX2NoYW5nZWQYByABKAsyHy5jeXBoci5yZWFsdGltZS52MS5Hcm91cENoYW5nZWRIABJBChJjaGF0X3RpbWVyX2NoYW5nZWQYCCABKAsyIy5jeXBoci5yZWFsdGltZS52MS5DaGF0VGltZXJDaGFuZ2VkSAASMAoGdHlwaW5nGAkgASgLMh4uY3lwaHIucmVhbHRpbWUudjEuVHlwaW5nRXZlbnRIABI0CghwcmVzZW5jZRgKIAEoCzIgLmN5cGhyLnJlYWx0aW1lLnYxLlByZXNlbmNlRXZlbnRIABI0CgtjYWxsX3NpZ25hbBgLIAEoCzIdLmN5cGhyLnJlYWx0aW1lLnYxLkNhbGxTaWduYWxIABIxCgloZWFydGJlYXQYDCABKAsyHC5jeXBoci5yZWFsdGltZS52MS5IZWFydGJlYXRIABIwCgljYXVnaHRfdXAYDSABKAsyGy5jeXBoci5yZWFsdGltZS52MS5DYXVnaHRVcEgAEjQKC3NlbmRfcmVzdWx0GA4gASgLMh0uY3lwaHIucmVhbHRpbWUudjEuU2VuZFJlc3VsdEgAEjoKDnJlY2VpcHRfcmVzdWx0GA8gASgLMiAuY3lwaHIucmVhbHRpbWUudjEuUmVjZWlwdFJlc3VsdEgAEjQKC2ZyYW1lX2Vycm9yGBAgASgLMh0uY3lwaHIucmVhbHRpbWUudjEuRnJhbWVFcnJvckgAEjwKD2RldmljZXNfY2hhbmdlZBgRIAEoCzIhLmN5cGhyLnJlYWx0aW1lLnYxLkRldmljZXNDaGFuZ2VkSAASPQoQa2V5X3BhY2thZ2VzX2xvdxgSIAEoCzIhLmN5cGhyLnJlYWx0aW1lLnYxLktleVBhY2thZ2VzTG93SABCBwoFZXZlbnQiZgoHUmVjZWlwdBIPCgdjaGF0X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEAoIY3lwaHJfaWQYAyABKAkSFQoNZGVsaXZlcmVkX3NlcRgEIAEoBBIQCghyZWFkX3NlcRgFIAEoBCJdCgxHcm91cENoYW5nZWQSDwoHY2hhdF9pZBgBIAEoCRILCgNzZXEYAiABKAQSLwoGY2hhbmdlGAMgASgLMh8uY3lwaHIubWVzc2FnaW5nLnYxLlN5c3RlbUV2ZW50Il4KEENoYXRUaW1lckNoYW5nZWQSDwoHY2hhdF9pZBgBIAEoCRILCgNzZXEYAiABKAQSFQoNdGltZXJfc2Vjb25kcxgDIAEoDRIVCg1hY3Rvcl91c2VyX2lkGAQgASgJIjMKDkRldmljZXNDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAkSEAoIY3lwaHJfaWQYAiABKAkiSgoOS2V5UGFja2FnZXNMb3cSEQoJZGV2aWNlX2lkGAEgASgNEhMKC2NpcGhlcnN1aXRlGAIgASgNEhAKCG9uZV90aW1lGAMgASgNIlEKC1R5cGluZ0V2ZW50Eg8KB2NoYXRfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIQCghjeXBocl9pZBgDIAEoCRIOCgZ0eXBpbmcYBCABKAgicQoNUHJlc2VuY2VFdmVudBIPCgd1c2VyX2lkGAEgASgJEhAKCGN5cGhyX2lkGAIgASgJEg4KBm9ubGluZRgDIAEoCBItCglsYXN0X3NlZW4YBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjMKCENhdWdodFVwEg4KBmN1cnNvchgBIAEoBBIXCg9yZXN5bmNfcmVxdWlyZWQYAiABKAgiPwoGU3RhdHVzEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCRIWCg5yZXRyeV9hZnRlcl9tcxgDIAEoDSKgAQoKU2VuZFJlc3VsdBISCgpyZXF1ZXN0X2lkGAEgASgJEhkKEWNsaWVudF9tZXNzYWdlX2lkGAIgASgJEjkKCHJlc3BvbnNlGAMgASgLMicuY3lwaHIubWVzc2FnaW5nLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USKAoFZXJyb3IYBCABKAsyGS5jeXBoci5yZWFsdGltZS52MS5TdGF0dXMidgoNUmVjZWlwdFJlc3VsdBISCgpyZXF1ZXN0X2lkGAEgASgJEhUKDWRlbGl2ZXJlZF9zZXEYAiABKAQSEAoIcmVhZF9zZXEYAyABKAQSKAoFZXJyb3IYBCABKAsyGS5jeXBoci5yZWFsdGltZS52MS5TdGF0dXMiSgoKRnJhbWVFcnJvchISCgpyZXF1ZXN0X2lkGAEgASgJEigKBWVycm9yGAIgASgLMhkuY3lwaHIucmVhbHRpbWUudjEuU3RhdHVzIrwBCgpDYWxsU2lnbmFsEg8KB2NhbGxfaWQYASABKAkSLwoEdHlwZRgCIAEoDjIhLmN5cGhyLnJlYWx0aW1lLnYxLkNhbGxTaWduYWxUeXBlEg8KB2NoYXRfaWQYAyABKAkSDwoHcGF5bG9hZBgEIAEoDBINCgV2aWRlbxgFIAEoCBIOCgZyZWFzb24YBiABKAkSFAoMZnJvbV91c2VyX2lkGAcgASgJEhUKDWZyb21fY3lwaHJfaWQYCCABKAkiPwoOUHVibGlzaFJlcXVlc3QSLQoFZnJhbWUYASABKAsyHi5jeXBoci5yZWFsdGltZS52MS5DbGllbnRGcmFtZSJBCg9QdWJsaXNoUmVzcG9uc2USLgoGcmVzdWx0GAEgASgLMh4uY3lwaHIucmVhbHRpbWUudjEuU2VydmVyRnJhbWUiFgoUR2V0SWNlU2VydmVyc1JlcXVlc3QiPwoJSWNlU2VydmVyEgwKBHVybHMYASADKAkSEAoIdXNlcm5hbWUYAiABKAkSEgoKY3JlZGVudGlhbBgDIAEoCSKPAQoVR2V0SWNlU2VydmVyc1Jlc3BvbnNlEjEKC2ljZV9zZXJ2ZXJzGAEgAygLMhwuY3lwaHIucmVhbHRpbWUudjEuSWNlU2VydmVyEhMKC3R0bF9zZWNvbmRzGAIgASgNEi4KCmV4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKooCCg5DYWxsU2lnbmFsVHlwZRIgChxDQUxMX1NJR05BTF9UWVBFX1VOU1BFQ0lGSUVEEAASGgoWQ0FMTF9TSUdOQUxfVFlQRV9PRkZFUhABEhsKF0NBTExfU0lHTkFMX1RZUEVfQU5TV0VSEAISIgoeQ0FMTF9TSUdOQUxfVFlQRV9JQ0VfQ0FORElEQVRFEAMSGwoXQ0FMTF9TSUdOQUxfVFlQRV9SRUpFQ1QQBBIZChVDQUxMX1NJR05BTF9UWVBFX0JVU1kQBRIYChRDQUxMX1NJR05BTF9UWVBFX0VORBAGEicKI0NBTExfU0lHTkFMX1RZUEVfQU5TV0VSRURfRUxTRVdIRVJFEAcy9wIKD1JlYWx0aW1lU2VydmljZRJUCgdDb25uZWN0EiEuY3lwaHIucmVhbHRpbWUudjEuQ29ubmVjdFJlcXVlc3QaIi5jeXBoci5yZWFsdGltZS52MS5Db25uZWN0UmVzcG9uc2UoATABElgKCVN1YnNjcmliZRIjLmN5cGhyLnJlYWx0aW1lLnYxLlN1YnNjcmliZVJlcXVlc3QaJC5jeXBoci5yZWFsdGltZS52MS5TdWJzY3JpYmVSZXNwb25zZTABElAKB1B1Ymxpc2gSIS5jeXBoci5yZWFsdGltZS52MS5QdWJsaXNoUmVxdWVzdBoiLmN5cGhyLnJlYWx0aW1lLnYxLlB1Ymxpc2hSZXNwb25zZRJiCg1HZXRJY2VTZXJ2ZXJzEicuY3lwaHIucmVhbHRpbWUudjEuR2V0SWNlU2VydmVyc1JlcXVlc3QaKC5jeXBoci5yZWFsdGltZS52MS5HZXRJY2VTZXJ2ZXJzUmVzcG9uc2ViBnByb3RvMw", [file_cyphr_messaging_v1_messaging, file_google_protobuf_timestamp]);
 
 /**
  * Hello opens a Connect stream.
@@ -442,6 +442,17 @@ export type ServerFrame = Message<"cyphr.realtime.v1.ServerFrame"> & {
      */
     value: DevicesChanged;
     case: "devicesChanged";
+  } | {
+    /**
+     * One of the account's devices has fewer than KEY_PACKAGES_LOW_THRESHOLD
+     * one-time MLS key packages of a suite left after a claim: that device
+     * should upload more (cyphr.mls.v1.KeyPackagesService). Durable; sent to
+     * the account (every device sees it; the one named acts).
+     *
+     * @generated from field: cyphr.realtime.v1.KeyPackagesLow key_packages_low = 18;
+     */
+    value: KeyPackagesLow;
+    case: "keyPackagesLow";
   } | { case: undefined; value?: undefined };
 };
 
@@ -607,6 +618,41 @@ export const DevicesChangedSchema: GenMessage<DevicesChanged> = /*@__PURE__*/
   messageDesc(file_cyphr_realtime_v1_realtime, 13);
 
 /**
+ * KeyPackagesLow names the device whose one-time key packages run low.
+ *
+ * @generated from message cyphr.realtime.v1.KeyPackagesLow
+ */
+export type KeyPackagesLow = Message<"cyphr.realtime.v1.KeyPackagesLow"> & {
+  /**
+   * The device of the receiving account.
+   *
+   * @generated from field: uint32 device_id = 1;
+   */
+  deviceId: number;
+
+  /**
+   * RFC 9420 ciphersuite code point.
+   *
+   * @generated from field: uint32 ciphersuite = 2;
+   */
+  ciphersuite: number;
+
+  /**
+   * One-time packages of that suite it had left when the event was written.
+   *
+   * @generated from field: uint32 one_time = 3;
+   */
+  oneTime: number;
+};
+
+/**
+ * Describes the message cyphr.realtime.v1.KeyPackagesLow.
+ * Use `create(KeyPackagesLowSchema)` to create a new message.
+ */
+export const KeyPackagesLowSchema: GenMessage<KeyPackagesLow> = /*@__PURE__*/
+  messageDesc(file_cyphr_realtime_v1_realtime, 14);
+
+/**
  * TypingEvent tells that a chat member is typing (or stopped).
  *
  * @generated from message cyphr.realtime.v1.TypingEvent
@@ -646,7 +692,7 @@ export type TypingEvent = Message<"cyphr.realtime.v1.TypingEvent"> & {
  * Use `create(TypingEventSchema)` to create a new message.
  */
 export const TypingEventSchema: GenMessage<TypingEvent> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 14);
+  messageDesc(file_cyphr_realtime_v1_realtime, 15);
 
 /**
  * PresenceEvent tells that a user who shares a chat came online or went
@@ -689,7 +735,7 @@ export type PresenceEvent = Message<"cyphr.realtime.v1.PresenceEvent"> & {
  * Use `create(PresenceEventSchema)` to create a new message.
  */
 export const PresenceEventSchema: GenMessage<PresenceEvent> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 15);
+  messageDesc(file_cyphr_realtime_v1_realtime, 16);
 
 /**
  * CaughtUp marks the end of the backlog replay.
@@ -719,7 +765,7 @@ export type CaughtUp = Message<"cyphr.realtime.v1.CaughtUp"> & {
  * Use `create(CaughtUpSchema)` to create a new message.
  */
 export const CaughtUpSchema: GenMessage<CaughtUp> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 16);
+  messageDesc(file_cyphr_realtime_v1_realtime, 17);
 
 /**
  * Status is a gRPC status carried inside a frame.
@@ -756,7 +802,7 @@ export type Status = Message<"cyphr.realtime.v1.Status"> & {
  * Use `create(StatusSchema)` to create a new message.
  */
 export const StatusSchema: GenMessage<Status> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 17);
+  messageDesc(file_cyphr_realtime_v1_realtime, 18);
 
 /**
  * SendResult answers a send_message frame exactly as SendMessage would.
@@ -798,7 +844,7 @@ export type SendResult = Message<"cyphr.realtime.v1.SendResult"> & {
  * Use `create(SendResultSchema)` to create a new message.
  */
 export const SendResultSchema: GenMessage<SendResult> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 18);
+  messageDesc(file_cyphr_realtime_v1_realtime, 19);
 
 /**
  * ReceiptResult answers a mark_delivered or mark_read frame.
@@ -840,7 +886,7 @@ export type ReceiptResult = Message<"cyphr.realtime.v1.ReceiptResult"> & {
  * Use `create(ReceiptResultSchema)` to create a new message.
  */
 export const ReceiptResultSchema: GenMessage<ReceiptResult> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 19);
+  messageDesc(file_cyphr_realtime_v1_realtime, 20);
 
 /**
  * FrameError answers a typing, call_signal or ack frame that failed.
@@ -868,7 +914,7 @@ export type FrameError = Message<"cyphr.realtime.v1.FrameError"> & {
  * Use `create(FrameErrorSchema)` to create a new message.
  */
 export const FrameErrorSchema: GenMessage<FrameError> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 20);
+  messageDesc(file_cyphr_realtime_v1_realtime, 21);
 
 /**
  * CallSignal is WebRTC signaling relayed by the server. SDP and ICE
@@ -942,7 +988,7 @@ export type CallSignal = Message<"cyphr.realtime.v1.CallSignal"> & {
  * Use `create(CallSignalSchema)` to create a new message.
  */
 export const CallSignalSchema: GenMessage<CallSignal> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 21);
+  messageDesc(file_cyphr_realtime_v1_realtime, 22);
 
 /**
  * PublishRequest carries one client frame outside a stream.
@@ -963,7 +1009,7 @@ export type PublishRequest = Message<"cyphr.realtime.v1.PublishRequest"> & {
  * Use `create(PublishRequestSchema)` to create a new message.
  */
 export const PublishRequestSchema: GenMessage<PublishRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 22);
+  messageDesc(file_cyphr_realtime_v1_realtime, 23);
 
 /**
  * PublishResponse carries the frame's result, when it has one.
@@ -986,7 +1032,7 @@ export type PublishResponse = Message<"cyphr.realtime.v1.PublishResponse"> & {
  * Use `create(PublishResponseSchema)` to create a new message.
  */
 export const PublishResponseSchema: GenMessage<PublishResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 23);
+  messageDesc(file_cyphr_realtime_v1_realtime, 24);
 
 /**
  * GetIceServersRequest asks for ICE servers.
@@ -1001,7 +1047,7 @@ export type GetIceServersRequest = Message<"cyphr.realtime.v1.GetIceServersReque
  * Use `create(GetIceServersRequestSchema)` to create a new message.
  */
 export const GetIceServersRequestSchema: GenMessage<GetIceServersRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 24);
+  messageDesc(file_cyphr_realtime_v1_realtime, 25);
 
 /**
  * IceServer is one RTCIceServer entry.
@@ -1037,7 +1083,7 @@ export type IceServer = Message<"cyphr.realtime.v1.IceServer"> & {
  * Use `create(IceServerSchema)` to create a new message.
  */
 export const IceServerSchema: GenMessage<IceServer> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 25);
+  messageDesc(file_cyphr_realtime_v1_realtime, 26);
 
 /**
  * GetIceServersResponse lists ICE servers for RTCPeerConnection.
@@ -1072,7 +1118,7 @@ export type GetIceServersResponse = Message<"cyphr.realtime.v1.GetIceServersResp
  * Use `create(GetIceServersResponseSchema)` to create a new message.
  */
 export const GetIceServersResponseSchema: GenMessage<GetIceServersResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 26);
+  messageDesc(file_cyphr_realtime_v1_realtime, 27);
 
 /**
  * CallSignalType is the kind of a call signal.
