@@ -64,6 +64,8 @@ export interface Config {
   sweepIntervalMs: number;
   /** Largest group, members included the creator. */
   maxGroupMembers: number;
+  /** Devices one account may have (device 1 included). */
+  maxDevices: number;
   /** Interval of in-stream heartbeats, in milliseconds. */
   heartbeatIntervalMs: number;
   /** Frames a stream may fall behind before the server ends it. */
@@ -142,6 +144,7 @@ export function loadConfig(env: Env = process.env): Config {
     messagePartitions: read.integer("MESSAGE_PARTITIONS", 16, 1, 1024),
     sweepIntervalMs: read.integer("SWEEP_INTERVAL_MS", 30_000, 100, 3_600_000),
     maxGroupMembers: read.integer("MAX_GROUP_MEMBERS", 1000, 2, 100_000),
+    maxDevices: read.integer("MAX_DEVICES", 5, 1, 100),
     heartbeatIntervalMs: read.integer("HEARTBEAT_INTERVAL_MS", 25_000, 100, 600_000),
     streamBufferFrames: read.integer("STREAM_BUFFER_FRAMES", 1024, 16, 1_000_000),
     streamBufferBytes: read.integer("STREAM_BUFFER_BYTES", 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),

@@ -1,5 +1,7 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { SERVED_FILES, SERVED_SERVICES, type App } from "./app.js";
+import { devicesService } from "./devices/service.js";
+import { DevicesService } from "./gen/cyphr/devices/v1/devices_pb.js";
 import { GroupsService } from "./gen/cyphr/groups/v1/groups_pb.js";
 import { IdentityService } from "./gen/cyphr/identity/v1/identity_pb.js";
 import { MessagingService } from "./gen/cyphr/messaging/v1/messaging_pb.js";
@@ -19,6 +21,7 @@ export function routes(app: App): (router: ConnectRouter) => void {
   const descriptors = new DescriptorIndex(SERVED_FILES, SERVED_SERVICES);
   return (router) => {
     router.service(IdentityService, identityService(app.identity));
+    router.service(DevicesService, devicesService(app.devices));
     router.service(MessagingService, messagingService(app.messaging));
     router.service(GroupsService, groupsService(app.groups));
     router.service(RealtimeService, realtimeService(app.realtime));

@@ -84,6 +84,9 @@ function snakeRegisterRequest(cyphrId: string, device = newDevice(), displayName
       device_fingerprint: Buffer.from(req.deviceFingerprint),
       display_name: req.displayName,
       signature: Buffer.from(req.signature),
+      device_signing_key: Buffer.from(req.deviceSigningKey),
+      device_certificate: Buffer.from(req.deviceCertificate),
+      device_encrypted_name: Buffer.alloc(0),
     },
   };
 }
@@ -125,7 +128,7 @@ describe("IdentityService through @grpc/grpc-js and proto-loader", () => {
     const login = loginRequest(device, cyphrId, new Uint8Array(challenge.nonce));
     const loggedIn = await unary<{ user_id: string; session: SessionTokens }>(client, "Login", {
       cyphr_id: cyphrId,
-      device_fingerprint: Buffer.from(login.deviceFingerprint),
+      device_id: login.deviceId,
       nonce: challenge.nonce,
       signature: Buffer.from(login.signature),
     });
@@ -182,7 +185,7 @@ describe("IdentityService through @grpc/grpc-js and proto-loader", () => {
     await unary(client, "Register", snakeRegisterRequest(cyphrId).request);
     const { nonce } = await unary<{ nonce: Buffer }>(client, "CreateChallenge", { cyphr_id: cyphrId });
     const error = await failure(
-      unary(client, "Login", { cyphr_id: cyphrId, device_fingerprint: Buffer.alloc(32), nonce, signature: Buffer.alloc(64) }),
+      unary(client, "Login", { cyphr_id: cyphrId, device_id: 1, nonce, signature: Buffer.alloc(64) }),
     );
     expect(error.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(detailsOf(error)).toBe("invalid login credentials");

@@ -139,7 +139,7 @@ describe("Login credential failures are indistinguishable", () => {
 
   it("a signature by another key fails with the same message", async () => {
     const nonce = await nonceFor(user.cyphrId);
-    const impostor = { ...user.device, identitySecretKey: newDevice().identitySecretKey };
+    const impostor = { ...user.device, deviceSecretKey: newDevice().deviceSecretKey };
     await expectInvalidCredentials(client().login(loginRequest(impostor, user.cyphrId, nonce)));
   });
 
@@ -150,27 +150,45 @@ describe("Login credential failures are indistinguishable", () => {
   });
 });
 
-describe("Login from an unknown device", () => {
-  it("a valid signature from another device fingerprint fails PERMISSION_DENIED 'unknown device; use account recovery'", async () => {
+describe("Login is per device", () => {
+  it("a signature by the account's identity key (not the device key) fails with the same message", async () => {
     const user = await registerUser(client());
     const nonce = await nonceFor(user.cyphrId);
-    const otherFingerprint = new Uint8Array(randomBytes(32));
-    // The signature covers this fingerprint, so only the device check can refuse it.
-    const req = loginRequest(user.device, user.cyphrId, nonce, otherFingerprint);
-    await expectRpcError(client().login(req), Code.PermissionDenied, "unknown device; use account recovery");
+    const byIdentityKey = { ...user.device, deviceSecretKey: user.device.identitySecretKey };
+    await expectInvalidCredentials(client().login(loginRequest(byIdentityKey, user.cyphrId, nonce)));
   });
 
-  it("a wrong fingerprint with a wrong signature is reported as invalid credentials, not as an unknown device", async () => {
+  it("a correctly signed login for a device id the account does not have fails with the same message", async () => {
     const user = await registerUser(client());
     const nonce = await nonceFor(user.cyphrId);
-    const req = loginRequest(user.device, user.cyphrId, nonce, new Uint8Array(randomBytes(32)));
-    await expectInvalidCredentials(client().login({ ...req, signature: new Uint8Array(64) }));
+    // Signed by device 1's key over device_id 2: the signature is right for those bytes, the device does not exist.
+    await expectInvalidCredentials(client().login(loginRequest(user.device, user.cyphrId, nonce, 2)));
+  });
+
+  it("a login signed for device 1 but sent as device 2 fails with the same message (the id is signed)", async () => {
+    const user = await registerUser(client());
+    const nonce = await nonceFor(user.cyphrId);
+    const req = loginRequest(user.device, user.cyphrId, nonce);
+    await expectInvalidCredentials(client().login({ ...req, deviceId: 2 }));
+  });
+
+  it("the session's access token names the device (did claim) and Login answers with it", async () => {
+    const user = await registerUser(client());
+    const nonce = await nonceFor(user.cyphrId);
+    const res = await client().login(loginRequest(user.device, user.cyphrId, nonce));
+    expect(res.deviceId).toBe(1);
+    const claims = JSON.parse(Buffer.from(res.session!.accessToken.split(".")[1]!, "base64url").toString("utf8"));
+    expect(claims.did).toBe(1);
+    const [row] = await queryDatabase<{ device_id: number }>(server.databaseUrl, "SELECT device_id FROM sessions WHERE id = $1", [
+      res.session!.sessionId,
+    ]);
+    expect(row!.device_id).toBe(1);
   });
 });
 
 describe("Login field validation", () => {
   it.each([
-    ["device_fingerprint", { deviceFingerprint: new Uint8Array(31) }, "device_fingerprint must be 32 bytes, got 31"],
+    ["device_id", { deviceId: 0 }, "device_id must be between 1 and 2147483647, got 0"],
     ["nonce", { nonce: new Uint8Array(16) }, "nonce must be 32 bytes, got 16"],
     ["signature", { signature: new Uint8Array(63) }, "signature must be 64 bytes, got 63"],
     ["cyphr_id", { cyphrId: "UPPER" }, "cyphr_id must match"],

@@ -6,6 +6,8 @@ export const DurableKind = {
   receipt: 4,
   groupChanged: 5,
   chatTimerChanged: 6,
+  /** An account's device list changed (chat_id NULL; data.user / data.cyphrId name the account). */
+  devicesChanged: 7,
 } as const;
 export type DurableKind = (typeof DurableKind)[keyof typeof DurableKind];
 
@@ -24,7 +26,8 @@ export interface EventData {
 /** One durable event to record for several recipients, inside the change's transaction. */
 export interface NewDurableEvent {
   kind: DurableKind;
-  chatId: string;
+  /** Null for account events (devices_changed). */
+  chatId: string | null;
   /** The message the event is about (or the system message recording the change). */
   seq: number | null;
   data: EventData | null;

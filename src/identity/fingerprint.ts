@@ -1,10 +1,6 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac } from "node:crypto";
 
 /** HMAC-SHA-256(server secret, fingerprint): the only form in which a device fingerprint is stored. */
 export function fingerprintHmac(secret: Buffer, fingerprint: Uint8Array): Buffer {
   return createHmac("sha256", secret).update(fingerprint).digest();
-}
-
-export function sameFingerprint(secret: Buffer, fingerprint: Uint8Array, storedHmac: Buffer): boolean {
-  return timingSafeEqual(fingerprintHmac(secret, fingerprint), storedHmac);
 }

@@ -7,8 +7,6 @@ export const ML_KEM_1024_PUBLIC_KEY_BYTES = 1568;
 export const DEVICE_FINGERPRINT_BYTES = 32;
 export const LOGIN_NONCE_BYTES = 32;
 
-const REGISTER_DOMAIN = new TextEncoder().encode("cyphr-register-v1");
-const LOGIN_DOMAIN = new TextEncoder().encode("cyphr-login-v1");
 const ML_KEM_Q = 3329;
 
 /**
@@ -16,16 +14,21 @@ const ML_KEM_Q = 3329;
  * small order (a small-order key would let anyone forge signatures that verify).
  */
 export function assertValidIdentityKey(key: Uint8Array): void {
+  assertValidEd25519Key("identity_public_key", key);
+}
+
+/** The same rule for any Ed25519 public key field (device signing keys), naming the field. */
+export function assertValidEd25519Key(field: string, key: Uint8Array): void {
   if (key.length !== ED25519_PUBLIC_KEY_BYTES) {
-    throw new InvalidArgumentError(`identity_public_key must be ${ED25519_PUBLIC_KEY_BYTES} bytes, got ${key.length}`);
+    throw new InvalidArgumentError(`${field} must be ${ED25519_PUBLIC_KEY_BYTES} bytes, got ${key.length}`);
   }
   let point;
   try {
     point = ed25519.Point.fromBytes(key, false);
   } catch {
-    throw new InvalidArgumentError("identity_public_key is not a valid Ed25519 point");
+    throw new InvalidArgumentError(`${field} is not a valid Ed25519 point`);
   }
-  if (point.isSmallOrder()) throw new InvalidArgumentError("identity_public_key is a small-order Ed25519 point");
+  if (point.isSmallOrder()) throw new InvalidArgumentError(`${field} is a small-order Ed25519 point`);
 }
 
 /**
@@ -53,21 +56,6 @@ export function assertLength(field: string, value: Uint8Array, expected: number)
   if (value.length !== expected) throw new InvalidArgumentError(`${field} must be ${expected} bytes, got ${value.length}`);
 }
 
-/** "cyphr-register-v1" ‖ 0x00 ‖ cyphr_id ‖ 0x00 ‖ identity_public_key ‖ ml_kem_public_key ‖ device_fingerprint */
-export function registerSignedBytes(
-  cyphrId: string,
-  identityKey: Uint8Array,
-  mlKemKey: Uint8Array,
-  fingerprint: Uint8Array,
-): Uint8Array {
-  return concat(REGISTER_DOMAIN, [0], ascii(cyphrId), [0], identityKey, mlKemKey, fingerprint);
-}
-
-/** "cyphr-login-v1" ‖ 0x00 ‖ cyphr_id ‖ 0x00 ‖ nonce ‖ device_fingerprint */
-export function loginSignedBytes(cyphrId: string, nonce: Uint8Array, fingerprint: Uint8Array): Uint8Array {
-  return concat(LOGIN_DOMAIN, [0], ascii(cyphrId), [0], nonce, fingerprint);
-}
-
 /** Strict RFC 8032 verification (no ZIP-215 leniency); false on any malformed input. */
 export function verifySignature(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
   if (signature.length !== ED25519_SIGNATURE_BYTES) return false;
@@ -76,18 +64,4 @@ export function verifySignature(signature: Uint8Array, message: Uint8Array, publ
   } catch {
     return false;
   }
-}
-
-function ascii(text: string): Uint8Array {
-  return Uint8Array.from(text, (c) => c.charCodeAt(0));
-}
-
-function concat(...parts: ArrayLike<number>[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

@@ -1,16 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from "../shared/errors.js";
+import { ForeignKeyIntegrityConstraintViolationError } from "slonik";
+import { assertDeviceId } from "../devices/certificates.js";
+import { findDevice } from "../devices/repo.js";
+import { loginSignedBytes } from "../devices/signed-bytes.js";
+import { InvalidArgumentError, UnauthenticatedError } from "../shared/errors.js";
 import type { IdentityContext, SessionTokens } from "./context.js";
 import { assertCyphrIdFormat } from "./cyphr-id.js";
-import { sameFingerprint } from "./fingerprint.js";
-import {
-  assertLength,
-  DEVICE_FINGERPRINT_BYTES,
-  ED25519_SIGNATURE_BYTES,
-  LOGIN_NONCE_BYTES,
-  loginSignedBytes,
-  verifySignature,
-} from "./keys.js";
+import { assertLength, ED25519_SIGNATURE_BYTES, LOGIN_NONCE_BYTES, verifySignature } from "./keys.js";
 import { findIdentityByCyphrId } from "./repo.js";
 import { consumeChallenge, deleteExpiredChallenges, insertChallenge } from "./session-repo.js";
 import { startSession } from "./sessions.js";
@@ -23,7 +19,7 @@ const TIMING_DECOY_KEY = Buffer.from("586666666666666666666666666666666666666666
 
 export interface LoginInput {
   cyphrId: string;
-  deviceFingerprint: Uint8Array;
+  deviceId: number;
   nonce: Uint8Array;
   signature: Uint8Array;
 }
@@ -37,9 +33,16 @@ export async function createChallenge(ctx: IdentityContext, cyphrId: string): Pr
   return { nonce, expiresAt };
 }
 
-export async function login(ctx: IdentityContext, input: LoginInput): Promise<{ userId: string; session: SessionTokens }> {
+/**
+ * Signs in one device: the nonce must be signed by that device's key. An unknown id, an
+ * unknown or removed device and a bad signature give the same answer.
+ */
+export async function login(
+  ctx: IdentityContext,
+  input: LoginInput,
+): Promise<{ userId: string; deviceId: number; session: SessionTokens }> {
   assertCyphrIdFormat(input.cyphrId);
-  assertLength("device_fingerprint", input.deviceFingerprint, DEVICE_FINGERPRINT_BYTES);
+  assertDeviceId("device_id", input.deviceId);
   assertLength("nonce", input.nonce, LOGIN_NONCE_BYTES);
   if (input.signature.length !== ED25519_SIGNATURE_BYTES) {
     throw new InvalidArgumentError(`signature must be ${ED25519_SIGNATURE_BYTES} bytes, got ${input.signature.length}`);
@@ -49,19 +52,21 @@ export async function login(ctx: IdentityContext, input: LoginInput): Promise<{ 
   // spent by its first use whether or not that login succeeds.
   const nonceValid = await consumeChallenge(ctx.pool, Buffer.from(input.nonce), input.cyphrId);
   const identity = await findIdentityByCyphrId(ctx.pool, input.cyphrId);
-  const signed = loginSignedBytes(input.cyphrId, input.nonce, input.deviceFingerprint);
-  // Verify even for unknown ids (against a fixed key) so timing does not tell which ids exist.
-  const signatureValid = verifySignature(input.signature, signed, identity?.identity_public_key ?? TIMING_DECOY_KEY);
-  if (!nonceValid || !identity || !signatureValid) {
+  const device = identity ? await findDevice(ctx.pool, identity.id, input.deviceId) : null;
+  const signed = loginSignedBytes(input.cyphrId, input.deviceId, input.nonce);
+  // Verify even for unknown ids and devices (against a fixed key) so timing does not tell which exist.
+  const signatureValid = verifySignature(input.signature, signed, device?.signingKey ?? TIMING_DECOY_KEY);
+  if (!nonceValid || !identity || !device || !signatureValid) {
     throw new UnauthenticatedError(INVALID_CREDENTIALS);
   }
-  if (!sameFingerprint(ctx.keys.fingerprintSecret, input.deviceFingerprint, identity.device_fingerprint_hmac)) {
-    throw new PermissionDeniedError("unknown device; use account recovery");
-  }
-  const session = await ctx.pool.transaction((tx) =>
-    startSession(ctx, tx, { userId: identity.id, cyphrId: identity.cyphr_id }),
-  );
-  return { userId: identity.id, session };
+  const session = await ctx.pool
+    .transaction((tx) => startSession(ctx, tx, { userId: identity.id, cyphrId: identity.cyphr_id, deviceId: device.deviceId }))
+    .catch((error: unknown) => {
+      // The device was removed between the lookup and the session insert.
+      if (error instanceof ForeignKeyIntegrityConstraintViolationError) throw new UnauthenticatedError(INVALID_CREDENTIALS);
+      throw error;
+    });
+  return { userId: identity.id, deviceId: device.deviceId, session };
 }
 
 /** Removes nonces that can no longer be used; run periodically. */

@@ -5,13 +5,16 @@ import { classifyCyphrId } from "./cyphr-id.js";
 import { fingerprintHmac } from "./fingerprint.js";
 import {
   assertLength,
+  assertValidEd25519Key,
   assertValidIdentityKey,
   assertValidMlKemKey,
   DEVICE_FINGERPRINT_BYTES,
   ED25519_SIGNATURE_BYTES,
-  registerSignedBytes,
   verifySignature,
 } from "./keys.js";
+import { assertDeviceName, requireDeviceCertificate } from "../devices/certificates.js";
+import { insertDevice } from "../devices/repo.js";
+import { registerSignedBytes } from "../devices/signed-bytes.js";
 import { normalizeDisplayName } from "./profile-fields.js";
 import { cyphrIdTaken, insertIdentity } from "./repo.js";
 import { startSession } from "./sessions.js";
@@ -24,7 +27,13 @@ export interface RegisterInput {
   deviceFingerprint: Uint8Array;
   displayName: string;
   signature: Uint8Array;
+  deviceSigningKey: Uint8Array;
+  deviceCertificate: Uint8Array;
+  deviceEncryptedName: Uint8Array;
 }
+
+/** Register always creates this device. */
+const FIRST_DEVICE_ID = 1;
 
 export type Availability = "available" | "invalid_format" | "reserved" | "taken";
 
@@ -35,14 +44,15 @@ export async function checkAvailability(ctx: IdentityContext, cyphrId: string): 
 }
 
 /**
- * Validates every field, checks the proof of possession of the identity key, then
- * creates the identity and its first session in one transaction. The unique constraint
+ * Validates every field, checks the proof of possession of the identity key and device
+ * 1's certificate, then creates the identity, device 1 and its first session in one
+ * transaction. The unique constraint
  * decides races: of two concurrent registrations of one id, the second gets ALREADY_EXISTS.
  */
 export async function register(
   ctx: IdentityContext,
   input: RegisterInput,
-): Promise<{ userId: string; session: SessionTokens }> {
+): Promise<{ userId: string; deviceId: number; session: SessionTokens }> {
   const status = classifyCyphrId(input.cyphrId);
   if (status === "invalid_format") {
     throw new InvalidArgumentError("cyphr_id must match ^[a-z0-9_]{3,30}$ (lower-case letters, digits, underscore)");
@@ -52,12 +62,21 @@ export async function register(
   assertValidMlKemKey(input.mlKemPublicKey);
   assertLength("device_fingerprint", input.deviceFingerprint, DEVICE_FINGERPRINT_BYTES);
   assertLength("signature", input.signature, ED25519_SIGNATURE_BYTES);
+  assertValidEd25519Key("device_signing_key", input.deviceSigningKey);
+  assertLength("device_certificate", input.deviceCertificate, ED25519_SIGNATURE_BYTES);
+  assertDeviceName("device_encrypted_name", input.deviceEncryptedName);
   const displayName = normalizeDisplayName(input.displayName);
 
   const signed = registerSignedBytes(input.cyphrId, input.identityPublicKey, input.mlKemPublicKey, input.deviceFingerprint);
   if (!verifySignature(input.signature, signed, input.identityPublicKey)) {
     throw new UnauthenticatedError("signature does not verify with identity_public_key");
   }
+  requireDeviceCertificate("device_certificate", input.deviceCertificate, {
+    cyphrId: input.cyphrId,
+    deviceId: FIRST_DEVICE_ID,
+    deviceSigningKey: input.deviceSigningKey,
+    identityPublicKey: input.identityPublicKey,
+  });
 
   const userId = randomUUID();
   const session = await ctx.pool.transaction(async (tx) => {
@@ -66,10 +85,17 @@ export async function register(
       cyphrId: input.cyphrId,
       identityPublicKey: input.identityPublicKey,
       mlKemPublicKey: input.mlKemPublicKey,
-      deviceFingerprintHmac: fingerprintHmac(ctx.keys.fingerprintSecret, input.deviceFingerprint),
       displayName,
     });
-    return startSession(ctx, tx, { userId, cyphrId: input.cyphrId });
+    await insertDevice(tx, {
+      userId,
+      deviceId: FIRST_DEVICE_ID,
+      signingKey: input.deviceSigningKey,
+      certificate: input.deviceCertificate,
+      fingerprintHmac: fingerprintHmac(ctx.keys.fingerprintSecret, input.deviceFingerprint),
+      encryptedName: input.deviceEncryptedName,
+    });
+    return startSession(ctx, tx, { userId, cyphrId: input.cyphrId, deviceId: FIRST_DEVICE_ID });
   });
-  return { userId, session };
+  return { userId, deviceId: FIRST_DEVICE_ID, session };
 }

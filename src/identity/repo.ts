@@ -9,7 +9,6 @@ const identityRow = z.object({
   cyphr_id: z.string(),
   identity_public_key: bytes,
   ml_kem_public_key: bytes,
-  device_fingerprint_hmac: bytes,
   display_name: z.string().nullable(),
   avatar_ref: z.string().nullable(),
   encrypted_settings: bytes.nullable(),
@@ -19,7 +18,7 @@ const identityRow = z.object({
 });
 export type IdentityRow = z.infer<typeof identityRow>;
 
-const IDENTITY_COLUMNS = sql.fragment`id, cyphr_id, identity_public_key, ml_kem_public_key, device_fingerprint_hmac,
+const IDENTITY_COLUMNS = sql.fragment`id, cyphr_id, identity_public_key, ml_kem_public_key,
   display_name, avatar_ref, encrypted_settings, discoverable, share_presence, created_at`;
 
 export interface NewIdentity {
@@ -27,7 +26,6 @@ export interface NewIdentity {
   cyphrId: string;
   identityPublicKey: Uint8Array;
   mlKemPublicKey: Uint8Array;
-  deviceFingerprintHmac: Buffer;
   displayName: string | null;
 }
 
@@ -35,10 +33,9 @@ export async function insertIdentity(db: Db, identity: NewIdentity): Promise<voi
   try {
     await db.query(sql.unsafe`
       /* insertIdentity */
-      INSERT INTO identities (id, cyphr_id, identity_public_key, ml_kem_public_key, device_fingerprint_hmac, display_name)
+      INSERT INTO identities (id, cyphr_id, identity_public_key, ml_kem_public_key, display_name, next_device_id)
       VALUES (${identity.id}, ${identity.cyphrId}, ${sql.binary(Buffer.from(identity.identityPublicKey))},
-              ${sql.binary(Buffer.from(identity.mlKemPublicKey))}, ${sql.binary(identity.deviceFingerprintHmac)},
-              ${identity.displayName})`);
+              ${sql.binary(Buffer.from(identity.mlKemPublicKey))}, ${identity.displayName}, 2)`);
   } catch (error) {
     const constraint = uniqueViolation(error);
     if (constraint === "identities_cyphr_id_key") throw new AlreadyExistsError(`cyphr_id ${quote(identity.cyphrId)} is already taken`);

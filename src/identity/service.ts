@@ -39,16 +39,16 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
       return { available: availability === "available", reason: REASONS[availability] };
     },
     async register(req) {
-      const { userId, session } = await register(ctx, req);
-      return { userId, session: sessionMessage(session) };
+      const { userId, deviceId, session } = await register(ctx, req);
+      return { userId, deviceId, session: sessionMessage(session) };
     },
     async createChallenge(req) {
       const { nonce, expiresAt } = await createChallenge(ctx, req.cyphrId);
       return { nonce, expiresAt: timestampFromDate(expiresAt) };
     },
     async login(req) {
-      const { userId, session } = await login(ctx, req);
-      return { userId, session: sessionMessage(session) };
+      const { userId, deviceId, session } = await login(ctx, req);
+      return { userId, deviceId, session: sessionMessage(session) };
     },
     async refreshSession(req) {
       return { session: sessionMessage(await refreshSession(ctx, req.refreshToken)) };

@@ -2,11 +2,14 @@ import { sql } from "slonik";
 import { z } from "zod";
 import { timestamp, uuid, type Db } from "../db/types.js";
 
-export async function insertSession(db: Db, session: { id: string; userId: string; expiresAt: Date }): Promise<void> {
+export async function insertSession(
+  db: Db,
+  session: { id: string; userId: string; deviceId: number; expiresAt: Date },
+): Promise<void> {
   await db.query(sql.unsafe`
     /* insertSession */
-    INSERT INTO sessions (id, user_id, expires_at, acked_cursor)
-    VALUES (${session.id}, ${session.userId}, ${sql.timestamp(session.expiresAt)},
+    INSERT INTO sessions (id, user_id, device_id, expires_at, acked_cursor)
+    VALUES (${session.id}, ${session.userId}, ${session.deviceId}, ${sql.timestamp(session.expiresAt)},
             coalesce((SELECT last_cursor FROM event_counters WHERE user_id = ${session.userId}), 0))`);
 }
 
@@ -20,6 +23,7 @@ const presentedTokenRow = z.object({
   session_id: uuid,
   rotated_at: timestamp.nullable(),
   user_id: uuid,
+  device_id: z.number(),
   cyphr_id: z.string(),
   expires_at: timestamp,
   revoked_at: timestamp.nullable(),
@@ -30,7 +34,7 @@ export type PresentedToken = z.infer<typeof presentedTokenRow>;
 export async function lockSessionByRefreshToken(db: Db, hash: Buffer): Promise<PresentedToken | null> {
   return db.maybeOne(sql.type(presentedTokenRow)`
     /* lockSessionByRefreshToken */
-    SELECT t.session_id, t.rotated_at, s.user_id, i.cyphr_id, s.expires_at, s.revoked_at
+    SELECT t.session_id, t.rotated_at, s.user_id, s.device_id, i.cyphr_id, s.expires_at, s.revoked_at
     FROM refresh_tokens t
     JOIN sessions s ON s.id = t.session_id
     JOIN identities i ON i.id = s.user_id

@@ -12,18 +12,20 @@ import {
   markRefreshTokenRotated,
   revokeSession,
 } from "./session-repo.js";
+import { markDeviceActiveToday } from "../devices/repo.js";
 import { hashRefreshToken, newRefreshToken, type Caller } from "./tokens.js";
 
 /** Starts a session inside the caller's transaction and issues its first tokens. */
 export async function startSession(
   ctx: IdentityContext,
   tx: Db,
-  user: { userId: string; cyphrId: string },
+  user: { userId: string; cyphrId: string; deviceId: number },
 ): Promise<SessionTokens> {
   const sessionId = randomUUID();
   const refresh = newRefreshToken();
   const refreshTokenExpiresAt = refreshExpiry(ctx);
-  await insertSession(tx, { id: sessionId, userId: user.userId, expiresAt: refreshTokenExpiresAt });
+  await insertSession(tx, { id: sessionId, userId: user.userId, deviceId: user.deviceId, expiresAt: refreshTokenExpiresAt });
+  await markDeviceActiveToday(tx, user.userId, user.deviceId);
   await insertRefreshToken(tx, refresh.hash, sessionId);
   const access = await ctx.accessTokens.issue({ ...user, sessionId });
   return {
@@ -56,10 +58,12 @@ export async function refreshSession(ctx: IdentityContext, presentedToken: strin
     await insertRefreshToken(tx, next.hash, found.session_id);
     const refreshTokenExpiresAt = refreshExpiry(ctx);
     await extendSession(tx, found.session_id, refreshTokenExpiresAt);
+    await markDeviceActiveToday(tx, found.user_id, found.device_id);
     const access = await ctx.accessTokens.issue({
       userId: found.user_id,
       cyphrId: found.cyphr_id,
       sessionId: found.session_id,
+      deviceId: found.device_id,
     });
     return {
       kind: "rotated" as const,

@@ -10,6 +10,8 @@ export interface Caller {
   userId: string;
   cyphrId: string;
   sessionId: string;
+  /** The device the session belongs to (claim `did`). */
+  deviceId: number;
 }
 
 export interface TokenSettings {
@@ -45,7 +47,7 @@ export class AccessTokens {
   async issue(caller: Caller, now = new Date()): Promise<IssuedAccessToken> {
     const issuedAt = Math.floor(now.getTime() / 1000);
     const expiresAt = issuedAt + this.settings.accessTokenTtlSeconds;
-    const token = await new SignJWT({ cyphr_id: caller.cyphrId, sid: caller.sessionId })
+    const token = await new SignJWT({ cyphr_id: caller.cyphrId, sid: caller.sessionId, did: caller.deviceId })
       .setProtectedHeader({ alg: "EdDSA", typ: "JWT", kid: this.keys.signing.kid })
       .setIssuer(this.settings.issuer)
       .setAudience(this.settings.audience)
@@ -68,15 +70,15 @@ export class AccessTokens {
         algorithms: ["EdDSA"],
         issuer: this.settings.issuer,
         audience: this.settings.audience,
-        requiredClaims: ["exp", "sub", "sid", "cyphr_id"],
+        requiredClaims: ["exp", "sub", "sid", "cyphr_id", "did"],
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
       });
-      const { sub, sid, cyphr_id: cyphrId, exp } = payload;
+      const { sub, sid, cyphr_id: cyphrId, did: deviceId, exp } = payload;
       // A validly signed token with malformed ids (an old or foreign issuer) is refused here, before any query sees it.
-      if (!isUuid(sub) || !isUuid(sid) || typeof cyphrId !== "string" || typeof exp !== "number") {
+      if (!isUuid(sub) || !isUuid(sid) || typeof cyphrId !== "string" || typeof exp !== "number" || !isDeviceId(deviceId)) {
         throw new UnauthenticatedError(INVALID_TOKEN);
       }
-      const caller = { userId: sub, sessionId: sid, cyphrId };
+      const caller = { userId: sub, sessionId: sid, cyphrId, deviceId };
       this.verified.set(token, { caller, validUntilMs: (exp + CLOCK_TOLERANCE_SECONDS) * 1000 });
       return caller;
     } catch {
@@ -89,6 +91,10 @@ export class AccessTokens {
     if (!key) throw new UnauthenticatedError(INVALID_TOKEN);
     return key;
   }
+}
+
+function isDeviceId(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= 0x7fff_ffff;
 }
 
 /** A new refresh token (base64url of 32 random bytes) and the hash that is stored. */

@@ -3,6 +3,7 @@ import http2 from "node:http2";
 import { createContextKey, createContextValues, type ContextValues } from "@connectrpc/connect";
 import { ResourceExhaustedError } from "../shared/errors.js";
 import { resetHttp2Stream } from "../transport/reset-stream.js";
+import { peerAddressKey } from "./peer.js";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -38,7 +39,8 @@ export function trackResponse(req: NodeRequest, res: NodeResponse): void {
 export function transportContextValues(req: NodeRequest): ContextValues {
   return createContextValues()
     .set(resetStreamKey, (reason) => resetStream(req, reason))
-    .set(transportBacklogKey, () => transportBacklog(req));
+    .set(transportBacklogKey, () => transportBacklog(req))
+    .set(peerAddressKey, req.socket?.remoteAddress ?? "");
 }
 
 function transportBacklog(req: NodeRequest): number {

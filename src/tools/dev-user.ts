@@ -13,7 +13,7 @@ import { ml_kem1024 } from "@noble/post-quantum/ml-kem.js";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { IdentityService } from "../gen/cyphr/identity/v1/identity_pb.js";
-import { loginSignedBytes, registerSignedBytes } from "../identity/keys.js";
+import { deviceCertificateBytes, loginSignedBytes, registerSignedBytes } from "../devices/signed-bytes.js";
 
 const [cyphrId, baseUrl = "http://localhost:8080"] = process.argv.slice(2);
 if (!cyphrId) {
@@ -32,13 +32,12 @@ let token: string;
 if (fs.existsSync(file)) {
   const saved = JSON.parse(fs.readFileSync(file, "utf8")) as SavedKeys;
   const secretKey = Buffer.from(saved.secretKey, "hex");
-  const fingerprint = Buffer.from(saved.fingerprint, "hex");
   const { nonce } = await client.createChallenge({ cyphrId });
   const res = await client.login({
     cyphrId,
-    deviceFingerprint: fingerprint,
+    deviceId: 1,
     nonce,
-    signature: ed25519.sign(loginSignedBytes(cyphrId, nonce, fingerprint), secretKey),
+    signature: ed25519.sign(loginSignedBytes(cyphrId, 1, nonce), secretKey),
   });
   token = res.session!.accessToken;
 } else {
@@ -52,6 +51,9 @@ if (fs.existsSync(file)) {
     mlKemPublicKey,
     deviceFingerprint: fingerprint,
     signature: ed25519.sign(registerSignedBytes(cyphrId, identityPublicKey, mlKemPublicKey, fingerprint), secretKey),
+    // Device 1 signs with the identity key itself: one key to keep for this helper.
+    deviceSigningKey: identityPublicKey,
+    deviceCertificate: ed25519.sign(deviceCertificateBytes(cyphrId, 1, identityPublicKey), secretKey),
   });
   fs.mkdirSync(".cyphr-dev", { recursive: true, mode: 0o700 });
   const saved: SavedKeys = { secretKey: Buffer.from(secretKey).toString("hex"), fingerprint: Buffer.from(fingerprint).toString("hex") };
