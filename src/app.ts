@@ -18,7 +18,7 @@ import type { GroupsContext } from "./groups/context.js";
 import type { IdentityContext } from "./identity/context.js";
 import type { MessagingContext } from "./messaging/context.js";
 import { RateLimiter } from "./messaging/rate-limit.js";
-import { RecentSends } from "./messaging/recent-sends.js";
+import { RecentSends } from "./delivery/recent-sends.js";
 import { SendBatcher } from "./messaging/send-batcher.js";
 import { BoundedMap } from "./shared/bounded-map.js";
 import { Semaphore } from "./shared/semaphore.js";

@@ -7,7 +7,7 @@ import { participants, sendTo, type Participant } from "./helpers/messaging.js";
 import { queryDatabase } from "./helpers/database.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { isDatabaseUnavailable } from "../src/db/connection-loss.js";
-import { RecentSends } from "../src/messaging/recent-sends.js";
+import { RecentSends } from "../src/delivery/recent-sends.js";
 import { SendBatcher, type CommitSends, type PendingSend } from "../src/messaging/send-batcher.js";
 import { commitSendBatch } from "../src/messaging/send-batch-repo.js";
 

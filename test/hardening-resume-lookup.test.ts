@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Db } from "../src/db/types.js";
-import { findMessagesByRef } from "../src/messaging/repo.js";
+import { findMessagesByRef } from "../src/delivery/read-back.js";
 import { participants, sendTo } from "./helpers/messaging.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 

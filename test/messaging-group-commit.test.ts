@@ -6,7 +6,8 @@ import { createGroupOf, participants, randomPayload, sendInChat, sendTo } from "
 import { closeAllStreams, subscribe } from "./helpers/realtime.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { MessageSchema } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
-import { RecentSends } from "../src/messaging/recent-sends.js";
+import { MAX_RECIPIENTS_PER_NOTICE } from "../src/delivery/notice.js";
+import { RecentSends } from "../src/delivery/recent-sends.js";
 
 /**
  * Group commit: a batch of sends is committed by one call of cyphr_send_batch
@@ -52,7 +53,7 @@ describe("cyphr_send_batch", () => {
     const listener = await listen();
     const rows = await query<BatchRow>(
       `SELECT ord, outcome, id, seq::text FROM cyphr_send_batch($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int2[],
-         $6::bytea[], $7::bytea[], $8::bytea[], $9::bytea[], $10::bytea[], $11::int4[])`,
+         $6::bytea[], $7::bytea[], $8::bytea[], $9::bytea[], $10::bytea[], $11::int4[], $12::int4)`,
       [
         sends.map(() => chatId),
         sends.map((s) => s.sender),
@@ -65,6 +66,7 @@ describe("cyphr_send_batch", () => {
         sends.map(() => randomBytes(16)),
         sends.map(() => Buffer.alloc(0)),
         sends.map(() => 0),
+        MAX_RECIPIENTS_PER_NOTICE,
       ],
     );
     const last = Number(lastSeqBefore);

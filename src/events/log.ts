@@ -1,51 +1,34 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import { timestamp, uuid, type Db } from "../db/types.js";
-import type { DurableNotice } from "./channel.js";
+import { MAX_RECIPIENTS_PER_NOTICE } from "../delivery/notice.js";
 import type { DurableEvent, DurableKind, EventData, NewDurableEvent } from "./model.js";
-import { notify } from "./notify.js";
-
-const allocated = z.object({ user_id: uuid, last_cursor: z.number() });
 
 /**
- * Records durable events inside the caller's transaction: allocates each recipient's
- * next cursors (locking their counter rows in user-id order, so concurrent writers cannot
- * deadlock and each user's cursors commit in order, without gaps), stores one row per
- * recipient, and queues a NOTIFY that other instances receive after commit.
+ * Records durable events inside the caller's transaction, in one statement, through the
+ * event log's one writer (cyphr_record_events, migrations/0007_event_log_writer.sql, which
+ * cyphr_send_batch calls too): allocates each recipient's next cursors (counter rows locked
+ * in user-id order, so concurrent writers cannot deadlock and each user's cursors commit in
+ * order, without gaps), stores one row per recipient, and queues the NOTIFYs that every
+ * instance receives after commit.
  */
 export async function recordEvents(db: Db, events: readonly NewDurableEvent[]): Promise<void> {
-  const counts = new Map<string, number>();
-  for (const event of events) for (const user of event.recipients) counts.set(user, (counts.get(user) ?? 0) + 1);
-  if (counts.size === 0) return;
-  const users = [...counts.keys()].sort();
-  const rows = await db.any(sql.type(allocated)`
-    /* allocateEventCursors */
-    INSERT INTO event_counters (user_id, last_cursor)
-    SELECT u, n FROM unnest(${sql.array(users, "uuid")}::uuid[], ${sql.array(users.map((u) => counts.get(u)!), "int8")}::int8[])
-      WITH ORDINALITY AS t (u, n, i)
-    ORDER BY i
-    ON CONFLICT (user_id) DO UPDATE SET last_cursor = event_counters.last_cursor + excluded.last_cursor
-    RETURNING user_id, last_cursor`);
-  // Hand out each user's range in event order.
-  const next = new Map(rows.map((r) => [r.user_id, r.last_cursor - counts.get(r.user_id)! + 1]));
-  const inserts: (string | number | null)[][] = [];
-  const notices: DurableNotice[] = [];
-  const now = Date.now();
-  for (const event of events) {
-    const recipients: [string, number][] = [];
+  const recipientEvents: number[] = [];
+  const recipientUsers: string[] = [];
+  for (const [i, event] of events.entries()) {
     for (const user of event.recipients) {
-      const cursor = next.get(user)!;
-      next.set(user, cursor + 1);
-      recipients.push([user, cursor]);
-      inserts.push([user, cursor, event.kind, event.chatId, event.seq, event.data ? JSON.stringify(event.data) : null]);
+      recipientEvents.push(i + 1);
+      recipientUsers.push(user);
     }
-    notices.push({ t: "d", k: event.kind, c: event.chatId, s: event.seq, d: (event.data as Record<string, unknown>) ?? null, at: now, u: recipients });
   }
+  if (recipientUsers.length === 0) return;
   await db.query(sql.unsafe`
-    /* insertEvents */
-    INSERT INTO events (user_id, cursor, kind, chat_id, seq, data)
-    SELECT * FROM ${sql.unnest(inserts, ["uuid", "int8", "int2", "uuid", "int8", "jsonb"])}`);
-  await notify(db, notices);
+    /* recordEvents */
+    SELECT cyphr_record_events(
+      ${sql.array(events.map((e) => e.kind), "int2")}, ${sql.array(events.map((e) => e.chatId), "uuid")},
+      ${sql.array(events.map((e) => e.seq), "int8")}, ${sql.array(events.map((e) => (e.data ? JSON.stringify(e.data) : null)), "jsonb")},
+      '{}'::uuid[], '{}'::timestamptz[],
+      ${sql.array(recipientEvents, "int4")}, ${sql.array(recipientUsers, "uuid")}, ${MAX_RECIPIENTS_PER_NOTICE})`);
 }
 
 const eventRow = z.object({

@@ -5,7 +5,8 @@ import type { Role, SystemEventKind } from "../chats/model.js";
 import type { StoredMessage } from "./model.js";
 import type { EncryptedPayload } from "./payload.js";
 
-const messageRow = z.object({
+/** A message row as the message queries select it (history here, delivery in src/delivery/read-back.ts). */
+export const messageRow = z.object({
   id: uuid,
   chat_id: uuid,
   seq: z.number(),
@@ -41,12 +42,12 @@ const messageRow = z.object({
 });
 
 /** A message's own columns with sender and system-event Cyphr IDs joined in. Expects the message aliased `m`. */
-const MESSAGE_COLUMNS = sql.fragment`
+export const MESSAGE_COLUMNS = sql.fragment`
     m.id, m.chat_id, m.seq, m.sender_id, s.cyphr_id AS sender_cyphr_id, m.client_message_id, m.message_type,
     m.kem_ciphertext, m.ciphertext, m.nonce, m.tag, m.header, m.system_event,
     a.cyphr_id AS actor_cyphr_id, t.cyphr_id AS target_cyphr_id,
     m.created_at, m.edited_at, m.deleted_at, m.expires_at`;
-const IDENTITY_JOINS = sql.fragment`
+export const IDENTITY_JOINS = sql.fragment`
     LEFT JOIN identities s ON s.id = m.sender_id
     LEFT JOIN identities a ON a.id = (m.system_event ->> 'actor')::uuid
     LEFT JOIN identities t ON t.id = (m.system_event ->> 'target')::uuid`;
@@ -70,7 +71,7 @@ function messageSelect(viewerId: string): FragmentSqlToken {
     ) r ON m.sender_id = ${viewerId}`;
 }
 
-function toMessage(row: z.infer<typeof messageRow>): StoredMessage {
+export function toMessage(row: z.infer<typeof messageRow>): StoredMessage {
   const event = row.system_event;
   const hasPayload = row.ciphertext !== null;
   return {
@@ -114,7 +115,8 @@ function toMessage(row: z.infer<typeof messageRow>): StoredMessage {
   };
 }
 
-const NOT_EXPIRED = sql.fragment`(m.expires_at IS NULL OR m.expires_at > now())`;
+/** Expired messages are never shown (the sweeper deletes them later); delivery applies the same rule (src/delivery/read-back.ts). */
+export const NOT_EXPIRED = sql.fragment`(m.expires_at IS NULL OR m.expires_at > now())`;
 
 export interface HistoryPage {
   chatId: string;
@@ -179,28 +181,4 @@ export async function purgeExpired(db: Db, batch: number): Promise<number> {
 
 function optionalBytes(value: Uint8Array) {
   return value.length === 0 ? null : sql.binary(Buffer.from(value));
-}
-
-/**
- * Messages by (chat, seq), not expired, keyed "chat:seq"; missing ones are absent. No
- * receipt counts (events carry the same message to every member). The chat ids are also
- * given as a plain list, so the planner prunes `messages` to their partitions instead of
- * planning a join against every partition: this runs on every replay chunk of every
- * reconnecting stream.
- */
-export async function findMessagesByRef(
-  db: Db,
-  refs: readonly { chatId: string; seq: number }[],
-): Promise<Map<string, StoredMessage>> {
-  if (refs.length === 0) return new Map();
-  const chats = [...new Set(refs.map((r) => r.chatId))];
-  const rows = await db.any(sql.type(messageRow)`
-    /* findMessagesByRef */
-    SELECT ${MESSAGE_COLUMNS}, NULL::int AS recipient_count, NULL::int AS delivered_count, NULL::int AS read_count
-    FROM messages m
-    ${IDENTITY_JOINS}
-    JOIN unnest(${sql.array(refs.map((r) => r.chatId), "uuid")}::uuid[], ${sql.array(refs.map((r) => r.seq), "int8")}::int8[])
-      AS ref (chat_id, seq) ON ref.chat_id = m.chat_id AND ref.seq = m.seq
-    WHERE m.chat_id = ANY(${sql.array(chats, "uuid")}::uuid[]) AND ${NOT_EXPIRED}`);
-  return new Map(rows.map((row) => [`${row.chat_id}:${row.seq}`, toMessage(row)]));
 }

@@ -1,9 +1,10 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import { timestamp, uuid, type Db } from "../db/types.js";
+import { MAX_RECIPIENTS_PER_NOTICE } from "../delivery/notice.js";
 import type { EncryptedPayload } from "./payload.js";
 
-/** One send of a batch, as `cyphr_send_batch` (migrations/0004_send_batch.sql) takes it. */
+/** One send of a batch, as `cyphr_send_batch` (migrations/0007_event_log_writer.sql) takes it. */
 export interface BatchSend {
   /** Message id to use if the send is stored now. */
   id: string;
@@ -35,7 +36,8 @@ export type BatchRow = z.infer<typeof batchRow>;
 
 /**
  * Commits a batch of sends in one statement: membership and idempotency checks, seq
- * reservation, the inserts, a durable event per recipient and the NOTIFYs. Returns one
+ * reservation, the inserts, and (through cyphr_record_events, the event log's one writer) a
+ * durable event per recipient and the NOTIFYs. Returns one
  * row per send, in order.
  */
 export async function commitSendBatch(db: Db, sends: readonly BatchSend[]): Promise<BatchRow[]> {
@@ -54,7 +56,8 @@ export async function commitSendBatch(db: Db, sends: readonly BatchSend[]): Prom
       ${sql.array(col((s) => s.messageType), "int2")},
       ${sql.array(bytes((p) => p.kemCiphertext), "bytea")}, ${sql.array(bytes((p) => p.ciphertext), "bytea")},
       ${sql.array(bytes((p) => p.nonce), "bytea")}, ${sql.array(bytes((p) => p.tag), "bytea")},
-      ${sql.array(bytes((p) => p.header), "bytea")}, ${sql.array(col((s) => s.expiresInSeconds), "int4")})`);
+      ${sql.array(bytes((p) => p.header), "bytea")}, ${sql.array(col((s) => s.expiresInSeconds), "int4")},
+      ${MAX_RECIPIENTS_PER_NOTICE})`);
   return [...rows];
 }
 

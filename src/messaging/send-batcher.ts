@@ -5,7 +5,7 @@ import { isDatabaseUnavailable } from "../db/connection-loss.js";
 import type { Db } from "../db/types.js";
 import { NotFoundError, PermissionDeniedError } from "../shared/errors.js";
 import type { EncryptedPayload } from "./payload.js";
-import type { RecentSends } from "./recent-sends.js";
+import type { RecentSends } from "../delivery/recent-sends.js";
 import { commitSendBatch, keyOf, SendOutcome, type BatchRow, type BatchSend } from "./send-batch-repo.js";
 
 /** A validated message waiting to be committed. */

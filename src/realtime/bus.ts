@@ -1,33 +1,31 @@
-import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import pg from "pg";
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
-import { EVENTS_CHANNEL, type ChunkNotice, type DurableNotice, type Notice, type WireNotice } from "../events/channel.js";
-import type { DurableKind } from "../events/model.js";
-import { ServerFrameSchema } from "../gen/cyphr/realtime/v1/realtime_pb.js";
-import { findMessagesByRef } from "../messaging/repo.js";
+import { withCursor } from "../delivery/durable-frames.js";
+import { framesForNotices } from "../delivery/event-frames.js";
+import { NoticeDecoder } from "../delivery/notice-codec.js";
+import { EVENTS_CHANNEL, type DurableNotice, type EphemeralNotice, type Notice } from "../delivery/notice.js";
+import type { RecentSends } from "../delivery/recent-sends.js";
 import type { ActiveSessions } from "../identity/active-sessions.js";
-import type { StoredMessage } from "../messaging/model.js";
-import type { RecentSends } from "../messaging/recent-sends.js";
 import { UnauthenticatedError } from "../shared/errors.js";
-import { durableFrameBody, messageRef, needsMessage, withCursor } from "./frames.js";
 import type { Hub } from "./hub.js";
 
 /** Deliveries between yields to the event loop during a fan-out. */
 const FAN_OUT_SLICE = 256;
 
 /**
- * Receives every instance's notices over LISTEN and hands them to this instance's
+ * Receives every instance's notices over LISTEN and routes their frames to this instance's
  * streams. Notices arrive in commit order on one connection and are dispatched in that
- * order; message content is fetched once per notice batch, only when a local stream
- * needs it. If the connection drops, streams are told to resync from the database.
+ * order; delivery (src/delivery/) decodes them and builds the frames, looking messages up
+ * once per notice batch, only when a local stream needs them. If the connection drops,
+ * streams are told to resync from the database.
  */
 export class EventBus {
   private client: pg.Client | undefined;
   private stopped = false;
   private chain: Promise<void> = Promise.resolve();
   private batch: DurableNotice[] = [];
-  private readonly chunks = new Map<string, { parts: string[]; received: number; at: number }>();
+  private readonly decoder = new NoticeDecoder();
   private reconnectDelayMs = 100;
 
   constructor(
@@ -84,72 +82,47 @@ export class EventBus {
   }
 
   private receive(payload: string): void {
-    let wire: WireNotice;
+    let notice: Notice | undefined;
     try {
-      wire = JSON.parse(payload) as WireNotice;
+      notice = this.decoder.decode(payload);
     } catch {
       this.log.warn("ignoring a malformed notice");
       return;
     }
-    const notice = wire.t === "c" ? this.assemble(wire) : wire;
     if (!notice) return;
-    switch (notice.t) {
-      case "d":
-        if (notice.u.some(([user]) => this.hub.has(user))) this.queueDurable(notice);
+    switch (notice.type) {
+      case "durable":
+        if (notice.recipients.some(([user]) => this.hub.has(user))) this.queueDurable(notice);
         return;
-      case "x":
+      case "ephemeral":
         this.dispatchEphemeral(notice);
         return;
-      case "r":
-        this.activeSessions.revoke(notice.s);
+      case "revoke": {
+        const { userId, sessionId } = notice;
+        this.activeSessions.revoke(sessionId);
         this.enqueue(async () => {
-          for (const subscriber of this.hub.of(notice.u)) {
-            if (subscriber.sessionId === notice.s) subscriber.fail(new UnauthenticatedError("session was revoked"));
+          for (const subscriber of this.hub.of(userId)) {
+            if (subscriber.sessionId === sessionId) subscriber.fail(new UnauthenticatedError("session was revoked"));
           }
         });
         return;
+      }
     }
   }
 
-  private assemble(chunk: ChunkNotice): Notice | undefined {
-    const now = Date.now();
-    for (const [id, entry] of this.chunks) if (now - entry.at > 30_000) this.chunks.delete(id);
-    let entry = this.chunks.get(chunk.id);
-    if (!entry) this.chunks.set(chunk.id, (entry = { parts: new Array<string>(chunk.n), received: 0, at: now }));
-    if (entry.parts[chunk.i] === undefined) entry.received++;
-    entry.parts[chunk.i] = chunk.p;
-    if (entry.received < chunk.n) return undefined;
-    this.chunks.delete(chunk.id);
-    return JSON.parse(entry.parts.join("")) as Notice;
-  }
-
-  /** Durable notices that arrive together are resolved with one query, then dispatched in order. */
+  /** Durable notices that arrive together are resolved with one lookup, then dispatched in order. */
   private queueDurable(notice: DurableNotice): void {
     this.batch.push(notice);
     if (this.batch.length > 1) return;
     this.enqueue(async () => {
       const batch = this.batch;
       this.batch = [];
-      // Messages this instance sent itself are at hand; others are read back in one query.
-      const local = new Map<DurableNotice, StoredMessage>();
-      const refs: { chatId: string; seq: number }[] = [];
-      const now = Date.now();
-      for (const n of batch) {
-        if (!needsMessage(n.k as DurableKind) || n.s === null) continue;
-        const sent = n.m === undefined ? undefined : this.recentSends.message(n.m, n.s, new Date(n.at), n.ex == null ? null : new Date(n.ex));
-        if (!sent) refs.push({ chatId: n.c, seq: n.s });
-        // Expired already: no frame, as the database read would not return it either.
-        else if (sent.expiresAt === null || sent.expiresAt.getTime() > now) local.set(n, sent);
-      }
-      const messages = await findMessagesByRef(this.pool, refs);
+      const bodies = await framesForNotices(this.pool, this.recentSends, batch);
       let delivered = 0;
-      for (const n of batch) {
-        const message = local.get(n) ?? (n.s === null ? undefined : messages.get(messageRef(n.c, n.s)));
-        const body = durableFrameBody({ kind: n.k as DurableKind, chatId: n.c, seq: n.s, data: n.d }, message, new Date(n.at));
-        for (const [user, cursor] of n.u) {
+      for (const [i, notice] of batch.entries()) {
+        for (const [user, cursor] of notice.recipients) {
           for (const subscriber of this.hub.of(user)) {
-            // An expired message has no frame; the stream still learns the cursor passed.
-            subscriber.deliverDurable(withCursor(body ?? { event: { case: undefined } }, cursor));
+            subscriber.deliverDurable(withCursor(bodies[i]!, cursor));
             // A large fan-out yields to I/O now and then, so that other calls (the
             // sender's own answer among them) are not held up until every stream has it.
             if (++delivered % FAN_OUT_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -159,14 +132,14 @@ export class EventBus {
     });
   }
 
-  private dispatchEphemeral(notice: Extract<Notice, { t: "x" }>): void {
-    const targets = notice.u.flatMap((user) => [...this.hub.of(user)]).filter(
-      (s) => (notice.only === undefined || s.sessionId === notice.only) && (notice.except === undefined || s.sessionId !== notice.except),
+  private dispatchEphemeral(notice: EphemeralNotice): void {
+    const { onlySession, exceptSession } = notice;
+    const targets = notice.users.flatMap((user) => [...this.hub.of(user)]).filter(
+      (s) => (onlySession === undefined || s.sessionId === onlySession) && (exceptSession === undefined || s.sessionId !== exceptSession),
     );
     if (targets.length === 0) return;
     this.enqueue(async () => {
-      const frame = fromJson(ServerFrameSchema, notice.f as JsonValue);
-      for (const subscriber of targets) subscriber.deliverEphemeral(frame);
+      for (const subscriber of targets) subscriber.deliverEphemeral(notice.frame);
     });
   }
 

@@ -1,79 +1,10 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { MessageSchema } from "../gen/cyphr/messaging/v1/messaging_pb.js";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { ServerFrameSchema, type ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
-import type { DurableEvent } from "../events/model.js";
-import { DurableKind } from "../events/model.js";
-import { messageMessage } from "../messaging/wire.js";
-import type { StoredMessage } from "../messaging/model.js";
 
-type FrameInit = MessageInitShape<typeof ServerFrameSchema>;
+/** Frames that are never stored (the frames of durable events are built in src/delivery/durable-frames.ts). */
 
-/** The key messages are fetched by for durable events. */
-export const messageRef = (chatId: string, seq: number) => `${chatId}:${seq}`;
-
-/** Durable kinds whose frame carries a message (or system message) fetched by chat and seq. */
-export function needsMessage(kind: DurableKind): boolean {
-  return kind !== DurableKind.receipt && kind !== DurableKind.chatTimerChanged;
-}
-
-/**
- * The frame of a durable event, without its cursor (the same for every recipient), or
- * null when there is nothing to show any more (the message expired).
- */
-export function durableFrameBody(
-  event: Pick<DurableEvent, "kind" | "chatId" | "seq" | "data">,
-  message: StoredMessage | undefined,
-  at: Date,
-): FrameInit | null {
-  const time = timestampFromDate(at);
-  const data = event.data ?? {};
-  switch (event.kind) {
-    // The Message is built once here: every recipient's frame (withCursor) then reuses it.
-    case DurableKind.messageNew:
-      return message ? { time, event: { case: "messageNew", value: create(MessageSchema, messageMessage(message)) } } : null;
-    case DurableKind.messageEdited:
-      return message ? { time, event: { case: "messageEdited", value: create(MessageSchema, messageMessage(message)) } } : null;
-    case DurableKind.messageDeleted:
-      return message ? { time, event: { case: "messageDeleted", value: create(MessageSchema, messageMessage(message)) } } : null;
-    case DurableKind.groupChanged: {
-      const system = message ? messageMessage(message).systemEvent : undefined;
-      return system
-        ? { time, event: { case: "groupChanged", value: { chatId: event.chatId, seq: BigInt(event.seq ?? 0), change: system } } }
-        : null;
-    }
-    case DurableKind.receipt:
-      return {
-        time,
-        event: {
-          case: "receipt",
-          value: {
-            chatId: event.chatId,
-            userId: data.user ?? "",
-            cyphrId: data.cyphrId ?? "",
-            deliveredSeq: BigInt(data.delivered ?? 0),
-            readSeq: BigInt(data.read ?? 0),
-          },
-        },
-      };
-    case DurableKind.chatTimerChanged:
-      return {
-        time,
-        event: {
-          case: "chatTimerChanged",
-          value: { chatId: event.chatId, seq: BigInt(event.seq ?? 0), timerSeconds: data.timer ?? 0, actorUserId: data.actor ?? "" },
-        },
-      };
-    default:
-      return null;
-  }
-}
-
-export function withCursor(body: FrameInit, cursor: number): ServerFrame {
-  return create(ServerFrameSchema, { ...body, cursor: BigInt(cursor) });
-}
-
-export function ephemeralFrame(body: FrameInit["event"]): ServerFrame {
+export function ephemeralFrame(body: MessageInitShape<typeof ServerFrameSchema>["event"]): ServerFrame {
   return create(ServerFrameSchema, { time: timestampFromMs(Date.now()), event: body });
 }
 

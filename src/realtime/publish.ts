@@ -1,4 +1,4 @@
-import { create, toJson, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Db } from "../db/types.js";
 import { notify } from "../events/notify.js";
@@ -18,13 +18,5 @@ export interface EphemeralTarget {
 export async function publishEphemeral(db: Db, target: EphemeralTarget, event: FrameEvent): Promise<void> {
   if (target.users.length === 0) return;
   const frame = create(ServerFrameSchema, { time: timestampFromMs(Date.now()), event });
-  await notify(db, [
-    {
-      t: "x",
-      f: toJson(ServerFrameSchema, frame),
-      u: [...target.users],
-      ...(target.onlySession !== undefined && { only: target.onlySession }),
-      ...(target.exceptSession !== undefined && { except: target.exceptSession }),
-    },
-  ]);
+  await notify(db, [{ type: "ephemeral", frame, ...target, users: [...target.users] }]);
 }

@@ -5,7 +5,7 @@ import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Caller } from "../identity/tokens.js";
 import { DeadlineExceededError, ResourceExhaustedError, UnavailableError } from "../shared/errors.js";
 import type { Semaphore } from "../shared/semaphore.js";
-import { framesForEvents } from "./content.js";
+import { framesForEvents } from "../delivery/event-frames.js";
 import { ephemeralFrame, heartbeatFrame } from "./frames.js";
 import type { Hub, Subscriber } from "./hub.js";
 import { StreamBuffer, type BufferBudget } from "./stream-buffer.js";

@@ -11,7 +11,7 @@ const MESSAGE_CASES = { messageNew: 3, messageEdited: 4, messageDeleted: 5 } as 
 
 /**
  * Encoded Messages, by the Message object: every recipient's frame of one notice shares its
- * Message (src/realtime/frames.ts), so a message fanned out to N streams is encoded once, not
+ * Message (src/delivery/durable-frames.ts), so a message fanned out to N streams is encoded once, not
  * N times. Weak: an entry lives as long as some frame still holds its Message.
  */
 const encodedMessages = new WeakMap<Message, Uint8Array>();

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { EncryptedPayloadSchema } from "../gen/cyphr/messaging/v1/messaging_pb.js";
-import type { StoredMessage } from "./model.js";
-import type { EncryptedPayload } from "./payload.js";
+import type { StoredMessage } from "../messaging/model.js";
+import type { EncryptedPayload } from "../messaging/payload.js";
 
 /** What this instance knows of a message it is committing, before the database answers. */
 export interface RecentSend {
@@ -16,9 +16,10 @@ export interface RecentSend {
 /**
  * Messages this instance has just sent to the database, by message id, so that their
  * realtime delivery (which follows the commit's NOTIFY within milliseconds) needs no
- * query to read them back. Entries are only ever looked up by the id of a committed
- * message (ids are fresh random UUIDs), so an entry whose commit failed is never served;
- * the oldest entries go first once `maxBytes` of payload are held.
+ * query to read them back. The send batcher remembers each send before its commit; only
+ * delivery (src/delivery/live-frames.ts) reads them. Entries are only ever looked up by the
+ * id of a committed message (ids are fresh random UUIDs), so an entry whose commit failed
+ * is never served; the oldest entries go first once `maxBytes` of payload are held.
  */
 export class RecentSends {
   private readonly entries = new Map<string, { send: RecentSend; bytes: number }>();
