@@ -66,6 +66,11 @@ export interface Config {
   maxGroupMembers: number;
   /** Devices one account may have (device 1 included). */
   maxDevices: number;
+  /** BeginDeviceLink calls per source address: sustained per minute, and the burst saved up. */
+  deviceLinkBeginPerMinute: number;
+  deviceLinkBeginBurst: number;
+  /** Pending device links one source address may have. */
+  deviceLinksPendingPerSource: number;
   /** Interval of in-stream heartbeats, in milliseconds. */
   heartbeatIntervalMs: number;
   /** Frames a stream may fall behind before the server ends it. */
@@ -145,6 +150,9 @@ export function loadConfig(env: Env = process.env): Config {
     sweepIntervalMs: read.integer("SWEEP_INTERVAL_MS", 30_000, 100, 3_600_000),
     maxGroupMembers: read.integer("MAX_GROUP_MEMBERS", 1000, 2, 100_000),
     maxDevices: read.integer("MAX_DEVICES", 5, 1, 100),
+    deviceLinkBeginPerMinute: read.integer("DEVICE_LINK_BEGIN_PER_MINUTE", 1, 1, 100_000),
+    deviceLinkBeginBurst: read.integer("DEVICE_LINK_BEGIN_BURST", 5, 1, 100_000),
+    deviceLinksPendingPerSource: read.integer("DEVICE_LINKS_PENDING_PER_SOURCE", 3, 1, 10_000),
     heartbeatIntervalMs: read.integer("HEARTBEAT_INTERVAL_MS", 25_000, 100, 600_000),
     streamBufferFrames: read.integer("STREAM_BUFFER_FRAMES", 1024, 16, 1_000_000),
     streamBufferBytes: read.integer("STREAM_BUFFER_BYTES", 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
