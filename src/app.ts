@@ -4,6 +4,7 @@ import type { Config } from "./config.js";
 import { loadMigrations } from "./db/migrate.js";
 import { closeDatabasePool, createDatabasePool, type DatabasePool } from "./db/pool.js";
 import { ReadinessProbe } from "./db/readiness.js";
+import { DevicesService, file_cyphr_devices_v1_devices } from "./gen/cyphr/devices/v1/devices_pb.js";
 import { file_cyphr_groups_v1_groups, GroupsService } from "./gen/cyphr/groups/v1/groups_pb.js";
 import { file_cyphr_identity_v1_identity, IdentityService } from "./gen/cyphr/identity/v1/identity_pb.js";
 import { file_cyphr_messaging_v1_messaging, MessagingService } from "./gen/cyphr/messaging/v1/messaging_pb.js";
@@ -16,6 +17,10 @@ import {
 } from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
 import type { GroupsContext } from "./groups/context.js";
 import type { IdentityContext } from "./identity/context.js";
+import type { DevicesContext } from "./devices/context.js";
+import { MAX_LINK_WAITERS } from "./devices/limits.js";
+import { LinkWaiters } from "./devices/link-waiters.js";
+import { startLinkSweeper } from "./devices/sweeper.js";
 import type { MessagingContext } from "./messaging/context.js";
 import { RateLimiter } from "./messaging/rate-limit.js";
 import { RecentSends } from "./delivery/recent-sends.js";
@@ -41,6 +46,7 @@ import { HealthState } from "./rpc/health.js";
 /** Proto files whose services this server answers (reflection describes these). */
 export const SERVED_FILES: readonly DescFile[] = [
   file_cyphr_identity_v1_identity,
+  file_cyphr_devices_v1_devices,
   file_cyphr_messaging_v1_messaging,
   file_cyphr_groups_v1_groups,
   file_cyphr_realtime_v1_realtime,
@@ -49,7 +55,7 @@ export const SERVED_FILES: readonly DescFile[] = [
   file_grpc_reflection_v1alpha_reflection,
 ];
 /** Application services, whose health is reported individually. */
-const APPLICATION_SERVICES = [IdentityService, MessagingService, GroupsService, RealtimeService].map((s) => s.typeName);
+const APPLICATION_SERVICES = [IdentityService, DevicesService, MessagingService, GroupsService, RealtimeService].map((s) => s.typeName);
 export const SERVED_SERVICES = [...APPLICATION_SERVICES, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName];
 
 /** Everything the RPC layer needs, built once: the composition root. */
@@ -58,6 +64,7 @@ export interface App {
   log: Logger;
   pool: DatabasePool;
   identity: IdentityContext;
+  devices: DevicesContext;
   messaging: MessagingContext;
   groups: GroupsContext;
   realtime: RealtimeContext;
@@ -80,6 +87,15 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     }),
     refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
     activeSessions: new ActiveSessions(),
+  };
+  const devices: DevicesContext = {
+    pool,
+    fingerprintSecret: keys.fingerprintSecret,
+    maxDevices: config.maxDevices,
+    beginLimiter: new RateLimiter(config.deviceLinkBeginPerMinute / 60, config.deviceLinkBeginBurst),
+    pendingLinksPerSource: config.deviceLinksPendingPerSource,
+    activeSessions: identity.activeSessions,
+    waiters: new LinkWaiters(MAX_LINK_WAITERS),
   };
   const recentSends = new RecentSends();
   const messaging: MessagingContext = {
@@ -129,6 +145,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
   healthTimer.unref();
   sweeper.unref();
   const stopMessageSweeper = startSweeper(pool, config.sweepIntervalMs, log);
+  const stopLinkSweeper = startLinkSweeper(pool, 60_000, log);
   const eventPruner = setInterval(() => {
     pruneEvents(pool, config.eventRetentionDays, 10_000).catch((err: unknown) =>
       log.warn({ err: { message: (err as Error).message } }, "event pruning failed"),
@@ -141,6 +158,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     log,
     pool,
     identity,
+    devices,
     messaging,
     groups,
     realtime,
@@ -150,6 +168,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
       clearInterval(healthTimer);
       clearInterval(sweeper);
       stopMessageSweeper();
+      stopLinkSweeper();
       clearInterval(eventPruner);
       realtime.calls.stop();
       realtime.typing.stop();
