@@ -1,5 +1,4 @@
 import type { DatabasePool } from "slonik";
-import type { Db } from "../db/types.js";
 import type { ActiveSessions } from "../identity/active-sessions.js";
 import type { RateLimiter } from "../messaging/rate-limit.js";
 import type { LinkWaiters } from "./link-waiters.js";
@@ -13,11 +12,8 @@ export interface DevicesContext {
   maxDevices: number;
   /** BeginDeviceLink per source address. */
   beginLimiter: RateLimiter;
+  /** Pending links one source address may have. */
+  pendingLinksPerSource: number;
   activeSessions: ActiveSessions;
   waiters: LinkWaiters;
-  /**
-   * Runs inside RemoveDevice's transaction, after the device row is gone: deletes what
-   * other domains keep per device (the MLS key packages). Set by their wiring.
-   */
-  onDeviceRemoved?: (tx: Db, userId: string, deviceId: number) => Promise<void>;
 }

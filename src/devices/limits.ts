@@ -1,12 +1,10 @@
-/** Bounds of device linking (docs/limits.md). MAX_DEVICES is configuration; these are fixed. */
+/**
+ * Fixed bounds of device linking (docs/limits.md). MAX_DEVICES, the BeginDeviceLink rate
+ * and the pending links per source are configuration (src/config.ts).
+ */
 export const DEVICE_LINK_TTL_MS = 10 * 60_000;
 /** Pending (not yet delivered) links in the whole deployment. */
 export const MAX_PENDING_LINKS = 10_000;
-/** Pending links begun from one source address. */
-export const MAX_PENDING_LINKS_PER_SOURCE = 3;
-/** BeginDeviceLink per source address: one a minute sustained, a burst of 5 (per instance). */
-export const BEGIN_LINK_RATE_PER_SECOND = 1 / 60;
-export const BEGIN_LINK_BURST = 5;
 /** Largest provisioning blob, bytes. */
 export const MAX_PROVISIONING_BLOB_BYTES = 65_536;
 /** Largest client-encrypted device name, bytes. */

@@ -12,7 +12,6 @@ import {
   DEVICE_LINK_TTL_MS,
   LINK_SECRET_BYTES,
   MAX_PENDING_LINKS,
-  MAX_PENDING_LINKS_PER_SOURCE,
   MAX_PROVISIONING_BLOB_BYTES,
 } from "./limits.js";
 import { approveLink, countPendingLinks, insertLink, lockLink } from "./link-repo.js";
@@ -49,8 +48,8 @@ export async function beginDeviceLink(
     // Begins run one at a time, so the bounds hold exactly across instances.
     await tx.query(sql.unsafe`/* lockDeviceLinkBegin */ SELECT pg_advisory_xact_lock(hashtext('cyphr_device_links'))`);
     const pending = await countPendingLinks(tx, sourceHmac);
-    if (pending.fromSource >= MAX_PENDING_LINKS_PER_SOURCE) {
-      throw new ResourceExhaustedError(`at most ${MAX_PENDING_LINKS_PER_SOURCE} pending device links per address; retry later`, 60_000);
+    if (pending.fromSource >= ctx.pendingLinksPerSource) {
+      throw new ResourceExhaustedError(`at most ${ctx.pendingLinksPerSource} pending device links per address; retry later`, 60_000);
     }
     if (pending.total >= MAX_PENDING_LINKS) throw new ResourceExhaustedError("too many pending device links; retry later", 60_000);
     await insertLink(tx, {

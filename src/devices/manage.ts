@@ -25,9 +25,10 @@ export async function listAccountDevices(ctx: DevicesContext, cyphrId: string): 
 }
 
 /**
- * Removes a device of the caller's account, at once: its sessions (deleted with it, and
- * dropped from every instance's active-session cache), its streams (ended through the
- * session-revoked notices), what other domains keep per device, and a devices_changed event.
+ * Removes a device of the caller's account, at once: its sessions and MLS key packages
+ * (deleted with the device row by their foreign keys), its place in every instance's
+ * active-session cache and its streams (the session-revoked notices), and records
+ * devices_changed, all in one transaction.
  */
 export async function removeDevice(ctx: DevicesContext, caller: Caller, deviceId: number): Promise<void> {
   assertDeviceId("device_id", deviceId);
@@ -36,7 +37,6 @@ export async function removeDevice(ctx: DevicesContext, caller: Caller, deviceId
     if (!(await findDevice(tx, caller.userId, deviceId))) throw new NotFoundError(`the account has no device ${deviceId}`);
     if (account.deviceCount <= 1) throw new FailedPreconditionError("cannot remove the last device of the account");
     const revoked = (await deleteDevice(tx, caller.userId, deviceId)) ?? [];
-    await ctx.onDeviceRemoved?.(tx, caller.userId, deviceId);
     for (const sessionId of revoked) await notifySessionRevoked(tx, caller.userId, sessionId);
     await recordDevicesChanged(tx, caller.userId, account.cyphrId);
     return revoked;
