@@ -1,6 +1,7 @@
 import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import type { App } from "./app.js";
+import { DEVICES_PUBLIC_METHODS } from "./devices/service.js";
 import { IDENTITY_PUBLIC_METHODS } from "./identity/service.js";
 import { authenticate as authenticateCaller } from "./identity/sessions.js";
 import { RealtimeService } from "./gen/cyphr/realtime/v1/realtime_pb.js";
@@ -30,7 +31,7 @@ export function createServer(app: App): CyphrServer {
   const shutdownController = new AbortController();
   // Every in-flight call listens on this signal; thousands of streams are normal.
   setMaxListeners(0, shutdownController.signal);
-  const publicMethods = new Set([...PUBLIC_SERVICES, ...IDENTITY_PUBLIC_METHODS]);
+  const publicMethods = new Set([...PUBLIC_SERVICES, ...IDENTITY_PUBLIC_METHODS, ...DEVICES_PUBLIC_METHODS]);
   const verify = (token: string) => authenticateCaller(app.identity, token);
   const handler = createCallHandler({
     routes: routes(app),
