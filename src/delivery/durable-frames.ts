@@ -11,7 +11,7 @@ export type FrameBody = MessageInitShape<typeof ServerFrameSchema>;
 
 /** Durable kinds whose frame carries a message (or system message) fetched by chat and seq. */
 export function needsMessage(kind: DurableKind): boolean {
-  return kind !== DurableKind.receipt && kind !== DurableKind.chatTimerChanged;
+  return kind !== DurableKind.receipt && kind !== DurableKind.chatTimerChanged && kind !== DurableKind.devicesChanged;
 }
 
 /**
@@ -62,6 +62,8 @@ export function durableFrameBody(
           value: { chatId: event.chatId, seq: BigInt(event.seq ?? 0), timerSeconds: data.timer ?? 0, actorUserId: data.actor ?? "" },
         },
       };
+    case DurableKind.devicesChanged:
+      return { time, event: { case: "devicesChanged", value: { userId: data.user ?? "", cyphrId: data.cyphrId ?? "" } } };
     default:
       return null;
   }
