@@ -8,6 +8,8 @@ export const DurableKind = {
   chatTimerChanged: 6,
   /** An account's device list changed (chat_id NULL; data.user / data.cyphrId name the account). */
   devicesChanged: 7,
+  /** One of the account's devices runs low on one-time MLS key packages (chat_id NULL; data.device, data.suite, data.count). */
+  keyPackagesLow: 8,
 } as const;
 export type DurableKind = (typeof DurableKind)[keyof typeof DurableKind];
 
@@ -21,6 +23,10 @@ export interface EventData {
   /** chatTimerChanged */
   timer?: number;
   actor?: string;
+  /** keyPackagesLow: which device, which ciphersuite (RFC 9420 code point), how many one-time packages it has left */
+  device?: number;
+  suite?: number;
+  count?: number;
 }
 
 /** One durable event to record for several recipients, inside the change's transaction. */
