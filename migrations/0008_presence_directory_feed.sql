@@ -1,12 +1,33 @@
 -- Feed of the in-memory presence directory (src/realtime/presence-directory.ts). Every
 -- instance keeps the set of users who are online somewhere and share their presence, so
 -- that a stream's presence snapshot needs no per-peer scan of `presence`. Any change that
--- can alter that set sends the user's id on the `cyphr_presence` channel: a presence row
--- inserted or deleted (also by the cascades from `instances` and `identities`), or
--- share_presence changed. The payload is only an invalidation: instances re-read the named
--- users' state after the notice arrives, so neither the order of notices nor duplicates
--- can leave the directory wrong. NOTIFY is sent at commit; identical payloads within one
--- transaction are sent once.
+-- can alter whether a user is visibly online sends the user's new state on the
+-- `cyphr_presence` channel: a presence row inserted or deleted (also by the cascades from
+-- `instances` and `identities`), or share_presence changed.
+--
+-- Payload: "<user id> <cyphr id>" when the user is now online on some instance and shares
+-- presence, "<user id>" when not. Each notice is computed holding the user's identities
+-- row lock (taken here, or already held by the UPDATE of share_presence), so the writers
+-- of one user are serialized, each sees the previous one's committed rows, and NOTIFY
+-- delivers in commit order: the last notice received about a user is their current state.
+
+CREATE FUNCTION cyphr_presence_directory_notify(p_user uuid)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_cyphr text;
+  v_share boolean;
+BEGIN
+  SELECT i.cyphr_id, i.share_presence INTO v_cyphr, v_share FROM identities i WHERE i.id = p_user FOR NO KEY UPDATE;
+  -- A new statement, so a new snapshot: it sees every earlier writer of this user, committed.
+  IF v_share AND EXISTS (SELECT 1 FROM presence p WHERE p.user_id = p_user) THEN
+    PERFORM pg_notify('cyphr_presence', p_user::text || ' ' || v_cyphr);
+  ELSE
+    PERFORM pg_notify('cyphr_presence', p_user::text);
+  END IF;
+END;
+$$;
 
 CREATE FUNCTION cyphr_presence_directory_touch()
 RETURNS trigger
@@ -14,11 +35,11 @@ LANGUAGE plpgsql
 AS $$
 BEGIN
   IF TG_TABLE_NAME = 'identities' THEN
-    PERFORM pg_notify('cyphr_presence', NEW.id::text);
+    PERFORM cyphr_presence_directory_notify(NEW.id);
   ELSIF TG_OP = 'DELETE' THEN
-    PERFORM pg_notify('cyphr_presence', OLD.user_id::text);
+    PERFORM cyphr_presence_directory_notify(OLD.user_id);
   ELSE
-    PERFORM pg_notify('cyphr_presence', NEW.user_id::text);
+    PERFORM cyphr_presence_directory_notify(NEW.user_id);
   END IF;
   RETURN NULL;
 END;

@@ -112,7 +112,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     log,
     hub,
     bus: new EventBus(databaseUrl, pool, hub, log, identity.activeSessions, recentSends),
-    presence: new Presence(pool, hub, randomUUID(), log),
+    presence: new Presence(pool, hub, randomUUID(), log, databaseUrl),
     typing: new TypingRelay(pool, log, config.typingExpiryMs),
     calls: new CallSignaling(pool, log, config.ringTimeoutMs),
     messaging,

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
-import { createTestDatabase } from "./helpers/database.js";
+import { createTestDatabase, queryDatabase } from "./helpers/database.js";
 import { participants, sendTo, type Participant } from "./helpers/messaging.js";
-import { closeAllStreams, connectEsConnect, type RealtimeStream } from "./helpers/realtime.js";
+import { closeAllStreams, connectEsConnect, eventually, setSharePresence, type RealtimeStream } from "./helpers/realtime.js";
 import { startStatementCounter, type StatementCounter } from "./helpers/pg-statement-counter.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -109,4 +109,22 @@ it("a second stream of an online user, opened and closed, runs no presence state
   await new Promise((resolve) => setTimeout(resolve, 200));
   expect(measured().filter((name) => /presence/i.test(name))).toEqual([]);
   expect(phone.isEnded).toBe(false);
+});
+
+it("opening a stream while none of the user's peers is visibly online runs no presence snapshot statement, whatever their number", async () => {
+  const [loner, ...peers] = await participants(server.baseUrl, 4);
+  for (const peer of peers) await sendTo(peer, loner);
+  // A peer who is online but hides their presence is not visible either.
+  await setSharePresence(server.baseUrl, peers[0]!, false);
+  const hidden = connectEsConnect(server.baseUrl, peers[0]!.accessToken);
+  await hidden.caughtUp();
+  await eventually(async () => (await queryDatabase(server.databaseUrl, "SELECT user_id FROM presence")).length === 1);
+
+  counter.reset();
+  const stream = connectEsConnect(server.baseUrl, loner.accessToken);
+  await stream.caughtUp();
+  expect(await stream.quiet("presence", 300)).toEqual([]);
+  const open = measured();
+  expect(open.filter((name) => /peers/i.test(name)), `opening ran: ${open.join(", ")}`).toEqual([]);
+  expect(open.length, `opening ran: ${open.join(", ")}`).toBeLessThanOrEqual(MAX_OPEN_STATEMENTS);
 });

@@ -70,18 +70,38 @@ export async function presenceSubject(db: Db, userId: string): Promise<z.infer<t
     /* presenceSubject */ SELECT cyphr_id, share_presence FROM identities WHERE id = ${userId}`);
 }
 
-/** Users who share a chat with `userId` (both current members). */
+/** Users who share a chat with `userId` (both current members), in one row: an index scan of chat_members, no other table. */
 export async function chatPeers(db: Db, userId: string): Promise<string[]> {
-  const rows = await db.anyFirst(sql.type(z.object({ user_id: uuid }))`
-    /* chatPeers */ SELECT unnest(cyphr_chat_peers(${userId})) AS user_id`);
-  return [...rows];
+  return [
+    ...(await db.oneFirst(sql.type(z.object({ peers: z.array(z.string()) }))`
+      /* chatPeers */ SELECT cyphr_chat_peers(${userId}) AS peers`)),
+  ];
 }
 
-const onlinePeerRow = z.object({ user_id: uuid, cyphr_id: z.string() });
+/** Where migration 0008 announces each change of whether a user is visibly online. */
+export const PRESENCE_CHANNEL = "cyphr_presence";
 
-/** Peers of `userId` who are online now and share their presence. */
-export async function onlinePeers(db: Db, userId: string): Promise<readonly z.infer<typeof onlinePeerRow>[]> {
-  return db.any(sql.type(onlinePeerRow)`
+/** A user who is online on some instance and shares presence. */
+export interface VisibleUser {
+  userId: string;
+  cyphrId: string;
+}
+
+const visibleRow = z.object({ user_id: uuid, cyphr_id: z.string() });
+const toVisible = (row: z.infer<typeof visibleRow>): VisibleUser => ({ userId: row.user_id, cyphrId: row.cyphr_id });
+
+/** Every user online somewhere who shares presence (the presence directory's load). */
+export async function visibleUsers(db: Db): Promise<VisibleUser[]> {
+  const rows = await db.any(sql.type(visibleRow)`
+    /* visibleUsers */
+    SELECT i.id AS user_id, i.cyphr_id FROM identities i
+    WHERE i.share_presence AND i.id IN (SELECT p.user_id FROM presence p)`);
+  return rows.map(toVisible);
+}
+
+/** Peers of `userId` who are online now and share their presence (a scan of every peer: used while the directory is not ready). */
+export async function onlinePeers(db: Db, userId: string): Promise<VisibleUser[]> {
+  const rows = await db.any(sql.type(visibleRow)`
     /* onlinePeers */
     SELECT DISTINCT i.id AS user_id, i.cyphr_id
     FROM chat_members mine
@@ -89,6 +109,7 @@ export async function onlinePeers(db: Db, userId: string): Promise<readonly z.in
     JOIN identities i ON i.id = other.user_id AND i.share_presence
     WHERE mine.user_id = ${userId} AND mine.left_seq IS NULL
       AND EXISTS (SELECT 1 FROM presence p WHERE p.user_id = i.id)`);
+  return rows.map(toVisible);
 }
 
 export async function usersPresentOn(db: Db, instanceId: string): Promise<string[]> {

@@ -2,6 +2,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
 import type { Hub } from "./hub.js";
+import { PresenceDirectory } from "./presence-directory.js";
 import {
   chatPeers,
   closePresence,
@@ -14,6 +15,7 @@ import {
   removeInstance,
   usersPresentOn,
   type Transition,
+  type VisibleUser,
 } from "./presence-repo.js";
 import { publishEphemeral } from "./publish.js";
 import { ephemeralFrame } from "./frames.js";
@@ -29,19 +31,29 @@ const INSTANCE_STALE_MS = 45_000;
  * announced to chat peers, unless the user turned presence sharing off. A stream opening
  * or closing while the user has other streams on this instance touches no database at
  * all. Instances that stop heartbeating lose their rows.
+ *
+ * The snapshot a stream gets after caught_up comes from the in-memory directory of users
+ * visibly online in the cluster (src/realtime/presence-directory.ts): no query at all when
+ * nobody else is visibly online, else one index scan for the user's peer ids, intersected
+ * in memory; it reads the database the old way only while the directory is reconnecting.
  */
 export class Presence {
   private readonly chains = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
+  readonly directory: PresenceDirectory;
 
   constructor(
     private readonly pool: DatabasePool,
     private readonly hub: Hub,
     private readonly instanceId: string,
     private readonly log: Logger,
-  ) {}
+    databaseUrl: string,
+  ) {
+    this.directory = new PresenceDirectory(databaseUrl, pool, log);
+  }
 
   async start(): Promise<void> {
+    await this.directory.start();
     await registerInstance(this.pool, this.instanceId);
     this.timer = setInterval(() => void this.beat(), INSTANCE_HEARTBEAT_MS);
     this.timer.unref();
@@ -53,12 +65,27 @@ export class Presence {
     const users = await usersPresentOn(this.pool, this.instanceId).catch(() => [] as string[]);
     await removeInstance(this.pool, this.instanceId).catch(() => undefined);
     for (const user of users) await this.announceIfOffline(user).catch(() => undefined);
+    await this.directory.stop();
   }
 
   /** Presence frames for the user's peers who are online now and share it (sent after caught_up). */
   async snapshot(userId: string): Promise<ServerFrame[]> {
-    const peers = await onlinePeers(this.pool, userId);
-    return peers.map((peer) => ephemeralFrame({ case: "presence", value: { userId: peer.user_id, cyphrId: peer.cyphr_id, online: true } }));
+    return (await this.visiblePeers(userId)).map(({ userId: peer, cyphrId }) =>
+      ephemeralFrame({ case: "presence", value: { userId: peer, cyphrId, online: true } }),
+    );
+  }
+
+  private async visiblePeers(userId: string): Promise<VisibleUser[]> {
+    const directory = this.directory;
+    if (!directory.ready) return onlinePeers(this.pool, userId);
+    const othersVisible = directory.size - (directory.cyphrIdOf(userId) === undefined ? 0 : 1);
+    if (othersVisible === 0) return [];
+    const visible: VisibleUser[] = [];
+    for (const peer of await chatPeers(this.pool, userId)) {
+      const cyphrId = directory.cyphrIdOf(peer);
+      if (cyphrId !== undefined) visible.push({ userId: peer, cyphrId });
+    }
+    return visible;
   }
 
   /**
