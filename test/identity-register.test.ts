@@ -7,7 +7,7 @@ import { identityClient } from "./helpers/clients.js";
 import { queryDatabase } from "./helpers/database.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { newDevice, registerRequest, registerUser, uniqueCyphrId, type Device } from "./helpers/users.js";
+import { deviceCertificate, newDevice, registerRequest, registerUser, uniqueCyphrId, type Device } from "./helpers/users.js";
 import { identityClientOver, WIRES } from "./helpers/wires.js";
 
 /** CheckAvailability and Register: who may claim which Cyphr ID, with which keys. */
@@ -262,6 +262,70 @@ describe("device_fingerprint and signature", () => {
   });
 });
 
+describe("device 1", () => {
+  it("Register creates device 1 with its signing key, certificate and encrypted name; the next device will be 2", async () => {
+    const device = newDevice();
+    const cyphrId = uniqueCyphrId();
+    const res = await client().register({ ...registerRequest(device, cyphrId), deviceEncryptedName: Buffer.from("sealed") });
+    expect(res.deviceId).toBe(1);
+    const [row] = await queryDatabase<{ device_id: number; signing_key: Buffer; certificate: Buffer; encrypted_name: Buffer; next_device_id: number }>(
+      server.databaseUrl,
+      `SELECT d.device_id, d.signing_key, d.certificate, d.encrypted_name, i.next_device_id
+       FROM devices d JOIN identities i ON i.id = d.user_id WHERE d.user_id = $1`,
+      [res.userId],
+    );
+    expect(row!.device_id).toBe(1);
+    expect(row!.signing_key.equals(Buffer.from(device.deviceSigningKey))).toBe(true);
+    expect(row!.certificate).toHaveLength(64);
+    expect(row!.encrypted_name.toString()).toBe("sealed");
+    expect(row!.next_device_id).toBe(2);
+  });
+
+  it.each([0, 31, 33])("a device signing key of %i bytes is refused with INVALID_ARGUMENT", async (length) => {
+    const req = { ...registerRequest(newDevice(), uniqueCyphrId()), deviceSigningKey: new Uint8Array(length) };
+    await expectRpcError(client().register(req), Code.InvalidArgument, `device_signing_key must be 32 bytes, got ${length}`);
+  });
+
+  it.each([
+    ["not on the curve", encodeY(2n), "device_signing_key is not a valid Ed25519 point"],
+    ["a small-order point", encodeY(1n), "device_signing_key is a small-order Ed25519 point"],
+  ])("a device signing key that is %s is refused with INVALID_ARGUMENT", async (_, key, message) => {
+    const req = { ...registerRequest(newDevice(), uniqueCyphrId()), deviceSigningKey: key };
+    await expectRpcError(client().register(req), Code.InvalidArgument, message);
+  });
+
+  it.each([0, 63, 65])("a device certificate of %i bytes is refused with INVALID_ARGUMENT", async (length) => {
+    const req = { ...registerRequest(newDevice(), uniqueCyphrId()), deviceCertificate: new Uint8Array(length) };
+    await expectRpcError(client().register(req), Code.InvalidArgument, `device_certificate must be 64 bytes, got ${length}`);
+  });
+
+  it("a certificate for device id 2, for another key or by the device key itself does not verify: INVALID_ARGUMENT, and nothing is stored", async () => {
+    const device = newDevice();
+    const cyphrId = uniqueCyphrId();
+    const good = registerRequest(device, cyphrId);
+    const otherKey = newDevice().deviceSigningKey;
+    const bad = [
+      deviceCertificate(device, cyphrId, 2, device.deviceSigningKey),
+      deviceCertificate(device, cyphrId, 1, otherKey),
+      deviceCertificate({ identitySecretKey: device.deviceSecretKey }, cyphrId, 1, device.deviceSigningKey),
+    ];
+    for (const certificate of bad) {
+      await expectRpcError(
+        client().register({ ...good, deviceCertificate: certificate }),
+        Code.InvalidArgument,
+        "device_certificate does not verify",
+      );
+    }
+    expect(await client().checkAvailability({ cyphrId })).toMatchObject({ available: true });
+    expect((await client().register(good)).deviceId).toBe(1);
+  });
+
+  it("an encrypted device name over 256 bytes is refused with INVALID_ARGUMENT", async () => {
+    const req = { ...registerRequest(newDevice(), uniqueCyphrId()), deviceEncryptedName: new Uint8Array(257) };
+    await expectRpcError(client().register(req), Code.InvalidArgument, "device_encrypted_name must be at most 256 bytes, got 257");
+  });
+});
+
 describe("display_name", () => {
   async function registeredDisplayName(displayName: string): Promise<string> {
     const { cyphrId } = await registerUser(client(), undefined, displayName);
@@ -345,15 +409,16 @@ describe("device fingerprint storage", () => {
   it("stores a 32-byte keyed hash of the fingerprint, never the fingerprint itself", async () => {
     const user = await registerUser(client());
     const raw = Buffer.from(user.device.fingerprint);
-    const [row] = await queryDatabase<{ device_fingerprint_hmac: Buffer; whole_row: string }>(
+    // Per device: device 1's row holds the keyed hash.
+    const [row] = await queryDatabase<{ fingerprint_hmac: Buffer; whole_row: string }>(
       server.databaseUrl,
-      "SELECT device_fingerprint_hmac, i::text AS whole_row FROM identities i WHERE id = $1",
+      "SELECT fingerprint_hmac, d::text AS whole_row FROM devices d WHERE user_id = $1 AND device_id = 1",
       [user.userId],
     );
-    expect(row!.device_fingerprint_hmac).toHaveLength(32);
-    expect(row!.device_fingerprint_hmac.equals(raw)).toBe(false);
+    expect(row!.fingerprint_hmac).toHaveLength(32);
+    expect(row!.fingerprint_hmac.equals(raw)).toBe(false);
     // Keyed: not a plain hash that anyone holding the fingerprint could recompute.
-    expect(row!.device_fingerprint_hmac.equals(createHash("sha256").update(raw).digest())).toBe(false);
+    expect(row!.fingerprint_hmac.equals(createHash("sha256").update(raw).digest())).toBe(false);
     // bytea columns render as \x<hex> in the row's text form.
     expect(row!.whole_row).not.toContain(raw.toString("hex"));
   });

@@ -74,7 +74,7 @@ describe("the access token", () => {
     expect(header).toEqual({ alg: "EdDSA", typ: "JWT", kid: signingKey.kid });
 
     const claims = decodeJwt(session.accessToken);
-    expect(claims).toMatchObject({ iss: "cyphr", aud: "cyphr", sub: res.userId, cyphr_id: cyphrId, sid: session.sessionId });
+    expect(claims).toMatchObject({ iss: "cyphr", aud: "cyphr", sub: res.userId, cyphr_id: cyphrId, sid: session.sessionId, did: 1 });
     expect(Math.abs(claims.iat! - nowSeconds())).toBeLessThanOrEqual(5);
     expect(claims.exp! - claims.iat!).toBe(900);
     expect(Math.abs(claims.exp! - (nowSeconds() + 900))).toBeLessThanOrEqual(5);
@@ -183,6 +183,14 @@ describe("access tokens that are refused with UNAUTHENTICATED", () => {
     ["audience", { aud: "someone-else" }],
     ["issuer", { iss: "someone-else" }],
   ])("a token for another %s, signed with the server's key", async (_, override) => {
+    const token = await signAccessToken(signingKey.privateKey, signingKey.kid, { ...claimsOf(user), ...override });
+    await expectRpcError(searchWithToken(token), Code.Unauthenticated, INVALID_TOKEN);
+  });
+
+  it.each([
+    ["without a did (device) claim, as issued before devices existed", { did: null }],
+    ["with a did that is not a positive integer", { did: 0 }],
+  ])("a correctly signed token %s", async (_, override) => {
     const token = await signAccessToken(signingKey.privateKey, signingKey.kid, { ...claimsOf(user), ...override });
     await expectRpcError(searchWithToken(token), Code.Unauthenticated, INVALID_TOKEN);
   });

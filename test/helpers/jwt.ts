@@ -27,6 +27,8 @@ export interface AccessClaims {
   sub: string;
   cyphr_id: string;
   sid: string;
+  /** Device id claim; default 1. Null leaves the claim out (a token from before devices). */
+  did?: number | null;
   iss?: string;
   aud?: string;
   /** Seconds since the epoch. */
@@ -37,7 +39,8 @@ export interface AccessClaims {
 /** Signs an EdDSA access token the way the server does, with whatever claims the test needs. */
 export async function signAccessToken(key: CryptoKey, kid: string, claims: AccessClaims): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ cyphr_id: claims.cyphr_id, sid: claims.sid })
+  const did = claims.did === undefined ? 1 : claims.did;
+  return new SignJWT({ cyphr_id: claims.cyphr_id, sid: claims.sid, ...(did !== null && { did }) })
     .setProtectedHeader({ alg: "EdDSA", typ: "JWT", kid })
     .setIssuer(claims.iss ?? "cyphr")
     .setAudience(claims.aud ?? "cyphr")
