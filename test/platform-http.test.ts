@@ -104,6 +104,8 @@ describe("Connect JSON over HTTP/1.1, as curl sends it", () => {
       deviceFingerprint: base64(req.deviceFingerprint),
       displayName: "Jason",
       signature: base64(req.signature),
+      deviceSigningKey: base64(req.deviceSigningKey),
+      deviceCertificate: base64(req.deviceCertificate),
     });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { userId: string; session: { accessToken: string; refreshToken: string; accessTokenExpiresAt: string } };
