@@ -8,6 +8,9 @@ export interface CpuSnapshot {
   postgres: number;
   machineBusy: number;
   machineTotal: number;
+  /** Each load-generator process's own CPU (from /proc), in the order of the pids given. */
+  loadgen: number[];
+  /** This orchestrating process's own CPU. */
   harness: number;
 }
 
@@ -16,7 +19,10 @@ export interface CpuFigures {
   windowSeconds: number;
   serverSeconds: number;
   postgresSeconds: number;
+  /** Load-generator processes and the orchestrator together. */
   loadgenSeconds: number;
+  /** The busiest load-generator process's CPU in the window, % of one core: near 100 % it, not the server, bounds the run. */
+  loadgenBusiestPercent: number;
   /** Busy share of the whole machine (all cores, every process), 0-100. */
   machineBusyPercent: number;
   /** CPU seconds used by processes outside this benchmark (other work on the machine disturbs the figures). */
@@ -26,12 +32,14 @@ export interface CpuFigures {
 /**
  * Server CPU is read from /proc/<pid>/stat of each server process; PostgreSQL's from the
  * embedded postmaster and its backends (descendants of the first server), or from every
- * process named postgres on this machine when an external database is used.
+ * process named postgres on this machine when an external database is used; the load
+ * generator's from each of its processes (`loadgenPids`) and this orchestrating process.
  */
-export function cpuSnapshot(servers: readonly ServerProcess[], embedded: boolean): CpuSnapshot {
+export function cpuSnapshot(servers: readonly ServerProcess[], embedded: boolean, loadgenPids: readonly number[]): CpuSnapshot {
   const machine = machineCpu();
   const harness = process.cpuUsage();
   return {
+    loadgen: loadgenPids.map(processCpu),
     at: performance.now(),
     server: servers.reduce((sum, s) => sum + processCpu(s.pid), 0),
     postgres: embedded && servers[0] ? descendantsCpu(servers[0].pid) : postgresCpu(),
@@ -41,23 +49,34 @@ export function cpuSnapshot(servers: readonly ServerProcess[], embedded: boolean
   };
 }
 
-/** Server and PostgreSQL CPU per accepted message, ms: less sensitive to other load on the machine than rates are. */
-export function cpuPerMessage(c: CpuFigures, messages: number): { serverMs: number; postgresMs: number } {
-  const per = (s: number) => Math.round((s * 1e6) / Math.max(1, messages)) / 1000;
-  return { serverMs: per(c.serverSeconds), postgresMs: per(c.postgresSeconds) };
+/** CPU per accepted message (or per stream, per resume), ms. */
+export interface CpuPerMessage {
+  serverMs: number;
+  postgresMs: number;
+  loadgenMs: number;
 }
 
-/** Figures between two snapshots; `workerCpuSeconds` is what the load workers reported for the same window. */
-export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, workerCpuSeconds: number): CpuFigures {
+/** Server, PostgreSQL and load-generator CPU per accepted message, ms: less sensitive to other load on the machine than rates are. */
+export function cpuPerMessage(c: CpuFigures, messages: number): CpuPerMessage {
+  const per = (s: number) => Math.round((s * 1e6) / Math.max(1, messages)) / 1000;
+  return { serverMs: per(c.serverSeconds), postgresMs: per(c.postgresSeconds), loadgenMs: per(c.loadgenSeconds) };
+}
+
+/** Figures between two snapshots taken with the same load-generator pids. */
+export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): CpuFigures {
   const round = (n: number) => Math.round(n * 100) / 100;
+  const windowSeconds = (b.at - a.at) / 1000;
   const server = b.server - a.server;
   const postgres = b.postgres - a.postgres;
-  const loadgen = workerCpuSeconds + (b.harness - a.harness);
+  // A process gone before `b` reads 0: its share of the window is lost rather than negative.
+  const perProcess = b.loadgen.map((cpu, i) => Math.max(0, cpu - (a.loadgen[i] ?? 0)));
+  const loadgen = perProcess.reduce((sum, s) => sum + s, 0) + (b.harness - a.harness);
   return {
-    windowSeconds: round((b.at - a.at) / 1000),
+    windowSeconds: round(windowSeconds),
     serverSeconds: round(server),
     postgresSeconds: round(postgres),
     loadgenSeconds: round(loadgen),
+    loadgenBusiestPercent: Math.round((Math.max(0, ...perProcess) / Math.max(1e-9, windowSeconds)) * 100),
     machineBusyPercent: Math.round(((b.machineBusy - a.machineBusy) / Math.max(1e-9, b.machineTotal - a.machineTotal)) * 100),
     otherSeconds: round(Math.max(0, b.machineBusy - a.machineBusy - server - postgres - loadgen)),
   };

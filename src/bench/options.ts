@@ -30,7 +30,7 @@ export interface BenchOptions {
   connections: number;
   /** Live streams: distinct users owning them (streams are spread evenly). */
   streamUsers: number;
-  /** Live streams: load-generator processes holding them. */
+  /** Live streams: load-generator processes holding them (at most one per connection). */
   streamWorkers: number;
   /** Reconnect storm: recipients holding streams (as many senders send to them). */
   reconnectUsers: number;
@@ -86,7 +86,7 @@ export const USAGE = `npm run bench -- [flags]      (no flags: the quick run, ab
   --streams=S            live streams to hold (default 2000)
   --connections=C        HTTP/2 connections carrying them (default 10)
   --stream-users=U       users owning the streams (default min(S, 1000))
-  --stream-workers=W     processes holding the streams (default 1)
+  --stream-workers=W     processes holding the streams (default 4, at most one per connection)
   --reconnect-users=R    reconnect storm: recipients holding streams, one sender each (default 200)
   --reconnect-rate=N     reconnect storm: streams dropped and resumed per second (default 25)
   --reconnect-send-rate=N  reconnect storm: messages per second to the recipients (default 200)
@@ -182,7 +182,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
     streams,
     connections: int("connections", 10, 1, 10_000),
     streamUsers: int("stream-users", Math.min(streams, 1000), 1, 99_999),
-    streamWorkers: int("stream-workers", 1, 1, 64),
+    streamWorkers: int("stream-workers", 4, 1, 64),
     reconnectUsers: int("reconnect-users", 200, 1, 10_000),
     reconnectRate: int("reconnect-rate", 25, 1, 10_000),
     reconnectSendRate: int("reconnect-send-rate", 200, 1, 100_000),

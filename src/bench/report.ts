@@ -1,5 +1,5 @@
 import type { MachineInfo } from "./proc.js";
-import type { CpuFigures } from "./cpu.js";
+import type { CpuFigures, CpuPerMessage } from "./cpu.js";
 import type { LatencyResult } from "./scenario-latency.js";
 import type { ReconnectsResult } from "./scenario-reconnects.js";
 import type { StartupResult } from "./scenario-startup.js";
@@ -51,14 +51,14 @@ const count = (x: number) => (x === 0 ? "0" : red(n(x)));
 const cpu = (c: CpuFigures) => [
   `${c.serverSeconds}s (${pct(c.serverSeconds, c.windowSeconds)})`,
   `${c.postgresSeconds}s (${pct(c.postgresSeconds, c.windowSeconds)})`,
-  `${c.loadgenSeconds}s (${pct(c.loadgenSeconds, c.windowSeconds)})`,
+  `${c.loadgenSeconds}s (${pct(c.loadgenSeconds, c.windowSeconds)}; busiest process ${c.loadgenBusiestPercent}%)`,
   `${c.machineBusyPercent}%`,
   noisy(c) ? red(`${c.otherSeconds}s (${pct(c.otherSeconds, c.windowSeconds)})`) : `${c.otherSeconds}s`,
 ];
 /** Other processes used more than 10% of a core: the window's figures are disturbed. */
 const noisy = (c: CpuFigures) => c.otherSeconds > 0.1 * c.windowSeconds;
 const pct = (seconds: number, window: number) => `${Math.round((seconds / Math.max(window, 1e-9)) * 100)}%`;
-const perMsg = (c: { serverMs: number; postgresMs: number }) => `${c.serverMs} + ${c.postgresMs}`;
+const perMsg = (c: CpuPerMessage) => `${c.serverMs} + ${c.postgresMs}`;
 const errors = (d: DeliverySummary) => (d.errors === 0 ? "0" : red(`${n(d.errors)} ${Object.keys(d.errorKinds).join(",")}`));
 const CPU_HEADERS = ["server CPU", "postgres CPU", "loadgen CPU", "machine busy", "other procs"];
 
@@ -78,8 +78,8 @@ export function formatReport(r: BenchResults): string {
     out.push("", bold(`1. Throughput — ${t0.pairs} pairs, closed loop, ${t0.inFlightPerSender} in flight per sender, ${t0.seconds} s per mode`));
     out.push(
       table(
-        ["send path", "accepted/s", "delivered/s", "accepted", "delivered", "lost", "dup", "send errors", "drain s", "CPU ms/msg server+pg", ...CPU_HEADERS],
-        r.throughput.map((t) => [t.mode === "unary" ? "unary SendMessage" : "frames on Connect", n(t.acceptedPerSecond), n(t.deliveredPerSecond), n(t.delivery.accepted), n(t.delivery.delivered), count(t.delivery.lost), count(t.delivery.duplicated), errors(t.delivery), t.drainSeconds, perMsg(t.cpuPerMessage), ...cpu(t.cpu)]),
+        ["send path", "accepted/s", "delivered/s", "accepted", "delivered", "lost", "dup", "send errors", "drain s", "CPU ms/msg server+pg", "loadgen ms/msg", ...CPU_HEADERS],
+        r.throughput.map((t) => [t.mode === "unary" ? "unary SendMessage" : "frames on Connect", n(t.acceptedPerSecond), n(t.deliveredPerSecond), n(t.delivery.accepted), n(t.delivery.delivered), count(t.delivery.lost), count(t.delivery.duplicated), errors(t.delivery), t.drainSeconds, perMsg(t.cpuPerMessage), t.cpuPerMessage.loadgenMs, ...cpu(t.cpu)]),
       ),
     );
   }
@@ -88,26 +88,26 @@ export function formatReport(r: BenchResults): string {
     out.push("", bold(`2. Latency — open loop, ${l0.seconds} s per run, ${l0.pairs} pairs; scheduled send → recipient's stream (ms)`));
     out.push(
       table(
-        ["send path", "rate/s", "messages", "p50", "p90", "p99", "p99.9", "max", "accept p50/p99", "gen lag max", "lost", "dup", "send errors", "CPU ms/msg server+pg", ...CPU_HEADERS],
-        r.latency.map((l) => [l.mode === "unary" ? "unary SendMessage" : "frames on Connect", n(l.rate), n(l.scheduled), l.sendToReceive.p50, l.sendToReceive.p90, l.sendToReceive.p99, l.sendToReceive.p999, l.sendToReceive.max, `${l.sendToAccept.p50} / ${l.sendToAccept.p99}`, l.maxSendLagMs, count(l.delivery.lost), count(l.delivery.duplicated), errors(l.delivery), perMsg(l.cpuPerMessage), ...cpu(l.cpu)]),
+        ["send path", "rate/s", "messages", "p50", "p90", "p99", "p99.9", "max", "accept p50/p99", "gen lag max", "lost", "dup", "send errors", "CPU ms/msg server+pg", "loadgen ms/msg", ...CPU_HEADERS],
+        r.latency.map((l) => [l.mode === "unary" ? "unary SendMessage" : "frames on Connect", n(l.rate), n(l.scheduled), l.sendToReceive.p50, l.sendToReceive.p90, l.sendToReceive.p99, l.sendToReceive.p999, l.sendToReceive.max, `${l.sendToAccept.p50} / ${l.sendToAccept.p99}`, l.maxSendLagMs, count(l.delivery.lost), count(l.delivery.duplicated), errors(l.delivery), perMsg(l.cpuPerMessage), l.cpuPerMessage.loadgenMs, ...cpu(l.cpu)]),
       ),
     );
   }
   if (r.streams) {
     const s = r.streams;
     const m = s.memory;
-    out.push("", bold(`3. Live streams — ${n(s.streams)} authenticated Connect streams of ${n(s.users)} users over ${s.connections} HTTP/2 connections, one instance`));
+    out.push("", bold(`3. Live streams — ${n(s.streams)} authenticated Connect streams of ${n(s.users)} users over ${s.connections} HTTP/2 connections, one instance; ${s.loadgenProcesses} load-generator process(es)`));
     out.push(
       table(
-        ["opened", "open s", "loadgen RSS MiB", "server RSS MiB before → after", "heap MiB before → after", "RSS/stream", "heap/stream", "external/stream", ...CPU_HEADERS.map((h) => `open: ${h}`)],
-        [[s.opened === s.streams ? n(s.opened) : red(n(s.opened)), s.openSeconds, s.clientRssMiB, `${m.rssBeforeMiB} → ${m.rssAfterMiB}`, `${m.heapUsedBeforeMiB} → ${m.heapUsedAfterMiB}`, `${n(m.rssPerStreamBytes)} B`, `${n(m.heapPerStreamBytes)} B`, `${n(m.externalPerStreamBytes)} B`, ...cpu(s.openCpu)]],
+        ["opened", "open s", "loadgen RSS MiB", "server RSS MiB before → after", "heap MiB before → after", "RSS/stream", "heap/stream", "external/stream", "open CPU ms/stream server+pg", "loadgen ms/stream", ...CPU_HEADERS.map((h) => `open: ${h}`)],
+        [[s.opened === s.streams ? n(s.opened) : red(n(s.opened)), s.openSeconds, s.clientRssMiB, `${m.rssBeforeMiB} → ${m.rssAfterMiB}`, `${m.heapUsedBeforeMiB} → ${m.heapUsedAfterMiB}`, `${n(m.rssPerStreamBytes)} B`, `${n(m.heapPerStreamBytes)} B`, `${n(m.externalPerStreamBytes)} B`, perMsg(s.openCpuPerStream), s.openCpuPerStream.loadgenMs, ...cpu(s.openCpu)]],
       ),
     );
     const p = s.push;
     out.push(
       table(
-        ["push: arrived", "missing", "dup", "accept ms", "first ms", "p50 ms", "p99 ms", "last ms", "streams/s", ...CPU_HEADERS],
-        [[`${n(p.arrived)}/${n(s.opened)}`, count(p.missing), count(p.duplicated), p.acceptMs, p.firstMs, p.p50Ms, p.p99Ms, p.lastMs, n(p.streamsPerSecond), ...cpu(s.pushCpu)]],
+        ["push: arrived", "missing", "dup", "accept ms", "first ms", "p50 ms", "p99 ms", "last ms", "streams/s", "loadgen ms/stream", ...CPU_HEADERS],
+        [[`${n(p.arrived)}/${n(s.opened)}`, count(p.missing), count(p.duplicated), p.acceptMs, p.firstMs, p.p50Ms, p.p99Ms, p.lastMs, n(p.streamsPerSecond), s.pushCpuPerStream.loadgenMs, ...cpu(s.pushCpu)]],
       ),
     );
     out.push(dim(`  projected RSS for 100,000 streams: ${n(Math.round(m.rssBeforeMiB + (m.rssPerStreamBytes * 100_000) / 2 ** 20))} MiB (linear from this run)`));
@@ -117,11 +117,11 @@ export function formatReport(r: BenchResults): string {
     out.push("", bold(`5. Reconnect storm — ${n(c.recipients)} recipients on Connect streams, ${n(c.sendRate)} unary sends/s to them; ${c.seconds} s steady, then ${c.seconds} s with ${n(c.reconnectRate)} resumes/s`));
     out.push(
       table(
-        ["window", "send p50 ms", "send p99 ms", "resumes", "resumes/s", "resume p50 ms", "resume p99 ms", "CPU ms/resume server+pg", ...CPU_HEADERS],
+        ["window", "send p50 ms", "send p99 ms", "resumes", "resumes/s", "resume p50 ms", "resume p99 ms", "CPU ms/resume server+pg", "loadgen ms/resume", ...CPU_HEADERS],
         [
-          ["steady", c.steady.sendMs.p50, c.steady.sendMs.p99, "", "", "", "", "", ...cpu(c.steady.cpu)],
-          ["storm", c.storm.sendMs.p50, c.storm.sendMs.p99, n(c.storm.reconnects), c.storm.reconnectsPerSecond, c.storm.resumeMs.p50, c.storm.resumeMs.p99, perMsg(c.storm.cpuPerReconnectMs), ...cpu(c.storm.cpu)],
-          [`resume only (${c.resume.backlog} missed each)`, "", "", n(c.resume.resumes), "", c.resume.resumeMs.p50, c.resume.resumeMs.p99, perMsg(c.resume.cpuPerResumeMs), ...cpu(c.resume.cpu)],
+          ["steady", c.steady.sendMs.p50, c.steady.sendMs.p99, "", "", "", "", "", "", ...cpu(c.steady.cpu)],
+          ["storm", c.storm.sendMs.p50, c.storm.sendMs.p99, n(c.storm.reconnects), c.storm.reconnectsPerSecond, c.storm.resumeMs.p50, c.storm.resumeMs.p99, perMsg(c.storm.cpuPerReconnectMs), c.storm.cpuPerReconnectMs.loadgenMs, ...cpu(c.storm.cpu)],
+          [`resume only (${c.resume.backlog} missed each)`, "", "", n(c.resume.resumes), "", c.resume.resumeMs.p50, c.resume.resumeMs.p99, perMsg(c.resume.cpuPerResumeMs), c.resume.cpuPerResumeMs.loadgenMs, ...cpu(c.resume.cpu)],
         ],
       ),
     );

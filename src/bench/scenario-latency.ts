@@ -1,5 +1,5 @@
 import { makePairs, type BenchContext } from "./context.js";
-import { cpuBetween, cpuPerMessage, type CpuFigures } from "./cpu.js";
+import { cpuPerMessage, type CpuFigures, type CpuPerMessage } from "./cpu.js";
 import { merge, percentiles, type Percentiles } from "./histogram.js";
 import { ProgressLine } from "./progress.js";
 import { addSummaries, EMPTY_SUMMARY, type DeliverySummary } from "./tracker.js";
@@ -21,8 +21,8 @@ export interface LatencyResult {
   delivery: DeliverySummary;
   streamErrors: string[];
   cpu: CpuFigures;
-  /** Server and PostgreSQL CPU per accepted message, ms. */
-  cpuPerMessage: { serverMs: number; postgresMs: number };
+  /** Server, PostgreSQL and load-generator CPU per accepted message, ms. */
+  cpuPerMessage: CpuPerMessage;
 }
 
 /** Scenario 2: open-loop sends at R messages/s, latency measured in one clock. */
@@ -38,9 +38,8 @@ export async function runLatency(ctx: BenchContext, mode: SendMode, rate: number
       ),
     );
     const progress = new ProgressLine(`latency/${mode} @${rate}/s`, () => `accepted ${total(workers, "accepted")}  delivered ${total(workers, "delivered")}  errors ${total(workers, "errors")}`);
-    const { before, after, measured, finished } = await runMeasuredWindow(ctx, workers);
+    const { cpu, measured, finished } = await runMeasuredWindow(ctx, workers);
     progress.stop();
-    const cpu = cpuBetween(before, after, measured.reduce((s, m) => s + (m.cpuSeconds as number), 0));
     const delivery = finished.map((f) => f.summary as DeliverySummary).reduce(addSummaries, EMPTY_SUMMARY);
     return {
       mode,

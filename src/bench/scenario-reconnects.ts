@@ -1,5 +1,5 @@
 import type { BenchContext } from "./context.js";
-import { cpuBetween, cpuSnapshot, type CpuFigures } from "./cpu.js";
+import { cpuBetween, cpuPerMessage, cpuSnapshot, type CpuFigures, type CpuPerMessage } from "./cpu.js";
 import { newHistogram, percentiles, type Percentiles } from "./histogram.js";
 import { note, ProgressLine } from "./progress.js";
 import { registerUsers, runTag } from "./users.js";
@@ -16,8 +16,8 @@ export interface ReconnectsResult {
     reconnectsPerSecond: number;
     /** Stream dropped → resumed stream's caught_up, ms. */
     resumeMs: Percentiles;
-    /** Server + PostgreSQL CPU the storm added, per reconnect (storm window minus the steady one: the same sends), ms. */
-    cpuPerReconnectMs: { serverMs: number; postgresMs: number };
+    /** Server, PostgreSQL and load-generator CPU the storm added, per reconnect (storm window minus the steady one: the same sends), ms. */
+    cpuPerReconnectMs: CpuPerMessage;
   };
   /** Every recipient away, then back at the reconnect rate with a backlog each, nothing else running. */
   resume: {
@@ -25,8 +25,8 @@ export interface ReconnectsResult {
     resumes: number;
     resumeMs: Percentiles;
     cpu: CpuFigures;
-    /** Server + PostgreSQL CPU of the window, per resume (open, replay of the backlog, caught_up, presence), ms. */
-    cpuPerResumeMs: { serverMs: number; postgresMs: number };
+    /** Server, PostgreSQL and load-generator CPU of the window, per resume (open, replay of the backlog, caught_up, presence), ms. */
+    cpuPerResumeMs: CpuPerMessage;
   };
   sent: number;
   lost: number;
@@ -86,13 +86,13 @@ export async function runReconnects(ctx: BenchContext): Promise<ReconnectsResult
     });
     const phase = async (name: "steady" | "storm" | "backlog" | "resume") => {
       const progress = new ProgressLine(`reconnects: ${name}`, () => `sent ${total([worker], "accepted")}  resumed ${total([worker], "opened")}`);
-      const before = cpuSnapshot(ctx.servers, ctx.embedded);
+      const before = cpuSnapshot(ctx.servers, ctx.embedded, [worker.pid]);
       const measured = worker.next("measured");
       worker.send({ cmd: "start", args: { phase: name } });
       const data = await measured;
-      const after = cpuSnapshot(ctx.servers, ctx.embedded);
+      const after = cpuSnapshot(ctx.servers, ctx.embedded, [worker.pid]);
       progress.stop();
-      return { data, cpu: cpuBetween(before, after, data.cpuSeconds as number) };
+      return { data, cpu: cpuBetween(before, after) };
     };
     const steady = await phase("steady");
     const storm = await phase("storm");
@@ -100,7 +100,6 @@ export async function runReconnects(ctx: BenchContext): Promise<ReconnectsResult
     const resume = await phase("resume");
     const end = await worker.finish();
     const resumeWindow = resume.data.resumeMs as number[];
-    const perResume = (seconds: number) => Math.round((seconds * 1e6) / Math.max(1, resumeWindow.length)) / 1000;
     const resumeMs = storm.data.resumeMs as number[];
     const reconnects = resumeMs.length;
     // Both windows send the same messages (open loop, same rate and length): what the storm
@@ -122,6 +121,7 @@ export async function runReconnects(ctx: BenchContext): Promise<ReconnectsResult
         cpuPerReconnectMs: {
           serverMs: perReconnect(storm.cpu.serverSeconds, steady.cpu.serverSeconds),
           postgresMs: perReconnect(storm.cpu.postgresSeconds, steady.cpu.postgresSeconds),
+          loadgenMs: perReconnect(storm.cpu.loadgenSeconds, steady.cpu.loadgenSeconds),
         },
       },
       resume: {
@@ -129,7 +129,7 @@ export async function runReconnects(ctx: BenchContext): Promise<ReconnectsResult
         resumes: resumeWindow.length,
         resumeMs: percentilesOfMs(resumeWindow),
         cpu: resume.cpu,
-        cpuPerResumeMs: { serverMs: perResume(resume.cpu.serverSeconds), postgresMs: perResume(resume.cpu.postgresSeconds) },
+        cpuPerResumeMs: cpuPerMessage(resume.cpu, resumeWindow.length),
       },
       sent: end.sent as number,
       lost: end.lost as number,

@@ -5,7 +5,7 @@ import { createClient } from "@connectrpc/connect";
 import { GroupsService } from "../gen/cyphr/groups/v1/groups_pb.js";
 import { MessageType, MessagingService } from "../gen/cyphr/messaging/v1/messaging_pb.js";
 import type { BenchContext } from "./context.js";
-import { cpuBetween, cpuSnapshot, type CpuFigures } from "./cpu.js";
+import { cpuBetween, cpuPerMessage, cpuSnapshot, type CpuFigures, type CpuPerMessage } from "./cpu.js";
 import { rssBytes } from "./proc.js";
 import { note, ProgressLine } from "./progress.js";
 import { authed, randomPayload } from "./rpc.js";
@@ -21,6 +21,8 @@ export interface StreamsResult {
   streams: number;
   connections: number;
   users: number;
+  /** Load-generator processes holding the streams. */
+  loadgenProcesses: number;
   opened: number;
   openSeconds: number;
   /** RSS of the load-generator processes holding the streams (all of them), MiB. */
@@ -54,6 +56,10 @@ export interface StreamsResult {
   streamErrors: string[];
   openCpu: CpuFigures;
   pushCpu: CpuFigures;
+  /** Opening: CPU per stream opened, ms. */
+  openCpuPerStream: CpuPerMessage;
+  /** The push: CPU per stream the message reached, ms. */
+  pushCpuPerStream: CpuPerMessage;
 }
 
 /**
@@ -85,9 +91,11 @@ export async function runStreams(ctx: BenchContext): Promise<StreamsResult> {
 
   const workerCount = Math.min(o.streamWorkers, o.connections);
   const workers = Array.from({ length: workerCount }, () => new LoadWorker());
+  const pids = workers.map((w) => w.pid);
   try {
+    await Promise.all(workers.map((w) => w.ready));
     const progress = new ProgressLine(`streams: opening ${o.streams}`, () => `open ${total(workers, "opened")}  server RSS ${Math.round(rssBytes(server.pid) / MiB)} MiB`);
-    const openBefore = cpuSnapshot(ctx.servers, ctx.embedded);
+    const openBefore = cpuSnapshot(ctx.servers, ctx.embedded, pids);
     // Connection c carries streams c, c+C, c+2C, …; worker w holds connections w, w+W, …
     const prepared = await Promise.all(
       workers.map((w, wi) => {
@@ -96,7 +104,7 @@ export async function runStreams(ctx: BenchContext): Promise<StreamsResult> {
         return w.prepare({ kind: "streams", baseUrl: server.baseUrl, connections: connections.length, tokens: mine, openConcurrency: 256 });
       }),
     );
-    const openAfter = cpuSnapshot(ctx.servers, ctx.embedded);
+    const openAfter = cpuSnapshot(ctx.servers, ctx.embedded, pids);
     progress.stop();
     const opened = prepared.reduce((s, p) => s + (p.opened as number), 0);
 
@@ -116,7 +124,7 @@ export async function runStreams(ctx: BenchContext): Promise<StreamsResult> {
     const measuredP = Promise.all(workers.map((w) => w.next("measured")));
     for (const w of workers) w.send({ cmd: "start", args: { clientMessageId, timeoutMs: 60_000 + o.streams } });
     await Promise.all(started);
-    const pushBefore = cpuSnapshot(ctx.servers, ctx.embedded);
+    const pushBefore = cpuSnapshot(ctx.servers, ctx.embedded, pids);
     const sentAt = monotonicMs();
     await createClient(MessagingService, ctx.setup).sendMessage(
       { destination: { case: "chatId", value: group!.chatId }, clientMessageId, payload: randomPayload(o.payloadBytes), messageType: MessageType.TEXT },
@@ -124,16 +132,19 @@ export async function runStreams(ctx: BenchContext): Promise<StreamsResult> {
     );
     const acceptMs = monotonicMs() - sentAt;
     const measured = await measuredP;
-    const pushAfter = cpuSnapshot(ctx.servers, ctx.embedded);
+    const pushAfter = cpuSnapshot(ctx.servers, ctx.embedded, pids);
     pushProgress.stop();
     const arrivals = measured.flatMap((m) => m.arrivals as number[]).map((t) => t - sentAt).sort((a, b) => a - b);
     const finished = await Promise.all(workers.map((w) => w.finish()));
     const at = (q: number) => round(arrivals[Math.min(arrivals.length - 1, Math.floor(q * arrivals.length))] ?? NaN);
     const perStream = (after: number, before: number) => Math.round((after - before) / Math.max(1, opened));
+    const openCpu = cpuBetween(openBefore, openAfter);
+    const pushCpu = cpuBetween(pushBefore, pushAfter);
     return {
       streams: o.streams,
       connections: o.connections,
       users,
+      loadgenProcesses: workers.length,
       opened,
       openSeconds: round(Math.max(...prepared.map((p) => p.openSeconds as number))),
       clientRssMiB: round(prepared.reduce((s, p) => s + (p.rss as number), 0) / MiB),
@@ -158,8 +169,10 @@ export async function runStreams(ctx: BenchContext): Promise<StreamsResult> {
         streamsPerSecond: Math.round(arrivals.length / (Math.max(1, arrivals[arrivals.length - 1] ?? 1) / 1000)),
       },
       streamErrors: finished.flatMap((f) => f.streamErrors as string[]),
-      openCpu: cpuBetween(openBefore, openAfter, prepared.reduce((s, p) => s + (p.cpuSeconds as number), 0)),
-      pushCpu: cpuBetween(pushBefore, pushAfter, measured.reduce((s, m) => s + (m.cpuSeconds as number), 0)),
+      openCpu,
+      pushCpu,
+      openCpuPerStream: cpuPerMessage(openCpu, opened),
+      pushCpuPerStream: cpuPerMessage(pushCpu, arrivals.length),
     };
   } finally {
     workers.forEach((w) => w.kill());

@@ -1,5 +1,5 @@
 import { makePairs, type BenchContext } from "./context.js";
-import { cpuBetween, cpuPerMessage, type CpuFigures } from "./cpu.js";
+import { cpuPerMessage, type CpuFigures, type CpuPerMessage } from "./cpu.js";
 import { ProgressLine } from "./progress.js";
 import { addSummaries, EMPTY_SUMMARY, type DeliverySummary } from "./tracker.js";
 import type { SendMode } from "./worker-pairs.js";
@@ -19,8 +19,8 @@ export interface ThroughputResult {
   delivery: DeliverySummary;
   streamErrors: string[];
   cpu: CpuFigures;
-  /** Server and PostgreSQL CPU per message accepted in the window, ms. */
-  cpuPerMessage: { serverMs: number; postgresMs: number };
+  /** Server, PostgreSQL and load-generator CPU per message accepted in the window, ms. */
+  cpuPerMessage: CpuPerMessage;
 }
 
 /** Scenario 1: closed-loop sends for T seconds with P pairs, one send path. */
@@ -38,11 +38,10 @@ export async function runThroughput(ctx: BenchContext, mode: SendMode): Promise<
     const progress = new ProgressLine(`throughput/${mode}`, () => {
       return `accepted ${total(workers, "accepted")}  delivered ${total(workers, "delivered")}  errors ${total(workers, "errors")}`;
     });
-    const { before, after, measured, finished } = await runMeasuredWindow(ctx, workers);
+    const { cpu, measured, finished } = await runMeasuredWindow(ctx, workers);
     progress.stop();
     const sum = (key: string) => measured.reduce((s, m) => s + (m[key] as number), 0);
     const seconds = sum("seconds") / measured.length;
-    const cpu = cpuBetween(before, after, sum("cpuSeconds"));
     return {
       mode,
       pairs: pairs.length,

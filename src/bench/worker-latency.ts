@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Role } from "./worker.js";
 import { encode, newHistogram } from "./histogram.js";
 import { PairTraffic } from "./worker-pairs.js";
-import { cpuSeconds, type LatencyTask } from "./worker-protocol.js";
+import type { LatencyTask } from "./worker-protocol.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -29,7 +29,6 @@ export function latencyRole(task: LatencyTask): Role {
     async start(_args, started) {
       const total = Math.round(task.rate * task.seconds);
       const interval = 1000 / task.rate;
-      const cpu0 = process.cpuUsage();
       const t0 = performance.now() + 20;
       const sends: Promise<unknown>[] = [];
       let maxSendLagMs = 0;
@@ -63,7 +62,6 @@ export function latencyRole(task: LatencyTask): Role {
         maxSendLagMs,
         delivery: encode(delivery),
         accept: encode(accept),
-        cpuSeconds: cpuSeconds(process.cpuUsage(cpu0)),
       };
     },
     async finish() {

@@ -67,6 +67,7 @@ export type WorkerCommand =
   | { cmd: "finish" };
 
 export type WorkerEvent =
+  | { evt: "ready" }
   | { evt: "prepared"; data: Record<string, unknown> }
   | { evt: "started" }
   | { evt: "progress"; data: WorkerProgress }
@@ -80,9 +81,4 @@ export interface WorkerProgress {
   errors?: number;
   opened?: number;
   arrived?: number;
-}
-
-/** CPU seconds (user + system) from process.cpuUsage() deltas. */
-export function cpuSeconds(usage: NodeJS.CpuUsage): number {
-  return (usage.user + usage.system) / 1e6;
 }

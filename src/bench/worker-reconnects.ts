@@ -4,7 +4,7 @@ import { MessageType, type MessagingService } from "../gen/cyphr/messaging/v1/me
 import type { RealtimeService, ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Role } from "./worker.js";
 import { authed, connection, LiveStream, messagingClient, randomPayload, realtimeClient } from "./rpc.js";
-import { cpuSeconds, type ReconnectsTask } from "./worker-protocol.js";
+import type { ReconnectsTask } from "./worker-protocol.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MAX_SENDS_IN_FLIGHT = 512;
@@ -146,25 +146,24 @@ export function reconnectsRole(task: ReconnectsTask): Role {
       return { opened: recipients.length };
     },
     async start(args, started) {
-      const cpu0 = process.cpuUsage();
       if (args?.phase === "backlog") {
         // Setup for the resume window: every recipient goes away, then gets `backlog` messages.
         for (const r of recipients) (r.epoch++, r.stream?.close());
         started();
         await sendBacklog();
-        return { cpuSeconds: cpuSeconds(process.cpuUsage(cpu0)) };
+        return {};
       }
       if (args?.phase === "resume") {
         // Every recipient comes back at the reconnect rate, each replaying its backlog; nothing else runs.
         started();
         const resumeMs = await reconnectLoop(Number.POSITIVE_INFINITY, recipients.length);
-        return { sendMs: [], resumeMs, cpuSeconds: cpuSeconds(process.cpuUsage(cpu0)) };
+        return { sendMs: [], resumeMs };
       }
       const storm = args?.phase === "storm";
       started();
       const until = performance.now() + task.seconds * 1000;
       const [sendMs, resumeMs] = await Promise.all([sendLoop(until), storm ? reconnectLoop(until) : Promise.resolve([])]);
-      return { sendMs, resumeMs, cpuSeconds: cpuSeconds(process.cpuUsage(cpu0)) };
+      return { sendMs, resumeMs };
     },
     async finish() {
       const deadline = performance.now() + task.drainSeconds * 1000;

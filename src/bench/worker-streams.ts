@@ -1,7 +1,8 @@
 import type { Role } from "./worker.js";
-import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
-import { connection, LiveStream, realtimeClient } from "./rpc.js";
-import { cpuSeconds, type StreamsTask } from "./worker-protocol.js";
+import { FrameEvent, type FrameFacts } from "./frame-codec.js";
+import { FrameStream } from "./frame-stream.js";
+import { H2Connection } from "./h2-client.js";
+import type { StreamsTask } from "./worker-protocol.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -9,11 +10,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 /**
- * Holds many authenticated Connect streams over a few HTTP/2 connections, then waits for
- * one pushed message on every stream and reports when each arrived.
+ * Holds many authenticated Connect streams over a few HTTP/2 connections (raw HTTP/2
+ * client: an idle stream costs the generator no promise or iterator), then waits for one
+ * pushed message on every stream and reports when each arrived.
  */
 export function streamsRole(task: StreamsTask): Role {
-  const streams: LiveStream[] = [];
+  const streams: FrameStream[] = [];
+  const connections: H2Connection[] = [];
   const arrivals = new Float64Array(task.tokens.length).fill(Number.NaN);
   const errors: string[] = [];
   let target: string | undefined;
@@ -21,8 +24,8 @@ export function streamsRole(task: StreamsTask): Role {
   let arrived = 0;
   let duplicates = 0;
 
-  const onFrame = (index: number) => (frame: ServerFrame) => {
-    if (frame.event.case !== "messageNew" || target === undefined || frame.event.value.clientMessageId !== target) return;
+  const onFrame = (index: number) => (frame: FrameFacts) => {
+    if (frame.event !== FrameEvent.messageNew || target === undefined || frame.clientMessageId !== target) return;
     if (!Number.isNaN(arrivals[index]!)) {
       duplicates++;
       return;
@@ -34,12 +37,11 @@ export function streamsRole(task: StreamsTask): Role {
   return {
     async prepare() {
       const t0 = performance.now();
-      const cpu0 = process.cpuUsage();
-      const clients = Array.from({ length: task.connections }, () => realtimeClient(connection(task.baseUrl)));
+      for (let c = 0; c < task.connections; c++) connections.push(new H2Connection(task.baseUrl));
       let next = 0;
       const opener = async () => {
         for (let i = next++; i < task.tokens.length; i = next++) {
-          const stream = new LiveStream(clients[i % clients.length]!, task.tokens[i]!, onFrame(i));
+          const stream = new FrameStream(connections[i % connections.length]!, task.tokens[i]!, onFrame(i));
           streams[i] = stream;
           void stream.ended.then((error) => {
             if (error && errors.length < 20) errors.push(error.message.slice(0, 200));
@@ -49,11 +51,10 @@ export function streamsRole(task: StreamsTask): Role {
         }
       };
       await Promise.all(Array.from({ length: task.openConcurrency }, opener));
-      return { opened, openSeconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds(process.cpuUsage(cpu0)), rss: process.memoryUsage().rss };
+      return { opened, openSeconds: (performance.now() - t0) / 1000, rss: process.memoryUsage().rss };
     },
     async start(args, started) {
       target = args!.clientMessageId!;
-      const cpu0 = process.cpuUsage();
       started();
       const deadline = performance.now() + args!.timeoutMs!;
       while (arrived < streams.length && performance.now() < deadline) await sleep(5);
@@ -62,12 +63,12 @@ export function streamsRole(task: StreamsTask): Role {
         arrivals: Array.from(arrivals).filter((t) => !Number.isNaN(t)),
         missing: streams.length - arrived,
         duplicates,
-        cpuSeconds: cpuSeconds(process.cpuUsage(cpu0)),
       };
     },
     async finish() {
       const failed = errors.length;
       for (const stream of streams) stream.close();
+      for (const c of connections) c.close();
       return { streamErrors: errors, failedBeforeClose: failed };
     },
     progress() {

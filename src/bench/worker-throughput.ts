@@ -1,6 +1,6 @@
 import type { Role } from "./worker.js";
 import { PairTraffic } from "./worker-pairs.js";
-import { cpuSeconds, type ThroughputTask } from "./worker-protocol.js";
+import type { ThroughputTask } from "./worker-protocol.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -19,7 +19,6 @@ export function throughputRole(task: ThroughputTask): Role {
     },
     async start(_args, started) {
       let running = true;
-      const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       const loop = async (pair: number) => {
         while (running) {
@@ -33,7 +32,7 @@ export function throughputRole(task: ThroughputTask): Role {
       running = false;
       const seconds = (performance.now() - t0) / 1000;
       const { acceptedCount: accepted, deliveredCount: delivered, errors } = traffic.tracker;
-      return { seconds, accepted, delivered, errors, cpuSeconds: cpuSeconds(process.cpuUsage(cpu0)) };
+      return { seconds, accepted, delivered, errors };
     },
     async finish() {
       const t0 = performance.now();

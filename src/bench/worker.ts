@@ -59,3 +59,4 @@ process.on("message", (msg: WorkerCommand) => {
   })();
 });
 process.on("disconnect", () => process.exit(0));
+send({ evt: "ready" });

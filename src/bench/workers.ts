@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import type { BenchContext } from "./context.js";
-import { cpuSnapshot } from "./cpu.js";
+import { cpuBetween, cpuSnapshot } from "./cpu.js";
 import { REPO_ROOT, RUNTIME } from "./server-process.js";
 import type { WorkerCommand, WorkerEvent, WorkerProgress, WorkerTask } from "./worker-protocol.js";
 
@@ -14,12 +14,17 @@ export class LoadWorker {
   private readonly waiters = new Map<EventName, { resolve: (data: Record<string, unknown>) => void; reject: (e: Error) => void }>();
   private failure: Error | undefined;
 
+  /** Resolves once the process has loaded its code: CPU read from /proc after this is the load generator's work alone. */
+  readonly ready: Promise<Record<string, unknown>>;
+
   constructor() {
     this.child = fork(path.join(REPO_ROOT, "src/bench/worker.ts"), [], {
       cwd: REPO_ROOT,
       execArgv: ["--enable-source-maps", "--import", RUNTIME, "--max-old-space-size=8192"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
+    this.ready = this.next("ready");
+    this.ready.catch(() => undefined); // a failure reaches whoever waits next
     this.child.on("message", (event: WorkerEvent) => {
       if (event.evt === "progress") this.progress = event.data;
       else if (event.evt === "error") this.fail(new Error(`load worker ${this.child.pid} failed: ${event.message}`));
@@ -85,10 +90,11 @@ export function total(workers: readonly LoadWorker[], field: keyof WorkerProgres
 
 /**
  * Starts every prepared worker at once and waits for the end of their measured windows
- * (server and PostgreSQL CPU sampled around them), then for their final summaries.
+ * (server, PostgreSQL and load-generator CPU sampled around them), then for their final summaries.
  */
 export async function runMeasuredWindow(ctx: BenchContext, workers: readonly LoadWorker[]) {
-  const before = cpuSnapshot(ctx.servers, ctx.embedded);
+  const pids = workers.map((w) => w.pid);
+  const before = cpuSnapshot(ctx.servers, ctx.embedded, pids);
   const measured = await Promise.all(
     workers.map((w) => {
       const m = w.next("measured");
@@ -96,7 +102,7 @@ export async function runMeasuredWindow(ctx: BenchContext, workers: readonly Loa
       return m;
     }),
   );
-  const after = cpuSnapshot(ctx.servers, ctx.embedded);
+  const after = cpuSnapshot(ctx.servers, ctx.embedded, pids);
   const finished = await Promise.all(workers.map((w) => w.finish()));
-  return { before, after, measured, finished };
+  return { cpu: cpuBetween(before, after), measured, finished };
 }
