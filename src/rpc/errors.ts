@@ -30,7 +30,7 @@ export function toConnectError(error: unknown, log: Logger, method: string): Con
     }
     return new ConnectError(error.message, CODES[error.kind], metadata);
   }
-  if (error instanceof ConnectError) return error;
+  if (error instanceof ConnectError) return singleRequestRefusal(error, method) ?? error;
   if (isDatabaseUnavailable(error)) {
     log.warn({ method, err: { name: (error as Error).name } }, "database unavailable");
     return new ConnectError("database temporarily unavailable; retry later", Code.Unavailable);
@@ -40,6 +40,25 @@ export function toConnectError(error: unknown, log: Logger, method: string): Con
   const err = error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : { value: String(error) };
   log.error({ method, err }, "unexpected error");
   return new ConnectError("internal error", Code.Internal);
+}
+
+/**
+ * What a server-streaming call (Subscribe) without exactly one request message is told,
+ * whichever engine serves it: the request is at fault, so INVALID_ARGUMENT naming the
+ * problem. connect-es itself answers UNIMPLEMENTED ("protocol error: missing input
+ * message ..."); that answer is rewritten here.
+ */
+export function singleRequestMessageError(method: string, received: "none" | "several"): ConnectError {
+  const name = method.slice(method.lastIndexOf("/") + 1);
+  const what = received === "none" ? "no message" : "more than one message";
+  return new ConnectError(`the request carries ${what}; ${name} takes exactly one request message`, Code.InvalidArgument);
+}
+
+function singleRequestRefusal(error: ConnectError, method: string): ConnectError | undefined {
+  if (error.code !== Code.Unimplemented) return undefined;
+  if (error.rawMessage === "protocol error: missing input message for server-streaming method") return singleRequestMessageError(method, "none");
+  if (error.rawMessage === "protocol error: received extra input message for server-streaming method") return singleRequestMessageError(method, "several");
+  return undefined;
 }
 
 /** A failure as carried inside a stream frame: gRPC code number, message, retry delay. */

@@ -6,10 +6,10 @@ import type { Logger } from "pino";
 import { ConnectRequestSchema, SubscribeRequestSchema } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Caller } from "../../identity/tokens.js";
 import { writeCallLine } from "../../rpc/call-log.js";
-import { toConnectError } from "../../rpc/errors.js";
+import { singleRequestMessageError, toConnectError } from "../../rpc/errors.js";
 import { MAX_DEADLINE_MS } from "../../rpc/request-checks.js";
 import { resetCallStream } from "../../rpc/stream-reset.js";
-import { DeadlineExceededError, InvalidArgumentError, UnavailableError } from "../../shared/errors.js";
+import { DeadlineExceededError, UnavailableError } from "../../shared/errors.js";
 import { quote } from "../../shared/quote.js";
 import type { RealtimeContext } from "../context.js";
 import type { EventStream } from "../stream.js";
@@ -91,7 +91,7 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
     // The deadline, a shutdown or the client's reset may have ended the call meanwhile.
     if (ended()) return;
     if (route.method === "Subscribe") {
-      const request = await withinHelloTimeout(onlyMessage(new IncomingMessages(stream, SubscribeRequestSchema, deps.readMaxBytes)), helloTimeoutMs(deps.rt), "request");
+      const request = await withinHelloTimeout(onlyMessage(new IncomingMessages(stream, SubscribeRequestSchema, deps.readMaxBytes), method), helloTimeoutMs(deps.rt), "request");
       if (ended()) return;
       events = openStream(deps.rt, caller, request.resumeCursor, transport, "subscribe");
     } else {
@@ -116,12 +116,12 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
   run().catch((error: unknown) => end(error));
 }
 
-/** The single request message of a server-streaming call. */
-async function onlyMessage<T>(messages: AsyncIterator<T>): Promise<T> {
+/** The single request message of a server-streaming call (the same refusal as through connect-es). */
+async function onlyMessage<T>(messages: AsyncIterator<T>, method: string): Promise<T> {
   const first = await messages.next();
-  if (first.done) throw new InvalidArgumentError("the request carries no message; Subscribe takes exactly one SubscribeRequest");
+  if (first.done) throw singleRequestMessageError(method, "none");
   const second = await messages.next();
-  if (!second.done) throw new InvalidArgumentError("the request carries more than one message; Subscribe takes exactly one SubscribeRequest");
+  if (!second.done) throw singleRequestMessageError(method, "several");
   return first.value;
 }
 
