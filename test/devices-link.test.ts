@@ -1,6 +1,9 @@
+import type http2 from "node:http2";
 import { randomBytes, randomUUID } from "node:crypto";
 import { ed25519 } from "@noble/curves/ed25519.js";
-import { Code } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { DevicesService } from "../src/gen/cyphr/devices/v1/devices_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deviceCertificateBytes } from "../src/devices/signed-bytes.js";
 import { identityClient, type Protocol } from "./helpers/clients.js";
@@ -286,5 +289,28 @@ describe("Bounds of BeginDeviceLink", () => {
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe("Pending links are bounded per source address", () => {
+  let strict: TestServer;
+  beforeAll(async () => {
+    strict = await startTestServer({ env: { DEVICE_LINK_BEGIN_BURST: "100", DEVICE_LINK_BEGIN_PER_MINUTE: "100", DEVICE_LINKS_PENDING_PER_SOURCE: "1" } });
+  });
+  afterAll(() => strict?.close());
+
+  const beginFrom = (localAddress: string, httpVersion: "1.1" | "2") =>
+    createClient(
+      DevicesService,
+      httpVersion === "1.1"
+        ? createConnectTransport({ baseUrl: strict.baseUrl, httpVersion, nodeOptions: { localAddress } })
+        : createGrpcTransport({ baseUrl: strict.baseUrl, nodeOptions: { localAddress } as http2.ClientSessionOptions }),
+    ).beginDeviceLink({ deviceSigningKey: ed25519.getPublicKey(ed25519.utils.randomSecretKey()), deviceFingerprint: randomBytes(32) });
+
+  it.each(["1.1", "2"] as const)("a source at its bound does not stop another address (HTTP/%s)", async (httpVersion) => {
+    await queryDatabase(strict.databaseUrl, "DELETE FROM device_links");
+    await beginFrom("127.0.0.2", httpVersion);
+    await expectRpcError(beginFrom("127.0.0.2", httpVersion), Code.ResourceExhausted, "at most 1 pending device links per address");
+    await beginFrom("127.0.0.3", httpVersion);
   });
 });
