@@ -12,6 +12,8 @@ import { PUBLIC_SERVICES, routes } from "./routes.js";
 import { trackResponse, transportContextValues } from "./rpc/stream-reset.js";
 import { createListener, transportLimits } from "./transport.js";
 import { createCallHandler } from "./rpc/call-handler.js";
+import { unaryCallClaim } from "./rpc/unary/claim.js";
+import type { StreamClaim } from "./transport/stream-claims.js";
 
 /** Largest request message accepted, in bytes (protocol framing included). */
 const READ_MAX_BYTES = 4 * 1024 * 1024;
@@ -33,10 +35,11 @@ export function createServer(app: App): CyphrServer {
   setMaxListeners(0, shutdownController.signal);
   const publicMethods = new Set([...PUBLIC_SERVICES, ...IDENTITY_PUBLIC_METHODS, ...DEVICES_PUBLIC_METHODS]);
   const verify = (token: string) => authenticateCaller(app.identity, token);
+  const interceptors = [observe(app.log), authenticate(publicMethods, (token) => verify(token))];
   const handler = createCallHandler({
     routes: routes(app),
     log: app.log,
-    interceptors: [observe(app.log), authenticate(publicMethods, (token) => verify(token))],
+    interceptors,
     shutdownSignal: shutdownController.signal,
     readMaxBytes: READ_MAX_BYTES,
     contextValues: transportContextValues,
@@ -62,8 +65,9 @@ export function createServer(app: App): CyphrServer {
     trackResponse(req, res);
     handler(req, res);
   };
-  // Connect and Subscribe over HTTP/2 skip the per-call pipeline (src/realtime/h2/); everything else goes through `handler`.
-  const claim =
+  // Connect and Subscribe (src/realtime/h2/) and binary unary calls (src/rpc/unary/) over HTTP/2 skip the per-call pipeline; everything else goes through `handler`.
+  const unaryClaim = unaryCallClaim(handler.unaryMethods, { interceptors, log: app.log, shutdownSignal: shutdownController.signal, readMaxBytes: READ_MAX_BYTES });
+  const streamClaim =
     app.config.streamEngine === "h2"
       ? realtimeStreamClaim({
           rt: app.realtime,
@@ -74,6 +78,7 @@ export function createServer(app: App): CyphrServer {
           readMaxBytes: READ_MAX_BYTES,
         })
       : undefined;
+  const claim: StreamClaim | undefined = streamClaim && ((stream, headers) => streamClaim(stream, headers) || unaryClaim(stream, headers));
   const { server, sessions, sockets, close } = createListener(app.config.tls, transportLimits(app.config), counted, claim);
 
   return {

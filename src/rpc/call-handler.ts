@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { callKey, startCall, type Call } from "./call.js";
 import { logCallOnClose } from "./call-log.js";
 import { checkRequest } from "./request-checks.js";
+import { recordingUnaryMethods, type UnaryMethods, type UnaryMethodSpec } from "./unary/methods.js";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -30,11 +31,12 @@ export interface CallHandlerOptions extends Omit<ConnectRouterOptions, "acceptCo
  * first (src/rpc/request-checks.ts); a failed write ends the call quietly instead of printing
  * a stack trace.
  */
-export function createCallHandler(options: CallHandlerOptions): NodeHandler {
+export function createCallHandler(options: CallHandlerOptions): NodeHandler & { unaryMethods: UnaryMethods } {
   const router = createConnectRouter({ ...options, acceptCompression: [compressionGzip, compressionBrotli] });
-  options.routes(router);
+  const unaryMethods = new Map<string, UnaryMethodSpec>();
+  options.routes(recordingUnaryMethods(router, unaryMethods));
   const paths = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
-  return (req, res) => {
+  const handler: NodeHandler = (req, res) => {
     const path = req.url?.split("?", 1)[0] ?? "";
     const uHandler = paths.get(path);
     if (!uHandler) return RPC_PATH.test(path) && isRpcContentType(req) ? unknownMethod(options.log, req, res) : options.fallback(req, res);
@@ -49,6 +51,8 @@ export function createCallHandler(options: CallHandlerOptions): NodeHandler {
       res.end();
     });
   };
+  // The unary fast path (src/rpc/unary/) serves these methods with the same implementations.
+  return Object.assign(handler, { unaryMethods });
 }
 
 async function serve(options: CallHandlerOptions, uHandler: UniversalHandler, call: Call, req: NodeRequest, res: NodeResponse): Promise<void> {

@@ -10,7 +10,7 @@ import { decodeUnaryMessage, unaryWire, type UnaryWire } from "./unary-decode.js
 export const MAX_DEADLINE_MS = 2 ** 31 - 1;
 
 /** Bytes a gRPC envelope adds to a message. */
-const ENVELOPE_BYTES = 5;
+export const ENVELOPE_BYTES = 5;
 
 export interface CheckedRequest {
   req: UniversalServerRequest;
@@ -33,8 +33,7 @@ export async function checkRequest(method: DescMethod, req: UniversalServerReque
   // One request message (unary, server-streaming): its body can be no larger than the message limit.
   const singleMessage = method.methodKind === "unary" || method.methodKind === "server_streaming";
   if (singleMessage && Number.isFinite(length) && length > readMaxBytes + ENVELOPE_BYTES) {
-    const refusal = new ConnectError(`request body of ${length} bytes is over the limit of ${readMaxBytes} bytes`, Code.ResourceExhausted);
-    return { req: standIn(req, wire), refusal, bodyUnread: true };
+    return { req: standIn(req, wire), refusal: oversizeBody(length, readMaxBytes), bodyUnread: true };
   }
   if (wire === undefined) return { req };
   let body: Uint8Array;
@@ -46,6 +45,11 @@ export async function checkRequest(method: DescMethod, req: UniversalServerReque
   const problem = await decodeUnaryMessage(method, req, wire, body, readMaxBytes);
   if (problem) return { req: standIn(req, wire), refusal: problem };
   return { req: wire === "connect-get" ? req : { ...req, body: createAsyncIterable([body]) } };
+}
+
+/** The refusal of a request body announced (content-length) larger than one message may be. */
+export function oversizeBody(length: number, readMaxBytes: number): ConnectError {
+  return new ConnectError(`request body of ${length} bytes is over the limit of ${readMaxBytes} bytes`, Code.ResourceExhausted);
 }
 
 function clampDeadline(header: Headers): void {

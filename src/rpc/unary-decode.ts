@@ -1,4 +1,4 @@
-import { fromBinary, fromJsonString, type DescMethod } from "@bufbuild/protobuf";
+import { fromBinary, fromJsonString, type DescMethod, type MessageShape } from "@bufbuild/protobuf";
 import { base64Decode } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
@@ -93,12 +93,17 @@ function parseProblem(method: DescMethod, bytes: Uint8Array, json: boolean): Con
     }
     return undefined;
   }
+  const parsed = parseBinaryRequest(method, bytes);
+  return parsed instanceof ConnectError ? parsed : undefined;
+}
+
+/** A binary request message of `method`, or INVALID_ARGUMENT naming what is wrong with it. */
+export function parseBinaryRequest<M extends DescMethod>(method: M, bytes: Uint8Array): MessageShape<M["input"]> | ConnectError {
   try {
-    fromBinary(method.input, bytes);
+    return fromBinary(method.input, bytes) as MessageShape<M["input"]>;
   } catch (error) {
-    return new ConnectError(`${what}: ${reason(error)}`, Code.InvalidArgument);
+    return new ConnectError(`the request is not a valid ${method.input.typeName}: ${reason(error)}`, Code.InvalidArgument);
   }
-  return undefined;
 }
 
 /** The decoder's own words, cut short: they can repeat part of the input. */

@@ -79,40 +79,41 @@ export class StreamResponder {
     private readonly protocol: WireProtocol,
   ) {}
 
-  /** Sends the response headers (once). */
-  open(): void {
+  /** Sends the response headers (once), with the call's own `headers` (a unary handler's response headers) if given. */
+  open(headers?: Record<string, string>): void {
     if (this.headersSent || this.stream.destroyed) return;
     this.headersSent = true;
-    this.stream.respond({ ":status": 200, "content-type": CONTENT_TYPES[this.protocol] }, { waitForTrailers: this.protocol === "grpc" });
+    this.stream.respond({ ...headers, ":status": 200, "content-type": CONTENT_TYPES[this.protocol] }, { waitForTrailers: this.protocol === "grpc" });
   }
 
-  /** Writes one message; false when the transport's buffer is full (wait for "drain"). */
-  write(message: Uint8Array): boolean {
+  /** Writes one message (`flags` 1: compressed); false when the transport's buffer is full (wait for "drain"). */
+  write(message: Uint8Array, flags = 0): boolean {
     this.open();
-    return this.stream.write(envelope(0, message));
+    return this.stream.write(envelope(flags, message));
   }
 
   /**
-   * Ends the call with OK, or with `error`. A client still sending is then told to stop
+   * Ends the call with OK, or with `error`, after the call's own `trailers` if given (a unary
+   * handler's response trailers). A client still sending is then told to stop
    * (RST_STREAM NO_ERROR once the status is out), so an unread upload is never taken in.
    */
-  finish(error: ConnectError | undefined): void {
+  finish(error: ConnectError | undefined, trailers?: Headers): void {
     if (this.finished || this.stream.destroyed || this.stream.closed) return;
     this.finished = true;
-    const status = statusFields(error);
+    const status = statusFields(error, trailers);
     if (this.protocol === "grpc") {
       if (!this.headersSent) {
         // Trailers-only: the status travels in the headers of an empty response.
         this.headersSent = true;
         this.stream.respond({ ":status": 200, "content-type": CONTENT_TYPES.grpc, ...status }, { endStream: true });
         this.delivered = true;
-        this.stopUpload();
+        stopUpload(this.stream);
         return;
       }
       this.stream.once("wantTrailers", () => {
         this.stream.sendTrailers(status);
         this.delivered = true;
-        this.stopUpload();
+        stopUpload(this.stream);
       });
       this.stream.end();
       return;
@@ -126,25 +127,25 @@ export class StreamResponder {
       const end = endStreamToJson(new Headers(), error, undefined);
       this.stream.end(envelope(endStreamFlag, Buffer.from(JSON.stringify(end), "utf8")), () => (this.delivered = true));
     }
-    this.stopUpload();
+    stopUpload(this.stream);
   }
+}
 
-  /**
-   * A client still sending after its status was written is reset (RST_STREAM NO_ERROR) a
-   * moment later: a reset submitted at once can overtake the trailers in nghttp2's queue.
-   * Until then its data is read and dropped (Node closes a stream only once its request side
-   * has been read to the end).
-   */
-  private stopUpload(): void {
-    if (this.stream.readableEnded || this.stream.destroyed) return;
-    this.stream.removeAllListeners("data");
-    this.stream.resume();
-    const timer = setTimeout(() => {
-      if (!this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_NO_ERROR);
-    }, UPLOAD_STOP_DELAY_MS);
-    timer.unref();
-    this.stream.once("close", () => clearTimeout(timer));
-  }
+/**
+ * A client still sending after its status was written is reset (RST_STREAM NO_ERROR) a
+ * moment later: a reset submitted at once can overtake the trailers in nghttp2's queue.
+ * Until then its data is read and dropped (Node closes a stream only once its request side
+ * has been read to the end).
+ */
+export function stopUpload(stream: http2.ServerHttp2Stream): void {
+  if (stream.readableEnded || stream.destroyed) return;
+  stream.removeAllListeners("data");
+  stream.resume();
+  const timer = setTimeout(() => {
+    if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  }, UPLOAD_STOP_DELAY_MS);
+  timer.unref();
+  stream.once("close", () => clearTimeout(timer));
 }
 
 /**
@@ -152,9 +153,9 @@ export class StreamResponder {
  * grpc-message, grpc-status-details-bin, the error's metadata such as retry-after hints), with
  * grpc-message encoded the gRPC spec's way as every other answer of this server is.
  */
-function statusFields(error: ConnectError | undefined): Record<string, string> {
+function statusFields(error: ConnectError | undefined, trailers = new Headers()): Record<string, string> {
   const fields: Record<string, string> = {};
-  setTrailerStatus(new Headers(), error).forEach((value, key) => (fields[key] = value));
+  setTrailerStatus(trailers, error).forEach((value, key) => (fields[key] = value));
   if (error) fields["grpc-message"] = encodeGrpcMessage(error.rawMessage);
   return fields;
 }
