@@ -1,19 +1,14 @@
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
-import { listEvents, resumePoint } from "../events/log.js";
 import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Caller } from "../identity/tokens.js";
 import { DeadlineExceededError, ResourceExhaustedError, UnavailableError } from "../shared/errors.js";
 import type { Semaphore } from "../shared/semaphore.js";
-import { framesForEvents } from "../delivery/event-frames.js";
-import { ephemeralFrame, heartbeatFrame } from "./frames.js";
+import { DurableFeed } from "./durable-feed.js";
+import { heartbeatFrame } from "./frames.js";
 import type { Hub, Subscriber } from "./hub.js";
 import { StreamBuffer, type BufferBudget } from "./stream-buffer.js";
 
-/** Events read per replay query. */
-const PAGE = 500;
-/** Events whose messages are loaded at once: a replay holds at most this many loaded frames beyond its buffer. */
-const REPLAY_CHUNK = 16;
 /** Budgets: past either, the stream is ended (src/realtime/stream-buffer.ts). */
 export interface StreamSettings extends BufferBudget {
   heartbeatIntervalMs: number;
@@ -50,14 +45,10 @@ export interface FrameSink {
 }
 
 /**
- * One client's event stream. Durable events are delivered strictly in cursor order, each
- * once. The stream registers for live events before it replays the backlog from the
- * database; while it reads the database (the replay, or filling a hole later) it only
- * notes the newest live cursor announced, and keeps reading until it has delivered that
- * one too, at the client's pace. Then it switches to live delivery, with nothing between
- * the two (no await), so no event falls into the seam. Per-user cursors are dense and
- * notices arrive in commit order, so a live event that is not the next cursor means
- * notices were missed, and the stream reads the database again.
+ * One client's event stream: its live registration, its buffer and budgets, heartbeats, and
+ * how its frames leave (pushed to a sink, or pulled through frames()). Durable events are
+ * delivered strictly in cursor order, each once, by its DurableFeed (src/realtime/durable-feed.ts):
+ * the replay, live delivery and hole filling.
  */
 export class EventStream implements Subscriber {
   readonly userId: string;
@@ -65,13 +56,7 @@ export class EventStream implements Subscriber {
   private readonly buffer: StreamBuffer;
   /** Aborted when the stream ends: queued replay queries are dropped, not run. */
   private readonly gone = new AbortController();
-  private delivered = 0;
-  /** Highest cursor announced live. */
-  private newestSeen = 0;
-  /** True while durable events come from the database (replay or hole filling), not from live notices. */
-  private readingDatabase = true;
-  /** Notices may have been lost while reading the database: read once more before going live. */
-  private rereadRequested = false;
+  private readonly feed: DurableFeed;
   private ended: { error?: Error } | undefined;
   private opened = false;
   private detached = false;
@@ -83,6 +68,8 @@ export class EventStream implements Subscriber {
   private lastClientActivity = Date.now();
   private idleTimeoutMs: number | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** After a failure: resets the transport unless the call ends first (see fail()). */
+  private drainTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deps: StreamDeps,
@@ -94,7 +81,23 @@ export class EventStream implements Subscriber {
     this.sessionId = caller.sessionId;
     this.idleTimeoutMs = settings.clientIdleTimeoutMs;
     this.buffer = new StreamBuffer(settings, deps.transportBacklog);
-    const closed = () => this.fail(new UnavailableError("stream closed by the server; reconnect and resume from your last cursor"));
+    this.feed = new DurableFeed({
+      userId: this.userId,
+      sessionId: this.sessionId,
+      pool: deps.pool,
+      replaySlots: deps.replaySlots,
+      gone: this.gone.signal,
+      ...(deps.flushAck && { flushAck: (sessionId: string) => deps.flushAck!(sessionId) }),
+      push: (frame) => this.push(frame),
+      space: () => this.buffer.waitForSpace(() => this.ended !== undefined),
+      failUnexpected: (err) => this.failUnexpected(err),
+    });
+    // The call ended (or the server is shutting down): the stream ends; a failed stream's
+    // transport needs no reset any more once its call is over.
+    const closed = () => {
+      if (this.ended) clearTimeout(this.drainTimer);
+      else this.fail(new UnavailableError("stream closed by the server; reconnect and resume from your last cursor"));
+    };
     if (signal.aborted) closed();
     else signal.addEventListener("abort", closed, { once: true });
   }
@@ -115,12 +118,7 @@ export class EventStream implements Subscriber {
   }
 
   deliverDurable(frame: ServerFrame): void {
-    if (this.ended) return;
-    const cursor = Number(frame.cursor);
-    if (cursor > this.newestSeen) this.newestSeen = cursor;
-    if (this.readingDatabase || cursor <= this.delivered) return;
-    if (cursor === this.delivered + 1) this.emitDurable(cursor, frame);
-    else this.fillFromDatabase();
+    if (!this.ended) this.feed.live(frame);
   }
 
   deliverEphemeral(frame: ServerFrame): void {
@@ -133,8 +131,7 @@ export class EventStream implements Subscriber {
   }
 
   resync(): void {
-    if (this.readingDatabase) this.rereadRequested = true;
-    else this.fillFromDatabase();
+    this.feed.resync();
   }
 
   /**
@@ -166,7 +163,14 @@ export class EventStream implements Subscriber {
     this.gone.abort();
     if (error instanceof ResourceExhaustedError) this.buffer.clear();
     this.detach();
-    setTimeout(() => this.deps.resetTransport?.(error), this.settings.drainGraceMs).unref();
+    // The timer holds the reset and its reason only, not this stream, so an ended stream and
+    // its buffers are not kept alive for the grace. (An error whose stack was never read keeps
+    // its call frames, receivers included, and so this stream: reading it drops them.)
+    const reset = this.deps.resetTransport;
+    if (reset) {
+      void error.stack;
+      this.drainTimer = setTimeout(() => reset(error), this.settings.drainGraceMs).unref();
+    }
     this.wake?.();
     this.buffer.releaseSpace();
   }
@@ -241,85 +245,11 @@ export class EventStream implements Subscriber {
     void this.deps.flushAck?.(this.sessionId);
   }
 
-  /** `resumeCursor` is the client's (at most INT8_MAX), compared exactly with the stored bounds. */
+  /** Replays the backlog and goes live, then sends what a caught-up client needs (presence). */
   private async replay(resumeCursor: bigint | undefined): Promise<void> {
-    // Without a cursor the stream resumes from the session's stored ack: write a pending one first.
-    if (resumeCursor === undefined) await this.deps.flushAck?.(this.sessionId);
-    const bounds = await this.query(() => resumePoint(this.deps.pool, this.userId, this.sessionId));
-    if (bounds === undefined) return;
-    const requested = resumeCursor ?? BigInt(bounds.acked);
-    let resyncRequired = false;
-    // Exact whenever it is kept: at most bounds.last, a stored cursor.
-    const start = requested > bounds.last ? bounds.last : Number(requested);
-    this.delivered = start;
-    if (requested > bounds.last) {
-      // A cursor from the future (e.g. the server's database was restored): start over from now.
-      resyncRequired = true;
-    } else if (bounds.last > start && (bounds.oldest === null || bounds.oldest > start + 1)) {
-      // Events after the cursor were pruned by retention.
-      resyncRequired = true;
-      this.delivered = (bounds.oldest ?? bounds.last + 1) - 1;
-    }
-    await this.readDatabase(() =>
-      this.push(ephemeralFrame({ case: "caughtUp", value: { cursor: BigInt(this.delivered), resyncRequired } })),
-    );
+    await this.feed.replay(resumeCursor);
+    if (this.ended) return;
     for (const frame of (await this.deps.snapshot?.(this.userId)) ?? []) this.deliverEphemeral(frame);
-  }
-
-  /** Live notices were missed (a cursor skipped, or the bus reconnected): read what lies between from the database. */
-  private fillFromDatabase(): void {
-    this.readingDatabase = true;
-    this.readDatabase().catch((err: unknown) => this.failUnexpected(err));
-  }
-
-  /**
-   * Delivers from the database, at the client's pace, until everything announced live has
-   * been delivered; then runs `done` and switches to live delivery in the same tick.
-   */
-  private async readDatabase(done?: () => void): Promise<void> {
-    for (;;) {
-      this.rereadRequested = false;
-      const announcedBefore = this.newestSeen;
-      const page = await this.query(() => listEvents(this.deps.pool, this.userId, this.delivered, PAGE));
-      if (page === undefined) return;
-      for (let at = 0; at < page.length; at += REPLAY_CHUNK) {
-        // Only a client that took its frames gets more loaded: a stalled stream holds one chunk at most.
-        await this.space();
-        const frames = await this.query(() => framesForEvents(this.deps.pool, page.slice(at, at + REPLAY_CHUNK)));
-        if (frames === undefined) return;
-        for (const { cursor, frame } of frames) {
-          await this.space();
-          if (this.ended) return;
-          if (cursor > this.delivered) this.emitDurable(cursor, frame);
-        }
-      }
-      if (this.ended) return;
-      // Announced while we read, so possibly committed after the read began: read again.
-      const announcedMeanwhile = this.newestSeen > this.delivered && this.newestSeen > announcedBefore;
-      if (page.length < PAGE && !announcedMeanwhile && !this.rereadRequested) break;
-    }
-    done?.();
-    this.readingDatabase = false;
-  }
-
-  /**
-   * Runs one replay query in a shared slot, unless the stream ends first (then undefined:
-   * a stream that went away while waiting costs the database nothing).
-   */
-  private async query<T>(run: () => Promise<T>): Promise<T | undefined> {
-    if (this.ended) return undefined;
-    try {
-      const result = await this.deps.replaySlots.run(run, this.gone.signal);
-      return this.ended ? undefined : result;
-    } catch (error) {
-      if (this.ended) return undefined;
-      throw error;
-    }
-  }
-
-  private emitDurable(cursor: number, frame: ServerFrame | null): void {
-    this.delivered = cursor;
-    if (frame && frame.event.case !== undefined) this.push(frame);
   }
 
   private push(frame: ServerFrame): void {
@@ -330,11 +260,6 @@ export class EventStream implements Subscriber {
       return;
     }
     this.wake?.();
-  }
-
-  /** Reading the database waits for the client to take frames instead of overflowing the buffer. */
-  private space(): Promise<void> {
-    return this.buffer.waitForSpace(() => this.ended !== undefined);
   }
 
   private heartbeat(): void {

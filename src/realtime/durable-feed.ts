@@ -1,0 +1,151 @@
+import type { DatabasePool } from "slonik";
+import { framesForEvents } from "../delivery/event-frames.js";
+import { listEvents, resumePoint } from "../events/log.js";
+import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
+import type { Semaphore } from "../shared/semaphore.js";
+import { ephemeralFrame } from "./frames.js";
+
+/** Events read per replay query. */
+const PAGE = 500;
+/** Events whose messages are loaded at once: a replay holds at most this many loaded frames beyond its buffer. */
+const REPLAY_CHUNK = 16;
+
+/** What the feed needs from the stream it feeds (src/realtime/stream.ts). */
+export interface FeedHost {
+  userId: string;
+  sessionId: string;
+  pool: DatabasePool;
+  /** Shared by every stream of the instance: bounds how much of the database pool replays may hold. */
+  replaySlots: Semaphore;
+  /** Aborted when the stream ends: queued replay queries are dropped, not run. */
+  gone: AbortSignal;
+  /** Writes the session's pending ack now (src/realtime/acks.ts). */
+  flushAck?(sessionId: string): Promise<void>;
+  /** Queues a frame for the client. */
+  push(frame: ServerFrame): void;
+  /** Resolves once the stream's buffer is under half its budgets (or the stream ended). */
+  space(): Promise<void>;
+  /** A database read failed: the stream ends. */
+  failUnexpected(err: unknown): void;
+}
+
+/**
+ * One stream's durable events, each delivered once, strictly in cursor order. The stream
+ * registers for live events before the replay reads the backlog from the database; while
+ * the feed reads the database (the replay, or filling a hole later) it only notes the
+ * newest live cursor announced, and keeps reading until it has delivered that one too, at
+ * the client's pace. Then it switches to live delivery, with nothing between the two (no
+ * await), so no event falls into the seam. Per-user cursors are dense and notices arrive in
+ * commit order, so a live event that is not the next cursor means notices were missed, and
+ * the feed reads the database again.
+ */
+export class DurableFeed {
+  private delivered = 0;
+  /** Highest cursor announced live. */
+  private newestSeen = 0;
+  /** True while durable events come from the database (replay or hole filling), not from live notices. */
+  private readingDatabase = true;
+  /** Notices may have been lost while reading the database: read once more before going live. */
+  private rereadRequested = false;
+
+  constructor(private readonly host: FeedHost) {}
+
+  /**
+   * Replays everything after the resume cursor, then sends caught_up and goes live.
+   * `resumeCursor` is the client's (at most INT8_MAX), compared exactly with the stored bounds.
+   */
+  async replay(resumeCursor: bigint | undefined): Promise<void> {
+    const host = this.host;
+    // Without a cursor the stream resumes from the session's stored ack: write a pending one first.
+    if (resumeCursor === undefined) await host.flushAck?.(host.sessionId);
+    const bounds = await this.query(() => resumePoint(host.pool, host.userId, host.sessionId));
+    if (bounds === undefined) return;
+    const requested = resumeCursor ?? BigInt(bounds.acked);
+    let resyncRequired = false;
+    // Exact whenever it is kept: at most bounds.last, a stored cursor.
+    const start = requested > bounds.last ? bounds.last : Number(requested);
+    this.delivered = start;
+    if (requested > bounds.last) {
+      // A cursor from the future (e.g. the server's database was restored): start over from now.
+      resyncRequired = true;
+    } else if (bounds.last > start && (bounds.oldest === null || bounds.oldest > start + 1)) {
+      // Events after the cursor were pruned by retention.
+      resyncRequired = true;
+      this.delivered = (bounds.oldest ?? bounds.last + 1) - 1;
+    }
+    await this.readDatabase(() => host.push(ephemeralFrame({ case: "caughtUp", value: { cursor: BigInt(this.delivered), resyncRequired } })));
+  }
+
+  /** A live durable frame. */
+  live(frame: ServerFrame): void {
+    const cursor = Number(frame.cursor);
+    if (cursor > this.newestSeen) this.newestSeen = cursor;
+    if (this.readingDatabase || cursor <= this.delivered) return;
+    if (cursor === this.delivered + 1) this.emit(cursor, frame);
+    else this.fillFromDatabase();
+  }
+
+  /** Notices may have been missed (the bus reconnected): read the database again. */
+  resync(): void {
+    if (this.readingDatabase) this.rereadRequested = true;
+    else this.fillFromDatabase();
+  }
+
+  /** Live notices were missed (a cursor skipped, or the bus reconnected): read what lies between from the database. */
+  private fillFromDatabase(): void {
+    this.readingDatabase = true;
+    this.readDatabase().catch((err: unknown) => this.host.failUnexpected(err));
+  }
+
+  /**
+   * Delivers from the database, at the client's pace, until everything announced live has
+   * been delivered; then runs `done` and switches to live delivery in the same tick.
+   */
+  private async readDatabase(done?: () => void): Promise<void> {
+    const host = this.host;
+    for (;;) {
+      this.rereadRequested = false;
+      const announcedBefore = this.newestSeen;
+      const page = await this.query(() => listEvents(host.pool, host.userId, this.delivered, PAGE));
+      if (page === undefined) return;
+      for (let at = 0; at < page.length; at += REPLAY_CHUNK) {
+        // Only a client that took its frames gets more loaded: a stalled stream holds one chunk at most.
+        await host.space();
+        const frames = await this.query(() => framesForEvents(host.pool, page.slice(at, at + REPLAY_CHUNK)));
+        if (frames === undefined) return;
+        for (const { cursor, frame } of frames) {
+          await host.space();
+          if (host.gone.aborted) return;
+          if (cursor > this.delivered) this.emit(cursor, frame);
+        }
+      }
+      if (host.gone.aborted) return;
+      // Announced while we read, so possibly committed after the read began: read again.
+      const announcedMeanwhile = this.newestSeen > this.delivered && this.newestSeen > announcedBefore;
+      if (page.length < PAGE && !announcedMeanwhile && !this.rereadRequested) break;
+    }
+    done?.();
+    this.readingDatabase = false;
+  }
+
+  /**
+   * Runs one replay query in a shared slot, unless the stream ends first (then undefined:
+   * a stream that went away while waiting costs the database nothing).
+   */
+  private async query<T>(run: () => Promise<T>): Promise<T | undefined> {
+    const gone = this.host.gone;
+    if (gone.aborted) return undefined;
+    try {
+      const result = await this.host.replaySlots.run(run, gone);
+      return gone.aborted ? undefined : result;
+    } catch (error) {
+      if (gone.aborted) return undefined;
+      throw error;
+    }
+  }
+
+  private emit(cursor: number, frame: ServerFrame | null): void {
+    this.delivered = cursor;
+    if (frame && frame.event.case !== undefined) this.host.push(frame);
+  }
+}

@@ -1,0 +1,69 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { pino } from "pino";
+import type { DatabasePool } from "slonik";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ResourceExhaustedError } from "../shared/errors.js";
+import { Semaphore } from "../shared/semaphore.js";
+import type { Hub } from "./hub.js";
+import { EventStream, type StreamSettings } from "./stream.js";
+
+const settings: StreamSettings = { bufferFrames: 8, bufferBytes: 1 << 20, heartbeatIntervalMs: 60_000, clientIdleTimeoutMs: undefined, drainGraceMs: 5_000 };
+const caller = { userId: "u", sessionId: "s", cyphrId: "user_u" } as never;
+
+/** A stream that is never opened: no hub, no database. */
+function stream(resetTransport: (reason: Error) => void, signal: AbortSignal, grace = settings.drainGraceMs) {
+  const deps = {
+    pool: undefined as unknown as DatabasePool,
+    hub: undefined as unknown as Hub,
+    log: pino({ level: "silent" }),
+    onOpen: () => undefined,
+    onClose: () => undefined,
+    replaySlots: new Semaphore(1),
+    resetTransport,
+  };
+  return new EventStream(deps, caller, { ...settings, drainGraceMs: grace }, signal);
+}
+
+describe("EventStream drain grace", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("resets the transport of a failed stream whose call is still open after the grace", () => {
+    vi.useFakeTimers();
+    const reset = vi.fn();
+    stream(reset, new AbortController().signal).fail(new ResourceExhaustedError("behind"));
+    vi.advanceTimersByTime(settings.drainGraceMs - 1);
+    expect(reset).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    expect(reset).toHaveBeenCalledTimes(1);
+  });
+
+  it("does not reset the transport once the failed stream's call has ended", () => {
+    vi.useFakeTimers();
+    const reset = vi.fn();
+    const call = new AbortController();
+    stream(reset, call.signal).fail(new ResourceExhaustedError("behind"));
+    call.abort();
+    vi.advanceTimersByTime(settings.drainGraceMs * 2);
+    expect(reset).not.toHaveBeenCalled();
+  });
+
+  it("does not keep a stream that ended on shutdown alive while its grace runs", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const reset = vi.fn();
+    const ref = (() => {
+      const shutdown = new AbortController();
+      // Shutdown aborts the call first: the stream fails and its grace starts (one minute here).
+      const ended = stream(reset, shutdown.signal, 60_000);
+      shutdown.abort();
+      return new WeakRef(ended);
+    })();
+    for (let i = 0; i < 10 && ref.deref() !== undefined; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    expect(ref.deref()).toBeUndefined();
+    expect(reset).not.toHaveBeenCalled();
+  });
+});
