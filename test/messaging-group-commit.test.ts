@@ -11,7 +11,7 @@ import { RecentSends } from "../src/delivery/recent-sends.js";
 
 /**
  * Group commit: a batch of sends is committed by one call of cyphr_send_batch
- * (migrations/0004_send_batch.sql). Batching depends on timing over RPC, so its contract
+ * (migrations/0007_event_log_writer.sql). Batching depends on timing over RPC, so its contract
  * is checked here by calling the function directly with a batch that mixes every outcome.
  */
 
