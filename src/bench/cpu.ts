@@ -7,6 +7,7 @@ export interface CpuSnapshot {
   server: number;
   postgres: number;
   machineBusy: number;
+  machineSteal: number;
   machineTotal: number;
   /** Each load-generator process's own CPU (from /proc), in the order of the pids given. */
   loadgen: number[];
@@ -25,6 +26,8 @@ export interface CpuFigures {
   loadgenBusiestPercent: number;
   /** Busy share of the whole machine (all cores, every process), 0-100. */
   machineBusyPercent: number;
+  /** CPU time the hypervisor gave to other guests, share of the whole machine, 0-100 (noisy neighbours disturb every figure). */
+  machineStealPercent: number;
   /** CPU seconds used by processes outside this benchmark (other work on the machine disturbs the figures). */
   otherSeconds: number;
 }
@@ -44,6 +47,7 @@ export function cpuSnapshot(servers: readonly ServerProcess[], embedded: boolean
     server: servers.reduce((sum, s) => sum + processCpu(s.pid), 0),
     postgres: embedded && servers[0] ? descendantsCpu(servers[0].pid) : postgresCpu(),
     machineBusy: machine.busy,
+    machineSteal: machine.steal,
     machineTotal: machine.total,
     harness: (harness.user + harness.system) / 1e6,
   };
@@ -78,6 +82,7 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): CpuFigures {
     loadgenSeconds: round(loadgen),
     loadgenBusiestPercent: Math.round((Math.max(0, ...perProcess) / Math.max(1e-9, windowSeconds)) * 100),
     machineBusyPercent: Math.round(((b.machineBusy - a.machineBusy) / Math.max(1e-9, b.machineTotal - a.machineTotal)) * 100),
+    machineStealPercent: Math.round(((b.machineSteal - a.machineSteal) / Math.max(1e-9, b.machineTotal - a.machineTotal)) * 100),
     otherSeconds: round(Math.max(0, b.machineBusy - a.machineBusy - server - postgres - loadgen)),
   };
 }

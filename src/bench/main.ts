@@ -65,7 +65,7 @@ async function main(): Promise<number> {
     machine: machineInfo(),
     postgres: "",
     options: o,
-    busyBeforePercent: await machineBusyPercent(2000),
+    ...(await machineBusyPercent(2000).then((m) => ({ busyBeforePercent: m.busy, stealBeforePercent: m.steal }))),
     firstStartMs: 0,
     throughput: [],
     latency: [],

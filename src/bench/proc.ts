@@ -93,21 +93,22 @@ export function rssBytes(pid: number): number {
   }
 }
 
-/** Busy and total CPU time of the whole machine, seconds (from /proc/stat). */
-export function machineCpu(): { busy: number; total: number } {
+/** Busy, stolen (by the hypervisor, part of busy) and total CPU time of the whole machine, seconds (from /proc/stat). */
+export function machineCpu(): { busy: number; steal: number; total: number } {
   const line = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!;
   const v = line.trim().split(/\s+/).slice(1).map(Number);
   const total = v.reduce((a, b) => a + b, 0);
   const idle = (v[3] ?? 0) + (v[4] ?? 0);
-  return { busy: (total - idle) / TICKS, total: total / TICKS };
+  return { busy: (total - idle) / TICKS, steal: (v[7] ?? 0) / TICKS, total: total / TICKS };
 }
 
-/** Share of the machine (all cores) busy over `ms`, 0-100: other work running before the benchmark starts. */
-export async function machineBusyPercent(ms: number): Promise<number> {
+/** Share of the machine (all cores) busy, and stolen, over `ms`, 0-100: other work running before the benchmark starts. */
+export async function machineBusyPercent(ms: number): Promise<{ busy: number; steal: number }> {
   const a = machineCpu();
   await new Promise((r) => setTimeout(r, ms));
   const b = machineCpu();
-  return Math.round(((b.busy - a.busy) / Math.max(1e-9, b.total - a.total)) * 100);
+  const share = (x: number) => Math.round((x / Math.max(1e-9, b.total - a.total)) * 100);
+  return { busy: share(b.busy - a.busy), steal: share(b.steal - a.steal) };
 }
 
 export interface MachineInfo {

@@ -18,6 +18,8 @@ export interface BenchResults {
   options: BenchOptions;
   /** Share of the machine busy during 2 s before the run (other work disturbs every figure), %. */
   busyBeforePercent: number;
+  /** Of which stolen by the hypervisor, %. */
+  stealBeforePercent: number;
   /** First start on the fresh data folder (initialises PostgreSQL when embedded), ms. */
   firstStartMs: number;
   throughput: ThroughputResult[];
@@ -52,7 +54,7 @@ const cpu = (c: CpuFigures) => [
   `${c.serverSeconds}s (${pct(c.serverSeconds, c.windowSeconds)})`,
   `${c.postgresSeconds}s (${pct(c.postgresSeconds, c.windowSeconds)})`,
   `${c.loadgenSeconds}s (${pct(c.loadgenSeconds, c.windowSeconds)}; busiest process ${c.loadgenBusiestPercent}%)`,
-  `${c.machineBusyPercent}%`,
+  `${c.machineBusyPercent}% (steal ${c.machineStealPercent}%)`,
   noisy(c) ? red(`${c.otherSeconds}s (${pct(c.otherSeconds, c.windowSeconds)})`) : `${c.otherSeconds}s`,
 ];
 /** Other processes used more than 10% of a core: the window's figures are disturbed. */
@@ -68,7 +70,7 @@ export function formatReport(r: BenchResults): string {
   out.push(bold("Cyphr benchmark"));
   out.push(`  ${r.machine.cpuModel}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}, ${r.postgres}`);
   out.push(`  commit ${r.commit}; ${r.command}`);
-  const busy = `  machine busy before the run: ${r.busyBeforePercent}% (other work on this machine)`;
+  const busy = `  machine busy before the run: ${r.busyBeforePercent}% (other work on this machine), steal ${r.stealBeforePercent}%`;
   out.push(r.busyBeforePercent > 5 ? red(busy) : dim(busy));
   out.push(dim(`  server, PostgreSQL and load generator share these ${r.machine.cores} cores; CPU columns are seconds of CPU in the window and % of one core`));
   out.push(dim(`  payload: ${o.payloadBytes}-byte ciphertext + 24-byte nonce + 16-byte tag${o.kemFirst ? " + 1568-byte ML-KEM-1024 ciphertext" : ""}; ${o.instances} server instance(s), STREAM_ENGINE=${o.streamEngine}; first start on the fresh data folder ${n(r.firstStartMs)} ms`));
