@@ -5,6 +5,17 @@ import { loadMigrations } from "./db/migrate.js";
 import { closeDatabasePool, createDatabasePool, type DatabasePool } from "./db/pool.js";
 import { ReadinessProbe } from "./db/readiness.js";
 import { DevicesService, file_cyphr_devices_v1_devices } from "./gen/cyphr/devices/v1/devices_pb.js";
+import { file_cyphr_mls_v1_key_packages, KeyPackagesService } from "./gen/cyphr/mls/v1/key_packages_pb.js";
+import type { KeyPackagesContext } from "./key-packages/context.js";
+import { CLAIM_BURST, CLAIM_RATE_PER_SECOND, UPLOAD_BURST, UPLOAD_RATE_PER_SECOND } from "./key-packages/limits.js";
+import { purgeKeyPackages } from "./key-packages/repo.js";
+import { file_cyphr_mls_v1_mls_chats, MlsChatsService } from "./gen/cyphr/mls/v1/mls_chats_pb.js";
+import { ChatProtocols } from "./mls-chats/chat-protocols.js";
+import { checkChatPayload } from "./mls-chats/payload-check.js";
+import { requireActiveMembership } from "./messaging/access.js";
+import type { MlsChatsContext } from "./mls-chats/context.js";
+import { purgeWelcomes } from "./mls-chats/repo.js";
+import { startBatchSweeper } from "./shared/batch-sweeper.js";
 import { file_cyphr_groups_v1_groups, GroupsService } from "./gen/cyphr/groups/v1/groups_pb.js";
 import { file_cyphr_identity_v1_identity, IdentityService } from "./gen/cyphr/identity/v1/identity_pb.js";
 import { file_cyphr_messaging_v1_messaging, MessagingService } from "./gen/cyphr/messaging/v1/messaging_pb.js";
@@ -47,6 +58,8 @@ import { HealthState } from "./rpc/health.js";
 export const SERVED_FILES: readonly DescFile[] = [
   file_cyphr_identity_v1_identity,
   file_cyphr_devices_v1_devices,
+  file_cyphr_mls_v1_key_packages,
+  file_cyphr_mls_v1_mls_chats,
   file_cyphr_messaging_v1_messaging,
   file_cyphr_groups_v1_groups,
   file_cyphr_realtime_v1_realtime,
@@ -55,7 +68,7 @@ export const SERVED_FILES: readonly DescFile[] = [
   file_grpc_reflection_v1alpha_reflection,
 ];
 /** Application services, whose health is reported individually. */
-const APPLICATION_SERVICES = [IdentityService, DevicesService, MessagingService, GroupsService, RealtimeService].map((s) => s.typeName);
+const APPLICATION_SERVICES = [IdentityService, DevicesService, KeyPackagesService, MlsChatsService, MessagingService, GroupsService, RealtimeService].map((s) => s.typeName);
 export const SERVED_SERVICES = [...APPLICATION_SERVICES, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName];
 
 /** Everything the RPC layer needs, built once: the composition root. */
@@ -65,6 +78,8 @@ export interface App {
   pool: DatabasePool;
   identity: IdentityContext;
   devices: DevicesContext;
+  keyPackages: KeyPackagesContext;
+  mlsChats: MlsChatsContext;
   messaging: MessagingContext;
   groups: GroupsContext;
   realtime: RealtimeContext;
@@ -96,6 +111,22 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     pendingLinksPerSource: config.deviceLinksPendingPerSource,
     activeSessions: identity.activeSessions,
     waiters: new LinkWaiters(MAX_LINK_WAITERS),
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+  };
+  const keyPackages: KeyPackagesContext = {
+    pool,
+    ciphersuites: config.mlsCiphersuites,
+    maxKeyPackages: config.maxKeyPackages,
+    lowThreshold: config.keyPackagesLowThreshold,
+    uploadLimiter: new RateLimiter(UPLOAD_RATE_PER_SECOND, UPLOAD_BURST),
+    claimLimiter: new RateLimiter(CLAIM_RATE_PER_SECOND, CLAIM_BURST),
+  };
+  const mlsChats: MlsChatsContext = {
+    pool,
+    ciphersuites: config.mlsCiphersuites,
+    maxCommitBytes: config.messageMaxBytes,
+    maxMembers: config.maxGroupMembers,
+    protocols: new ChatProtocols(pool),
   };
   const recentSends = new RecentSends();
   const messaging: MessagingContext = {
@@ -104,6 +135,8 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     sendLimiter: new RateLimiter(config.sendRatePerSecond, config.sendBurst),
     sendBatcher: new SendBatcher(pool, log, recentSends),
     directChats: new BoundedMap(100_000),
+    checkChatPayload: (chatId, payload, userId) =>
+      checkChatPayload(mlsChats.protocols, chatId, payload, config.mlsEpochWindow, () => requireActiveMembership(pool, chatId, userId).then(() => undefined)),
   };
   const groups: GroupsContext = { pool, maxMembers: config.maxGroupMembers };
   const hub = new Hub();
@@ -146,6 +179,8 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
   sweeper.unref();
   const stopMessageSweeper = startSweeper(pool, config.sweepIntervalMs, log);
   const stopLinkSweeper = startLinkSweeper(pool, 60_000, log);
+  const stopKeyPackageSweeper = startBatchSweeper("key packages", 10 * 60_000, log, (batch) => purgeKeyPackages(pool, batch));
+  const stopWelcomeSweeper = startBatchSweeper("MLS welcomes", 10 * 60_000, log, (batch) => purgeWelcomes(pool, batch));
   const eventPruner = setInterval(() => {
     pruneEvents(pool, config.eventRetentionDays, 10_000).catch((err: unknown) =>
       log.warn({ err: { message: (err as Error).message } }, "event pruning failed"),
@@ -159,6 +194,8 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     pool,
     identity,
     devices,
+    keyPackages,
+    mlsChats,
     messaging,
     groups,
     realtime,
@@ -169,6 +206,8 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
       clearInterval(sweeper);
       stopMessageSweeper();
       stopLinkSweeper();
+      stopKeyPackageSweeper();
+      stopWelcomeSweeper();
       clearInterval(eventPruner);
       realtime.calls.stop();
       realtime.typing.stop();

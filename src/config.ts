@@ -1,4 +1,5 @@
 import path from "node:path";
+import { isSupportedCiphersuite, SUPPORTED_CIPHERSUITES, type SupportedCiphersuite } from "./mls/suites.js";
 import { MAX_SIGNAL_PAYLOAD_BYTES } from "./realtime/limits.js";
 
 /** Typed, validated server configuration. Every field comes from one environment variable. */
@@ -71,6 +72,14 @@ export interface Config {
   deviceLinkBeginBurst: number;
   /** Pending device links one source address may have. */
   deviceLinksPendingPerSource: number;
+  /** MLS ciphersuites accepted for key packages and MLS chats, the default first (RFC 9420 names). */
+  mlsCiphersuites: SupportedCiphersuite[];
+  /** One-time MLS key packages one device may store per ciphersuite. */
+  maxKeyPackages: number;
+  /** A device left with fewer one-time key packages than this after a claim gets key_packages_low. */
+  keyPackagesLowThreshold: number;
+  /** Epochs before the current one that MLS application messages and proposals may still name. */
+  mlsEpochWindow: number;
   /** Interval of in-stream heartbeats, in milliseconds. */
   heartbeatIntervalMs: number;
   /** Frames a stream may fall behind before the server ends it. */
@@ -104,6 +113,14 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** MLS_CIPHERSUITES: names from SUPPORTED_CIPHERSUITES; unset means all of them, ML-KEM-1024 first. */
+function readCiphersuites(names: string[], problems: string[]): SupportedCiphersuite[] {
+  if (names.length === 0) return [...SUPPORTED_CIPHERSUITES];
+  const unknown = names.filter((n) => !isSupportedCiphersuite(n));
+  if (unknown.length > 0) problems.push(`MLS_CIPHERSUITES: unsupported ${unknown.join(", ")} (supported: ${SUPPORTED_CIPHERSUITES.join(", ")})`);
+  return [...new Set(names.filter(isSupportedCiphersuite))];
+}
 
 /** Reads the environment, reporting every problem at once, one line each. */
 export function loadConfig(env: Env = process.env): Config {
@@ -153,6 +170,10 @@ export function loadConfig(env: Env = process.env): Config {
     deviceLinkBeginPerMinute: read.integer("DEVICE_LINK_BEGIN_PER_MINUTE", 1, 1, 100_000),
     deviceLinkBeginBurst: read.integer("DEVICE_LINK_BEGIN_BURST", 5, 1, 100_000),
     deviceLinksPendingPerSource: read.integer("DEVICE_LINKS_PENDING_PER_SOURCE", 3, 1, 10_000),
+    mlsCiphersuites: readCiphersuites(read.list("MLS_CIPHERSUITES"), problems),
+    maxKeyPackages: read.integer("MAX_KEY_PACKAGES", 200, 1, 10_000),
+    keyPackagesLowThreshold: read.integer("KEY_PACKAGES_LOW_THRESHOLD", 10, 0, 10_000),
+    mlsEpochWindow: read.integer("MLS_EPOCH_WINDOW", 3, 0, 1000),
     heartbeatIntervalMs: read.integer("HEARTBEAT_INTERVAL_MS", 25_000, 100, 600_000),
     streamBufferFrames: read.integer("STREAM_BUFFER_FRAMES", 1024, 16, 1_000_000),
     streamBufferBytes: read.integer("STREAM_BUFFER_BYTES", 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),

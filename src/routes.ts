@@ -2,6 +2,10 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { SERVED_FILES, SERVED_SERVICES, type App } from "./app.js";
 import { devicesService } from "./devices/service.js";
 import { DevicesService } from "./gen/cyphr/devices/v1/devices_pb.js";
+import { KeyPackagesService } from "./gen/cyphr/mls/v1/key_packages_pb.js";
+import { keyPackagesService } from "./key-packages/service.js";
+import { MlsChatsService } from "./gen/cyphr/mls/v1/mls_chats_pb.js";
+import { mlsChatsService } from "./mls-chats/service.js";
 import { GroupsService } from "./gen/cyphr/groups/v1/groups_pb.js";
 import { IdentityService } from "./gen/cyphr/identity/v1/identity_pb.js";
 import { MessagingService } from "./gen/cyphr/messaging/v1/messaging_pb.js";
@@ -22,6 +26,8 @@ export function routes(app: App): (router: ConnectRouter) => void {
   return (router) => {
     router.service(IdentityService, identityService(app.identity));
     router.service(DevicesService, devicesService(app.devices));
+    router.service(KeyPackagesService, keyPackagesService(app.keyPackages));
+    router.service(MlsChatsService, mlsChatsService(app.mlsChats));
     router.service(MessagingService, messagingService(app.messaging));
     router.service(GroupsService, groupsService(app.groups));
     router.service(RealtimeService, realtimeService(app.realtime));

@@ -19,7 +19,9 @@ const XWING = 84;
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startTestServer({ env: { MAX_KEY_PACKAGES: "12", KEY_PACKAGES_LOW_THRESHOLD: "3" } });
+  server = await startTestServer({
+    env: { MAX_KEY_PACKAGES: "12", KEY_PACKAGES_LOW_THRESHOLD: "3", DEVICE_LINK_BEGIN_PER_MINUTE: "6000", DEVICE_LINK_BEGIN_BURST: "1000" },
+  });
 });
 
 afterAll(async () => {

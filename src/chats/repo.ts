@@ -66,7 +66,7 @@ export async function allocateSeq(db: Db, chatId: string): Promise<z.infer<typeo
     RETURNING last_seq AS seq, timer_seconds, last_activity_at AS created_at`);
 }
 
-/** The direct chat of the pair, created (with both memberships) if absent; race-safe. */
+/** The OPAQUE direct chat of the pair, created (with both memberships) if absent; race-safe. */
 export async function findOrCreateDirectChat(db: Db, newChatId: string, userA: string, userB: string): Promise<string> {
   const [low, high] = userA < userB ? [userA, userB] : [userB, userA];
   const created = await db.maybeOneFirst(sql.type(z.object({ id: uuid }))`
@@ -74,7 +74,7 @@ export async function findOrCreateDirectChat(db: Db, newChatId: string, userA: s
     WITH chat AS (
       INSERT INTO chats (id, kind, direct_user_low, direct_user_high)
       VALUES (${newChatId}, 1, ${low}, ${high})
-      ON CONFLICT (direct_user_low, direct_user_high) DO NOTHING
+      ON CONFLICT (direct_user_low, direct_user_high, protocol) DO NOTHING
       RETURNING id
     ), members AS (
       INSERT INTO chat_members (chat_id, user_id, role, joined_seq)
@@ -84,7 +84,7 @@ export async function findOrCreateDirectChat(db: Db, newChatId: string, userA: s
   if (created) return created;
   return db.oneFirst(sql.type(z.object({ id: uuid }))`
     /* findDirectChat */
-    SELECT id FROM chats WHERE direct_user_low = ${low} AND direct_user_high = ${high}`);
+    SELECT id FROM chats WHERE direct_user_low = ${low} AND direct_user_high = ${high} AND protocol = 1`);
 }
 
 /**

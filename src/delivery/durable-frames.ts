@@ -11,7 +11,13 @@ export type FrameBody = MessageInitShape<typeof ServerFrameSchema>;
 
 /** Durable kinds whose frame carries a message (or system message) fetched by chat and seq. */
 export function needsMessage(kind: DurableKind): boolean {
-  return kind !== DurableKind.receipt && kind !== DurableKind.chatTimerChanged && kind !== DurableKind.devicesChanged;
+  return (
+    kind !== DurableKind.receipt &&
+    kind !== DurableKind.chatTimerChanged &&
+    kind !== DurableKind.devicesChanged &&
+    kind !== DurableKind.keyPackagesLow &&
+    kind !== DurableKind.mlsWelcome
+  );
 }
 
 /**
@@ -64,6 +70,14 @@ export function durableFrameBody(
       };
     case DurableKind.devicesChanged:
       return { time, event: { case: "devicesChanged", value: { userId: data.user ?? "", cyphrId: data.cyphrId ?? "" } } };
+    case DurableKind.keyPackagesLow:
+      return { time, event: { case: "keyPackagesLow", value: { deviceId: data.device ?? 0, ciphersuite: data.suite ?? 0, oneTime: data.count ?? 0 } } };
+    case DurableKind.mlsWelcome:
+      // Only that the Welcome waits: its bytes (up to megabytes with a ratchet tree) come with MlsChatsService.ListWelcomes.
+      return {
+        time,
+        event: { case: "mlsWelcome", value: { chatId: event.chatId ?? "", deviceId: data.device ?? 0, commitSeq: BigInt(event.seq ?? 0), createdAt: time } },
+      };
     default:
       return null;
   }

@@ -10,6 +10,8 @@ export const DurableKind = {
   devicesChanged: 7,
   /** One of the account's devices runs low on one-time MLS key packages (chat_id NULL; data.device, data.suite, data.count). */
   keyPackagesLow: 8,
+  /** A Welcome into an MLS chat for one device of the recipient (seq: the commit's; data.device). */
+  mlsWelcome: 9,
 } as const;
 export type DurableKind = (typeof DurableKind)[keyof typeof DurableKind];
 

@@ -22,6 +22,7 @@ export async function addMember(
   const role = requireRole(input.role, "role", Role.member);
   return ctx.pool.transaction(async (tx) => {
     const { group } = await lockGroupFor(tx, chatId, caller.userId, true);
+    refuseMls(group.protocol);
     const userId = await requireUser(tx, input.cyphrId);
     const existing = await findMembership(tx, chatId, userId);
     if (existing && isActive(existing)) throw new AlreadyExistsError(`${quote(input.cyphrId)} is already a member`);
@@ -51,7 +52,8 @@ export async function removeMember(
   const chatId = requireUuid("chat_id", input.chatId);
   if (input.cyphrId === caller.cyphrId) throw new InvalidArgumentError("to remove yourself, use LeaveGroup");
   return ctx.pool.transaction(async (tx) => {
-    await lockGroupFor(tx, chatId, caller.userId, true);
+    const { group } = await lockGroupFor(tx, chatId, caller.userId, true);
+    refuseMls(group.protocol);
     const { userId, target } = await requireActiveMember(tx, chatId, input.cyphrId);
     if (target.role === Role.admin && (await countActiveAdmins(tx, chatId)) === 1) {
       throw new FailedPreconditionError("cannot remove the last admin; name another admin first");
@@ -117,6 +119,11 @@ export async function leaveGroup(ctx: GroupsContext, caller: Caller, chatIdInput
     await announceGroupChange(tx, chatId, seq, [caller.userId]);
     return { version };
   });
+}
+
+/** An MLS group adds and removes members only together with the commit that does it. */
+function refuseMls(protocol: number): void {
+  if (protocol === 2) throw new FailedPreconditionError("this is an MLS group: add and remove members with MlsChatsService.CommitMlsChat");
 }
 
 async function requireUser(db: Db, cyphrId: string): Promise<string> {

@@ -11,6 +11,8 @@ const groupRow = z.object({
   group_version: z.number(),
   created_at: timestamp,
   member_count: z.number(),
+  /** 1 = OPAQUE, 2 = MLS (members change only with an MLS commit: src/mls-chats). */
+  protocol: z.number(),
 });
 export type GroupRow = z.infer<typeof groupRow>;
 
@@ -18,7 +20,7 @@ export type GroupRow = z.infer<typeof groupRow>;
 export async function lockGroup(db: Db, chatId: string): Promise<GroupRow | null> {
   return db.maybeOne(sql.type(groupRow)`
     /* lockGroup */
-    SELECT c.id, c.kind, c.encrypted_name, c.encrypted_settings, c.group_version, c.created_at,
+    SELECT c.id, c.kind, c.encrypted_name, c.encrypted_settings, c.group_version, c.created_at, c.protocol,
       (SELECT count(*)::int FROM chat_members m WHERE m.chat_id = c.id AND m.left_seq IS NULL) AS member_count
     FROM chats c WHERE c.id = ${chatId}
     FOR UPDATE OF c`);
@@ -27,7 +29,7 @@ export async function lockGroup(db: Db, chatId: string): Promise<GroupRow | null
 export async function findGroup(db: Db, chatId: string): Promise<GroupRow | null> {
   return db.maybeOne(sql.type(groupRow)`
     /* findGroup */
-    SELECT c.id, c.kind, c.encrypted_name, c.encrypted_settings, c.group_version, c.created_at,
+    SELECT c.id, c.kind, c.encrypted_name, c.encrypted_settings, c.group_version, c.created_at, c.protocol,
       (SELECT count(*)::int FROM chat_members m WHERE m.chat_id = c.id AND m.left_seq IS NULL) AS member_count
     FROM chats c WHERE c.id = ${chatId}`);
 }

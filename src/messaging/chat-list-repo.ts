@@ -8,6 +8,9 @@ const chatRow = z.object({
   kind: z.number(),
   encrypted_name: bytes.nullable(),
   group_version: z.number(),
+  protocol: z.number(),
+  mls_epoch: z.string().nullable(),
+  mls_ciphersuite: z.number().nullable(),
   timer_seconds: z.number().nullable(),
   activity_at: timestamp,
   activity_us: z.string(),
@@ -28,6 +31,9 @@ export interface ChatSummary {
   kind: ChatKind;
   encryptedName: Uint8Array | null;
   groupVersion: number;
+  /** 1 = OPAQUE, 2 = MLS; MLS chats also have their epoch (int8, exact) and suite. */
+  protocol: number;
+  mls: { epoch: bigint; ciphersuite: number } | null;
   timerSeconds: number | null;
   lastActivityAt: Date;
   /** Sort key for paging (exact to the microsecond, unlike Date). */
@@ -59,7 +65,7 @@ export async function listChatsOf(db: Db, userId: string, after: ChatCursor | nu
   const rows = await db.any(sql.type(chatRow)`
     /* listChatsOf */
     SELECT * FROM (
-      SELECT c.id, c.kind, c.encrypted_name, c.group_version, c.timer_seconds,
+      SELECT c.id, c.kind, c.encrypted_name, c.group_version, c.protocol, c.mls_epoch::text AS mls_epoch, c.mls_ciphersuite, c.timer_seconds,
         CASE WHEN m.left_at IS NULL THEN c.last_activity_at ELSE least(c.last_activity_at, m.left_at) END AS activity_at,
         coalesce(m.left_seq, c.last_seq) AS last_seq,
         m.role, m.left_reason, m.read_seq, m.delivered_seq,
@@ -85,6 +91,8 @@ export async function listChatsOf(db: Db, userId: string, after: ChatCursor | nu
     kind: row.kind as ChatKind,
     encryptedName: row.encrypted_name,
     groupVersion: row.group_version,
+    protocol: row.protocol,
+    mls: row.mls_epoch === null ? null : { epoch: BigInt(row.mls_epoch), ciphersuite: row.mls_ciphersuite ?? 0 },
     timerSeconds: row.timer_seconds,
     lastActivityAt: row.activity_at,
     activityMicros: row.activity_us,

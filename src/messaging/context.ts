@@ -1,4 +1,5 @@
 import type { DatabasePool } from "slonik";
+import type { EncryptedPayload } from "./payload.js";
 import type { BoundedMap } from "../shared/bounded-map.js";
 import type { RateLimiter } from "./rate-limit.js";
 import type { SendBatcher } from "./send-batcher.js";
@@ -12,4 +13,9 @@ export interface MessagingContext {
   sendBatcher: SendBatcher;
   /** "sender id:recipient cyphr id" → direct chat id (stable once created). */
   directChats: BoundedMap<string, string>;
+  /**
+   * Checks a payload against its chat's protocol (an MLS chat takes one MLS application
+   * message or proposal of a current epoch; see src/mls-chats/payload-check.ts).
+   */
+  checkChatPayload: (chatId: string, payload: EncryptedPayload, userId: string) => Promise<void>;
 }

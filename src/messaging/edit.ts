@@ -25,6 +25,8 @@ export async function editMessage(
     if (message.senderUserId !== caller.userId) throw new PermissionDeniedError("only the sender can edit a message");
     if (!isActive(membership)) throw new PermissionDeniedError("you are no longer a member of this group");
     if (message.deletedAt) throw new FailedPreconditionError("the message was deleted and cannot be edited");
+    if (message.messageType === 8) throw new FailedPreconditionError("an MLS commit cannot be edited");
+    await ctx.checkChatPayload(message.chatId, payload, caller.userId);
     await replacePayload(tx, message.chatId, message.seq, payload);
     await recordEvents(tx, [
       { kind: DurableKind.messageEdited, chatId: message.chatId, seq: message.seq, data: null, recipients: await activeMemberIds(tx, message.chatId) },

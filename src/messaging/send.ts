@@ -11,8 +11,9 @@ import type { SendResult } from "./send-batcher.js";
 import { quote } from "../shared/quote.js";
 
 export const MAX_EXPIRY_SECONDS = 31_536_000;
-/** MessageType values a client may send (SYSTEM is the server's). */
+/** MessageType values a client may send (SYSTEM is the server's, MLS_COMMIT comes through MlsChatsService). */
 const CLIENT_MESSAGE_TYPES = new Set([0, 1, 2, 3, 4, 6, 7]);
+const MLS_COMMIT_MESSAGE_TYPE = 8;
 
 export interface SendInput {
   recipientCyphrId?: string;
@@ -36,7 +37,9 @@ export async function sendMessage(ctx: MessagingContext, caller: Caller, input: 
     throw new InvalidArgumentError(
       input.messageType === SYSTEM_MESSAGE_TYPE
         ? "message_type SYSTEM is reserved for the server"
-        : `message_type ${input.messageType} is not a known MessageType`,
+        : input.messageType === MLS_COMMIT_MESSAGE_TYPE
+          ? "message_type MLS_COMMIT is written by MlsChatsService.CommitMlsChat and JoinMlsChat"
+          : `message_type ${input.messageType} is not a known MessageType`,
     );
   }
   if (input.expiresInSeconds > MAX_EXPIRY_SECONDS) {
@@ -47,6 +50,8 @@ export async function sendMessage(ctx: MessagingContext, caller: Caller, input: 
     throw new ResourceExhaustedError(`send rate limit exceeded; retry in ${retryAfterMs} ms`, retryAfterMs);
   }
   const chatId = await resolveChat(ctx, caller, input);
+  // A direct chat found by recipient is always OPAQUE; a chat named by id may be MLS.
+  if (input.chatId !== undefined) await ctx.checkChatPayload(chatId, payload, caller.userId);
   return ctx.sendBatcher.submit({
     chatId,
     senderId: caller.userId,

@@ -91,5 +91,8 @@ function chatMessage(c: ChatSummary): MessageInitShape<typeof ChatSchema> {
           ? MembershipState.REMOVED
           : MembershipState.ACTIVE,
     groupVersion: BigInt(c.groupVersion),
+    protocol: c.protocol,
+    mlsEpoch: c.mls?.epoch ?? 0n,
+    mlsCiphersuite: c.mls?.ciphersuite ?? 0,
   };
 }

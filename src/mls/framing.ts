@@ -1,4 +1,4 @@
-import type { ContentTypeName } from "ts-mls";
+import type { ContentTypeName, SenderTypeName } from "ts-mls";
 import { decodeWholeMlsMessage } from "./decode.js";
 import { isSupportedCiphersuite, type SupportedCiphersuite } from "./suites.js";
 
@@ -8,6 +8,8 @@ export interface MlsFraming {
   groupId: Uint8Array;
   epoch: bigint;
   contentType: ContentTypeName;
+  /** Public messages only: who sent it (member, external, new_member_commit, …); encrypted in a PrivateMessage. */
+  senderType?: SenderTypeName;
 }
 
 /** An MLS message's framing, or a reason it is not a group message. */
@@ -20,7 +22,7 @@ export function readFraming(bytes: Uint8Array): MlsFraming | string {
   }
   if (message.wireformat === "mls_public_message") {
     const c = message.publicMessage.content;
-    return { wireFormat: "public", groupId: c.groupId, epoch: c.epoch, contentType: c.contentType };
+    return { wireFormat: "public", groupId: c.groupId, epoch: c.epoch, contentType: c.contentType, senderType: c.sender.senderType };
   }
   return `is not a PrivateMessage or PublicMessage (wire format ${message.wireformat})`;
 }

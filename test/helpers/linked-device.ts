@@ -25,6 +25,10 @@ export async function linkDevice(baseUrl: string, user: RegisteredUser): Promise
     provisioningBlob: new Uint8Array(randomBytes(64)),
     encryptedName: new Uint8Array(0),
   });
+  // The new device collects its approval, which also ends the pending link.
+  for await (const res of anonymous.waitDeviceLink({ linkId: link.linkId, linkSecret: link.linkSecret })) {
+    if (res.state.case === "approved") break;
+  }
   const device: Device = { ...user.device, deviceSecretKey, deviceSigningKey, deviceId: nextDeviceId };
   const identity = identityClient("connect", baseUrl);
   const { nonce } = await identity.createChallenge({ cyphrId: user.cyphrId });

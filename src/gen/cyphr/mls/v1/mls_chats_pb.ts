@@ -488,7 +488,7 @@ export type MlsWelcome = Message<"cyphr.mls.v1.MlsWelcome"> & {
   /**
    * MLSMessage: the Welcome, byte for byte as the committer sent it (it
    * welcomes other devices too; the device finds its own entry by its
-   * KeyPackageRef).
+   * KeyPackageRef). Empty in the realtime mls_welcome event.
    *
    * @generated from field: bytes welcome = 3;
    */
@@ -541,9 +541,9 @@ export const MlsWelcomeSchema: GenMessage<MlsWelcome> = /*@__PURE__*/
  *   for the devices it adds and the GroupInfo of the new epoch.
  * - Welcomes go to exactly the devices whose key packages they name: the
  *   server knows which device each KeyPackageRef it handed out
- *   (KeyPackagesService.ClaimKeyPackages) belongs to. Each device receives its
- *   Welcome as a durable `mls_welcome` event (cyphr.realtime.v1), also on
- *   resume after being offline, and can list its pending Welcomes.
+ *   (KeyPackagesService.ClaimKeyPackages) belongs to. Each device is told by
+ *   a durable `mls_welcome` event (cyphr.realtime.v1), also on resume after
+ *   being offline, and fetches its Welcomes with ListWelcomes.
  * The server cannot read an encrypted commit, so it cannot check that a
  * commit's proposals match the membership change it comes with: clients
  * check that the members of the new epoch are the chat's members as the

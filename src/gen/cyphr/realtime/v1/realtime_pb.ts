@@ -457,10 +457,13 @@ export type ServerFrame = Message<"cyphr.realtime.v1.ServerFrame"> & {
     case: "keyPackagesLow";
   } | {
     /**
-     * A Welcome into an MLS chat for this stream's device
-     * (cyphr.mls.v1.MlsChatsService): join the group with it. Durable; sent
-     * only to the device whose key package the Welcome names (the account's
-     * other devices see the event's cursor pass with no content).
+     * A Welcome into an MLS chat waits for this stream's device
+     * (cyphr.mls.v1.MlsChatsService): fetch it with ListWelcomes (the event
+     * carries chat_id, device_id, commit_seq and created_at, not the Welcome
+     * itself, which can be megabytes with a ratchet tree) and join the group.
+     * Durable; only the device whose key package the Welcome names gets its
+     * content (the account's other devices see the event's cursor pass with
+     * no content).
      *
      * @generated from field: cyphr.mls.v1.MlsWelcome mls_welcome = 19;
      */

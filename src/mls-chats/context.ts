@@ -1,0 +1,15 @@
+import type { DatabasePool } from "slonik";
+import type { SupportedCiphersuite } from "../mls/suites.js";
+import type { ChatProtocols } from "./chat-protocols.js";
+
+/** What the MLS chat use cases need; built once in the composition root. */
+export interface MlsChatsContext {
+  pool: DatabasePool;
+  /** MLS_CIPHERSUITES: accepted suites, the default first. */
+  ciphersuites: readonly SupportedCiphersuite[];
+  /** MESSAGE_MAX_BYTES: a commit is a message of the chat. */
+  maxCommitBytes: number;
+  /** MAX_GROUP_MEMBERS. */
+  maxMembers: number;
+  protocols: ChatProtocols;
+}

@@ -1,0 +1,8 @@
+/** The MLS group_id of a chat: the 16 bytes of its UUID. */
+export function mlsGroupId(chatId: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(chatId.replaceAll("-", ""), "hex"));
+}
+
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}

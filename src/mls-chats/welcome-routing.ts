@@ -1,0 +1,41 @@
+import type { Db } from "../db/types.js";
+import { recordEvents } from "../events/log.js";
+import { DurableKind } from "../events/model.js";
+import { devicesOfRefs } from "../key-packages/repo.js";
+import type { WelcomeFraming } from "../mls/framing.js";
+import { InvalidArgumentError } from "../shared/errors.js";
+import { insertWelcome } from "./repo.js";
+
+export interface WelcomeTarget {
+  userId: string;
+  deviceId: number;
+}
+
+/**
+ * The devices a Welcome goes to: the owners of the KeyPackageRefs it names, each a
+ * handed-out package of a device of a user who is a member once the change is applied;
+ * every user added must have at least one device welcomed.
+ */
+export async function welcomeTargets(db: Db, welcome: WelcomeFraming, membersAfter: ReadonlySet<string>, added: Iterable<string>): Promise<WelcomeTarget[]> {
+  const owners = new Map((await devicesOfRefs(db, welcome.newMembers)).map((o) => [o.ref.toString("hex"), o]));
+  const targets: WelcomeTarget[] = [];
+  for (const [i, ref] of welcome.newMembers.entries()) {
+    const owner = owners.get(Buffer.from(ref).toString("hex"));
+    if (!owner) throw new InvalidArgumentError(`welcome: secrets[${i}] names a key package this server did not hand out`);
+    if (!membersAfter.has(owner.userId)) throw new InvalidArgumentError(`welcome: secrets[${i}] names a device of a user who is not a member of the chat`);
+    if (!targets.some((t) => t.userId === owner.userId && t.deviceId === owner.deviceId)) targets.push({ userId: owner.userId, deviceId: owner.deviceId });
+  }
+  for (const userId of added) {
+    if (!targets.some((t) => t.userId === userId)) throw new InvalidArgumentError("welcome: every user added needs at least one of their devices welcomed");
+  }
+  return targets;
+}
+
+/** Stores the Welcome for its devices and records one durable mls_welcome event per device, in the commit's transaction. */
+export async function routeWelcome(db: Db, chatId: string, commitSeq: number, welcome: Uint8Array, targets: readonly WelcomeTarget[]): Promise<void> {
+  await insertWelcome(db, chatId, commitSeq, welcome, targets);
+  await recordEvents(
+    db,
+    targets.map((t) => ({ kind: DurableKind.mlsWelcome, chatId, seq: commitSeq, data: { device: t.deviceId }, recipients: [t.userId] })),
+  );
+}
