@@ -314,3 +314,31 @@ describe("Pending links are bounded per source address", () => {
     await beginFrom("127.0.0.3", httpVersion);
   });
 });
+
+describe("A long wait stays visibly alive", () => {
+  it("WaitDeviceLink repeats `pending` every HEARTBEAT_INTERVAL_MS until the approval", async () => {
+    const quick = await startTestServer({ env: { ...ROOMY, HEARTBEAT_INTERVAL_MS: "150" } });
+    try {
+      const alice = await registerUser(identityClient("connect", quick.baseUrl));
+      const device = newDeviceOf(alice.device);
+      const anonymous = devicesClient("grpc-web", quick.baseUrl, { httpVersion: "1.1" });
+      const link = await anonymous.beginDeviceLink({ deviceSigningKey: device.deviceSigningKey, deviceFingerprint: device.fingerprint });
+      const wait = new LinkWait(anonymous.waitDeviceLink({ linkId: link.linkId, linkSecret: link.linkSecret }));
+      const deadline = Date.now() + 5000;
+      while (wait.messages.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(wait.messages.slice(0, 3).map((m) => m.state.case)).toEqual(["pending", "pending", "pending"]);
+      const certificate = deviceCertificate(alice.device, alice.cyphrId, 2, device.deviceSigningKey);
+      await devicesClient("connect", quick.baseUrl, { token: alice.accessToken }).approveDeviceLink({
+        linkId: link.linkId,
+        linkSecret: link.linkSecret,
+        deviceId: 2,
+        certificate,
+        provisioningBlob: new Uint8Array([1]),
+      });
+      expect((await wait.done).approved?.deviceId).toBe(2);
+      expect(wait.messages.at(-1)!.state.case).toBe("approved");
+    } finally {
+      await quick.close();
+    }
+  });
+});

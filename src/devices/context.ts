@@ -16,4 +16,6 @@ export interface DevicesContext {
   pendingLinksPerSource: number;
   activeSessions: ActiveSessions;
   waiters: LinkWaiters;
+  /** How often a waiting WaitDeviceLink stream repeats `pending` (HEARTBEAT_INTERVAL_MS). */
+  heartbeatIntervalMs: number;
 }

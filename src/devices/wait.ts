@@ -10,7 +10,7 @@ export type LinkState = { kind: "pending"; expiresAt: Date } | { kind: "approved
 
 
 /**
- * The new device's wait: `pending` at once, then `approved` when a device of the account
+ * The new device's wait: `pending` at once and again every heartbeat interval, then `approved` when a device of the account
  * approves the link on any instance (the row is read every LINK_POLL_MS, or at once when
  * the approval happens here). The link is deleted once the approval has been handed over.
  * Ends NOT_FOUND for an unknown id or a wrong secret, DEADLINE_EXCEEDED when the link expires.
@@ -29,7 +29,7 @@ export async function* waitDeviceLink(
     if (!link || !timingSafeEqual(secretHash, link.secret_hash) || (link.expired && !approvalOf(link))) {
       throw new NotFoundError(UNKNOWN_LINK);
     }
-    if (!approvalOf(link)) yield { kind: "pending", expiresAt: link.expires_at };
+    let lastSentMs = 0;
     for (;;) {
       const approval = approvalOf(link);
       if (approval) {
@@ -38,6 +38,11 @@ export async function* waitDeviceLink(
         return;
       }
       if (link.expired) throw new DeadlineExceededError("device link expired");
+      // At once, then every heartbeat interval: proxies see a live stream.
+      if (Date.now() - lastSentMs >= ctx.heartbeatIntervalMs) {
+        lastSentMs = Date.now();
+        yield { kind: "pending", expiresAt: link.expires_at };
+      }
       const untilExpiry = link.expires_at.getTime() - Date.now();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, Math.max(0, Math.min(LINK_POLL_MS, untilExpiry + 1)));

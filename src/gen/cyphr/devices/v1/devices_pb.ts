@@ -122,7 +122,8 @@ export type WaitDeviceLinkResponse = Message<"cyphr.devices.v1.WaitDeviceLinkRes
    */
   state: {
     /**
-     * Sent once when the wait starts: the link exists and is not approved yet.
+     * Sent when the wait starts and every HEARTBEAT_INTERVAL_MS after: the
+     * link exists and is not approved yet.
      *
      * @generated from field: cyphr.devices.v1.DeviceLinkPending pending = 1;
      */
@@ -553,7 +554,8 @@ export const DevicesService: GenService<{
   },
   /**
    * WaitDeviceLink is called by the new device, without a token, with the
-   * link id and secret. The stream first sends `pending` at once, then ends
+   * link id and secret. The stream sends `pending` at once and again every
+   * HEARTBEAT_INTERVAL_MS (default 25 s, a keep-alive for proxies), then ends
    * with `approved` (device_id, certificate, provisioning blob) when an
    * existing device approves the link — whichever server instance that
    * happens on. The approval is delivered once: a completed delivery deletes
