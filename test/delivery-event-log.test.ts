@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_NOTIFY_BYTES, MAX_RECIPIENTS_PER_NOTICE, type DurableNotice } from "../src/delivery/notice.js";
+import { EVENTS_CHANNEL, MAX_NOTIFY_BYTES, MAX_RECIPIENTS_PER_NOTICE, type DurableNotice } from "../src/delivery/notice.js";
 import { NoticeDecoder } from "../src/delivery/notice-codec.js";
 import { recordEvents } from "../src/events/log.js";
 import { DurableKind } from "../src/events/model.js";
@@ -10,7 +10,9 @@ import { startTestServer, type TestServer } from "./helpers/server.js";
 /**
  * The event log has one writer, cyphr_record_events (migrations/0007_event_log_writer.sql):
  * a send (cyphr_send_batch) and every other change (recordEvents) store their events rows
- * and NOTIFY their notices through it, and delivery's codec reads those notices back.
+ * and NOTIFY their notices through it, and delivery's codec reads those notices back. The
+ * constants SQL shares with TypeScript are checked here: the channel, the kind of a send's
+ * event, the recipients per notice (passed in) and the payload limit.
  */
 
 let server: TestServer;
@@ -96,7 +98,8 @@ describe("the event log's one writer", () => {
 async function listen() {
   const client = new pg.Client({ connectionString: server.databaseUrl });
   await client.connect();
-  await client.query("LISTEN cyphr_events");
+  // The channel SQL notifies on is the one the bus listens on.
+  await client.query(`LISTEN ${EVENTS_CHANNEL}`);
   const decoder = new NoticeDecoder();
   const notices: DurableNotice[] = [];
   const raw: string[] = [];

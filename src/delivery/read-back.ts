@@ -15,7 +15,7 @@ export interface MessageRef {
 export const messageKey = (chatId: string, seq: number) => `${chatId}:${seq}`;
 
 /** Delivery's expiry rule, the one history applies in SQL (NOT_EXPIRED): an expired message is not shown. */
-export const isExpired = (expiresAt: Date | null, now = Date.now()) => expiresAt !== null && expiresAt.getTime() <= now;
+const isExpired = (expiresAt: Date | null, now = Date.now()) => expiresAt !== null && expiresAt.getTime() <= now;
 
 /**
  * The messages durable events refer to, not expired, keyed by messageKey: those this

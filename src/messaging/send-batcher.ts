@@ -3,9 +3,9 @@ import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
 import { isDatabaseUnavailable } from "../db/connection-loss.js";
 import type { Db } from "../db/types.js";
+import type { RecentSends } from "../delivery/recent-sends.js";
 import { NotFoundError, PermissionDeniedError } from "../shared/errors.js";
 import type { EncryptedPayload } from "./payload.js";
-import type { RecentSends } from "../delivery/recent-sends.js";
 import { commitSendBatch, keyOf, SendOutcome, type BatchRow, type BatchSend } from "./send-batch-repo.js";
 
 /** A validated message waiting to be committed. */

@@ -5,8 +5,8 @@ import type { StoredMessage } from "./model.js";
 import type { SendInput, SendResult } from "./send.js";
 
 /**
- * Messaging values in their wire form, shared by MessagingService (service.ts) and the
- * realtime frames that carry the same messages and send results.
+ * Messaging values in their wire form, shared by MessagingService (service.ts), delivery's
+ * event frames (src/delivery/durable-frames.ts) and the realtime frames that answer sends.
  */
 
 /** SendMessageRequest → the send use case's input (unary and stream sends alike). */
@@ -32,7 +32,7 @@ export function sendResultMessage(result: SendResult) {
   };
 }
 
-/** A stored message in its wire form (also used by realtime events). */
+/** A stored message in its wire form (also in the frames of durable events). */
 export function messageMessage(m: StoredMessage): MessageInitShape<typeof MessageSchema> {
   return {
     messageId: m.id,
