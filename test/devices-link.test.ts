@@ -216,6 +216,24 @@ describe("What the approver signs", () => {
     await own.approveDeviceLink(approveRequest(alice, begun, 2));
   });
 
+  it("two links approved at once for the same next id: exactly one gets it, the other FAILED_PRECONDITION and nothing half-written", async () => {
+    const alice = await newAccount();
+    const first = await begunLink(alice);
+    const second = await begunLink(alice);
+    const own = devicesClient("connect", a.baseUrl, { token: alice.accessToken });
+    const results = await Promise.allSettled([
+      own.approveDeviceLink(approveRequest(alice, first, 2)),
+      own.approveDeviceLink(approveRequest(alice, second, 2)),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const loser = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    await expectRpcError(Promise.reject(loser.reason), Code.FailedPrecondition, "is not the account's next device id 3");
+    expect((await own.listDevices({ cyphrId: alice.cyphrId })).devices.map((d) => d.deviceId)).toEqual([1, 2]);
+    // The loser's link is still pending: it re-signs for 3 and succeeds.
+    const loserLink = results[0]!.status === "rejected" ? first : second;
+    expect((await own.approveDeviceLink(approveRequest(alice, loserLink, 3))).device!.deviceId).toBe(3);
+  });
+
   it("another account cannot approve a link to its own account with a certificate of the first (the link is used once)", async () => {
     const alice = await newAccount();
     const mallory = await newAccount();

@@ -72,6 +72,23 @@ describe("RemoveDevice", () => {
     expect(row!.n).toBe(0);
   });
 
+  it("the removed device's MLS key packages go with it in the same transaction; the other device's stay", async () => {
+    const [alice] = await participants(a.baseUrl, 1);
+    const phone = await linkDevice(a.baseUrl, alice);
+    // Rows as UploadKeyPackages stores them (contents do not matter to the removal).
+    for (const deviceId of [1, phone.approved.deviceId]) {
+      await queryDatabase(
+        a.databaseUrl,
+        `INSERT INTO key_packages (user_id, device_id, ciphersuite, ref, key_package, last_resort, not_after)
+         VALUES ($1, $2, 82, decode(md5(random()::text), 'hex') || decode(md5(random()::text), 'hex'), '\\x00', false, 4102444800)`,
+        [alice.userId, deviceId],
+      );
+    }
+    await devicesOf(alice).removeDevice({ deviceId: phone.approved.deviceId });
+    const rows = await queryDatabase<{ device_id: number }>(a.databaseUrl, "SELECT device_id FROM key_packages WHERE user_id = $1", [alice.userId]);
+    expect(rows.map((r) => r.device_id)).toEqual([1]);
+  });
+
   it("a device may remove itself; the last device of an account cannot be removed (FAILED_PRECONDITION)", async () => {
     const [alice] = await participants(a.baseUrl, 1);
     const phone = await linkDevice(a.baseUrl, alice);

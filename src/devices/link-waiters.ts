@@ -27,8 +27,4 @@ export class LinkWaiters {
   wake(linkId: string): void {
     for (const wake of this.wakers.get(linkId) ?? []) wake();
   }
-
-  get size(): number {
-    return this.open;
-  }
 }
