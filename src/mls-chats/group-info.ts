@@ -17,9 +17,11 @@ export async function getGroupInfo(ctx: MlsChatsContext, caller: Caller, chatIdI
   return { groupInfo: info.groupInfo, epoch: info.epoch, ciphersuite: info.ciphersuite };
 }
 
-/** Welcomes kept for a device; bounded by what key package claims can produce in the retention window. */
+/** One ListWelcomes answer: at most this many Welcomes, and beyond the first at most this many bytes. */
 const MAX_LISTED_WELCOMES = 500;
+const MAX_LISTED_BYTES = 4 * 1024 * 1024;
 
-export async function listWelcomes(ctx: MlsChatsContext, caller: Caller): Promise<readonly WelcomeRow[]> {
-  return listDeviceWelcomes(ctx.pool, caller.userId, caller.deviceId, MAX_LISTED_WELCOMES);
+export async function listWelcomes(ctx: MlsChatsContext, caller: Caller, chatIdInput: string): Promise<{ welcomes: WelcomeRow[]; truncated: boolean }> {
+  const chatId = chatIdInput === "" ? null : requireUuid("chat_id", chatIdInput);
+  return listDeviceWelcomes(ctx.pool, caller.userId, caller.deviceId, chatId, MAX_LISTED_WELCOMES, MAX_LISTED_BYTES);
 }

@@ -147,13 +147,20 @@ const welcomeRow = z.object({ chat_id: uuid, welcome: bytes, commit_seq: z.numbe
 export type WelcomeRow = z.infer<typeof welcomeRow>;
 
 /** The Welcomes kept for a device, oldest first. */
-export async function listDeviceWelcomes(db: Db, userId: string, deviceId: number, limit: number): Promise<readonly WelcomeRow[]> {
-  return db.any(sql.type(welcomeRow)`
+export async function listDeviceWelcomes(db: Db, userId: string, deviceId: number, chatId: string | null, limit: number, maxBytes: number): Promise<{ welcomes: WelcomeRow[]; truncated: boolean }> {
+  // Sizes and the running total come from the TOAST headers: only the Welcomes that fit are read.
+  const rows = await db.any(sql.type(welcomeRow.extend({ listed: z.number() }))`
     /* listMlsWelcomes */
-    SELECT w.chat_id, w.welcome, w.commit_seq, w.created_at
-    FROM mls_welcome_devices d JOIN mls_welcomes w ON w.id = d.welcome_id
-    WHERE d.user_id = ${userId} AND d.device_id = ${deviceId}
-    ORDER BY w.id LIMIT ${limit}`);
+    WITH listed AS (
+      SELECT w.id, row_number() OVER (ORDER BY w.id) AS rn, sum(octet_length(w.welcome)) OVER (ORDER BY w.id) AS total
+      FROM mls_welcome_devices d JOIN mls_welcomes w ON w.id = d.welcome_id
+      WHERE d.user_id = ${userId} AND d.device_id = ${deviceId} ${chatId ? sql.fragment`AND w.chat_id = ${chatId}` : sql.fragment``}
+    )
+    SELECT w.chat_id, w.welcome, w.commit_seq, w.created_at, (SELECT count(*) FROM listed)::int AS listed
+    FROM listed l JOIN mls_welcomes w ON w.id = l.id
+    WHERE l.rn <= ${limit} AND (l.rn = 1 OR l.total <= ${maxBytes})
+    ORDER BY l.id`);
+  return { welcomes: rows.map(({ listed: _l, ...w }) => w), truncated: rows.length < (rows[0]?.listed ?? 0) };
 }
 
 /** Deletes up to `batch` Welcomes older than the retention window. */

@@ -49,11 +49,12 @@ export function mlsChatsService(ctx: MlsChatsContext): ServiceImpl<typeof MlsCha
       );
       return { messageId: out.messageId, seq: BigInt(out.seq), epoch: out.epoch, duplicate: out.duplicate };
     },
-    async listWelcomes(_req, context) {
+    async listWelcomes(req, context) {
       const caller = requireCaller(context);
-      const rows = await listWelcomes(ctx, caller);
+      const { welcomes, truncated } = await listWelcomes(ctx, caller, req.chatId);
       return {
-        welcomes: rows.map((w) => ({ chatId: w.chat_id, deviceId: caller.deviceId, welcome: w.welcome, commitSeq: BigInt(w.commit_seq), createdAt: timestampFromDate(w.created_at) })),
+        truncated,
+        welcomes: welcomes.map((w) => ({ chatId: w.chat_id, deviceId: caller.deviceId, welcome: w.welcome, commitSeq: BigInt(w.commit_seq), createdAt: timestampFromDate(w.created_at) })),
       };
     },
   };

@@ -127,7 +127,7 @@ export class MlsDevice {
 
   /** Joins from the Welcome the server routed to this device for the chat. */
   async acceptWelcome(chatId: string): Promise<void> {
-    const { welcomes } = await this.chats.listWelcomes({});
+    const { welcomes } = await this.chats.listWelcomes({ chatId });
     const entry = welcomes.find((w) => w.chatId === chatId);
     if (!entry) throw new Error(`${this.label}: no Welcome for chat ${chatId}`);
     const message = decoded(entry.welcome);
