@@ -111,7 +111,7 @@ export function realtimeClient(baseUrl: string, token: string, protocol: Protoco
   return clientFor(RealtimeService, protocol, baseUrl, { token });
 }
 
-/** The same user signed in on another device: a second session with clients of its own. */
+/** The same user signed in again (a second session of the same device, device 1) with clients of its own; linkDevice (./devices.ts) adds a real second device. */
 export async function anotherDevice(baseUrl: string, user: Participant): Promise<Participant> {
   const session = await loginUser(identityClient("connect", baseUrl), user);
   return {
