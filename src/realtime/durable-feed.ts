@@ -14,6 +14,8 @@ const REPLAY_CHUNK = 16;
 export interface FeedHost {
   userId: string;
   sessionId: string;
+  /** The stream's device: durable events addressed to another device of the account (mls_welcome) pass it by. */
+  deviceId: number;
   pool: DatabasePool;
   /** Shared by every stream of the instance: bounds how much of the database pool replays may hold. */
   replaySlots: Semaphore;
@@ -146,6 +148,11 @@ export class DurableFeed {
 
   private emit(cursor: number, frame: ServerFrame | null): void {
     this.delivered = cursor;
-    if (frame && frame.event.case !== undefined) this.host.push(frame);
+    if (frame && frame.event.case !== undefined && forThisDevice(frame, this.host.deviceId)) this.host.push(frame);
   }
+}
+
+/** Whether a durable frame is for the stream's device: an mls_welcome only reaches the device it welcomes. */
+function forThisDevice(frame: ServerFrame, deviceId: number): boolean {
+  return frame.event.case !== "mlsWelcome" || frame.event.value.deviceId === deviceId;
 }

@@ -84,6 +84,7 @@ export class EventStream implements Subscriber {
     this.feed = new DurableFeed({
       userId: this.userId,
       sessionId: this.sessionId,
+      deviceId: caller.deviceId,
       pool: deps.pool,
       replaySlots: deps.replaySlots,
       gone: this.gone.signal,

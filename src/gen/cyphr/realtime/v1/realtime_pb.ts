@@ -461,9 +461,8 @@ export type ServerFrame = Message<"cyphr.realtime.v1.ServerFrame"> & {
      * (cyphr.mls.v1.MlsChatsService): fetch it with ListWelcomes (the event
      * carries chat_id, device_id, commit_seq and created_at, not the Welcome
      * itself, which can be megabytes with a ratchet tree) and join the group.
-     * Durable; only the device whose key package the Welcome names gets its
-     * content (the account's other devices see the event's cursor pass with
-     * no content).
+     * Durable; only the device whose key package the Welcome names receives
+     * it (the account's other devices skip its cursor).
      *
      * @generated from field: cyphr.mls.v1.MlsWelcome mls_welcome = 19;
      */
