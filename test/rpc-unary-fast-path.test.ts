@@ -4,13 +4,15 @@ import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import type { AddressInfo } from "node:net";
+import { gunzipSync } from "node:zlib";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { Code } from "@connectrpc/connect";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, type App } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
-import { MessagingService } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
+import { Direction, ListMessagesRequestSchema, ListMessagesResponseSchema, MessagingService } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { IDENTITY_PUBLIC_METHODS } from "../src/identity/service.js";
 import { authenticate as authenticateCaller } from "../src/identity/sessions.js";
 import { PUBLIC_SERVICES, routes } from "../src/routes.js";
@@ -105,6 +107,21 @@ describe("the unary fast path serves every binary protocol", () => {
     const sent = await sendTo(alice, bob, payload);
     const found = (await fullHistory(bob, sent.chatId)).find((m) => m.messageId === sent.messageId);
     expect(Buffer.from(found!.payload!.ciphertext)).toEqual(payload.ciphertext);
+  });
+
+  it("an answer of 1 KiB or more to a client that accepts gzip is gzip-compressed, as connect-es compresses it", async () => {
+    const sent = await sendTo(alice, bob, randomPayload(4096));
+    const request = create(ListMessagesRequestSchema, { chatId: sent.chatId, limit: 50, direction: Direction.FORWARD });
+    const answer = await h2Request(baseUrl, {
+      path: "/cyphr.messaging.v1.MessagingService/ListMessages",
+      headers: { "content-type": "application/grpc", te: "trailers", "grpc-accept-encoding": "gzip", authorization: `Bearer ${bob.accessToken}` },
+      body: [envelope(toBinary(ListMessagesRequestSchema, request))],
+    });
+    expect(answer.headers["grpc-encoding"]).toBe("gzip");
+    expect(answer.body[0]).toBe(1);
+    const listed = fromBinary(ListMessagesResponseSchema, gunzipSync(answer.body.subarray(5)));
+    expect(listed.messages.map((m) => m.messageId)).toContain(sent.messageId);
+    expect(grpcStatus(answer)?.code).toBe(0);
   });
 
   it("@grpc/grpc-js (descriptors from the .proto at run time) is answered", async () => {
