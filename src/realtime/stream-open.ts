@@ -1,10 +1,9 @@
-import { create } from "@bufbuild/protobuf";
-import { ServerFrameSchema, type ClientFrame, type ConnectRequest, type Hello } from "../gen/cyphr/realtime/v1/realtime_pb.js";
+import type { ClientFrame, ConnectRequest, Hello } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Caller } from "../identity/tokens.js";
-import { toFrameStatus } from "../rpc/errors.js";
 import { DeadlineExceededError, InvalidArgumentError, ResourceExhaustedError } from "../shared/errors.js";
 import { requireInt8 } from "../shared/uint64.js";
 import type { RealtimeContext } from "./context.js";
+import { ClientFrames } from "./client-frames.js";
 import { handleFrame } from "./frame-handler.js";
 import { EventStream } from "./stream.js";
 
@@ -13,8 +12,6 @@ import { EventStream } from "./stream.js";
  * handlers (src/realtime/service.ts) or the HTTP/2 fast path (src/realtime/h2/).
  */
 
-/** Sends in flight per stream before the server stops reading the client's frames. */
-const MAX_IN_FLIGHT = 256;
 /** Longest a failed stream waits for its client to take the last frames before the transport is reset. */
 const MAX_DRAIN_GRACE_MS = 5_000;
 
@@ -92,10 +89,13 @@ export async function withinHelloTimeout<T>(next: Promise<T>, idleMs: number, wh
   }
 }
 
+/** The handler of a caller's client frames. */
+export const clientFrameHandler = (rt: RealtimeContext, caller: Caller) => (frame: ClientFrame) => handleFrame(rt, caller, frame);
+
 /**
- * Reads the client's frames while the stream runs. Sends run concurrently across chats
- * but in order within one destination, so a client's messages to one chat keep the order
- * it sent them in; at most MAX_IN_FLIGHT are pending before reading pauses.
+ * Reads the client's frames from an async iterator (connect-es's request stream) into
+ * ClientFrames, which handles them; reading waits while ClientFrames is full. The HTTP/2
+ * fast path hands its frames to ClientFrames directly instead (src/realtime/h2/stream-call.ts).
  */
 export async function readClientFrames(
   rt: RealtimeContext,
@@ -103,43 +103,16 @@ export async function readClientFrames(
   frames: AsyncIterator<ConnectRequest>,
   stream: EventStream,
 ): Promise<void> {
-  const chains = new Map<string, Promise<void>>();
-  let inFlight = 0;
-  let drained: (() => void) | undefined;
-  const run = async (frame: ClientFrame) => {
-    try {
-      const result = await handleFrame(rt, caller, frame);
-      if (result) stream.reply(result);
-    } catch (error) {
-      const status = toFrameStatus(error, rt.log, "cyphr.realtime.v1.RealtimeService/Connect");
-      stream.reply(create(ServerFrameSchema, { event: { case: "frameError", value: { requestId: frame.requestId, error: status } } }));
-    }
-  };
+  let wake: (() => void) | undefined;
+  const reader = new ClientFrames(clientFrameHandler(rt, caller), stream, { pause: () => undefined, resume: () => wake?.() }, rt.log);
   try {
     for (;;) {
       const next = await frames.next();
       if (next.done) break;
-      stream.touch();
-      const frame = next.value.frame;
-      if (!frame) continue;
-      if (frame.frame.case !== "sendMessage") {
-        await run(frame);
-        continue;
-      }
-      const dest = frame.frame.value.destination;
-      const key = `${dest.case}:${dest.value ?? ""}`;
-      inFlight++;
-      const chained = (chains.get(key) ?? Promise.resolve()).then(() => run(frame));
-      chains.set(key, chained);
-      void chained.finally(() => {
-        inFlight--;
-        if (chains.get(key) === chained) chains.delete(key);
-        drained?.();
-      });
-      while (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => (drained = resolve));
+      reader.push(next.value);
+      while (reader.full) await new Promise<void>((resolve) => (wake = resolve));
     }
-    await Promise.all(chains.values());
-    stream.clientDone();
+    reader.end();
   } catch {
     // The client went away or the stream was aborted: the stream ends through its signal.
   }

@@ -6,10 +6,19 @@ import { EnvelopeReader, EnvelopeTooLargeError, type Envelope } from "./envelope
 /** Decoded messages waiting for the handler before the request is paused (HTTP/2 flow control then holds the client). */
 const HIGH_WATER = 16;
 
+/** Where forwarded messages go (push mode). */
+export interface MessageSink<T> {
+  message(message: T): void;
+  /** No more messages: the request ended (no error) or why reading stopped. */
+  end(error: Error | undefined): void;
+}
+
 /**
- * The request messages of one HTTP/2 stream as an async iterator, read with back-pressure:
- * the stream is paused while HIGH_WATER messages wait. A message that does not decode, is
- * compressed, or exceeds the read limit ends the iteration with INVALID_ARGUMENT or
+ * The request messages of one HTTP/2 stream, read with back-pressure: pulled as an async
+ * iterator (the stream is paused while HIGH_WATER messages wait), or, after forward(),
+ * pushed to a sink as they are decoded (the sink paces the stream with pause()/resume()),
+ * with nothing waiting while the client is silent. A message that does not decode, is
+ * compressed, or exceeds the read limit ends reading with INVALID_ARGUMENT or
  * RESOURCE_EXHAUSTED.
  */
 export class IncomingMessages<Desc extends DescMessage> implements AsyncIterator<MessageShape<Desc>> {
@@ -18,6 +27,7 @@ export class IncomingMessages<Desc extends DescMessage> implements AsyncIterator
   private ended = false;
   private failure: Error | undefined;
   private waiter: (() => void) | undefined;
+  private sink: MessageSink<MessageShape<Desc>> | undefined;
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
@@ -35,6 +45,23 @@ export class IncomingMessages<Desc extends DescMessage> implements AsyncIterator
   /** Why reading stopped early, if it did. */
   get error(): Error | undefined {
     return this.failure;
+  }
+
+  /** Push mode from now on: the messages waiting, then each one as it is decoded, go to `sink`. */
+  forward(sink: MessageSink<MessageShape<Desc>>): void {
+    this.sink = sink;
+    for (const message of this.queue.splice(0)) sink.message(message);
+    if (this.ended) sink.end(this.failure);
+    else if (this.stream.isPaused()) this.stream.resume();
+  }
+
+  /** Push mode: stop reading (HTTP/2 flow control then holds the client). */
+  pause(): void {
+    if (!this.ended) this.stream.pause();
+  }
+
+  resume(): void {
+    if (!this.ended) this.stream.resume();
   }
 
   async next(): Promise<IteratorResult<MessageShape<Desc>>> {
@@ -62,12 +89,17 @@ export class IncomingMessages<Desc extends DescMessage> implements AsyncIterator
     }
     for (const { flags, data } of envelopes) {
       if (flags !== 0) return this.fail(new InvalidArgumentError(`request message has flags 0x${flags.toString(16)}; only uncompressed messages (flags 0) are accepted`));
+      let message: MessageShape<Desc>;
       try {
-        this.queue.push(fromBinary(this.schema, data));
+        message = fromBinary(this.schema, data);
       } catch (error) {
         return this.fail(new InvalidArgumentError(`request message does not decode as ${this.schema.typeName}: ${(error as Error).message}`));
       }
+      if (this.sink) this.sink.message(message);
+      else this.queue.push(message);
+      if (this.ended) return;
     }
+    if (this.sink) return;
     if (this.queue.length >= HIGH_WATER) this.stream.pause();
     this.waiter?.();
   }
@@ -83,5 +115,6 @@ export class IncomingMessages<Desc extends DescMessage> implements AsyncIterator
     if (this.reader.buffered > 0 && !this.failure) this.failure = new InvalidArgumentError("request ended inside a message");
     this.stream.removeAllListeners("data");
     this.waiter?.();
+    this.sink?.end(this.failure);
   }
 }

@@ -13,7 +13,8 @@ import { DeadlineExceededError, UnavailableError } from "../../shared/errors.js"
 import { quote } from "../../shared/quote.js";
 import type { RealtimeContext } from "../context.js";
 import type { EventStream } from "../stream.js";
-import { helloTimeoutMs, openStream, readClientFrames, requireHello, withinHelloTimeout, type StreamTransport } from "../stream-open.js";
+import { ClientFrames } from "../client-frames.js";
+import { clientFrameHandler, helloTimeoutMs, openStream, requireHello, withinHelloTimeout, type StreamTransport } from "../stream-open.js";
 import { encodeFrameResponse } from "./frame-encoding.js";
 import { IncomingMessages } from "./incoming.js";
 import { StreamResponder, timeoutHeader, type StreamRoute } from "./protocol.js";
@@ -99,9 +100,10 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
       const hello = requireHello(await withinHelloTimeout(frames.next(), helloTimeoutMs(deps.rt)));
       if (ended()) return;
       events = openStream(deps.rt, caller, hello.resumeCursor, transport, "connect");
-      const opened = events;
-      // A frame that does not decode ends the stream with its status (INVALID_ARGUMENT, RESOURCE_EXHAUSTED).
-      void readClientFrames(deps.rt, caller, frames, opened).then(() => frames.error && opened.fail(frames.error));
+      // Each frame goes to the handler as it arrives; a frame that does not decode ends the
+      // stream with its status (INVALID_ARGUMENT, RESOURCE_EXHAUSTED).
+      const reader = new ClientFrames(clientFrameHandler(deps.rt, caller), events, frames, deps.log);
+      frames.forward({ message: (request) => reader.push(request), end: (error) => reader.end(error) });
     }
     responder.open();
     // From here the stream pushes its frames and reports its end: nothing of this call waits.
