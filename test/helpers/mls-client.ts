@@ -198,6 +198,11 @@ export class MlsDevice {
     return fresh;
   }
 
+  /** The private keys of this device's key packages (init, HPKE, signature): never to be found on the server. */
+  privateKeys(): Uint8Array[] {
+    return [...this.packages.values()].flatMap((k) => [k.privatePackage.initPrivateKey, k.privatePackage.hpkePrivateKey]);
+  }
+
   epoch(chatId: string): bigint {
     return this.state(chatId).groupContext.epoch;
   }
