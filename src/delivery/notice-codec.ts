@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import type { DurableKind, EventData } from "../events/model.js";
-import { ServerFrameSchema } from "../gen/cyphr/realtime/v1/realtime_pb.js";
+import { ServerFrameSchema, type ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import { MAX_NOTIFY_BYTES, type EphemeralNotice, type Notice, type RevokeNotice } from "./notice.js";
 
 /**
@@ -77,14 +77,20 @@ export class NoticeDecoder {
           sent: wire.m == null ? undefined : { messageId: wire.m, expiresAt: wire.ex == null ? null : new Date(wire.ex) },
           recipients: wire.u,
         };
-      case "x":
+      case "x": {
+        // Decoded when first read: an instance with no stream of these users never needs the frame.
+        const json = wire.f;
+        let frame: ServerFrame | undefined;
         return {
           type: "ephemeral",
-          frame: fromJson(ServerFrameSchema, wire.f),
+          get frame() {
+            return (frame ??= fromJson(ServerFrameSchema, json));
+          },
           users: wire.u,
           ...(wire.only !== undefined && { onlySession: wire.only }),
           ...(wire.except !== undefined && { exceptSession: wire.except }),
         };
+      }
       case "r":
         return { type: "revoke", userId: wire.u, sessionId: wire.s };
       default:
