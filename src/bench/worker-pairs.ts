@@ -58,7 +58,6 @@ export class PairTraffic {
   /** Called once per message at its first arrival on the recipient's stream (performance.now() ms). */
   onDelivered: ((id: string, at: number) => void) | undefined;
   private readonly pairs: Pair[];
-  private readonly messaging = new Map<string, Client<typeof MessagingService>>();
   private readonly pending = new Map<string, (answer: SendAnswer) => void>();
   private readonly connections: H2Connection[] = [];
   private readonly warmup = new Map<string, () => void>();
@@ -140,10 +139,7 @@ export class PairTraffic {
     this.tracker.onSent(id);
     let answer: SendAnswer;
     if (this.options.mode === "unary") {
-      const call = pair.senderConnection!.call(SEND_MESSAGE_PATH, pair.sender.accessToken, ignore, SEND_TIMEOUT_MS);
-      call.end(envelopedSendRequest(pair.constant, id));
-      const status = await call.status;
-      answer = { failed: status.code !== 0, errorCode: status.code, errorMessage: status.message };
+      answer = await this.sendUnary(pair, id);
     } else {
       const requestId = String(++this.nextRequest);
       answer = await new Promise<SendAnswer>((resolve) => {
@@ -157,6 +153,18 @@ export class PairTraffic {
     }
     this.tracker.onAccepted(id);
     return true;
+  }
+
+  private async sendUnary(pair: Pair, id: string): Promise<SendAnswer> {
+    try {
+      const call = pair.senderConnection!.call(SEND_MESSAGE_PATH, pair.sender.accessToken, ignore, SEND_TIMEOUT_MS);
+      call.end(envelopedSendRequest(pair.constant, id));
+      const status = await call.status;
+      return { failed: status.code !== 0, errorCode: status.code, errorMessage: status.message };
+    } catch (error) {
+      // node:http2 refuses new streams on a session that is gone.
+      return { failed: true, errorCode: Code.Unavailable, errorMessage: (error as Error).message };
+    }
   }
 
   /** Waits until every accepted message arrived, or `timeoutMs` passed. */
