@@ -173,5 +173,11 @@ describe("RenameDevice and last-active dates", () => {
       [alice.userId],
     );
     expect(row!.today).toBe(true);
+    // A second login the same day does not write the row again (its xmin, the writing transaction, stays).
+    const xmin = async () =>
+      (await queryDatabase<{ xmin: string }>(a.databaseUrl, "SELECT xmin::text FROM devices WHERE user_id = $1", [alice.userId]))[0]!.xmin;
+    const written = await xmin();
+    await loginUser(identityClient("connect", a.baseUrl), alice);
+    expect(await xmin()).toBe(written);
   });
 });
