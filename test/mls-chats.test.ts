@@ -126,12 +126,12 @@ describe("devices joining and leaving an MLS chat", () => {
     expect(welcomes).toEqual([]);
   });
 
-  it("lets Bob's new device join by external commit: it reads new messages, not old ones", async () => {
-    const { bob, a1, a2, b1, chatId } = await directChat("connect");
+  it.each(PROTOCOLS)("lets Bob's new device join by external commit over %s: it reads new messages, not old ones", async (protocol) => {
+    const { bob, a1, a2, b1, chatId } = await directChat(protocol);
     await b1.acceptWelcome(chatId);
     await a2.acceptWelcome(chatId);
     await say(a1, chatId, "before bob's tablet");
-    const tablet = device(await linkDevice(server.baseUrl, bob));
+    const tablet = device(await linkDevice(server.baseUrl, bob), protocol);
     const joined = await tablet.joinExternally(chatId);
     expect(joined.epoch).toBe(2n);
     for (const d of [a1, a2, b1]) await d.sync(chatId);
@@ -259,6 +259,31 @@ describe("what the delivery service refuses", () => {
       Code.NotFound,
       "not found",
     );
+  });
+
+  it("edits with a new MLS application message, and refuses other edits", async () => {
+    const { admin, member, chatId } = await groupWithOne();
+    await say(member, chatId, "typo hree");
+    const sent = await member.messaging.listMessages({ chatId, cursorSeq: 0n, direction: 1, limit: 1 });
+    const original = sent.messages[0]!;
+    const replacement = await createApplicationMessage(member.state(chatId), new TextEncoder().encode("typo here"), await suiteImpl());
+    member.states.set(chatId, replacement.newState);
+    const edited = await member.messaging.editMessage({
+      messageId: original.messageId,
+      payload: { ciphertext: mlsBytes({ privateMessage: replacement.privateMessage, wireformat: "mls_private_message", version: "mls10" }) },
+    });
+    expect(edited.message?.editedAt).toBeDefined();
+    await expectRpcError(member.messaging.editMessage({ messageId: original.messageId, payload: { ciphertext: new Uint8Array([1, 2]) } }), Code.InvalidArgument, "payload.ciphertext is not an MLS message");
+    const { messages } = await admin.messaging.listMessages({ chatId, cursorSeq: 0n, direction: 2, limit: 200 });
+    const commitMessage = messages.find((m) => m.messageType === (8 as MessageType))!;
+    expect(commitMessage.senderCyphrId).toBe(admin.user.cyphrId);
+    await expectRpcError(admin.messaging.editMessage({ messageId: commitMessage.messageId, payload: { ciphertext: new Uint8Array([1]) } }), Code.FailedPrecondition, "an MLS commit cannot be edited");
+    // The other member decrypts the replacement.
+    const { messages: after } = await admin.messaging.listMessages({ chatId, cursorSeq: original.seq - 1n, direction: 2, limit: 1 });
+    const decoded = (await import("ts-mls")).decodeMlsMessage(after[0]!.payload!.ciphertext, 0)![0];
+    if (decoded.wireformat !== "mls_private_message") throw new Error("expected a PrivateMessage");
+    const read = await processPrivateMessage(admin.state(chatId), decoded.privateMessage, emptyPskIndex, await suiteImpl());
+    expect(read.kind === "applicationMessage" && new TextDecoder().decode(read.message)).toBe("typo here");
   });
 
   it("refuses commits that are stale, ahead, not commits, or whose GroupInfo or Welcome does not fit", async () => {

@@ -35,6 +35,8 @@ export interface SystemEvent {
 
 /** MessageType.SYSTEM: written by the server only. */
 export const SYSTEM_MESSAGE_TYPE = 5;
+/** cyphr.messaging.v1.MessageType.MLS_COMMIT: written only by src/mls-chats; commits stay as sent (no edit). */
+export const MLS_COMMIT_MESSAGE_TYPE = 8;
 
 /** The caller's membership of a chat, with what the chat needs for authorization. */
 export interface Membership {

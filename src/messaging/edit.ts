@@ -1,4 +1,4 @@
-import { ChatKind, isActive, Role, SYSTEM_MESSAGE_TYPE } from "../chats/model.js";
+import { ChatKind, isActive, MLS_COMMIT_MESSAGE_TYPE, Role, SYSTEM_MESSAGE_TYPE } from "../chats/model.js";
 import type { Caller } from "../identity/tokens.js";
 import { FailedPreconditionError, NotFoundError, PermissionDeniedError } from "../shared/errors.js";
 import { requireUuid } from "../shared/ids.js";
@@ -20,13 +20,15 @@ export async function editMessage(
 ): Promise<StoredMessage> {
   const messageId = requireUuid("message_id", input.messageId);
   const payload = requirePayload(input.payload, ctx.maxPayloadBytes);
+  // The chat's protocol rules for the new payload, checked before the transaction (they read through the pool).
+  const { message: target } = await visibleMessage(ctx.pool, messageId, caller);
+  if (target.messageType === MLS_COMMIT_MESSAGE_TYPE) throw new FailedPreconditionError("an MLS commit cannot be edited");
+  await ctx.checkChatPayload(target.chatId, payload, caller.userId);
   return ctx.pool.transaction(async (tx) => {
     const { message, membership } = await visibleMessage(tx, messageId, caller);
     if (message.senderUserId !== caller.userId) throw new PermissionDeniedError("only the sender can edit a message");
     if (!isActive(membership)) throw new PermissionDeniedError("you are no longer a member of this group");
     if (message.deletedAt) throw new FailedPreconditionError("the message was deleted and cannot be edited");
-    if (message.messageType === 8) throw new FailedPreconditionError("an MLS commit cannot be edited");
-    await ctx.checkChatPayload(message.chatId, payload, caller.userId);
     await replacePayload(tx, message.chatId, message.seq, payload);
     await recordEvents(tx, [
       { kind: DurableKind.messageEdited, chatId: message.chatId, seq: message.seq, data: null, recipients: await activeMemberIds(tx, message.chatId) },

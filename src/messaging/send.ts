@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { findOrCreateDirectChat } from "../chats/repo.js";
-import { SYSTEM_MESSAGE_TYPE } from "../chats/model.js";
+import { MLS_COMMIT_MESSAGE_TYPE, SYSTEM_MESSAGE_TYPE } from "../chats/model.js";
 import { findIdentityByCyphrId } from "../identity/repo.js";
 import type { Caller } from "../identity/tokens.js";
 import { InvalidArgumentError, NotFoundError, ResourceExhaustedError } from "../shared/errors.js";
@@ -13,7 +13,6 @@ import { quote } from "../shared/quote.js";
 export const MAX_EXPIRY_SECONDS = 31_536_000;
 /** MessageType values a client may send (SYSTEM is the server's, MLS_COMMIT comes through MlsChatsService). */
 const CLIENT_MESSAGE_TYPES = new Set([0, 1, 2, 3, 4, 6, 7]);
-const MLS_COMMIT_MESSAGE_TYPE = 8;
 
 export interface SendInput {
   recipientCyphrId?: string;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { ChatKind, isActive, Role } from "../chats/model.js";
+import { ChatKind, isActive, MLS_COMMIT_MESSAGE_TYPE, Role } from "../chats/model.js";
 import { allocateSeq, findMembership } from "../chats/repo.js";
 import type { Db } from "../db/types.js";
 import { activeMemberIds, recordEvents } from "../events/log.js";
@@ -14,9 +14,6 @@ import { mlsGroupId, sameBytes } from "./group-id.js";
 import { applyMembership, planMembership, type MembershipPlan } from "./membership.js";
 import { advanceEpoch, findByClientMessageId, insertCommitMessage, lockChatProtocol, PROTOCOL_MLS, welcomedDevices, type ChatProtocolRow } from "./repo.js";
 import { routeWelcome, welcomeTargets } from "./welcome-routing.js";
-
-/** cyphr.messaging.v1.MessageType.MLS_COMMIT */
-export const MLS_COMMIT_MESSAGE_TYPE = 8;
 
 export interface CommitOutcome {
   messageId: string;
