@@ -109,6 +109,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     maxDevices: config.maxDevices,
     beginLimiter: new RateLimiter(config.deviceLinkBeginPerMinute / 60, config.deviceLinkBeginBurst),
     pendingLinksPerSource: config.deviceLinksPendingPerSource,
+    sourcePolicy: config.deviceLinkSource,
     activeSessions: identity.activeSessions,
     waiters: new LinkWaiters(MAX_LINK_WAITERS),
     heartbeatIntervalMs: config.heartbeatIntervalMs,

@@ -72,6 +72,8 @@ export interface Config {
   deviceLinkBeginBurst: number;
   /** Pending device links one source address may have. */
   deviceLinksPendingPerSource: number;
+  /** Where a BeginDeviceLink caller's source address is read: the TCP peer, or the last X-Forwarded-For entry (behind Envoy). */
+  deviceLinkSource: "peer" | "last-forwarded-for";
   /** MLS ciphersuites accepted for key packages and MLS chats, the default first (RFC 9420 names). */
   mlsCiphersuites: SupportedCiphersuite[];
   /** One-time MLS key packages one device may store per ciphersuite. */
@@ -170,6 +172,7 @@ export function loadConfig(env: Env = process.env): Config {
     deviceLinkBeginPerMinute: read.integer("DEVICE_LINK_BEGIN_PER_MINUTE", 1, 1, 100_000),
     deviceLinkBeginBurst: read.integer("DEVICE_LINK_BEGIN_BURST", 5, 1, 100_000),
     deviceLinksPendingPerSource: read.integer("DEVICE_LINKS_PENDING_PER_SOURCE", 3, 1, 10_000),
+    deviceLinkSource: read.oneOf("DEVICE_LINK_SOURCE", ["peer", "last-forwarded-for"], "peer"),
     mlsCiphersuites: readCiphersuites(read.list("MLS_CIPHERSUITES"), problems),
     maxKeyPackages: read.integer("MAX_KEY_PACKAGES", 200, 1, 10_000),
     keyPackagesLowThreshold: read.integer("KEY_PACKAGES_LOW_THRESHOLD", 10, 0, 10_000),

@@ -360,3 +360,33 @@ describe("A long wait stays visibly alive", () => {
     }
   });
 });
+
+describe("The source address behind a proxy", () => {
+  const beginAs = (server: TestServer, forwardedFor: string) =>
+    createClient(
+      DevicesService,
+      createConnectTransport({
+        baseUrl: server.baseUrl,
+        httpVersion: "1.1",
+        interceptors: [(next) => (req) => (req.header.set("x-forwarded-for", forwardedFor), next(req))],
+      }),
+    ).beginDeviceLink({ deviceSigningKey: ed25519.getPublicKey(ed25519.utils.randomSecretKey()), deviceFingerprint: randomBytes(32) });
+
+  it("DEVICE_LINK_SOURCE=last-forwarded-for counts each client by the address the proxy appended; by default the header is ignored", async () => {
+    const env = { DEVICE_LINK_BEGIN_BURST: "100", DEVICE_LINK_BEGIN_PER_MINUTE: "100", DEVICE_LINKS_PENDING_PER_SOURCE: "1" };
+    const behindEnvoy = await startTestServer({ env: { ...env, DEVICE_LINK_SOURCE: "last-forwarded-for" } });
+    const direct = await startTestServer({ env });
+    try {
+      // A client cannot escape its bound by sending its own first entries: only the last one (the proxy's) counts.
+      await beginAs(behindEnvoy, "1.1.1.1, 203.0.113.7");
+      await expectRpcError(beginAs(behindEnvoy, "9.9.9.9, 203.0.113.7"), Code.ResourceExhausted, "at most 1 pending device links per address");
+      await beginAs(behindEnvoy, "203.0.113.8");
+
+      await beginAs(direct, "203.0.113.7");
+      await expectRpcError(beginAs(direct, "203.0.113.8"), Code.ResourceExhausted, "at most 1 pending device links per address");
+    } finally {
+      await direct.close();
+      await behindEnvoy.close();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import type { DatabasePool } from "slonik";
 import type { ActiveSessions } from "../identity/active-sessions.js";
 import type { RateLimiter } from "../messaging/rate-limit.js";
+import type { SourcePolicy } from "../rpc/peer.js";
 import type { LinkWaiters } from "./link-waiters.js";
 
 /** What the device use cases need; built once in the composition root. */
@@ -14,6 +15,8 @@ export interface DevicesContext {
   beginLimiter: RateLimiter;
   /** Pending links one source address may have. */
   pendingLinksPerSource: number;
+  /** Where a BeginDeviceLink caller's source address is read (DEVICE_LINK_SOURCE). */
+  sourcePolicy: SourcePolicy;
   activeSessions: ActiveSessions;
   waiters: LinkWaiters;
   /** How often a waiting WaitDeviceLink stream repeats `pending` (HEARTBEAT_INTERVAL_MS). */

@@ -3,7 +3,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { DevicesService, type DeviceSchema } from "../gen/cyphr/devices/v1/devices_pb.js";
 import { requireCaller } from "../rpc/caller.js";
-import { peerAddress } from "../rpc/peer.js";
+import { sourceAddress } from "../rpc/peer.js";
 import type { DevicesContext } from "./context.js";
 import { approveDeviceLink, beginDeviceLink } from "./link.js";
 import { listAccountDevices, removeDevice, renameAccountDevice } from "./manage.js";
@@ -20,7 +20,7 @@ export function devicesService(ctx: DevicesContext): ServiceImpl<typeof DevicesS
       const link = await beginDeviceLink(ctx, {
         deviceSigningKey: req.deviceSigningKey,
         deviceFingerprint: req.deviceFingerprint,
-        source: peerAddress(context),
+        source: sourceAddress(context, ctx.sourcePolicy),
       });
       return { linkId: link.linkId, linkSecret: link.linkSecret, expiresAt: timestampFromDate(link.expiresAt) };
     },
