@@ -1,6 +1,17 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
-import { createApplicationMessage, createCommit, createGroup, emptyPskIndex, encodeMlsMessage, processPrivateMessage } from "ts-mls";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import {
+  createApplicationMessage,
+  createCommit,
+  createGroup,
+  createGroupInfoWithExternalPubAndRatchetTree,
+  emptyPskIndex,
+  encodeMlsMessage,
+  joinGroupExternal,
+  processPrivateMessage,
+} from "ts-mls";
+import { deviceCredentialIdentity } from "../src/mls/credential.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupsService } from "../src/gen/cyphr/groups/v1/groups_pb.js";
 import { ChatProtocol, MessageType, MessagingService } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
@@ -360,6 +371,39 @@ describe("what the delivery service refuses", () => {
     const first = await member.chats.commitMlsChat({ ...base, clientMessageId, commit: fresh.commit, groupInfo: fresh.groupInfo });
     const again = await member.chats.commitMlsChat({ ...base, clientMessageId, commit: fresh.commit, groupInfo: fresh.groupInfo });
     expect(again).toMatchObject({ duplicate: true, seq: first.seq, messageId: first.messageId, epoch: first.epoch });
+  });
+
+  it("lets a device join externally only as itself: its own credential and certified key", async () => {
+    const { bob, a1, b1, chatId } = await directChat("connect");
+    await b1.acceptWelcome(chatId);
+    const tablet = device(await linkDevice(server.baseUrl, bob));
+    const info = await tablet.chats.getGroupInfo({ chatId });
+    const decodedInfo = (await import("ts-mls")).decodeMlsMessage(info.groupInfo, 0)![0];
+    if (decodedInfo.wireformat !== "mls_group_info") throw new Error("expected a GroupInfo");
+    const impl = await suiteImpl();
+    const attempt = async (kp: Awaited<ReturnType<typeof deviceKeyPackage>>) => {
+      const { publicMessage, newState } = await joinGroupExternal(decodedInfo.groupInfo, kp.publicPackage, kp.privatePackage, false, impl);
+      const groupInfo = await createGroupInfoWithExternalPubAndRatchetTree(newState, [], impl);
+      return tablet.chats.joinMlsChat({
+        chatId,
+        clientMessageId: randomUUID(),
+        commit: mlsBytes({ publicMessage, wireformat: "mls_public_message", version: "mls10" }),
+        groupInfo: mlsBytes({ groupInfo, wireformat: "mls_group_info", version: "mls10" }),
+      });
+    };
+    const own = { cyphrId: bob.cyphrId, deviceId: tablet.user.device.deviceId, signingSecretKey: tablet.user.device.deviceSecretKey };
+    await expectRpcError(
+      attempt(await deviceKeyPackage({ ...own, identity: deviceCredentialIdentity(bob.cyphrId, 1) })),
+      Code.InvalidArgument,
+      `the joining leaf's credential does not name this device (${bob.cyphrId}, device ${tablet.user.device.deviceId})`,
+    );
+    await expectRpcError(
+      attempt(await deviceKeyPackage({ ...own, signingSecretKey: ed25519.utils.randomSecretKey() })),
+      Code.InvalidArgument,
+      "the joining leaf does not sign with this device's certified signing key",
+    );
+    await expect(attempt(await deviceKeyPackage(own))).resolves.toMatchObject({ epoch: 2n });
+    await a1.sync(chatId);
   });
 
   it("refuses MLS calls on an OPAQUE chat and member changes in a direct chat", async () => {

@@ -44,6 +44,7 @@ export function checkCommitRequest(req: CommitRequest, callerCyphrId: string, ma
   if (external && (framing.wireFormat !== "public" || framing.senderType !== "new_member_commit")) {
     throw new InvalidArgumentError("commit of an external join must be a PublicMessage from a new_member_commit sender");
   }
+  if (external && !framing.committerLeaf) throw new InvalidArgumentError("commit of an external join must carry an update path with the joining device's leaf");
   if (!external && framing.senderType !== undefined && framing.senderType !== "member") {
     throw new InvalidArgumentError(`commit is from a ${framing.senderType} sender: an external commit goes through JoinMlsChat`);
   }

@@ -5,6 +5,8 @@ import type { Db } from "../db/types.js";
 import { activeMemberIds, recordEvents } from "../events/log.js";
 import { DurableKind } from "../events/model.js";
 import type { Caller } from "../identity/tokens.js";
+import { findDevice } from "../devices/repo.js";
+import { parseDeviceCredentialIdentity } from "../mls/credential.js";
 import { readFraming } from "../mls/framing.js";
 import { ciphersuiteId } from "../mls/suites.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../shared/errors.js";
@@ -37,6 +39,7 @@ export async function commitMlsChat(ctx: MlsChatsContext, caller: Caller, req: C
     const earlier = await findByClientMessageId(tx, input.chatId, caller.userId, input.clientMessageId);
     if (earlier) return duplicateOutcome(tx, input.chatId, earlier, chat);
     checkAgainstChat(input, chat);
+    if (external) await checkJoiningLeaf(tx, input, caller);
     const plan = await planChange(ctx, tx, input, chat, caller);
     const targets = input.welcome ? await welcomeTargets(tx, input.welcome, plan.membersAfter, plan.added.values()) : [];
     if (input.welcome && targets.length === 0) throw new InvalidArgumentError("welcome names no device");
@@ -85,6 +88,19 @@ function checkAgainstChat(input: CheckedCommit, chat: ChatProtocolRow): void {
   if (ciphersuiteId(input.groupInfo.ciphersuite) !== suite) throw new InvalidArgumentError(`group_info uses ciphersuite ${ciphersuiteId(input.groupInfo.ciphersuite)}; the chat uses ${suite}`);
   if (input.welcome && ciphersuiteId(input.welcome.ciphersuite) !== suite) {
     throw new InvalidArgumentError(`welcome uses ciphersuite ${ciphersuiteId(input.welcome.ciphersuite)}; the chat uses ${suite}`);
+  }
+}
+
+/** An external join adds the caller's own device: its leaf must carry that device's credential and certified key. */
+async function checkJoiningLeaf(tx: Db, input: CheckedCommit, caller: Caller): Promise<void> {
+  const leaf = input.framing.committerLeaf!;
+  const named = leaf.credentialIdentity && parseDeviceCredentialIdentity(leaf.credentialIdentity);
+  if (!named || named.cyphrId !== caller.cyphrId || named.deviceId !== caller.deviceId) {
+    throw new InvalidArgumentError(`commit: the joining leaf's credential does not name this device (${caller.cyphrId}, device ${caller.deviceId})`);
+  }
+  const device = await findDevice(tx, caller.userId, caller.deviceId);
+  if (!device || !sameBytes(device.signingKey, leaf.signatureKey)) {
+    throw new InvalidArgumentError("commit: the joining leaf does not sign with this device's certified signing key");
   }
 }
 

@@ -10,6 +10,8 @@ export interface MlsFraming {
   contentType: ContentTypeName;
   /** Public messages only: who sent it (member, external, new_member_commit, …); encrypted in a PrivateMessage. */
   senderType?: SenderTypeName;
+  /** Public commits with an update path: the committer's new leaf (its credential identity and signature key). */
+  committerLeaf?: { credentialIdentity: Uint8Array | undefined; signatureKey: Uint8Array };
 }
 
 /** An MLS message's framing, or a reason it is not a group message. */
@@ -22,7 +24,20 @@ export function readFraming(bytes: Uint8Array): MlsFraming | string {
   }
   if (message.wireformat === "mls_public_message") {
     const c = message.publicMessage.content;
-    return { wireFormat: "public", groupId: c.groupId, epoch: c.epoch, contentType: c.contentType, senderType: c.sender.senderType };
+    const leaf = c.contentType === "commit" ? c.commit.path?.leafNode : undefined;
+    return {
+      wireFormat: "public",
+      groupId: c.groupId,
+      epoch: c.epoch,
+      contentType: c.contentType,
+      senderType: c.sender.senderType,
+      ...(leaf && {
+        committerLeaf: {
+          credentialIdentity: leaf.credential.credentialType === "basic" ? leaf.credential.identity : undefined,
+          signatureKey: leaf.signaturePublicKey,
+        },
+      }),
+    };
   }
   return `is not a PrivateMessage or PublicMessage (wire format ${message.wireformat})`;
 }
