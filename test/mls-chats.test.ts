@@ -17,7 +17,7 @@ import { GroupsService } from "../src/gen/cyphr/groups/v1/groups_pb.js";
 import { ChatProtocol, MessageType, MessagingService } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { clientFor, identityClient, PROTOCOLS, type Protocol } from "./helpers/clients.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
-import { linkDevice } from "./helpers/linked-device.js";
+import { linkDevice } from "./helpers/devices.js";
 import { deviceKeyPackage, suiteImpl } from "./helpers/mls.js";
 import { mlsBytes, MlsDevice } from "./helpers/mls-client.js";
 import { closeAllStreams, subscribe } from "./helpers/realtime.js";

@@ -6,7 +6,7 @@ import { DevicesService } from "../src/gen/cyphr/devices/v1/devices_pb.js";
 import { KeyPackagesService } from "../src/gen/cyphr/mls/v1/key_packages_pb.js";
 import { deviceCredentialIdentity } from "../src/mls/credential.js";
 import { clientFor, identityClient, PROTOCOLS, type Protocol } from "./helpers/clients.js";
-import { linkDevice } from "./helpers/linked-device.js";
+import { linkDevice } from "./helpers/devices.js";
 import { deviceKeyPackage, nowSeconds, suiteImpl } from "./helpers/mls.js";
 import { closeAllStreams, subscribe } from "./helpers/realtime.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";

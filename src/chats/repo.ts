@@ -66,14 +66,22 @@ export async function allocateSeq(db: Db, chatId: string): Promise<z.infer<typeo
     RETURNING last_seq AS seq, timer_seconds, last_activity_at AS created_at`);
 }
 
-/** The OPAQUE direct chat of the pair, created (with both memberships) if absent; race-safe. */
-export async function findOrCreateDirectChat(db: Db, newChatId: string, userA: string, userB: string): Promise<string> {
+/** The MLS fields of a new direct chat: its suite (RFC 9420 code point), at epoch 0. */
+export interface DirectChatMls {
+  ciphersuite: number;
+}
+
+/**
+ * Creates the pair's direct chat of a protocol (OPAQUE, or MLS at epoch 0) with both
+ * memberships; false when the pair already has one of that protocol (race-safe).
+ */
+export async function insertDirectChat(db: Db, chatId: string, userA: string, userB: string, mls?: DirectChatMls): Promise<boolean> {
   const [low, high] = userA < userB ? [userA, userB] : [userB, userA];
   const created = await db.maybeOneFirst(sql.type(z.object({ id: uuid }))`
     /* insertDirectChat */
     WITH chat AS (
-      INSERT INTO chats (id, kind, direct_user_low, direct_user_high)
-      VALUES (${newChatId}, 1, ${low}, ${high})
+      INSERT INTO chats (id, kind, direct_user_low, direct_user_high, protocol, mls_ciphersuite, mls_epoch)
+      VALUES (${chatId}, 1, ${low}, ${high}, ${mls ? 2 : 1}, ${mls?.ciphersuite ?? null}, ${mls ? 0 : null})
       ON CONFLICT (direct_user_low, direct_user_high, protocol) DO NOTHING
       RETURNING id
     ), members AS (
@@ -81,10 +89,21 @@ export async function findOrCreateDirectChat(db: Db, newChatId: string, userA: s
       SELECT chat.id, u.id, 1, 1 FROM chat, (VALUES (${low}::uuid), (${high}::uuid)) AS u (id)
     )
     SELECT id FROM chat`);
-  if (created) return created;
-  return db.oneFirst(sql.type(z.object({ id: uuid }))`
+  return created !== null;
+}
+
+/** The pair's direct chat of a protocol (1 = OPAQUE, 2 = MLS), if any. */
+export async function findDirectChat(db: Db, userA: string, userB: string, protocol: number): Promise<string | null> {
+  const [low, high] = userA < userB ? [userA, userB] : [userB, userA];
+  return db.maybeOneFirst(sql.type(z.object({ id: uuid }))`
     /* findDirectChat */
-    SELECT id FROM chats WHERE direct_user_low = ${low} AND direct_user_high = ${high} AND protocol = 1`);
+    SELECT id FROM chats WHERE direct_user_low = ${low} AND direct_user_high = ${high} AND protocol = ${protocol}`);
+}
+
+/** The OPAQUE direct chat of the pair, created (with both memberships) if absent; race-safe. */
+export async function findOrCreateDirectChat(db: Db, newChatId: string, userA: string, userB: string): Promise<string> {
+  if (await insertDirectChat(db, newChatId, userA, userB)) return newChatId;
+  return (await findDirectChat(db, userA, userB, 1))!;
 }
 
 /**

@@ -12,7 +12,8 @@ import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../shar
 import { quote } from "../shared/quote.js";
 import type { MlsChatsContext } from "./context.js";
 import { mlsGroupId } from "./group-id.js";
-import { findMlsDirectChat, insertMlsDirectChat, insertMlsGroupChat } from "./repo.js";
+import { findDirectChat, insertDirectChat } from "../chats/repo.js";
+import { insertMlsGroupChat, PROTOCOL_MLS } from "./repo.js";
 
 export type CreateInput =
   | { kind: "direct"; peerCyphrId: string; ciphersuite: number }
@@ -43,8 +44,8 @@ export async function createMlsChat(ctx: MlsChatsContext, caller: Caller, input:
     const peer = await findIdentityByCyphrId(ctx.pool, input.peerCyphrId);
     if (!peer) throw new NotFoundError(`no user with cyphr_id ${quote(input.peerCyphrId)}`);
     if (peer.id === caller.userId) throw new InvalidArgumentError("peer_cyphr_id is your own; a direct chat needs another user");
-    if (!(await insertMlsDirectChat(ctx.pool, chatId, caller.userId, peer.id, ciphersuite))) {
-      const existing = await findMlsDirectChat(ctx.pool, caller.userId, peer.id);
+    if (!(await insertDirectChat(ctx.pool, chatId, caller.userId, peer.id, { ciphersuite }))) {
+      const existing = await findDirectChat(ctx.pool, caller.userId, peer.id, PROTOCOL_MLS);
       throw new AlreadyExistsError(`you already have an MLS direct chat with ${quote(input.peerCyphrId)}: ${existing}`);
     }
   } else {

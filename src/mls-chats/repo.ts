@@ -35,31 +35,6 @@ export async function lockChatProtocol(db: Db, chatId: string): Promise<ChatProt
   return row ? toProtocolRow(row) : null;
 }
 
-/** The MLS direct chat of the pair with both memberships, or null when the pair already has one. */
-export async function insertMlsDirectChat(db: Db, chatId: string, userA: string, userB: string, ciphersuite: number): Promise<boolean> {
-  const [low, high] = userA < userB ? [userA, userB] : [userB, userA];
-  const created = await db.maybeOneFirst(sql.type(z.object({ id: uuid }))`
-    /* insertMlsDirectChat */
-    WITH chat AS (
-      INSERT INTO chats (id, kind, direct_user_low, direct_user_high, protocol, mls_ciphersuite, mls_epoch)
-      VALUES (${chatId}, 1, ${low}, ${high}, 2, ${ciphersuite}, 0)
-      ON CONFLICT (direct_user_low, direct_user_high, protocol) DO NOTHING
-      RETURNING id
-    ), members AS (
-      INSERT INTO chat_members (chat_id, user_id, role, joined_seq)
-      SELECT chat.id, u.id, 1, 1 FROM chat, (VALUES (${low}::uuid), (${high}::uuid)) AS u (id)
-    )
-    SELECT id FROM chat`);
-  return created !== null;
-}
-
-export async function findMlsDirectChat(db: Db, userA: string, userB: string): Promise<string | null> {
-  const [low, high] = userA < userB ? [userA, userB] : [userB, userA];
-  return db.maybeOneFirst(sql.type(z.object({ id: uuid }))`
-    /* findMlsDirectChat */
-    SELECT id FROM chats WHERE direct_user_low = ${low} AND direct_user_high = ${high} AND protocol = 2`);
-}
-
 export async function insertMlsGroupChat(
   db: Db,
   group: { id: string; encryptedName: Uint8Array | null; encryptedSettings: Uint8Array | null; ciphersuite: number },
