@@ -227,7 +227,12 @@ describe("claiming", () => {
     const alice = await newUser();
     await keys(bob).uploadKeyPackages({ keyPackages: (await packages(bob, 5)).map((k) => k.bytes) });
     for (let i = 0; i < 5; i++) await keys(alice).claimKeyPackages({ cyphrId: bob.cyphrId, ciphersuite: MLKEM });
-    // Bob's device was offline: it reads the events on resume from the start.
+    // Bob's device was offline: it reads the events on resume from the start; his other device never gets them.
+    const other = await linkDevice(server.baseUrl, bob);
+    const onOther = subscribe(server.baseUrl, other.accessToken, { resumeCursor: 0 });
+    await onOther.take("devicesChanged");
+    await onOther.take("caughtUp");
+    expect(onOther.all("keyPackagesLow")).toEqual([]);
     const stream = subscribe(server.baseUrl, bob.accessToken, { resumeCursor: 0 });
     const first = await stream.take("keyPackagesLow");
     expect(first.value).toMatchObject({ deviceId: 1, ciphersuite: MLKEM, oneTime: 2 });

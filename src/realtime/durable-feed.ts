@@ -152,7 +152,9 @@ export class DurableFeed {
   }
 }
 
-/** Whether a durable frame is for the stream's device: an mls_welcome only reaches the device it welcomes. */
+/** Whether a durable frame is for the stream's device: mls_welcome and key_packages_low only reach the device they name. */
 function forThisDevice(frame: ServerFrame, deviceId: number): boolean {
-  return frame.event.case !== "mlsWelcome" || frame.event.value.deviceId === deviceId;
+  const event = frame.event;
+  if (event.case === "mlsWelcome" || event.case === "keyPackagesLow") return event.value.deviceId === deviceId;
+  return true;
 }

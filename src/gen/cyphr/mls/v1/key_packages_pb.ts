@@ -335,7 +335,7 @@ export const KeyPackagesService: GenService<{
    * it has stored per ciphersuite and whether it has a last-resort one. When
    * a claim leaves a device with fewer than KEY_PACKAGES_LOW_THRESHOLD
    * (default 10) one-time packages of a suite, the server also sends a
-   * durable `key_packages_low` event (cyphr.realtime.v1) to that account.
+   * durable `key_packages_low` event (cyphr.realtime.v1) to that device.
    *
    * @generated from rpc cyphr.mls.v1.KeyPackagesService.GetKeyPackageCounts
    */

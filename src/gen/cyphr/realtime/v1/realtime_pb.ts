@@ -448,8 +448,8 @@ export type ServerFrame = Message<"cyphr.realtime.v1.ServerFrame"> & {
     /**
      * One of the account's devices has fewer than KEY_PACKAGES_LOW_THRESHOLD
      * one-time MLS key packages of a suite left after a claim: that device
-     * should upload more (cyphr.mls.v1.KeyPackagesService). Durable; sent to
-     * the account (every device sees it; the one named acts).
+     * should upload more (cyphr.mls.v1.KeyPackagesService). Durable; only
+     * that device receives it (the account's other devices skip its cursor).
      *
      * @generated from field: cyphr.realtime.v1.KeyPackagesLow key_packages_low = 18;
      */
