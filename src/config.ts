@@ -76,7 +76,7 @@ export interface Config {
   deviceLinkSource: "peer" | "last-forwarded-for";
   /** MLS ciphersuites accepted for key packages and MLS chats, the default first (RFC 9420 names). */
   mlsCiphersuites: SupportedCiphersuite[];
-  /** One-time MLS key packages one device may store per ciphersuite. */
+  /** One-time MLS key packages one device may store, all suites together. */
   maxKeyPackages: number;
   /** A device left with fewer one-time key packages than this after a claim gets key_packages_low. */
   keyPackagesLowThreshold: number;

@@ -7,7 +7,7 @@ export interface KeyPackagesContext {
   pool: DatabasePool;
   /** MLS_CIPHERSUITES: accepted suites, the default first. */
   ciphersuites: readonly SupportedCiphersuite[];
-  /** MAX_KEY_PACKAGES: one-time packages per device and suite. */
+  /** MAX_KEY_PACKAGES: one-time packages per device, all suites together. */
   maxKeyPackages: number;
   /** KEY_PACKAGES_LOW_THRESHOLD. */
   lowThreshold: number;

@@ -53,11 +53,9 @@ export async function uploadKeyPackages(ctx: KeyPackagesContext, caller: Caller,
       await deleteLastResort(tx, caller.userId, caller.deviceId, rows[0]!.ciphersuite);
     } else {
       const counts = await countKeyPackages(tx, caller.userId, caller.deviceId);
-      for (const suite of new Set(rows.map((r) => r.ciphersuite))) {
-        const total = (counts.get(suite)?.oneTime ?? 0) + rows.filter((r) => r.ciphersuite === suite).length;
-        if (total > ctx.maxKeyPackages) {
-          throw new ResourceExhaustedError(`a device may store at most ${ctx.maxKeyPackages} one-time key packages per ciphersuite (this upload would make ${total} for suite ${suite})`);
-        }
+      const total = [...counts.values()].reduce((sum, c) => sum + c.oneTime, 0) + rows.length;
+      if (total > ctx.maxKeyPackages) {
+        throw new ResourceExhaustedError(`a device may store at most ${ctx.maxKeyPackages} one-time key packages (this upload would make ${total})`);
       }
     }
     await insertKeyPackages(tx, caller.userId, caller.deviceId, rows, req.lastResort);

@@ -207,7 +207,7 @@ export type GetKeyPackageCountsResponse = Message<"cyphr.mls.v1.GetKeyPackageCou
   lowThreshold: number;
 
   /**
-   * The most one-time packages a device may store per ciphersuite.
+   * The most one-time packages a device may store (all suites together).
    *
    * @generated from field: uint32 max_key_packages = 3;
    */
@@ -286,7 +286,7 @@ export const KeyPackagesService: GenService<{
   /**
    * UploadKeyPackages stores key packages for the caller's device: 1 to 100
    * per call, at most MAX_KEY_PACKAGES (default 200) one-time packages stored
-   * per device and ciphersuite. With last_resort set, exactly one package is
+   * per device (all suites together). With last_resort set, exactly one package is
    * given and it replaces the device's last-resort package for its
    * ciphersuite: a last-resort package is handed out when no one-time package
    * is left, and is never used up (RFC 9420 §16.8).
@@ -302,7 +302,7 @@ export const KeyPackagesService: GenService<{
    * one of the same call).
    * Errors: INVALID_ARGUMENT (above, or an empty or oversized list, or
    * last_resort with more than one package); RESOURCE_EXHAUSTED (the device
-   * would hold more than MAX_KEY_PACKAGES one-time packages of a suite).
+   * would hold more than MAX_KEY_PACKAGES one-time packages).
    *
    * @generated from rpc cyphr.mls.v1.KeyPackagesService.UploadKeyPackages
    */
