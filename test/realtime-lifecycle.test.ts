@@ -60,7 +60,9 @@ describe("heartbeats and the idle deadline", () => {
       message: expect.stringContaining(`no frame from the client for ${HEARTBEAT_MS * 3} ms`),
     });
     expect(after).toBeGreaterThanOrEqual(HEARTBEAT_MS * 3);
-    expect(after).toBeLessThan(HEARTBEAT_MS * 6);
+    // Checked once per interval, so due between 3 and 4 intervals; the rest is room for timer lag on a loaded machine
+    // (a stream never ended would hit end()'s 10 intervals).
+    expect(after).toBeLessThan(HEARTBEAT_MS * 9);
     // The heartbeating client outlives it by well over the deadline.
     await sleep(HEARTBEAT_MS * 4);
     expect(alive.isEnded).toBe(false);
