@@ -122,8 +122,10 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     uploadLimiter: new RateLimiter(UPLOAD_RATE_PER_SECOND, UPLOAD_BURST),
     claimLimiter: new RateLimiter(CLAIM_RATE_PER_SECOND, CLAIM_BURST),
   };
+  const sendLimiter = new RateLimiter(config.sendRatePerSecond, config.sendBurst);
   const mlsChats: MlsChatsContext = {
     pool,
+    sendLimiter,
     ciphersuites: config.mlsCiphersuites,
     maxCommitBytes: config.messageMaxBytes,
     maxMembers: config.maxGroupMembers,
@@ -133,7 +135,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
   const messaging: MessagingContext = {
     pool,
     maxPayloadBytes: config.messageMaxBytes,
-    sendLimiter: new RateLimiter(config.sendRatePerSecond, config.sendBurst),
+    sendLimiter,
     sendBatcher: new SendBatcher(pool, log, recentSends),
     directChats: new BoundedMap(100_000),
     checkChatPayload: (chatId, payload, userId) =>

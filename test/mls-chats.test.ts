@@ -406,6 +406,25 @@ describe("what the delivery service refuses", () => {
     await a1.sync(chatId);
   });
 
+  it("counts commits against the sender's send budget", async () => {
+    const strict = await startTestServer({ env: { ...LINKS, SEND_BURST: "3", SEND_RATE_PER_SECOND: "1" } });
+    try {
+      const admin = new MlsDevice(await registerUser(identityClient("connect", strict.baseUrl)), strict.baseUrl);
+      const created = await admin.chats.createMlsChat({ kind: { case: "group", value: {} }, ciphersuite: 0 });
+      await admin.startGroup(created.chatId, created.groupId);
+      for (let i = 0; i < 3; i++) await admin.commit(created.chatId, {});
+      const next = await admin.prepareCommit(created.chatId, []);
+      const limited = await expectRpcError(
+        admin.chats.commitMlsChat({ chatId: created.chatId, clientMessageId: randomUUID(), commit: next.commit, groupInfo: next.groupInfo }),
+        Code.ResourceExhausted,
+        "send rate limit exceeded",
+      );
+      expect(Number(limited.metadata.get("retry-after-ms"))).toBeGreaterThan(0);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it("refuses MLS calls on an OPAQUE chat and member changes in a direct chat", async () => {
     const alice = device(await newUser());
     const bob = await newUser();

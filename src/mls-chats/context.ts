@@ -1,4 +1,5 @@
 import type { DatabasePool } from "slonik";
+import type { RateLimiter } from "../messaging/rate-limit.js";
 import type { SupportedCiphersuite } from "../mls/suites.js";
 import type { ChatProtocols } from "./chat-protocols.js";
 
@@ -12,4 +13,6 @@ export interface MlsChatsContext {
   /** MAX_GROUP_MEMBERS. */
   maxMembers: number;
   protocols: ChatProtocols;
+  /** The per-sender send budget (SEND_RATE_PER_SECOND, SEND_BURST): a commit is a message too. */
+  sendLimiter: RateLimiter;
 }
