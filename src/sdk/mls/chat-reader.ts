@@ -1,0 +1,157 @@
+/**
+ * Reads a chat's history for this device: applies commits in seq order, decrypts application
+ * messages into the Store's log, and builds history() from the log and the server's list, with
+ * an explicit marker for what this device cannot read. Callers hold the chat's lock.
+ */
+import type { Client } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
+import { emptyPskIndex, processPrivateMessage, processPublicMessage, type ClientState } from "ts-mls";
+import { Direction, MessageType, type Message, type MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
+import { decodeMessage, suiteImpl } from "./codec.js";
+import { MlsError, noState } from "./errors.js";
+import type { ChatPosition, GroupStore, LoggedMessage } from "./group-store.js";
+import { readableMessage, type HistoryMessage } from "./history.js";
+
+/** Messages asked for per ListMessages page (the server's maximum is 200). */
+const PAGE = 200;
+
+export class ChatReader {
+  constructor(
+    private readonly groups: GroupStore,
+    private readonly messaging: Client<typeof MessagingService>,
+    private readonly auth: () => Promise<{ headers: Record<string, string> }>,
+  ) {}
+
+  async position(chatId: string): Promise<ChatPosition> {
+    const position = await this.groups.position(chatId);
+    if (!position) throw noState(chatId);
+    return position;
+  }
+
+  /** Processes every message after the last one processed; returns the application messages it decrypted. */
+  async sync(chatId: string): Promise<HistoryMessage[]> {
+    const position = await this.position(chatId);
+    const fresh: HistoryMessage[] = [];
+    for (;;) {
+      const page = await this.page(chatId, position.lastSeq);
+      for (const m of page) {
+        position.lastSeq = m.seq;
+        const read = await this.process(chatId, m, position);
+        if (read) fresh.push(read);
+      }
+      if (page.length < PAGE) return fresh;
+    }
+  }
+
+  /** The chat's application messages in seq order, as this device can read them. */
+  async history(chatId: string, ownCyphrId: string): Promise<HistoryMessage[]> {
+    const position = await this.position(chatId);
+    const out: HistoryMessage[] = [];
+    for (let cursor = 0n; ; ) {
+      const page = await this.page(chatId, cursor);
+      for (const m of page) {
+        cursor = m.seq;
+        if (m.messageType === MessageType.SYSTEM || m.messageType === MessageType.MLS_COMMIT) continue;
+        const own = await this.groups.isOwn(chatId, m.messageId);
+        const logged = await this.groups.logged(chatId, m.messageId);
+        const common = { seq: m.seq, messageId: m.messageId, senderCyphrId: m.senderCyphrId, own, deleted: m.deleted };
+        if (m.deleted) out.push({ ...common, readable: false, reason: "deleted" });
+        else if (logged) out.push(readableMessage(await this.reread(chatId, m, logged, own, position), own));
+        else if (own) out.push({ ...common, readable: false, reason: "sent_by_this_device" });
+        else if (m.seq <= position.joinedSeq) out.push({ ...common, readable: false, reason: "before_join" });
+        else out.push({ ...common, readable: false, reason: "undecryptable" });
+      }
+      if (page.length < PAGE) return out;
+    }
+  }
+
+  /** A message someone else edited after this device read it: the replacement is decrypted (if it can be) and logged. */
+  private async reread(chatId: string, m: Message, logged: LoggedMessage, own: boolean, position: ChatPosition): Promise<LoggedMessage> {
+    const editedAt = editedMillis(m);
+    if (own || editedAt <= logged.editedAt || !m.payload) return logged;
+    const message = decodeMessage(m.payload.ciphertext);
+    if (message?.wireformat !== "mls_private_message") return logged;
+    try {
+      const result = await processPrivateMessage(await this.state(chatId), message.privateMessage, emptyPskIndex, await suiteImpl());
+      if (result.kind !== "applicationMessage") return logged;
+      const edited = { ...logged, body: result.message, editedAt };
+      await this.groups.log(chatId, edited);
+      await this.groups.saveState(chatId, result.newState, position);
+      return edited;
+    } catch {
+      return logged;
+    }
+  }
+
+  /** Drops a deleted message's plaintext from the log. */
+  async forget(chatId: string, messageId: string): Promise<void> {
+    const logged = await this.groups.logged(chatId, messageId);
+    if (logged) await this.groups.log(chatId, { ...logged, body: new Uint8Array(0), deleted: true });
+  }
+
+  private async page(chatId: string, after: bigint): Promise<Message[]> {
+    const res = await this.messaging.listMessages({ chatId, cursorSeq: after, direction: Direction.FORWARD, limit: PAGE }, await this.auth());
+    return res.messages;
+  }
+
+  /** One message of the chat, in seq order: a commit moves the state on; an application message is decrypted and logged. */
+  private async process(chatId: string, m: Message, position: ChatPosition): Promise<HistoryMessage | undefined> {
+    const skip = m.messageType === MessageType.SYSTEM || !m.payload || m.deleted || (await this.groups.isOwn(chatId, m.messageId));
+    const message = skip ? undefined : decodeMessage(m.payload!.ciphertext);
+    if (!message) {
+      await this.groups.savePosition(chatId, position);
+      return undefined;
+    }
+    const impl = await suiteImpl();
+    const state = await this.state(chatId);
+    if (message.wireformat === "mls_public_message") {
+      let next: ClientState;
+      try {
+        next = (await processPublicMessage(state, message.publicMessage, emptyPskIndex, impl)).newState;
+      } catch (err) {
+        throw new MlsError(Code.DataLoss, `this device cannot apply commit seq ${m.seq} of chat ${chatId}: join it again by external commit`, { cause: err });
+      }
+      await this.groups.saveState(chatId, next, position);
+      return undefined;
+    }
+    if (message.wireformat !== "mls_private_message") {
+      await this.groups.savePosition(chatId, position);
+      return undefined;
+    }
+    let result: Awaited<ReturnType<typeof processPrivateMessage>>;
+    try {
+      result = await processPrivateMessage(state, message.privateMessage, emptyPskIndex, impl);
+    } catch {
+      // Not for this device's epochs (history marks it undecryptable); the state is unchanged.
+      await this.groups.savePosition(chatId, position);
+      return undefined;
+    }
+    if (result.kind !== "applicationMessage") {
+      await this.groups.saveState(chatId, result.newState, position);
+      return undefined;
+    }
+    const logged = {
+      seq: m.seq,
+      messageId: m.messageId,
+      senderCyphrId: m.senderCyphrId,
+      contentType: m.messageType === MessageType.TEXT ? ("text" as const) : ("bytes" as const),
+      body: result.message,
+      editedAt: editedMillis(m),
+      deleted: false,
+    };
+    await this.groups.log(chatId, logged);
+    await this.groups.saveState(chatId, result.newState, position);
+    return readableMessage(logged, false);
+  }
+
+  private async state(chatId: string): Promise<ClientState> {
+    const state = await this.groups.state(chatId);
+    if (!state) throw noState(chatId);
+    return state;
+  }
+}
+
+/** When a message was last edited, in milliseconds since the epoch; 0 if never. */
+export function editedMillis(m: Pick<Message, "editedAt">): number {
+  return m.editedAt ? Number(m.editedAt.seconds) * 1000 + Math.floor(m.editedAt.nanos / 1e6) : 0;
+}

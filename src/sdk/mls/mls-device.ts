@@ -1,0 +1,368 @@
+/**
+ * The SDK's MLS chat engine for one device: key packages, direct chats and groups, members
+ * added and removed with their Welcomes, joining on a Welcome or by external commit, sending,
+ * editing and deleting, and history decrypted by this device. All its state is in the Store
+ * (see GroupStore): a new MlsDevice over the same Store continues every chat.
+ */
+import { Code, createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
+import {
+  createApplicationMessage,
+  createCommit,
+  createGroup,
+  createGroupInfoWithExternalPubAndRatchetTree,
+  emptyPskIndex,
+  encodeMlsMessage,
+  joinGroup,
+  joinGroupExternal,
+  type ClientState,
+  type Proposal,
+} from "ts-mls";
+import { MessageType, MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
+import { KeyPackagesService, type ClaimedKeyPackage } from "../../gen/cyphr/mls/v1/key_packages_pb.js";
+import { MlsChatsService } from "../../gen/cyphr/mls/v1/mls_chats_pb.js";
+import { parseDeviceCredentialIdentity } from "../../mls/credential.js";
+import type { Store } from "../store.js";
+import { ChatLocks } from "./chat-lock.js";
+import { decodeMessage, suiteImpl, toHex, wire } from "./codec.js";
+import { asMlsError, isRetryable, isStaleEpoch, MlsError, noState, removedFrom } from "./errors.js";
+import { GroupStore } from "./group-store.js";
+import type { HistoryMessage } from "./history.js";
+import { KeyPackages, refHex, type DeviceIdentity } from "./key-packages.js";
+import { ChatReader, editedMillis } from "./chat-reader.js";
+
+export interface TokenSource {
+  accessToken(): Promise<string>;
+}
+
+/** A commit lost to another one is rebuilt on the winner's epoch at most this many times. */
+export const MAX_COMMIT_ATTEMPTS = 5;
+/** A send, edit or commit that failed in transit is resent (same client_message_id) at most this many times. */
+export const MAX_SEND_ATTEMPTS = 3;
+
+export type Content = string | Uint8Array;
+
+export interface CommitResult {
+  chatId: string;
+  seq: bigint;
+  epoch: bigint;
+  messageId: string;
+  welcomed: { cyphrId: string; deviceId: number }[];
+}
+
+export class MlsDevice {
+  readonly keyPackages: KeyPackages;
+  readonly chats: Client<typeof MlsChatsService>;
+  readonly messaging: Client<typeof MessagingService>;
+  private readonly keys: Client<typeof KeyPackagesService>;
+  private readonly groups: GroupStore;
+  private readonly locks = new ChatLocks();
+  private readonly reader: ChatReader;
+
+  constructor(
+    transport: Transport,
+    private readonly tokens: TokenSource,
+    readonly identity: DeviceIdentity,
+    store: Store,
+  ) {
+    this.groups = new GroupStore(store);
+    this.keys = createClient(KeyPackagesService, transport);
+    this.chats = createClient(MlsChatsService, transport);
+    this.messaging = createClient(MessagingService, transport);
+    this.keyPackages = new KeyPackages(identity, this.groups, this.keys, () => this.auth());
+    this.reader = new ChatReader(this.groups, this.messaging, () => this.auth());
+  }
+
+  /** Keeps `target` one-time key packages and a last-resort one uploaded. */
+  ensureKeyPackages(target?: number): Promise<number> {
+    return guard(() => this.keyPackages.ensure(target));
+  }
+
+  /** Starts the MLS direct chat with a user: Welcomes every device of theirs and this account's other devices. */
+  startDirectChat(peerCyphrId: string): Promise<CommitResult> {
+    return guard(async () => {
+      const created = await this.chats.createMlsChat({ kind: { case: "peerCyphrId", value: peerCyphrId }, ciphersuite: 0 }, await this.auth());
+      await this.startGroupState(created.chatId, created.groupId);
+      const claimed = [...(await this.claim(peerCyphrId)), ...(await this.claim(this.identity.cyphrId))];
+      return this.commitLocked(created.chatId, async () => addProposals(claimed), {});
+    });
+  }
+
+  /** Creates an MLS group with this user as its admin, adding `members` (and this account's other devices). */
+  createGroup(members: string[] = [], spec: { encryptedName?: Uint8Array; encryptedSettings?: Uint8Array } = {}): Promise<CommitResult> {
+    return guard(async () => {
+      const created = await this.chats.createMlsChat({ kind: { case: "group", value: spec }, ciphersuite: 0 }, await this.auth());
+      await this.startGroupState(created.chatId, created.groupId);
+      const claimed = [...(await this.claim(this.identity.cyphrId))];
+      for (const m of members) claimed.push(...(await this.claim(m)));
+      return this.commitLocked(created.chatId, async () => addProposals(claimed), { addCyphrIds: members });
+    });
+  }
+
+  /** Adds users to a group: the server's membership change, the commit and its Welcome in one call. */
+  addMembers(chatId: string, cyphrIds: string[]): Promise<CommitResult> {
+    return guard(async () => {
+      const claimed: ClaimedKeyPackage[] = [];
+      for (const id of cyphrIds) claimed.push(...(await this.claim(id)));
+      return this.commitLocked(chatId, async () => addProposals(claimed), { addCyphrIds: cyphrIds });
+    });
+  }
+
+  /** Removes users from a group: every leaf of theirs, and their membership, in one commit. */
+  removeMembers(chatId: string, cyphrIds: string[]): Promise<CommitResult> {
+    return guard(() =>
+      this.commitLocked(
+        chatId,
+        async (state) => cyphrIds.flatMap((id) => leavesOf(state, id)).map((removed): Proposal => ({ proposalType: "remove", remove: { removed } })),
+        { removeCyphrIds: cyphrIds },
+      ),
+    );
+  }
+
+  /** An empty commit (a key update of this device's leaf). */
+  updateKeys(chatId: string): Promise<CommitResult> {
+    return guard(() => this.commitLocked(chatId, async () => [], {}));
+  }
+
+  /** Joins a chat from the Welcome the server routed to this device. */
+  acceptWelcome(chatId: string): Promise<void> {
+    return guard(() =>
+      this.locks.run(chatId, async () => {
+        const { welcomes } = await this.chats.listWelcomes({ chatId }, await this.auth());
+        for (const entry of [...welcomes].reverse()) {
+          const message = decodeMessage(entry.welcome);
+          if (message?.wireformat !== "mls_welcome") continue;
+          for (const secret of message.welcome.secrets) {
+            const ref = toHex(secret.newMember);
+            const kp = await this.groups.keyPackage(ref);
+            if (!kp) continue;
+            const state = await joinGroup(message.welcome, kp.publicPackage, kp.privatePackage, emptyPskIndex, await suiteImpl());
+            await this.groups.saveState(chatId, state, { lastSeq: entry.commitSeq, joinedSeq: entry.commitSeq });
+            if (!kp.lastResort) await this.groups.deleteKeyPackage(ref);
+            return;
+          }
+        }
+        throw new MlsError(Code.NotFound, `no Welcome for chat ${chatId} names a key package of this device: join it by external commit (joinOwnChat)`);
+      }),
+    );
+  }
+
+  /** Joins a chat of this account from this (new) device by external commit, retried when another commit wins. */
+  joinOwnChat(chatId: string): Promise<CommitResult> {
+    return guard(() =>
+      this.locks.run(chatId, async () => {
+        for (let attempt = 1; ; attempt++) {
+          const info = await this.chats.getGroupInfo({ chatId }, await this.auth());
+          const message = decodeMessage(info.groupInfo);
+          if (message?.wireformat !== "mls_group_info") throw new MlsError(Code.Internal, `the server's GroupInfo of chat ${chatId} does not decode`);
+          const kp = await this.keyPackages.create();
+          const impl = await suiteImpl();
+          const { publicMessage, newState } = await joinGroupExternal(message.groupInfo, kp.publicPackage, kp.privatePackage, false, impl);
+          const groupInfo = await createGroupInfoWithExternalPubAndRatchetTree(newState, [], impl);
+          try {
+            const res = await this.resend((o) =>
+              this.chats.joinMlsChat({ chatId, clientMessageId: crypto.randomUUID(), commit: wire.publicMessage(publicMessage), groupInfo: wire.groupInfo(groupInfo) }, o),
+            );
+            await this.groups.markOwn(chatId, res.messageId);
+            await this.groups.saveState(chatId, newState, { lastSeq: res.seq, joinedSeq: res.seq });
+            await this.groups.deleteKeyPackage(await refHex(kp.publicPackage));
+            return { chatId, seq: res.seq, epoch: res.epoch, messageId: res.messageId, welcomed: [] };
+          } catch (err) {
+            if (!isStaleEpoch(err) || attempt >= MAX_COMMIT_ATTEMPTS) throw err;
+          }
+        }
+      }),
+    );
+  }
+
+  /** Encrypts and sends one message; a retry after a transport failure reuses its client_message_id. */
+  send(chatId: string, content: Content, options: { messageType?: MessageType } = {}): Promise<{ messageId: string; seq: bigint }> {
+    return guard(() =>
+      this.locks.run(chatId, async () => {
+        await this.reader.sync(chatId);
+        const messageType = options.messageType ?? (typeof content === "string" ? MessageType.TEXT : MessageType.FILE);
+        const ciphertext = await this.encrypt(chatId, content);
+        const clientMessageId = crypto.randomUUID();
+        const res = await this.resend((o) =>
+          this.messaging.sendMessage({ destination: { case: "chatId", value: chatId }, clientMessageId, messageType, payload: { ciphertext } }, o),
+        );
+        await this.groups.markOwn(chatId, res.messageId);
+        await this.groups.log(chatId, { seq: res.seq, messageId: res.messageId, senderCyphrId: this.identity.cyphrId, ...body(content), editedAt: 0, deleted: false });
+        return { messageId: res.messageId, seq: res.seq };
+      }),
+    );
+  }
+
+  /** Replaces one of this user's messages with a new MLS application message. */
+  edit(chatId: string, messageId: string, content: Content): Promise<void> {
+    return guard(() =>
+      this.locks.run(chatId, async () => {
+        await this.reader.sync(chatId);
+        const ciphertext = await this.encrypt(chatId, content);
+        const res = await this.resend((o) => this.messaging.editMessage({ messageId, payload: { ciphertext } }, o));
+        const before = await this.groups.logged(chatId, messageId);
+        const editedAt = res.message ? editedMillis(res.message) : Date.now();
+        await this.groups.log(chatId, {
+          seq: res.message?.seq ?? before?.seq ?? 0n,
+          messageId,
+          senderCyphrId: this.identity.cyphrId,
+          ...body(content),
+          editedAt,
+          deleted: false,
+        });
+      }),
+    );
+  }
+
+  /** Deletes a message for everyone. */
+  delete(chatId: string, messageId: string): Promise<void> {
+    return guard(() =>
+      this.locks.run(chatId, async () => {
+        await this.resend((o) => this.messaging.deleteMessage({ messageId }, o));
+        await this.reader.forget(chatId, messageId);
+      }),
+    );
+  }
+
+  /** Processes what arrived since the last call (commits applied, messages decrypted); returns the new messages. */
+  sync(chatId: string): Promise<HistoryMessage[]> {
+    return guard(() => this.locks.run(chatId, () => this.reader.sync(chatId)));
+  }
+
+  /** Every application message of the chat in seq order, decrypted or marked unreadable (and why). */
+  history(chatId: string): Promise<HistoryMessage[]> {
+    return guard(() =>
+      this.locks.run(chatId, async () => {
+        await this.reader.sync(chatId);
+        return this.reader.history(chatId, this.identity.cyphrId);
+      }),
+    );
+  }
+
+  /** The chat's current epoch in this device's state. */
+  async epoch(chatId: string): Promise<bigint> {
+    return (await this.state(chatId)).groupContext.epoch;
+  }
+
+  /** Leaf indices of a user's devices in this device's view of the group. */
+  async leavesOf(chatId: string, cyphrId: string): Promise<number[]> {
+    return leavesOf(await this.state(chatId), cyphrId);
+  }
+
+  /** The chats this device has an MLS state for. */
+  chatIds(): Promise<string[]> {
+    return this.groups.chatIds();
+  }
+
+  async state(chatId: string): Promise<ClientState> {
+    const state = await this.groups.state(chatId);
+    if (!state) throw noState(chatId);
+    return state;
+  }
+
+  /** The state of a chat this device is still a member of, to send or commit with. */
+  private async activeState(chatId: string): Promise<ClientState> {
+    const state = await this.state(chatId);
+    if (state.groupActiveState.kind === "removedFromGroup") throw removedFrom(chatId);
+    return state;
+  }
+
+  private async startGroupState(chatId: string, groupId: Uint8Array): Promise<void> {
+    const kp = await this.keyPackages.create();
+    const state = await createGroup(groupId, kp.publicPackage, kp.privatePackage, [], await suiteImpl());
+    await this.groups.saveState(chatId, state, { lastSeq: 0n, joinedSeq: 0n });
+    await this.groups.deleteKeyPackage(await refHex(kp.publicPackage));
+  }
+
+  private async claim(cyphrId: string): Promise<ClaimedKeyPackage[]> {
+    return (await this.keys.claimKeyPackages({ cyphrId, ciphersuite: 0 }, await this.auth())).keyPackages;
+  }
+
+  /**
+   * One commit: built from the current state, sent with the new epoch's GroupInfo and Welcome.
+   * Lost to another commit ("stale epoch"), it processes the winner from history and is built again.
+   */
+  private commitLocked(chatId: string, proposals: (state: ClientState) => Promise<Proposal[]>, change: { addCyphrIds?: string[]; removeCyphrIds?: string[] }): Promise<CommitResult> {
+    return this.locks.run(chatId, async () => {
+      for (let attempt = 1; ; attempt++) {
+        await this.reader.sync(chatId);
+        const state = await this.activeState(chatId);
+        const impl = await suiteImpl();
+        const result = await createCommit({ state, cipherSuite: impl }, { extraProposals: await proposals(state), ratchetTreeExtension: true });
+        const groupInfo = await createGroupInfoWithExternalPubAndRatchetTree(result.newState, [], impl);
+        const clientMessageId = crypto.randomUUID();
+        try {
+          const res = await this.resend((o) =>
+            this.chats.commitMlsChat(
+              {
+                chatId,
+                clientMessageId,
+                commit: encodeMlsMessage(result.commit),
+                welcome: result.welcome ? wire.welcome(result.welcome) : new Uint8Array(0),
+                groupInfo: wire.groupInfo(groupInfo),
+                addCyphrIds: change.addCyphrIds ?? [],
+                removeCyphrIds: change.removeCyphrIds ?? [],
+              },
+              o,
+            ),
+          );
+          await this.groups.markOwn(chatId, res.messageId);
+          await this.groups.saveState(chatId, result.newState, { ...(await this.reader.position(chatId)), lastSeq: res.seq });
+          return { chatId, seq: res.seq, epoch: res.epoch, messageId: res.messageId, welcomed: res.welcomed.map((w) => ({ cyphrId: w.cyphrId, deviceId: w.deviceId })) };
+        } catch (err) {
+          if (!isStaleEpoch(err) || attempt >= MAX_COMMIT_ATTEMPTS) throw err;
+        }
+      }
+    });
+  }
+
+  private async encrypt(chatId: string, content: Content): Promise<Uint8Array> {
+    const position = await this.reader.position(chatId);
+    const { newState, privateMessage } = await createApplicationMessage(await this.activeState(chatId), body(content).body, await suiteImpl());
+    // Saved before sending: a generation used once is never used again, even if the send fails.
+    await this.groups.saveState(chatId, newState, position);
+    return wire.privateMessage(privateMessage);
+  }
+
+  private async resend<T>(call: (options: CallOptions) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call(await this.auth());
+      } catch (err) {
+        if (!isRetryable(err) || attempt >= MAX_SEND_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  private async auth(): Promise<{ headers: Record<string, string> }> {
+    return { headers: { authorization: `Bearer ${await this.tokens.accessToken()}` } };
+  }
+}
+
+function addProposals(claimed: ClaimedKeyPackage[]): Proposal[] {
+  return claimed.map((c): Proposal => {
+    const m = decodeMessage(c.keyPackage);
+    if (m?.wireformat !== "mls_key_package") throw new MlsError(Code.Internal, `the server handed out a key package of device ${c.deviceId} that does not decode`);
+    return { proposalType: "add", add: { keyPackage: m.keyPackage } };
+  });
+}
+
+function leavesOf(state: ClientState, cyphrId: string): number[] {
+  const leaves: number[] = [];
+  state.ratchetTree.forEach((node, i) => {
+    if (node?.nodeType !== "leaf" || node.leaf.credential.credentialType !== "basic") return;
+    if (parseDeviceCredentialIdentity(node.leaf.credential.identity)?.cyphrId === cyphrId) leaves.push(i / 2);
+  });
+  return leaves;
+}
+
+function body(content: Content): { contentType: "text" | "bytes"; body: Uint8Array } {
+  return typeof content === "string" ? { contentType: "text", body: new TextEncoder().encode(content) } : { contentType: "bytes", body: content };
+}
+
+async function guard<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw asMlsError(err);
+  }
+}
