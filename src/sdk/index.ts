@@ -1,0 +1,5 @@
+/** The Cyphr SDK core: runs in Node and in browsers (no Node-only imports here; see ./node/). */
+export { Account, type AccountDevice, type AccountOptions, type DeviceList } from "./account.js";
+export { CyphrError, toCyphrError, type CyphrErrorCode } from "./errors.js";
+export type { PendingLink } from "./pending-link.js";
+export { MemoryStore, type Store } from "./store.js";
