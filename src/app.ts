@@ -141,7 +141,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     checkChatPayload: (chatId, payload, userId) =>
       checkChatPayload(mlsChats.protocols, chatId, payload, config.mlsEpochWindow, () => requireActiveMembership(pool, chatId, userId).then(() => undefined)),
   };
-  const groups: GroupsContext = { pool, maxMembers: config.maxGroupMembers };
+  const groups: GroupsContext = { pool, maxMembers: config.maxGroupMembers, sendLimiter };
   const hub = new Hub();
   const realtime: RealtimeContext = {
     pool,

@@ -406,8 +406,9 @@ describe("what the delivery service refuses", () => {
     await a1.sync(chatId);
   });
 
-  it("counts commits against the sender's send budget", async () => {
-    const strict = await startTestServer({ env: { ...LINKS, SEND_BURST: "3", SEND_RATE_PER_SECOND: "1" } });
+  it("counts creating a chat and each commit against the sender's send budget", async () => {
+    // A burst of 4: the chat's creation and three commits; the fourth commit waits.
+    const strict = await startTestServer({ env: { ...LINKS, SEND_BURST: "4", SEND_RATE_PER_SECOND: "1" } });
     try {
       const admin = new MlsDevice(await registerUser(identityClient("connect", strict.baseUrl)), strict.baseUrl);
       const created = await admin.chats.createMlsChat({ kind: { case: "group", value: {} }, ciphersuite: 0 });
@@ -420,6 +421,12 @@ describe("what the delivery service refuses", () => {
         "send rate limit exceeded",
       );
       expect(Number(limited.metadata.get("retry-after-ms"))).toBeGreaterThan(0);
+      // Creating a group spends from the same budget.
+      await expectRpcError(
+        clientFor(GroupsService, "connect", strict.baseUrl, { token: admin.user.accessToken }).createGroup({}),
+        Code.ResourceExhausted,
+        "send rate limit exceeded",
+      );
     } finally {
       await strict.close();
     }

@@ -4,6 +4,7 @@ import { appendSystemMessage } from "../chats/system-messages.js";
 import { assertCyphrIdFormat } from "../identity/cyphr-id.js";
 import type { Caller } from "../identity/tokens.js";
 import { InvalidArgumentError, NotFoundError } from "../shared/errors.js";
+import { spendSend } from "../messaging/rate-limit.js";
 import { checkEncryptedName, checkEncryptedSettings } from "./access.js";
 import { announceGroupChange } from "./announce.js";
 import type { GroupsContext } from "./context.js";
@@ -26,6 +27,7 @@ export async function createGroup(
   if (new Set(ids).size !== ids.length) throw new InvalidArgumentError("member_cyphr_ids must not repeat an id");
   if (ids.includes(caller.cyphrId)) throw new InvalidArgumentError("member_cyphr_ids must not include the creator");
 
+  spendSend(ctx.sendLimiter, caller.userId);
   const chatId = randomUUID();
   return ctx.pool.transaction(async (tx) => {
     const userIds = await userIdsByCyphrId(tx, ids);

@@ -1,3 +1,11 @@
+import { ResourceExhaustedError } from "../shared/errors.js";
+
+/** Takes one of the user's sends, or fails with RESOURCE_EXHAUSTED saying when to retry. */
+export function spendSend(limiter: RateLimiter, userId: string): void {
+  const retryAfterMs = limiter.take(userId);
+  if (retryAfterMs > 0) throw new ResourceExhaustedError(`send rate limit exceeded; retry in ${retryAfterMs} ms`, retryAfterMs);
+}
+
 /**
  * Per-key token buckets: `ratePerSecond` tokens a second, at most `burst` saved up.
  * State is per process: with N instances a sender may reach N times the rate, which

@@ -3,11 +3,12 @@ import { findOrCreateDirectChat } from "../chats/repo.js";
 import { MLS_COMMIT_MESSAGE_TYPE, SYSTEM_MESSAGE_TYPE } from "../chats/model.js";
 import { findIdentityByCyphrId } from "../identity/repo.js";
 import type { Caller } from "../identity/tokens.js";
-import { InvalidArgumentError, NotFoundError, ResourceExhaustedError } from "../shared/errors.js";
+import { InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { requireUuid } from "../shared/ids.js";
 import type { MessagingContext } from "./context.js";
 import { requirePayload, type EncryptedPayload } from "./payload.js";
 import type { SendResult } from "./send-batcher.js";
+import { spendSend } from "./rate-limit.js";
 import { quote } from "../shared/quote.js";
 
 export const MAX_EXPIRY_SECONDS = 31_536_000;
@@ -44,10 +45,7 @@ export async function sendMessage(ctx: MessagingContext, caller: Caller, input: 
   if (input.expiresInSeconds > MAX_EXPIRY_SECONDS) {
     throw new InvalidArgumentError(`expires_in_seconds must be at most ${MAX_EXPIRY_SECONDS}, got ${input.expiresInSeconds}`);
   }
-  const retryAfterMs = ctx.sendLimiter.take(caller.userId);
-  if (retryAfterMs > 0) {
-    throw new ResourceExhaustedError(`send rate limit exceeded; retry in ${retryAfterMs} ms`, retryAfterMs);
-  }
+  spendSend(ctx.sendLimiter, caller.userId);
   const chatId = await resolveChat(ctx, caller, input);
   // A direct chat found by recipient is always OPAQUE; a chat named by id may be MLS.
   if (input.chatId !== undefined) await ctx.checkChatPayload(chatId, payload, caller.userId);

@@ -9,7 +9,8 @@ import { findDevice } from "../devices/repo.js";
 import { parseDeviceCredentialIdentity } from "../mls/credential.js";
 import { readFraming } from "../mls/framing.js";
 import { ciphersuiteId } from "../mls/suites.js";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError, ResourceExhaustedError } from "../shared/errors.js";
+import { spendSend } from "../messaging/rate-limit.js";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../shared/errors.js";
 import { checkCommitRequest, type CheckedCommit, type CommitRequest } from "./commit-input.js";
 import type { MlsChatsContext } from "./context.js";
 import { mlsGroupId, sameBytes } from "./group-id.js";
@@ -34,8 +35,7 @@ export interface CommitOutcome {
  */
 export async function commitMlsChat(ctx: MlsChatsContext, caller: Caller, req: CommitRequest, external = false): Promise<CommitOutcome> {
   const input = checkCommitRequest(req, caller.cyphrId, ctx.maxCommitBytes, external);
-  const retryAfterMs = ctx.sendLimiter.take(caller.userId);
-  if (retryAfterMs > 0) throw new ResourceExhaustedError(`send rate limit exceeded; retry in ${retryAfterMs} ms`, retryAfterMs);
+  spendSend(ctx.sendLimiter, caller.userId);
   const outcome = await ctx.pool.transaction(async (tx) => {
     const chat = await lockMemberChat(tx, input.chatId, caller);
     const earlier = await findByClientMessageId(tx, input.chatId, caller.userId, input.clientMessageId);

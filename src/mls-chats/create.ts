@@ -8,6 +8,7 @@ import { assertCyphrIdFormat } from "../identity/cyphr-id.js";
 import { findIdentityByCyphrId } from "../identity/repo.js";
 import type { Caller } from "../identity/tokens.js";
 import { ciphersuiteById, ciphersuiteId } from "../mls/suites.js";
+import { spendSend } from "../messaging/rate-limit.js";
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { quote } from "../shared/quote.js";
 import type { MlsChatsContext } from "./context.js";
@@ -38,6 +39,7 @@ export function requireChatCiphersuite(ctx: MlsChatsContext, requested: number):
 /** Creates an MLS chat at epoch 0: a direct chat with both users as members, or a group with the caller as admin. */
 export async function createMlsChat(ctx: MlsChatsContext, caller: Caller, input: CreateInput): Promise<CreatedMlsChat> {
   const ciphersuite = requireChatCiphersuite(ctx, input.ciphersuite);
+  spendSend(ctx.sendLimiter, caller.userId);
   const chatId = randomUUID();
   if (input.kind === "direct") {
     assertCyphrIdFormat(input.peerCyphrId, "peer_cyphr_id");

@@ -606,7 +606,9 @@ export const ListMembersResponseSchema: GenMessage<ListMembersResponse> = /*@__P
 export const GroupsService: GenService<{
   /**
    * CreateGroup creates a group; the caller becomes its admin and the named
-   * users its members. NOT_FOUND names a Cyphr ID that does not exist.
+   * users its members. NOT_FOUND names a Cyphr ID that does not exist. It
+   * spends one of the caller's sends (SEND_RATE_PER_SECOND, SEND_BURST):
+   * RESOURCE_EXHAUSTED with retry-after when none is left.
    *
    * @generated from rpc cyphr.groups.v1.GroupsService.CreateGroup
    */

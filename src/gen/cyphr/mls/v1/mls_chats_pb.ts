@@ -565,7 +565,10 @@ export const MlsWelcomeSchema: GenMessage<MlsWelcome> = /*@__PURE__*/
  *
  * Every RPC requires `authorization: Bearer <access token>`; the token names
  * the caller's device. A chat the caller is not a member of answers
- * NOT_FOUND. MLS objects travel as MLSMessage bytes (RFC 9420 §6) exactly as
+ * NOT_FOUND. CreateMlsChat, CommitMlsChat and JoinMlsChat each spend one of
+ * the caller's sends (SEND_RATE_PER_SECOND, SEND_BURST, shared with
+ * MessagingService.SendMessage): RESOURCE_EXHAUSTED with retry-after when
+ * none is left. MLS objects travel as MLSMessage bytes (RFC 9420 §6) exactly as
  * the client's MLS library encodes them.
  *
  * @generated from service cyphr.mls.v1.MlsChatsService
