@@ -4,14 +4,12 @@
  * editing and deleting, and history decrypted by this device. All its state is in the Store
  * (see GroupStore): a new MlsDevice over the same Store continues every chat.
  */
-import { Code, createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
+import { Code, createClient, type Client, type Transport } from "@connectrpc/connect";
 import {
   createApplicationMessage,
-  createCommit,
   createGroup,
   createGroupInfoWithExternalPubAndRatchetTree,
   emptyPskIndex,
-  encodeMlsMessage,
   joinGroup,
   joinGroupExternal,
   type ClientState,
@@ -20,15 +18,16 @@ import {
 import { MessageType, MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { KeyPackagesService, type ClaimedKeyPackage } from "../../gen/cyphr/mls/v1/key_packages_pb.js";
 import { MlsChatsService } from "../../gen/cyphr/mls/v1/mls_chats_pb.js";
-import { parseDeviceCredentialIdentity } from "../../mls/credential.js";
 import type { Store } from "../store.js";
+import { guard, resend } from "./calls.js";
 import { ChatLocks } from "./chat-lock.js";
+import { ChatReader, editedMillis } from "./chat-reader.js";
 import { decodeMessage, suiteImpl, toHex, wire } from "./codec.js";
-import { asMlsError, isRetryable, isStaleEpoch, MlsError, noState, removedFrom } from "./errors.js";
+import { addProposals, buildCommit, leavesOf, removeProposals, type BuiltCommit } from "./commits.js";
+import { isStaleEpoch, MlsError, noState, removedFrom } from "./errors.js";
 import { GroupStore } from "./group-store.js";
 import type { HistoryMessage } from "./history.js";
 import { KeyPackages, refHex, type DeviceIdentity } from "./key-packages.js";
-import { ChatReader, editedMillis } from "./chat-reader.js";
 
 export interface TokenSource {
   accessToken(): Promise<string>;
@@ -36,8 +35,6 @@ export interface TokenSource {
 
 /** A commit lost to another one is rebuilt on the winner's epoch at most this many times. */
 export const MAX_COMMIT_ATTEMPTS = 5;
-/** A send, edit or commit that failed in transit is resent (same client_message_id) at most this many times. */
-export const MAX_SEND_ATTEMPTS = 3;
 
 export type Content = string | Uint8Array;
 
@@ -81,9 +78,9 @@ export class MlsDevice {
   startDirectChat(peerCyphrId: string): Promise<CommitResult> {
     return guard(async () => {
       const created = await this.chats.createMlsChat({ kind: { case: "peerCyphrId", value: peerCyphrId }, ciphersuite: 0 }, await this.auth());
-      await this.startGroupState(created.chatId, created.groupId);
+      await this.initGroup(created.chatId, created.groupId);
       const claimed = [...(await this.claim(peerCyphrId)), ...(await this.claim(this.identity.cyphrId))];
-      return this.commitLocked(created.chatId, async () => addProposals(claimed), {});
+      return this.commit(created.chatId, () => addProposals(claimed));
     });
   }
 
@@ -91,10 +88,10 @@ export class MlsDevice {
   createGroup(members: string[] = [], spec: { encryptedName?: Uint8Array; encryptedSettings?: Uint8Array } = {}): Promise<CommitResult> {
     return guard(async () => {
       const created = await this.chats.createMlsChat({ kind: { case: "group", value: spec }, ciphersuite: 0 }, await this.auth());
-      await this.startGroupState(created.chatId, created.groupId);
+      await this.initGroup(created.chatId, created.groupId);
       const claimed = [...(await this.claim(this.identity.cyphrId))];
       for (const m of members) claimed.push(...(await this.claim(m)));
-      return this.commitLocked(created.chatId, async () => addProposals(claimed), { addCyphrIds: members });
+      return this.commit(created.chatId, () => addProposals(claimed), { addCyphrIds: members });
     });
   }
 
@@ -103,24 +100,18 @@ export class MlsDevice {
     return guard(async () => {
       const claimed: ClaimedKeyPackage[] = [];
       for (const id of cyphrIds) claimed.push(...(await this.claim(id)));
-      return this.commitLocked(chatId, async () => addProposals(claimed), { addCyphrIds: cyphrIds });
+      return this.commit(chatId, () => addProposals(claimed), { addCyphrIds: cyphrIds });
     });
   }
 
   /** Removes users from a group: every leaf of theirs, and their membership, in one commit. */
   removeMembers(chatId: string, cyphrIds: string[]): Promise<CommitResult> {
-    return guard(() =>
-      this.commitLocked(
-        chatId,
-        async (state) => cyphrIds.flatMap((id) => leavesOf(state, id)).map((removed): Proposal => ({ proposalType: "remove", remove: { removed } })),
-        { removeCyphrIds: cyphrIds },
-      ),
-    );
+    return this.commit(chatId, (state) => removeProposals(state, cyphrIds), { removeCyphrIds: cyphrIds });
   }
 
   /** An empty commit (a key update of this device's leaf). */
   updateKeys(chatId: string): Promise<CommitResult> {
-    return guard(() => this.commitLocked(chatId, async () => [], {}));
+    return this.commit(chatId, () => []);
   }
 
   /** Joins a chat from the Welcome the server routed to this device. */
@@ -159,8 +150,8 @@ export class MlsDevice {
           const { publicMessage, newState } = await joinGroupExternal(message.groupInfo, kp.publicPackage, kp.privatePackage, false, impl);
           const groupInfo = await createGroupInfoWithExternalPubAndRatchetTree(newState, [], impl);
           try {
-            const res = await this.resend((o) =>
-              this.chats.joinMlsChat({ chatId, clientMessageId: crypto.randomUUID(), commit: wire.publicMessage(publicMessage), groupInfo: wire.groupInfo(groupInfo) }, o),
+            const res = await resend(async () =>
+              this.chats.joinMlsChat({ chatId, clientMessageId: crypto.randomUUID(), commit: wire.publicMessage(publicMessage), groupInfo: wire.groupInfo(groupInfo) }, await this.auth()),
             );
             await this.groups.markOwn(chatId, res.messageId);
             await this.groups.saveState(chatId, newState, { lastSeq: res.seq, joinedSeq: res.seq });
@@ -182,8 +173,8 @@ export class MlsDevice {
         const messageType = options.messageType ?? (typeof content === "string" ? MessageType.TEXT : MessageType.FILE);
         const ciphertext = await this.encrypt(chatId, content);
         const clientMessageId = crypto.randomUUID();
-        const res = await this.resend((o) =>
-          this.messaging.sendMessage({ destination: { case: "chatId", value: chatId }, clientMessageId, messageType, payload: { ciphertext } }, o),
+        const res = await resend(async () =>
+          this.messaging.sendMessage({ destination: { case: "chatId", value: chatId }, clientMessageId, messageType, payload: { ciphertext } }, await this.auth()),
         );
         await this.groups.markOwn(chatId, res.messageId);
         await this.groups.log(chatId, { seq: res.seq, messageId: res.messageId, senderCyphrId: this.identity.cyphrId, ...body(content), editedAt: 0, deleted: false });
@@ -198,7 +189,7 @@ export class MlsDevice {
       this.locks.run(chatId, async () => {
         await this.reader.sync(chatId);
         const ciphertext = await this.encrypt(chatId, content);
-        const res = await this.resend((o) => this.messaging.editMessage({ messageId, payload: { ciphertext } }, o));
+        const res = await resend(async () => this.messaging.editMessage({ messageId, payload: { ciphertext } }, await this.auth()));
         const before = await this.groups.logged(chatId, messageId);
         const editedAt = res.message ? editedMillis(res.message) : Date.now();
         await this.groups.log(chatId, {
@@ -217,7 +208,7 @@ export class MlsDevice {
   delete(chatId: string, messageId: string): Promise<void> {
     return guard(() =>
       this.locks.run(chatId, async () => {
-        await this.resend((o) => this.messaging.deleteMessage({ messageId }, o));
+        await resend(async () => this.messaging.deleteMessage({ messageId }, await this.auth()));
         await this.reader.forget(chatId, messageId);
       }),
     );
@@ -266,53 +257,63 @@ export class MlsDevice {
     return state;
   }
 
-  private async startGroupState(chatId: string, groupId: Uint8Array): Promise<void> {
+  /** Creates a chat's MLS group locally at epoch 0, this device its only member (CreateMlsChat gives chat and group id). */
+  async initGroup(chatId: string, groupId: Uint8Array): Promise<void> {
     const kp = await this.keyPackages.create();
     const state = await createGroup(groupId, kp.publicPackage, kp.privatePackage, [], await suiteImpl());
     await this.groups.saveState(chatId, state, { lastSeq: 0n, joinedSeq: 0n });
     await this.groups.deleteKeyPackage(await refHex(kp.publicPackage));
   }
 
-  private async claim(cyphrId: string): Promise<ClaimedKeyPackage[]> {
-    return (await this.keys.claimKeyPackages({ cyphrId, ciphersuite: 0 }, await this.auth())).keyPackages;
+  /**
+   * A commit of this device's current state, not sent: `apply` records it as this device's once
+   * the server accepted it (CommitMlsChat's seq and message id). For callers that send it themselves.
+   */
+  async prepareCommit(chatId: string, proposals: Proposal[]): Promise<BuiltCommit & { apply(seq: bigint, messageId: string): Promise<void> }> {
+    const built = await buildCommit(await this.activeState(chatId), proposals);
+    return { ...built, apply: (seq, messageId) => this.applyOwnCommit(chatId, built.newState, seq, messageId) };
   }
 
   /**
-   * One commit: built from the current state, sent with the new epoch's GroupInfo and Welcome.
-   * Lost to another commit ("stale epoch"), it processes the winner from history and is built again.
+   * One commit with the server's membership change: built from the current state (after processing
+   * what arrived), sent with its Welcome and the new epoch's GroupInfo. Lost to another commit
+   * ("stale epoch"), it processes the winner from history and is built again, MAX_COMMIT_ATTEMPTS in all.
    */
-  private commitLocked(chatId: string, proposals: (state: ClientState) => Promise<Proposal[]>, change: { addCyphrIds?: string[]; removeCyphrIds?: string[] }): Promise<CommitResult> {
-    return this.locks.run(chatId, async () => {
-      for (let attempt = 1; ; attempt++) {
-        await this.reader.sync(chatId);
-        const state = await this.activeState(chatId);
-        const impl = await suiteImpl();
-        const result = await createCommit({ state, cipherSuite: impl }, { extraProposals: await proposals(state), ratchetTreeExtension: true });
-        const groupInfo = await createGroupInfoWithExternalPubAndRatchetTree(result.newState, [], impl);
-        const clientMessageId = crypto.randomUUID();
-        try {
-          const res = await this.resend((o) =>
-            this.chats.commitMlsChat(
-              {
-                chatId,
-                clientMessageId,
-                commit: encodeMlsMessage(result.commit),
-                welcome: result.welcome ? wire.welcome(result.welcome) : new Uint8Array(0),
-                groupInfo: wire.groupInfo(groupInfo),
-                addCyphrIds: change.addCyphrIds ?? [],
-                removeCyphrIds: change.removeCyphrIds ?? [],
-              },
-              o,
-            ),
-          );
-          await this.groups.markOwn(chatId, res.messageId);
-          await this.groups.saveState(chatId, result.newState, { ...(await this.reader.position(chatId)), lastSeq: res.seq });
-          return { chatId, seq: res.seq, epoch: res.epoch, messageId: res.messageId, welcomed: res.welcomed.map((w) => ({ cyphrId: w.cyphrId, deviceId: w.deviceId })) };
-        } catch (err) {
-          if (!isStaleEpoch(err) || attempt >= MAX_COMMIT_ATTEMPTS) throw err;
+  commit(chatId: string, proposals: (state: ClientState) => Proposal[], change: { addCyphrIds?: string[]; removeCyphrIds?: string[] } = {}): Promise<CommitResult> {
+    return guard(() =>
+      this.locks.run(chatId, async () => {
+        for (let attempt = 1; ; attempt++) {
+          await this.reader.sync(chatId);
+          const state = await this.activeState(chatId);
+          const built = await buildCommit(state, proposals(state));
+          const request = {
+            chatId,
+            clientMessageId: crypto.randomUUID(),
+            commit: built.commit,
+            welcome: built.welcome,
+            groupInfo: built.groupInfo,
+            addCyphrIds: change.addCyphrIds ?? [],
+            removeCyphrIds: change.removeCyphrIds ?? [],
+          };
+          try {
+            const res = await resend(async () => this.chats.commitMlsChat(request, await this.auth()));
+            await this.applyOwnCommit(chatId, built.newState, res.seq, res.messageId);
+            return { chatId, seq: res.seq, epoch: res.epoch, messageId: res.messageId, welcomed: res.welcomed.map((w) => ({ cyphrId: w.cyphrId, deviceId: w.deviceId })) };
+          } catch (err) {
+            if (!isStaleEpoch(err) || attempt >= MAX_COMMIT_ATTEMPTS) throw err;
+          }
         }
-      }
-    });
+      }),
+    );
+  }
+
+  private async applyOwnCommit(chatId: string, newState: ClientState, seq: bigint, messageId: string): Promise<void> {
+    await this.groups.markOwn(chatId, messageId);
+    await this.groups.saveState(chatId, newState, { ...(await this.reader.position(chatId)), lastSeq: seq });
+  }
+
+  private async claim(cyphrId: string): Promise<ClaimedKeyPackage[]> {
+    return (await this.keys.claimKeyPackages({ cyphrId, ciphersuite: 0 }, await this.auth())).keyPackages;
   }
 
   private async encrypt(chatId: string, content: Content): Promise<Uint8Array> {
@@ -323,46 +324,11 @@ export class MlsDevice {
     return wire.privateMessage(privateMessage);
   }
 
-  private async resend<T>(call: (options: CallOptions) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await call(await this.auth());
-      } catch (err) {
-        if (!isRetryable(err) || attempt >= MAX_SEND_ATTEMPTS) throw err;
-      }
-    }
-  }
-
   private async auth(): Promise<{ headers: Record<string, string> }> {
     return { headers: { authorization: `Bearer ${await this.tokens.accessToken()}` } };
   }
 }
 
-function addProposals(claimed: ClaimedKeyPackage[]): Proposal[] {
-  return claimed.map((c): Proposal => {
-    const m = decodeMessage(c.keyPackage);
-    if (m?.wireformat !== "mls_key_package") throw new MlsError(Code.Internal, `the server handed out a key package of device ${c.deviceId} that does not decode`);
-    return { proposalType: "add", add: { keyPackage: m.keyPackage } };
-  });
-}
-
-function leavesOf(state: ClientState, cyphrId: string): number[] {
-  const leaves: number[] = [];
-  state.ratchetTree.forEach((node, i) => {
-    if (node?.nodeType !== "leaf" || node.leaf.credential.credentialType !== "basic") return;
-    if (parseDeviceCredentialIdentity(node.leaf.credential.identity)?.cyphrId === cyphrId) leaves.push(i / 2);
-  });
-  return leaves;
-}
-
 function body(content: Content): { contentType: "text" | "bytes"; body: Uint8Array } {
   return typeof content === "string" ? { contentType: "text", body: new TextEncoder().encode(content) } : { contentType: "bytes", body: content };
-}
-
-async function guard<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    throw asMlsError(err);
-  }
 }
