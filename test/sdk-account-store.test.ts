@@ -69,7 +69,7 @@ describe("SDK FileStore (passphrase-encrypted profile folder)", () => {
     await store.set("k", new Uint8Array([1, 2, 3, 4]));
     const [file] = (await fs.readdir(dir)).filter((f) => f.endsWith(".v"));
     const bytes = await fs.readFile(path.join(dir, file!));
-    bytes[bytes.length - 1] ^= 1;
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 1, bytes.length - 1);
     await fs.writeFile(path.join(dir, file!), bytes);
     await expect(store.get("k")).rejects.toMatchObject({ code: "data_loss" });
   });
