@@ -37,14 +37,19 @@ export function streamRouteOf(headers: http2.IncomingHttpHeaders): StreamRoute |
   if (headers[":method"] !== "POST") return undefined;
   const method = PATHS[headers[":path"] ?? ""];
   if (!method) return undefined;
-  const protocol = protocolOf(headers["content-type"]);
+  const protocol = binaryProtocolOf(headers["content-type"], "application/connect+proto");
   if (!protocol) return undefined;
   const encoding = protocol === "connect" ? headers["connect-content-encoding"] : headers["grpc-encoding"];
   if (encoding !== undefined && encoding !== "identity") return undefined;
   return { method, protocol };
 }
 
-function protocolOf(contentType: string | undefined): WireProtocol | undefined {
+/**
+ * The protocol of a binary-protobuf request by its content type: gRPC and gRPC-Web as
+ * themselves, Connect by `connectType` (`application/connect+proto` for streaming calls,
+ * `application/proto` for unary ones); undefined for every other form.
+ */
+export function binaryProtocolOf(contentType: string | undefined, connectType: string): WireProtocol | undefined {
   switch (contentType?.toLowerCase()) {
     case "application/grpc":
     case "application/grpc+proto":
@@ -52,7 +57,7 @@ function protocolOf(contentType: string | undefined): WireProtocol | undefined {
     case "application/grpc-web":
     case "application/grpc-web+proto":
       return "grpc-web";
-    case "application/connect+proto":
+    case connectType:
       return "connect";
     default:
       return undefined;

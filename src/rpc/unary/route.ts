@@ -1,4 +1,5 @@
 import type http2 from "node:http2";
+import { binaryProtocolOf } from "../../realtime/h2/protocol.js";
 import type { UnaryMethods, UnaryMethodSpec } from "./methods.js";
 
 /** How a unary call the fast path serves is framed: gRPC and gRPC-Web enveloped, Connect as a bare body. */
@@ -19,24 +20,10 @@ export function unaryRouteOf(methods: UnaryMethods, headers: http2.IncomingHttpH
   if (headers[":method"] !== "POST" || headers[":authority"] === undefined) return undefined;
   const spec = methods.get(headers[":path"] ?? "");
   if (!spec) return undefined;
-  const protocol = protocolOf(headers["content-type"]);
+  const protocol = binaryProtocolOf(headers["content-type"], "application/proto");
   if (!protocol) return undefined;
   const encoding = protocol === "connect" ? headers["content-encoding"] : headers["grpc-encoding"];
   if (encoding !== undefined && encoding !== "identity") return undefined;
   return { spec, protocol };
 }
 
-function protocolOf(contentType: string | undefined): UnaryProtocol | undefined {
-  switch (contentType?.toLowerCase()) {
-    case "application/grpc":
-    case "application/grpc+proto":
-      return "grpc";
-    case "application/grpc-web":
-    case "application/grpc-web+proto":
-      return "grpc-web";
-    case "application/proto":
-      return "connect";
-    default:
-      return undefined;
-  }
-}
