@@ -1,6 +1,10 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Account, CyphrError, MemoryStore, type Store } from "../src/sdk/index.js";
 import { loadAccountKeys, loadDeviceKeys } from "../src/sdk/keys.js";
+import { FileStore } from "../src/sdk/node/file-store.js";
 import { nodeTransport, type NodeProtocol } from "../src/sdk/node/transport.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -53,6 +57,29 @@ describe("SDK Account: register, login, devices", () => {
     expect(list.rejected).toEqual([]);
     expect(list.devices.map((d) => [d.deviceId, d.name, d.current])).toEqual([[1, "Alice's phone", true]]);
     expect(list.identityPublicKey).toEqual(alice.identityPublicKey);
+  });
+
+  it("keeps the account in a passphrase-encrypted profile folder: reopened in a new process it logs in; no key is readable on disk", async () => {
+    const folder = path.join(await fs.mkdtemp(path.join(os.tmpdir(), "cyphr-sdk-profile-")), "alice");
+    const kdf = { memoryCost: 8_192, timeCost: 1, parallelism: 1 };
+    const alice = await Account.register(options(await FileStore.open(folder, "s3cret", { kdf })), uniqueCyphrId("file"));
+    const reopenedStore = await FileStore.open(folder, "s3cret");
+    const again = await Account.open(options(reopenedStore));
+    expect([again.cyphrId, again.deviceId]).toEqual([alice.cyphrId, 1]);
+    await again.login();
+    expect((await again.listDevices()).devices).toHaveLength(1);
+
+    const keys = await loadAccountKeys(reopenedStore);
+    const secrets = [keys.identitySecretKey, (await loadDeviceKeys(reopenedStore)).signingSecretKey].map((k) => Buffer.from(k));
+    for (const file of await fs.readdir(folder)) {
+      const bytes = await fs.readFile(path.join(folder, file));
+      for (const secret of secrets) {
+        expect(bytes.includes(secret)).toBe(false);
+        expect(bytes.includes(Buffer.from(secret.toString("hex")))).toBe(false);
+      }
+      expect(bytes.includes(Buffer.from(alice.cyphrId))).toBe(false);
+    }
+    expect((await caught(FileStore.open(folder, "wrong"))).code).toBe("unauthenticated");
   });
 
   it("refreshes the access token before it expires (30 s lifetime: after half of it), once for many concurrent callers", async () => {
