@@ -88,7 +88,7 @@ describe.each(PROTOCOLS)("an MLS direct chat over %s", (protocol) => {
     );
     await b1.acceptWelcome(chatId);
     await a2.acceptWelcome(chatId);
-    expect([a1.epoch(chatId), a2.epoch(chatId), b1.epoch(chatId)]).toEqual([1n, 1n, 1n]);
+    expect(await Promise.all([a1.epoch(chatId), a2.epoch(chatId), b1.epoch(chatId)])).toEqual([1n, 1n, 1n]);
 
     await say(a1, chatId, "hello from alice's phone");
     await say(b1, chatId, "hi alice, bob here");
@@ -146,7 +146,7 @@ describe("devices joining and leaving an MLS chat", () => {
     const joined = await tablet.joinExternally(chatId);
     expect(joined.epoch).toBe(2n);
     for (const d of [a1, a2, b1]) await d.sync(chatId);
-    expect([a1, a2, b1].map((d) => d.epoch(chatId))).toEqual([2n, 2n, 2n]);
+    expect(await Promise.all([a1, a2, b1].map((d) => d.epoch(chatId)))).toEqual([2n, 2n, 2n]);
     await say(a1, chatId, "welcome, tablet");
     const read = await tablet.sync(chatId);
     expect(read.map((t) => t.replace(/ \([0-9a-f]{8}\)$/, ""))).toEqual(["welcome, tablet"]);
@@ -177,7 +177,7 @@ describe("an MLS group of five", () => {
     for (const m of [admin, b, c, e]) expect((await m.sync(chatId)).length).toBe(1);
 
     // The admin removes e: the server ends e's membership with the commit that removes e's leaf.
-    const removal = await admin.commit(chatId, { removeLeaves: admin.leavesOf(chatId, e.user.cyphrId), removeCyphrIds: [e.user.cyphrId] });
+    const removal = await admin.commit(chatId, { removeLeaves: await admin.leavesOf(chatId, e.user.cyphrId), removeCyphrIds: [e.user.cyphrId] });
     expect(removal.epoch).toBe(3n);
     for (const m of [b, c, d]) await m.sync(chatId);
     const secret = await admin.send(chatId, "e must not read this");
@@ -194,7 +194,7 @@ describe("an MLS group of five", () => {
     const stolen = bSees.messages.find((m) => m.messageId === secret.messageId)!;
     const stolenMessage = (await import("ts-mls")).decodeMlsMessage(stolen.payload!.ciphertext, 0)![0];
     if (stolenMessage.wireformat !== "mls_private_message") throw new Error("expected a PrivateMessage");
-    await expect(processPrivateMessage(e.state(chatId), stolenMessage.privateMessage, emptyPskIndex, await suiteImpl())).rejects.toThrow();
+    await expect(processPrivateMessage(await e.state(chatId), stolenMessage.privateMessage, emptyPskIndex, await suiteImpl())).rejects.toThrow();
     for (const m of [b, c, d]) await m.sync(chatId);
     for (const m of [b, c, d]) expect(last(m, chatId, 1)).toEqual(["e must not read this"]);
 
@@ -215,13 +215,13 @@ describe("an MLS group of five", () => {
     const winner = race[0]!.status === "fulfilled" ? 0 : 1;
     const [w, l] = winner === 0 ? [b, c] : [c, b];
     const wonRes = (race[winner] as PromiseFulfilledResult<{ seq: bigint; messageId: string }>).value;
-    (winner === 0 ? pb : pc).apply(wonRes.seq, wonRes.messageId);
+    await (winner === 0 ? pb : pc).apply(wonRes.seq, wonRes.messageId);
     // The loser processes the winner's commit and commits again on top of it.
     await l.sync(chatId);
     const retried = await l.commit(chatId, {});
     expect(retried.epoch).toBe(5n);
     for (const m of [admin, b, c, d]) await m.sync(chatId);
-    expect([admin, b, c, d].map((m) => m.epoch(chatId))).toEqual([5n, 5n, 5n, 5n]);
+    expect(await Promise.all([admin, b, c, d].map((m) => m.epoch(chatId)))).toEqual([5n, 5n, 5n, 5n]);
     await say(w, chatId, "after the race");
     for (const m of [admin, l, d]) expect(await m.sync(chatId)).toHaveLength(1);
   });
@@ -245,7 +245,7 @@ describe("what the delivery service refuses", () => {
     const send = (payload: { ciphertext: Uint8Array; nonce?: Uint8Array }, messageType = MessageType.TEXT) =>
       member.messaging.sendMessage({ destination: { case: "chatId", value: chatId }, clientMessageId: randomUUID(), messageType, payload });
     await expectRpcError(send({ ciphertext: new Uint8Array([9, 9, 9]) }), Code.InvalidArgument, "payload.ciphertext is not an MLS message");
-    const real = await createApplicationMessage(member.state(chatId), new Uint8Array([1]), await suiteImpl());
+    const real = await createApplicationMessage(await member.state(chatId), new Uint8Array([1]), await suiteImpl());
     const realBytes = mlsBytes({ privateMessage: real.privateMessage, wireformat: "mls_private_message", version: "mls10" });
     await expectRpcError(send({ ciphertext: realBytes, nonce: new Uint8Array(12) }), Code.InvalidArgument, "only payload.ciphertext is set");
     await expectRpcError(send({ ciphertext: realBytes }, 8 as MessageType), Code.InvalidArgument, "message_type MLS_COMMIT is written by MlsChatsService.CommitMlsChat");
@@ -277,8 +277,8 @@ describe("what the delivery service refuses", () => {
     await say(member, chatId, "typo hree");
     const sent = await member.messaging.listMessages({ chatId, cursorSeq: 0n, direction: 1, limit: 1 });
     const original = sent.messages[0]!;
-    const replacement = await createApplicationMessage(member.state(chatId), new TextEncoder().encode("typo here"), await suiteImpl());
-    member.states.set(chatId, replacement.newState);
+    const replacement = await createApplicationMessage(await member.state(chatId), new TextEncoder().encode("typo here"), await suiteImpl());
+    await member.setState(chatId, replacement.newState);
     const edited = await member.messaging.editMessage({
       messageId: original.messageId,
       payload: { ciphertext: mlsBytes({ privateMessage: replacement.privateMessage, wireformat: "mls_private_message", version: "mls10" }) },
@@ -293,7 +293,7 @@ describe("what the delivery service refuses", () => {
     const { messages: after } = await admin.messaging.listMessages({ chatId, cursorSeq: original.seq - 1n, direction: 2, limit: 1 });
     const decoded = (await import("ts-mls")).decodeMlsMessage(after[0]!.payload!.ciphertext, 0)![0];
     if (decoded.wireformat !== "mls_private_message") throw new Error("expected a PrivateMessage");
-    const read = await processPrivateMessage(admin.state(chatId), decoded.privateMessage, emptyPskIndex, await suiteImpl());
+    const read = await processPrivateMessage(await admin.state(chatId), decoded.privateMessage, emptyPskIndex, await suiteImpl());
     expect(read.kind === "applicationMessage" && new TextDecoder().decode(read.message)).toBe("typo here");
   });
 
@@ -314,7 +314,7 @@ describe("what the delivery service refuses", () => {
       Code.InvalidArgument,
       "group_info is for epoch 2; the commit makes epoch 3",
     );
-    const app = await createApplicationMessage(member.state(chatId), new Uint8Array([1]), await suiteImpl());
+    const app = await createApplicationMessage(await member.state(chatId), new Uint8Array([1]), await suiteImpl());
     await expectRpcError(
       member.chats.commitMlsChat({ ...base, clientMessageId: randomUUID(), commit: mlsBytes({ privateMessage: app.privateMessage, wireformat: "mls_private_message", version: "mls10" }), groupInfo: fresh.groupInfo }),
       Code.InvalidArgument,
@@ -335,7 +335,7 @@ describe("what the delivery service refuses", () => {
     );
     const unknownKp = await deviceKeyPackage({ cyphrId: stranger.user.cyphrId, deviceId: 1, signingSecretKey: stranger.user.device.deviceSecretKey });
     const impl = await suiteImpl();
-    const withUnknown = await createCommit({ state: admin.state(chatId), cipherSuite: impl }, { extraProposals: [{ proposalType: "add", add: { keyPackage: unknownKp.publicPackage } }], ratchetTreeExtension: true });
+    const withUnknown = await createCommit({ state: await admin.state(chatId), cipherSuite: impl }, { extraProposals: [{ proposalType: "add", add: { keyPackage: unknownKp.publicPackage } }], ratchetTreeExtension: true });
     const welcomeBytes = encodeMlsMessage({ welcome: withUnknown.welcome!, wireformat: "mls_welcome", version: "mls10" });
     const adminFresh = await admin.prepareCommit(chatId, []);
     await expectRpcError(
@@ -445,7 +445,7 @@ describe("what the delivery service refuses", () => {
       const kp = await alice.newKeyPackage();
       const impl = await suiteImpl();
       const group = await createGroup(Buffer.from(opaque.chatId.replaceAll("-", ""), "hex"), kp.publicPackage, kp.privatePackage, [], impl);
-      alice.states.set(opaque.chatId, group);
+      await alice.setState(opaque.chatId, group);
       return alice.prepareCommit(opaque.chatId, []);
     })();
     await expectRpcError(
@@ -466,12 +466,12 @@ describe("what the database holds afterwards", () => {
   it("has no plaintext and no private key anywhere", async () => {
     expect(plaintexts.length).toBeGreaterThan(5);
     // Each device's signing and identity secret keys, and the private keys of its key packages.
-    const secrets = devices.flatMap((d) => [d.user.device.deviceSecretKey, d.user.device.identitySecretKey, ...d.privateKeys()]);
+    const secrets = (await Promise.all(devices.map(async (d) => [d.user.device.deviceSecretKey, d.user.device.identitySecretKey, ...(await d.privateKeys())]))).flat();
     expect(secrets.length).toBeGreaterThan(40);
     const needles = [...plaintexts.map((p) => new TextEncoder().encode(p)), ...secrets];
     expect(await findAllEverywhere(server.databaseUrl, needles)).toEqual([]);
     // The scan does find what is there: a ciphertext the server stores.
-    const stored = (await devices[0]!.messaging.listMessages({ chatId: [...devices[0]!.states.keys()][0]!, cursorSeq: 0n, direction: 2, limit: 1 })).messages[0]!;
+    const stored = (await devices[0]!.messaging.listMessages({ chatId: (await devices[0]!.chatIds())[0]!, cursorSeq: 0n, direction: 2, limit: 1 })).messages[0]!;
     const found = await findAllEverywhere(server.databaseUrl, [stored.payload!.ciphertext]);
     expect(found.some((h) => h.table.startsWith("public.messages_p") && h.column === "ciphertext")).toBe(true);
   }, 120_000);

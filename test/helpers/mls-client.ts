@@ -1,58 +1,35 @@
-import { randomUUID } from "node:crypto";
 import type { Client } from "@connectrpc/connect";
-import {
-  createApplicationMessage,
-  createCommit,
-  createGroup,
-  createGroupInfoWithExternalPubAndRatchetTree,
-  decodeMlsMessage,
-  emptyPskIndex,
-  encodeMlsMessage,
-  joinGroup,
-  joinGroupExternal,
-  processPrivateMessage,
-  processPublicMessage,
-  type ClientState,
-  type KeyPackage,
-  type MLSMessage,
-  type Proposal,
-} from "ts-mls";
-import { makeKeyPackageRef } from "ts-mls/keyPackage.js";
-import { MessagingService, MessageType, Direction } from "../../src/gen/cyphr/messaging/v1/messaging_pb.js";
+import { encodeMlsMessage, type ClientState, type KeyPackage, type MLSMessage, type Proposal } from "ts-mls";
+import { MessagingService } from "../../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { KeyPackagesService, type ClaimedKeyPackage } from "../../src/gen/cyphr/mls/v1/key_packages_pb.js";
 import { MlsChatsService } from "../../src/gen/cyphr/mls/v1/mls_chats_pb.js";
-import { parseDeviceCredentialIdentity } from "../../src/mls/credential.js";
-import { clientFor, type Protocol } from "./clients.js";
-import { DEFAULT_SUITE, deviceKeyPackage, suiteImpl, type DeviceKeyPackage } from "./mls.js";
+import { decodeMessage } from "../../src/sdk/mls/codec.js";
+import { addProposals } from "../../src/sdk/mls/commits.js";
+import { GroupStore, type StoredKeyPackage } from "../../src/sdk/mls/group-store.js";
+import { MlsDevice as SdkMlsDevice } from "../../src/sdk/mls/mls-device.js";
+import { MemoryStore } from "../../src/sdk/store.js";
+import { clientFor, transportFor, type Protocol } from "./clients.js";
+import { DEFAULT_SUITE } from "./mls.js";
 import type { RegisteredUser } from "./users.js";
-
-const text = new TextEncoder();
-const untext = new TextDecoder();
 
 export function mlsBytes(message: MLSMessage): Uint8Array {
   return encodeMlsMessage(message);
 }
 
-function decoded(bytes: Uint8Array): MLSMessage {
-  const m = decodeMlsMessage(bytes, 0);
-  if (!m) throw new Error("not an MLS message");
-  return m[0];
-}
-
 /**
- * One device's MLS client, as the SDK will be: its key packages' private keys and its
- * group states live here only. It talks to the server over one protocol.
+ * One device's MLS client for the tests: the SDK's MLS engine (src/sdk/mls) over one protocol,
+ * with the raw service clients beside it for the tests that send what the SDK never would.
  */
 export class MlsDevice {
   readonly keys: Client<typeof KeyPackagesService>;
   readonly chats: Client<typeof MlsChatsService>;
   readonly messaging: Client<typeof MessagingService>;
-  private readonly packages = new Map<string, DeviceKeyPackage>();
-  readonly states = new Map<string, ClientState>();
-  private readonly lastSeq = new Map<string, bigint>();
-  private readonly mine = new Set<string>();
+  readonly sdk: SdkMlsDevice;
+  readonly store = new MemoryStore();
   /** Plaintexts this device decrypted, per chat, in seq order. */
   readonly read = new Map<string, string[]>();
+  private readonly reported = new Set<string>();
+  private readonly secrets: Uint8Array[] = [];
 
   constructor(
     readonly user: RegisteredUser,
@@ -63,170 +40,94 @@ export class MlsDevice {
     this.keys = clientFor(KeyPackagesService, protocol, baseUrl, options);
     this.chats = clientFor(MlsChatsService, protocol, baseUrl, options);
     this.messaging = clientFor(MessagingService, protocol, baseUrl, options);
+    const identity = { cyphrId: user.cyphrId, deviceId: user.device.deviceId, signingSecretKey: user.device.deviceSecretKey };
+    this.sdk = new SdkMlsDevice(transportFor(protocol, baseUrl), { accessToken: async () => this.user.accessToken }, identity, this.store);
   }
 
   get label(): string {
     return `${this.user.cyphrId}#${this.user.device.deviceId}`;
   }
 
-  async newKeyPackage(): Promise<DeviceKeyPackage> {
-    const kp = await deviceKeyPackage({ cyphrId: this.user.cyphrId, deviceId: this.user.device.deviceId, signingSecretKey: this.user.device.deviceSecretKey });
-    const ref = await makeKeyPackageRef(kp.publicPackage, (await suiteImpl()).hash);
-    this.packages.set(Buffer.from(ref).toString("hex"), kp);
+  async newKeyPackage(): Promise<StoredKeyPackage> {
+    const kp = await this.sdk.keyPackages.create();
+    this.secrets.push(kp.privatePackage.initPrivateKey, kp.privatePackage.hpkePrivateKey);
     return kp;
   }
 
-  async uploadKeyPackages(count: number, lastResort = false): Promise<void> {
-    const kps = await Promise.all(Array.from({ length: count }, () => this.newKeyPackage()));
-    await this.keys.uploadKeyPackages({ keyPackages: kps.map((k) => k.bytes), lastResort });
+  async uploadKeyPackages(count: number): Promise<void> {
+    await this.sdk.keyPackages.upload(count);
+    this.secrets.push(...(await this.sdk.keyPackages.privateKeys()));
   }
 
-  /** Creates the chat's MLS group locally at epoch 0 (this device its only member). */
-  async startGroup(chatId: string, groupId: Uint8Array): Promise<void> {
-    const kp = await this.newKeyPackage();
-    this.states.set(chatId, await createGroup(groupId, kp.publicPackage, kp.privatePackage, [], await suiteImpl()));
-    this.lastSeq.set(chatId, 0n);
+  startGroup(chatId: string, groupId: Uint8Array): Promise<void> {
+    return this.sdk.initGroup(chatId, groupId);
   }
 
-  /** A commit of this device's state, with the GroupInfo of the new epoch; the state moves on only when `apply` says so. */
-  async prepareCommit(chatId: string, proposals: Proposal[]) {
-    const impl = await suiteImpl();
-    const result = await createCommit({ state: this.state(chatId), cipherSuite: impl }, { extraProposals: proposals, ratchetTreeExtension: true });
-    const groupInfo = await createGroupInfoWithExternalPubAndRatchetTree(result.newState, [], impl);
-    return {
-      commit: mlsBytes(result.commit),
-      welcome: result.welcome ? mlsBytes({ welcome: result.welcome, wireformat: "mls_welcome", version: "mls10" }) : new Uint8Array(0),
-      groupInfo: mlsBytes({ groupInfo, wireformat: "mls_group_info", version: "mls10" }),
-      apply: (seq: bigint, messageId: string) => {
-        this.states.set(chatId, result.newState);
-        this.lastSeq.set(chatId, seq);
-        this.mine.add(messageId);
-      },
-    };
+  prepareCommit(chatId: string, proposals: Proposal[]) {
+    return this.sdk.prepareCommit(chatId, proposals);
   }
 
   /** Commits Add proposals for claimed packages (and Removes), with the server-side membership change. */
-  async commit(chatId: string, opts: { add?: ClaimedKeyPackage[]; addCyphrIds?: string[]; removeLeaves?: number[]; removeCyphrIds?: string[] } = {}) {
-    const proposals: Proposal[] = [
-      ...(opts.add ?? []).map((c): Proposal => ({ proposalType: "add", add: { keyPackage: keyPackageOf(c.keyPackage) } })),
-      ...(opts.removeLeaves ?? []).map((leaf): Proposal => ({ proposalType: "remove", remove: { removed: leaf } })),
-    ];
-    const prepared = await this.prepareCommit(chatId, proposals);
-    const res = await this.chats.commitMlsChat({
-      chatId,
-      clientMessageId: randomUUID(),
-      commit: prepared.commit,
-      welcome: prepared.welcome,
-      groupInfo: prepared.groupInfo,
-      addCyphrIds: opts.addCyphrIds ?? [],
-      removeCyphrIds: opts.removeCyphrIds ?? [],
-    });
-    prepared.apply(res.seq, res.messageId);
-    return res;
+  commit(chatId: string, opts: { add?: ClaimedKeyPackage[]; addCyphrIds?: string[]; removeLeaves?: number[]; removeCyphrIds?: string[] } = {}) {
+    const removes = (opts.removeLeaves ?? []).map((removed): Proposal => ({ proposalType: "remove", remove: { removed } }));
+    return this.sdk.commit(chatId, () => [...addProposals(opts.add ?? []), ...removes], { addCyphrIds: opts.addCyphrIds, removeCyphrIds: opts.removeCyphrIds });
   }
 
-  /** Joins from the Welcome the server routed to this device for the chat. */
-  async acceptWelcome(chatId: string): Promise<void> {
-    const { welcomes } = await this.chats.listWelcomes({ chatId });
-    const entry = welcomes.find((w) => w.chatId === chatId);
-    if (!entry) throw new Error(`${this.label}: no Welcome for chat ${chatId}`);
-    const message = decoded(entry.welcome);
-    if (message.wireformat !== "mls_welcome") throw new Error("not a Welcome");
-    const own = message.welcome.secrets.map((s) => this.packages.get(Buffer.from(s.newMember).toString("hex"))).find((kp) => kp !== undefined);
-    if (!own) throw new Error(`${this.label}: the Welcome names none of this device's key packages`);
-    this.states.set(chatId, await joinGroup(message.welcome, own.publicPackage, own.privatePackage, emptyPskIndex, await suiteImpl()));
-    this.lastSeq.set(chatId, entry.commitSeq);
+  acceptWelcome(chatId: string): Promise<void> {
+    return this.sdk.acceptWelcome(chatId);
   }
 
-  /** Joins by external commit with the chat's GroupInfo (a new device of a member). */
-  async joinExternally(chatId: string) {
-    const info = await this.chats.getGroupInfo({ chatId });
-    const message = decoded(info.groupInfo);
-    if (message.wireformat !== "mls_group_info") throw new Error("not a GroupInfo");
-    const kp = await this.newKeyPackage();
-    const impl = await suiteImpl();
-    const { publicMessage, newState } = await joinGroupExternal(message.groupInfo, kp.publicPackage, kp.privatePackage, false, impl);
-    const groupInfo = await createGroupInfoWithExternalPubAndRatchetTree(newState, [], impl);
-    const res = await this.chats.joinMlsChat({
-      chatId,
-      clientMessageId: randomUUID(),
-      commit: mlsBytes({ publicMessage, wireformat: "mls_public_message", version: "mls10" }),
-      groupInfo: mlsBytes({ groupInfo, wireformat: "mls_group_info", version: "mls10" }),
-    });
-    this.states.set(chatId, newState);
-    this.lastSeq.set(chatId, res.seq);
-    this.mine.add(res.messageId);
-    return res;
+  joinExternally(chatId: string) {
+    return this.sdk.joinOwnChat(chatId);
   }
 
-  /** Encrypts and sends one application message. */
-  async send(chatId: string, plaintext: string) {
-    const { newState, privateMessage } = await createApplicationMessage(this.state(chatId), text.encode(plaintext), await suiteImpl());
-    this.states.set(chatId, newState);
-    const res = await this.messaging.sendMessage({
-      destination: { case: "chatId", value: chatId },
-      clientMessageId: randomUUID(),
-      messageType: MessageType.TEXT,
-      payload: { ciphertext: mlsBytes({ privateMessage, wireformat: "mls_private_message", version: "mls10" }) },
-    });
-    this.mine.add(res.messageId);
-    return res;
+  send(chatId: string, plaintext: string) {
+    return this.sdk.send(chatId, plaintext);
   }
 
-  /** Reads the chat's history after what this device processed: applies commits in seq order, decrypts messages. */
+  /** The chat's messages this device reads and had not reported yet (its own excluded), in seq order. */
   async sync(chatId: string): Promise<string[]> {
-    const impl = await suiteImpl();
     const fresh: string[] = [];
-    for (;;) {
-      const { messages } = await this.messaging.listMessages({ chatId, cursorSeq: this.lastSeq.get(chatId) ?? 0n, direction: Direction.FORWARD, limit: 200 });
-      if (messages.length === 0) break;
-      for (const m of messages) {
-        this.lastSeq.set(chatId, m.seq);
-        if (this.mine.has(m.messageId) || m.messageType === MessageType.SYSTEM || !m.payload) continue;
-        const message = decoded(m.payload.ciphertext);
-        if (message.wireformat === "mls_public_message") {
-          const { newState } = await processPublicMessage(this.state(chatId), message.publicMessage, emptyPskIndex, impl);
-          this.states.set(chatId, newState);
-        } else if (message.wireformat === "mls_private_message") {
-          const result = await processPrivateMessage(this.state(chatId), message.privateMessage, emptyPskIndex, impl);
-          this.states.set(chatId, result.newState);
-          if (result.kind === "applicationMessage") fresh.push(untext.decode(result.message));
-        }
-      }
+    for (const m of await this.sdk.history(chatId)) {
+      if (!m.readable || m.own || this.reported.has(m.messageId)) continue;
+      this.reported.add(m.messageId);
+      fresh.push(m.text ?? "");
     }
     this.read.set(chatId, [...(this.read.get(chatId) ?? []), ...fresh]);
     return fresh;
   }
 
-  /** The private keys of this device's key packages (init, HPKE, signature): never to be found on the server. */
-  privateKeys(): Uint8Array[] {
-    return [...this.packages.values()].flatMap((k) => [k.privatePackage.initPrivateKey, k.privatePackage.hpkePrivateKey]);
+  /** The private keys of this device's key packages (init, HPKE): never to be found on the server. */
+  async privateKeys(): Promise<Uint8Array[]> {
+    return [...this.secrets, ...(await this.sdk.keyPackages.privateKeys())];
   }
 
-  epoch(chatId: string): bigint {
-    return this.state(chatId).groupContext.epoch;
+  async epoch(chatId: string): Promise<bigint> {
+    return this.sdk.epoch(chatId);
   }
 
-  /** Leaf indices of a user's devices in this device's view of the group. */
-  leavesOf(chatId: string, cyphrId: string): number[] {
-    const leaves: number[] = [];
-    this.state(chatId).ratchetTree.forEach((node, i) => {
-      if (node?.nodeType !== "leaf" || node.leaf.credential.credentialType !== "basic") return;
-      if (parseDeviceCredentialIdentity(node.leaf.credential.identity)?.cyphrId === cyphrId) leaves.push(i / 2);
-    });
-    return leaves;
+  leavesOf(chatId: string, cyphrId: string): Promise<number[]> {
+    return this.sdk.leavesOf(chatId, cyphrId);
   }
 
-  state(chatId: string): ClientState {
-    const s = this.states.get(chatId);
-    if (!s) throw new Error(`${this.label} has no MLS state for chat ${chatId}`);
-    return s;
+  state(chatId: string): Promise<ClientState> {
+    return this.sdk.state(chatId);
+  }
+
+  /** Replaces the device's state of a chat (for tests that make MLS messages by hand). */
+  async setState(chatId: string, state: ClientState): Promise<void> {
+    const groups = new GroupStore(this.store);
+    await groups.saveState(chatId, state, (await groups.position(chatId)) ?? { lastSeq: 0n, joinedSeq: 0n });
+  }
+
+  chatIds(): Promise<string[]> {
+    return this.sdk.chatIds();
   }
 }
 
 export function keyPackageOf(bytes: Uint8Array): KeyPackage {
-  const m = decoded(bytes);
-  if (m.wireformat !== "mls_key_package") throw new Error("not a KeyPackage");
+  const m = decodeMessage(bytes);
+  if (m?.wireformat !== "mls_key_package") throw new Error("not a KeyPackage");
   return m.keyPackage;
 }
 
