@@ -126,7 +126,7 @@ describe("SDK Account: register, login, devices", () => {
     expect((await alice.listDevices()).devices).toHaveLength(1);
   });
 
-  for (const protocol of ["connect", "grpc-web"] as const) {
+  for (const protocol of ["connect", "grpc", "grpc-web"] as const) {
     it(`links a second device over ${protocol}: code shown, approved by device 1, keys carried end to end, then signed in`, async () => {
       const aliceStore = new MemoryStore();
       const alice = await Account.register(options(aliceStore, protocol), uniqueCyphrId("link"));
