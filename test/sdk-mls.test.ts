@@ -2,7 +2,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MlsError } from "../src/sdk/mls/errors.js";
+import { CyphrError } from "../src/sdk/errors.js";
 import type { HistoryMessage } from "../src/sdk/mls/history.js";
 import { MlsDevice } from "../src/sdk/mls/mls-device.js";
 import { MemoryStore } from "../src/sdk/store.js";
@@ -104,6 +104,8 @@ describe("the SDK's MLS engine", () => {
     await b1.mls.send(chatId, new Uint8Array([0, 1, 2, 255]));
     const last = (await a1.mls.history(chatId)).at(-1)!;
     expect(last.readable && last.contentType === "bytes" && [...last.bytes]).toEqual([0, 1, 2, 255]);
+    // A refusal of the server comes as a CyphrError with its code and message.
+    await expect(a1.mls.startDirectChat(alice.cyphrId)).rejects.toMatchObject({ name: "CyphrError", code: "invalid_argument", message: expect.stringContaining("is your own") });
   });
 
   it("creates a group, adds and removes members with one call each; a removed member reads nothing after its removal", async () => {
@@ -113,7 +115,7 @@ describe("the SDK's MLS engine", () => {
     const onlyAlice = unique("only alice's devices");
     await a1.mls.send(chatId, onlyAlice);
     // Bob is not in the group: the server does not show it to him, and he has no state for it.
-    await expect(b1.mls.history(chatId)).rejects.toMatchObject({ name: "MlsError", code: Code.FailedPrecondition });
+    await expect(b1.mls.history(chatId)).rejects.toMatchObject({ name: "CyphrError", code: "failed_precondition" });
     const added = await a1.mls.addMembers(chatId, [bob.cyphrId]);
     expect(added.welcomed).toEqual([{ cyphrId: bob.cyphrId, deviceId: 1 }]);
     await b1.mls.acceptWelcome(chatId);
@@ -130,7 +132,7 @@ describe("the SDK's MLS engine", () => {
     const bobSees = await b1.mls.history(chatId);
     expect(words(bobSees)).toEqual([forAll]);
     expect(bobSees.map((m) => m.messageId)).not.toContain((await a1.mls.history(chatId)).at(-1)!.messageId);
-    await expect(b1.mls.send(chatId, "still here?")).rejects.toMatchObject({ name: "MlsError", code: Code.PermissionDenied, message: expect.stringContaining("removed from chat") });
+    await expect(b1.mls.send(chatId, "still here?")).rejects.toMatchObject({ name: "CyphrError", code: "permission_denied", message: expect.stringContaining("removed from chat") });
   });
 
   it("continues every chat on a device restarted from its store", async () => {
@@ -212,7 +214,7 @@ describe("the SDK's MLS engine", () => {
     const old = unique("before the tablet");
     await b1.mls.send(chatId, old);
     const tablet = sdkDevice(await linkDevice(server.baseUrl, alice));
-    await expect(tablet.mls.acceptWelcome(chatId)).rejects.toBeInstanceOf(MlsError);
+    await expect(tablet.mls.acceptWelcome(chatId)).rejects.toMatchObject({ name: "CyphrError", code: "not_found" });
     const joined = await tablet.mls.joinOwnChat(chatId);
     expect(joined.epoch).toBe(2n);
     const fresh = unique("hello tablet");

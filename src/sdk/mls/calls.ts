@@ -1,5 +1,5 @@
-/** How the MLS engine makes its calls: resent on transport failures, errors turned into MlsError. */
-import { asMlsError, isRetryable } from "./errors.js";
+/** How the MLS engine makes its calls: resent on transport failures, errors turned into CyphrError. */
+import { asCyphrError, isRetryable } from "./errors.js";
 
 /** A send, edit or commit that failed in transit is sent again (same request, same client_message_id) at most this many times in all. */
 export const MAX_SEND_ATTEMPTS = 3;
@@ -14,11 +14,11 @@ export async function resend<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Runs one public operation; a ConnectError or ts-mls refusal leaves it as an MlsError. */
+/** Runs one public operation; a ConnectError or ts-mls refusal leaves it as a CyphrError. */
 export async function guard<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    throw asMlsError(err);
+    throw asCyphrError(err);
   }
 }

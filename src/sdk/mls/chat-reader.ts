@@ -4,11 +4,10 @@
  * an explicit marker for what this device cannot read. Callers hold the chat's lock.
  */
 import type { Client } from "@connectrpc/connect";
-import { Code } from "@connectrpc/connect";
 import { emptyPskIndex, processPrivateMessage, processPublicMessage, type ClientState } from "ts-mls";
 import { Direction, MessageType, type Message, type MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { decodeMessage, suiteImpl } from "./codec.js";
-import { MlsError, noState } from "./errors.js";
+import { mlsFailure, noState } from "./errors.js";
 import type { ChatPosition, GroupStore, LoggedMessage } from "./group-store.js";
 import { readableMessage, type HistoryMessage } from "./history.js";
 
@@ -109,7 +108,7 @@ export class ChatReader {
       try {
         next = (await processPublicMessage(state, message.publicMessage, emptyPskIndex, impl)).newState;
       } catch (err) {
-        throw new MlsError(Code.DataLoss, `this device cannot apply commit seq ${m.seq} of chat ${chatId}: join it again by external commit`, { cause: err });
+        throw mlsFailure("data_loss", `this device cannot apply commit seq ${m.seq} of chat ${chatId}: join it again by external commit`, err);
       }
       await this.groups.saveState(chatId, next, position);
       return undefined;

@@ -3,12 +3,11 @@
  * devices, and the GroupInfo of the new epoch (with the ratchet tree and external public key, so
  * that a new device of a member can join by external commit). Pure: nothing is sent or saved.
  */
-import { Code } from "@connectrpc/connect";
 import { createCommit, createGroupInfoWithExternalPubAndRatchetTree, encodeMlsMessage, type ClientState, type Proposal } from "ts-mls";
 import type { ClaimedKeyPackage } from "../../gen/cyphr/mls/v1/key_packages_pb.js";
 import { parseDeviceCredentialIdentity } from "../../mls/credential.js";
 import { decodeMessage, suiteImpl, wire } from "./codec.js";
-import { MlsError } from "./errors.js";
+import { mlsFailure } from "./errors.js";
 
 export interface BuiltCommit {
   commit: Uint8Array;
@@ -34,7 +33,7 @@ export async function buildCommit(state: ClientState, proposals: Proposal[]): Pr
 export function addProposals(claimed: ClaimedKeyPackage[]): Proposal[] {
   return claimed.map((c): Proposal => {
     const m = decodeMessage(c.keyPackage);
-    if (m?.wireformat !== "mls_key_package") throw new MlsError(Code.DataLoss, `the server handed out a key package of device ${c.deviceId} that does not decode`);
+    if (m?.wireformat !== "mls_key_package") throw mlsFailure("data_loss", `the server handed out a key package of device ${c.deviceId} that does not decode`);
     return { proposalType: "add", add: { keyPackage: m.keyPackage } };
   });
 }

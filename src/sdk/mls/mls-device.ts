@@ -4,17 +4,8 @@
  * editing and deleting, and history decrypted by this device. All its state is in the Store
  * (see GroupStore): a new MlsDevice over the same Store continues every chat.
  */
-import { Code, createClient, type Client, type Transport } from "@connectrpc/connect";
-import {
-  createApplicationMessage,
-  createGroup,
-  createGroupInfoWithExternalPubAndRatchetTree,
-  emptyPskIndex,
-  joinGroup,
-  joinGroupExternal,
-  type ClientState,
-  type Proposal,
-} from "ts-mls";
+import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { createApplicationMessage, createGroup, type ClientState, type Proposal } from "ts-mls";
 import { MessageType, MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { KeyPackagesService, type ClaimedKeyPackage } from "../../gen/cyphr/mls/v1/key_packages_pb.js";
 import { MlsChatsService } from "../../gen/cyphr/mls/v1/mls_chats_pb.js";
@@ -22,11 +13,12 @@ import type { Store } from "../store.js";
 import { guard, resend } from "./calls.js";
 import { ChatLocks } from "./chat-lock.js";
 import { ChatReader, editedMillis } from "./chat-reader.js";
-import { decodeMessage, suiteImpl, toHex, wire } from "./codec.js";
+import { suiteImpl, wire } from "./codec.js";
 import { addProposals, buildCommit, leavesOf, removeProposals, type BuiltCommit } from "./commits.js";
-import { isStaleEpoch, MlsError, noState, removedFrom } from "./errors.js";
+import { isStaleEpoch, mlsFailure, noState, removedFrom } from "./errors.js";
 import { GroupStore } from "./group-store.js";
 import type { HistoryMessage } from "./history.js";
+import { joinFromWelcomes, buildExternalJoin } from "./joins.js";
 import { KeyPackages, refHex, type DeviceIdentity } from "./key-packages.js";
 
 export interface TokenSource {
@@ -119,20 +111,8 @@ export class MlsDevice {
     return guard(() =>
       this.locks.run(chatId, async () => {
         const { welcomes } = await this.chats.listWelcomes({ chatId }, await this.auth());
-        for (const entry of [...welcomes].reverse()) {
-          const message = decodeMessage(entry.welcome);
-          if (message?.wireformat !== "mls_welcome") continue;
-          for (const secret of message.welcome.secrets) {
-            const ref = toHex(secret.newMember);
-            const kp = await this.groups.keyPackage(ref);
-            if (!kp) continue;
-            const state = await joinGroup(message.welcome, kp.publicPackage, kp.privatePackage, emptyPskIndex, await suiteImpl());
-            await this.groups.saveState(chatId, state, { lastSeq: entry.commitSeq, joinedSeq: entry.commitSeq });
-            if (!kp.lastResort) await this.groups.deleteKeyPackage(ref);
-            return;
-          }
-        }
-        throw new MlsError(Code.NotFound, `no Welcome for chat ${chatId} names a key package of this device: join it by external commit (joinOwnChat)`);
+        if (await joinFromWelcomes(this.groups, chatId, welcomes)) return;
+        throw mlsFailure("not_found", `no Welcome for chat ${chatId} names a key package of this device: join it by external commit (joinOwnChat)`);
       }),
     );
   }
@@ -143,16 +123,11 @@ export class MlsDevice {
       this.locks.run(chatId, async () => {
         for (let attempt = 1; ; attempt++) {
           const info = await this.chats.getGroupInfo({ chatId }, await this.auth());
-          const message = decodeMessage(info.groupInfo);
-          if (message?.wireformat !== "mls_group_info") throw new MlsError(Code.Internal, `the server's GroupInfo of chat ${chatId} does not decode`);
           const kp = await this.keyPackages.create();
-          const impl = await suiteImpl();
-          const { publicMessage, newState } = await joinGroupExternal(message.groupInfo, kp.publicPackage, kp.privatePackage, false, impl);
-          const groupInfo = await createGroupInfoWithExternalPubAndRatchetTree(newState, [], impl);
+          const { commit, groupInfo, newState } = await buildExternalJoin(chatId, info.groupInfo, kp);
+          const request = { chatId, clientMessageId: crypto.randomUUID(), commit, groupInfo };
           try {
-            const res = await resend(async () =>
-              this.chats.joinMlsChat({ chatId, clientMessageId: crypto.randomUUID(), commit: wire.publicMessage(publicMessage), groupInfo: wire.groupInfo(groupInfo) }, await this.auth()),
-            );
+            const res = await resend(async () => this.chats.joinMlsChat(request, await this.auth()));
             await this.groups.markOwn(chatId, res.messageId);
             await this.groups.saveState(chatId, newState, { lastSeq: res.seq, joinedSeq: res.seq });
             await this.groups.deleteKeyPackage(await refHex(kp.publicPackage));
