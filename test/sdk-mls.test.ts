@@ -104,6 +104,10 @@ describe("the SDK's MLS engine", () => {
     await b1.mls.send(chatId, new Uint8Array([0, 1, 2, 255]));
     const last = (await a1.mls.history(chatId)).at(-1)!;
     expect(last.readable && last.contentType === "bytes" && [...last.bytes]).toEqual([0, 1, 2, 255]);
+    // History pages: at most `limit` messages after `afterSeq`.
+    const firstTwo = await a1.mls.history(chatId, { limit: 2 });
+    expect(words(firstTwo)).toEqual([m1, m2]);
+    expect(words(await a1.mls.history(chatId, { afterSeq: firstTwo[1]!.seq, limit: 2 }))).toEqual([m3, null]);
     // A refusal of the server comes as a CyphrError with its code and message.
     await expect(a1.mls.startDirectChat(alice.cyphrId)).rejects.toMatchObject({ name: "CyphrError", code: "invalid_argument", message: expect.stringContaining("is your own") });
   });

@@ -42,14 +42,15 @@ export class ChatReader {
     }
   }
 
-  /** The chat's application messages in seq order, as this device can read them. */
-  async history(chatId: string, ownCyphrId: string): Promise<HistoryMessage[]> {
+  /** Up to `limit` of the chat's application messages after seq `afterSeq`, in seq order, as this device can read them. */
+  async history(chatId: string, ownCyphrId: string, afterSeq: bigint, limit: number): Promise<HistoryMessage[]> {
     const position = await this.position(chatId);
     const out: HistoryMessage[] = [];
-    for (let cursor = 0n; ; ) {
+    for (let cursor = afterSeq; ; ) {
       const page = await this.page(chatId, cursor);
       for (const m of page) {
         cursor = m.seq;
+        if (out.length >= limit) return out;
         if (m.messageType === MessageType.SYSTEM || m.messageType === MessageType.MLS_COMMIT) continue;
         const own = await this.groups.isOwn(chatId, m.messageId);
         const logged = await this.groups.logged(chatId, m.messageId);

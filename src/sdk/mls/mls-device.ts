@@ -28,6 +28,9 @@ export interface TokenSource {
 /** A commit lost to another one is rebuilt on the winner's epoch at most this many times. */
 export const MAX_COMMIT_ATTEMPTS = 5;
 
+/** history() returns at most this many messages a call. */
+export const HISTORY_PAGE_LIMIT = 1000;
+
 export type Content = string | Uint8Array;
 
 export interface CommitResult {
@@ -194,12 +197,16 @@ export class MlsDevice {
     return guard(() => this.locks.run(chatId, () => this.reader.sync(chatId)));
   }
 
-  /** Every application message of the chat in seq order, decrypted or marked unreadable (and why). */
-  history(chatId: string): Promise<HistoryMessage[]> {
+  /**
+   * The chat's application messages in seq order, decrypted or marked unreadable (and why): at most
+   * `limit` (default HISTORY_PAGE_LIMIT) after seq `afterSeq`; page on with the last one's seq.
+   */
+  history(chatId: string, page: { afterSeq?: bigint; limit?: number } = {}): Promise<HistoryMessage[]> {
+    const limit = Math.min(Math.max(1, page.limit ?? HISTORY_PAGE_LIMIT), HISTORY_PAGE_LIMIT);
     return guard(() =>
       this.locks.run(chatId, async () => {
         await this.reader.sync(chatId);
-        return this.reader.history(chatId, this.identity.cyphrId);
+        return this.reader.history(chatId, this.identity.cyphrId, page.afterSeq ?? 0n, limit);
       }),
     );
   }
