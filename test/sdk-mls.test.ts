@@ -137,6 +137,15 @@ describe("the SDK's MLS engine", () => {
     expect(words(bobSees)).toEqual([forAll]);
     expect(bobSees.map((m) => m.messageId)).not.toContain((await a1.mls.history(chatId)).at(-1)!.messageId);
     await expect(b1.mls.send(chatId, "still here?")).rejects.toMatchObject({ name: "CyphrError", code: "permission_denied", message: expect.stringContaining("removed from chat") });
+    // Added again, Bob joins from the new Welcome (the old one is never replayed) and reads from then on.
+    await a1.mls.addMembers(chatId, [bob.cyphrId]);
+    await b1.mls.acceptWelcome(chatId);
+    await b1.mls.acceptWelcome(chatId);
+    const back = unique("welcome back bob");
+    await a2.mls.send(chatId, back);
+    // The server shows a re-added member the chat from the new addition on.
+    expect(words(await b1.mls.history(chatId))).toEqual([back]);
+    expect(await b1.mls.epoch(chatId)).toBe(await a1.mls.epoch(chatId));
   });
 
   it("continues every chat on a device restarted from its store", async () => {

@@ -8,9 +8,14 @@ import { decodeMessage, suiteImpl, toHex, wire } from "./codec.js";
 import { mlsFailure } from "./errors.js";
 import type { GroupStore, StoredKeyPackage } from "./group-store.js";
 
-/** Joins from the newest Welcome naming a key package this device holds; false if none does. */
+/**
+ * Joins from the newest Welcome naming a key package this device holds; false if none does. A
+ * Welcome at or before what the device already processed of the chat is stale and never rejoined.
+ */
 export async function joinFromWelcomes(groups: GroupStore, chatId: string, welcomes: MlsWelcome[]): Promise<boolean> {
+  const processed = (await groups.position(chatId))?.lastSeq;
   for (const entry of [...welcomes].reverse()) {
+    if (processed !== undefined && entry.commitSeq <= processed) continue;
     const message = decodeMessage(entry.welcome);
     if (message?.wireformat !== "mls_welcome") continue;
     for (const secret of message.welcome.secrets) {

@@ -109,12 +109,14 @@ export class MlsDevice {
     return this.commit(chatId, () => []);
   }
 
-  /** Joins a chat from the Welcome the server routed to this device. */
+  /** Joins a chat from the newest Welcome the server routed to this device (a no-op when already in it and nothing is newer). */
   acceptWelcome(chatId: string): Promise<void> {
     return guard(() =>
       this.locks.run(chatId, async () => {
         const { welcomes } = await this.chats.listWelcomes({ chatId }, await this.auth());
         if (await joinFromWelcomes(this.groups, chatId, welcomes)) return;
+        const current = await this.groups.state(chatId);
+        if (current && current.groupActiveState.kind === "active") return; // already joined, nothing newer
         throw mlsFailure("not_found", `no Welcome for chat ${chatId} names a key package of this device: join it by external commit (joinOwnChat)`);
       }),
     );
