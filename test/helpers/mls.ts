@@ -3,26 +3,15 @@ import {
   defaultCapabilities,
   encodeMlsMessage,
   generateKeyPackageWithKey,
-  getCiphersuiteFromName,
-  getCiphersuiteImpl,
-  type CiphersuiteImpl,
   type CiphersuiteName,
   type KeyPackage,
   type Lifetime,
   type PrivateKeyPackage,
 } from "ts-mls";
 import { deviceCredentialIdentity } from "../../src/mls/credential.js";
+import { suiteImpl } from "../../src/sdk/mls/codec.js";
 
-export const DEFAULT_SUITE = "MLS_256_MLKEM1024_CHACHA20POLY1305_SHA512_Ed25519" satisfies CiphersuiteName;
-
-const impls = new Map<CiphersuiteName, Promise<CiphersuiteImpl>>();
-
-/** A client's implementation of a suite (with its key generation), cached per suite. */
-export function suiteImpl(name: CiphersuiteName = DEFAULT_SUITE): Promise<CiphersuiteImpl> {
-  let impl = impls.get(name);
-  if (!impl) impls.set(name, (impl = getCiphersuiteImpl(getCiphersuiteFromName(name))));
-  return impl;
-}
+export { DEFAULT_SUITE, suiteImpl } from "../../src/sdk/mls/codec.js";
 
 /** What a device's MLS client holds for one key package: the public part it uploads and its private keys. */
 export interface DeviceKeyPackage {
