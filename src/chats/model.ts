@@ -2,6 +2,10 @@
 export const ChatKind = { direct: 1, group: 2 } as const;
 export type ChatKind = (typeof ChatKind)[keyof typeof ChatKind];
 
+/** How a chat's messages are encrypted, as stored (chats.protocol) and as cyphr.messaging.v1.ChatProtocol numbers it. */
+export const ChatProtocol = { opaque: 1, mls: 2 } as const;
+export type ChatProtocol = (typeof ChatProtocol)[keyof typeof ChatProtocol];
+
 export const Role = { member: 1, admin: 2 } as const;
 export type Role = (typeof Role)[keyof typeof Role];
 

@@ -1,7 +1,7 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import { timestamp, uuid, type Db } from "../db/types.js";
-import type { ChatKind, LeftReason, Membership, Role } from "./model.js";
+import { ChatProtocol, type ChatKind, type LeftReason, type Membership, type Role } from "./model.js";
 
 const membershipRow = z.object({
   chat_id: uuid,
@@ -81,7 +81,7 @@ export async function insertDirectChat(db: Db, chatId: string, userA: string, us
     /* insertDirectChat */
     WITH chat AS (
       INSERT INTO chats (id, kind, direct_user_low, direct_user_high, protocol, mls_ciphersuite, mls_epoch)
-      VALUES (${chatId}, 1, ${low}, ${high}, ${mls ? 2 : 1}, ${mls?.ciphersuite ?? null}, ${mls ? 0 : null})
+      VALUES (${chatId}, 1, ${low}, ${high}, ${mls ? ChatProtocol.mls : ChatProtocol.opaque}, ${mls?.ciphersuite ?? null}, ${mls ? 0 : null})
       ON CONFLICT (direct_user_low, direct_user_high, protocol) DO NOTHING
       RETURNING id
     ), members AS (
@@ -92,8 +92,8 @@ export async function insertDirectChat(db: Db, chatId: string, userA: string, us
   return created !== null;
 }
 
-/** The pair's direct chat of a protocol (1 = OPAQUE, 2 = MLS), if any. */
-export async function findDirectChat(db: Db, userA: string, userB: string, protocol: number): Promise<string | null> {
+/** The pair's direct chat of a protocol, if any. */
+export async function findDirectChat(db: Db, userA: string, userB: string, protocol: ChatProtocol): Promise<string | null> {
   const [low, high] = userA < userB ? [userA, userB] : [userB, userA];
   return db.maybeOneFirst(sql.type(z.object({ id: uuid }))`
     /* findDirectChat */
@@ -103,7 +103,7 @@ export async function findDirectChat(db: Db, userA: string, userB: string, proto
 /** The OPAQUE direct chat of the pair, created (with both memberships) if absent; race-safe. */
 export async function findOrCreateDirectChat(db: Db, newChatId: string, userA: string, userB: string): Promise<string> {
   if (await insertDirectChat(db, newChatId, userA, userB)) return newChatId;
-  return (await findDirectChat(db, userA, userB, 1))!;
+  return (await findDirectChat(db, userA, userB, ChatProtocol.opaque))!;
 }
 
 /**

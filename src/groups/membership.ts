@@ -1,4 +1,4 @@
-import { isActive, LeftReason, Role, SystemEventKind } from "../chats/model.js";
+import { ChatProtocol, isActive, LeftReason, Role, SystemEventKind } from "../chats/model.js";
 import { findMembership } from "../chats/repo.js";
 import { appendSystemMessage } from "../chats/system-messages.js";
 import type { Db } from "../db/types.js";
@@ -123,7 +123,7 @@ export async function leaveGroup(ctx: GroupsContext, caller: Caller, chatIdInput
 
 /** An MLS group adds and removes members only together with the commit that does it. */
 function refuseMls(protocol: number): void {
-  if (protocol === 2) throw new FailedPreconditionError("this is an MLS group: add and remove members with MlsChatsService.CommitMlsChat");
+  if (protocol === ChatProtocol.mls) throw new FailedPreconditionError("this is an MLS group: add and remove members with MlsChatsService.CommitMlsChat");
 }
 
 async function requireUser(db: Db, cyphrId: string): Promise<string> {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { ChatKind, isActive, MLS_COMMIT_MESSAGE_TYPE, Role } from "../chats/model.js";
+import { ChatKind, ChatProtocol, isActive, MLS_COMMIT_MESSAGE_TYPE, Role, type Membership } from "../chats/model.js";
 import { allocateSeq, findMembership } from "../chats/repo.js";
 import type { Db } from "../db/types.js";
 import { activeMemberIds, recordEvents } from "../events/log.js";
@@ -13,9 +13,10 @@ import { spendSend } from "../messaging/rate-limit.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../shared/errors.js";
 import { checkCommitRequest, type CheckedCommit, type CommitRequest } from "./commit-input.js";
 import type { MlsChatsContext } from "./context.js";
-import { mlsGroupId, sameBytes } from "./group-id.js";
+import { equalBytes } from "@noble/curves/utils.js";
+import { mlsGroupId } from "./group-id.js";
 import { applyMembership, planMembership, type MembershipPlan } from "./membership.js";
-import { advanceEpoch, findByClientMessageId, insertCommitMessage, lockChatProtocol, PROTOCOL_MLS, welcomedDevices, type ChatProtocolRow } from "./repo.js";
+import { advanceEpoch, findByClientMessageId, insertCommitMessage, lockChatProtocol, welcomedDevices, type ChatProtocolRow } from "./repo.js";
 import { routeWelcome, welcomeTargets } from "./welcome-routing.js";
 
 export interface CommitOutcome {
@@ -37,19 +38,20 @@ export async function commitMlsChat(ctx: MlsChatsContext, caller: Caller, req: C
   const input = checkCommitRequest(req, caller.cyphrId, ctx.maxCommitBytes, external);
   spendSend(ctx.sendLimiter, caller.userId);
   const outcome = await ctx.pool.transaction(async (tx) => {
-    const chat = await lockMemberChat(tx, input.chatId, caller);
+    const { chat, membership } = await lockMemberChat(tx, input.chatId, caller);
     const earlier = await findByClientMessageId(tx, input.chatId, caller.userId, input.clientMessageId);
     if (earlier) return duplicateOutcome(tx, input.chatId, earlier, chat);
     checkAgainstChat(input, chat);
     if (external) await checkJoiningLeaf(tx, input, caller);
-    const plan = await planChange(ctx, tx, input, chat, caller);
+    const plan = await planChange(ctx, tx, input, chat, membership);
     const targets = input.welcome ? await welcomeTargets(tx, input.welcome, plan.membersAfter, plan.added.values()) : [];
     if (input.welcome && targets.length === 0) throw new InvalidArgumentError("welcome names no device");
     const { seq } = await allocateSeq(tx, input.chatId);
     const messageId = randomUUID();
     await insertCommitMessage(tx, { chatId: input.chatId, seq, id: messageId, senderId: caller.userId, clientMessageId: input.clientMessageId, bytes: input.commit, messageType: MLS_COMMIT_MESSAGE_TYPE });
     const epoch = await advanceEpoch(tx, input.chatId, input.groupInfoBytes);
-    await recordEvents(tx, [{ kind: DurableKind.messageNew, chatId: input.chatId, seq, data: null, recipients: await activeMemberIds(tx, input.chatId) }]);
+    // The commit goes to the members it was made for: those before the change (removed ones included).
+    await recordEvents(tx, [{ kind: DurableKind.messageNew, chatId: input.chatId, seq, data: null, recipients: [...plan.membersBefore] }]);
     const groupVersion = plan.added.size + plan.removed.size > 0 ? await applyMembership(tx, input.chatId, caller.userId, plan) : 0;
     if (input.welcomeBytes) await routeWelcome(tx, input.chatId, seq, input.welcomeBytes, targets);
     return { messageId, seq, epoch, welcomed: await welcomedDevices(tx, input.chatId, seq), duplicate: false, groupVersion, chat };
@@ -66,26 +68,26 @@ export async function commitMlsChat(ctx: MlsChatsContext, caller: Caller, req: C
 }
 
 /** The chat locked for the commit; NOT_FOUND unless the caller is or was a member, PERMISSION_DENIED if gone. */
-async function lockMemberChat(tx: Db, chatId: string, caller: Caller): Promise<ChatProtocolRow> {
+async function lockMemberChat(tx: Db, chatId: string, caller: Caller): Promise<{ chat: ChatProtocolRow; membership: Membership }> {
   const chat = await lockChatProtocol(tx, chatId);
   const membership = chat ? await findMembership(tx, chatId, caller.userId) : null;
   if (!chat || !membership) throw new NotFoundError(`chat ${chatId} not found`);
-  if (chat.protocol !== PROTOCOL_MLS) throw new FailedPreconditionError("this chat uses the OPAQUE protocol, not MLS");
+  if (chat.protocol !== ChatProtocol.mls) throw new FailedPreconditionError("this chat uses the OPAQUE protocol, not MLS");
   if (!isActive(membership)) throw new PermissionDeniedError("you are no longer a member of this group");
-  return chat;
+  return { chat, membership };
 }
 
 /** The MLS rules that depend on the chat: its group id, its epoch (total order of commits) and its suite. */
 function checkAgainstChat(input: CheckedCommit, chat: ChatProtocolRow): void {
   const groupId = mlsGroupId(input.chatId);
   const epoch = chat.epoch ?? 0n;
-  if (!sameBytes(input.framing.groupId, groupId)) throw new InvalidArgumentError("commit names another MLS group than this chat's");
+  if (!equalBytes(input.framing.groupId, groupId)) throw new InvalidArgumentError("commit names another MLS group than this chat's");
   if (input.framing.epoch < epoch) {
     throw new FailedPreconditionError(`stale epoch: the commit is for epoch ${input.framing.epoch} but the chat is at epoch ${epoch}; process the commits since and retry`);
   }
   if (input.framing.epoch > epoch) throw new InvalidArgumentError(`commit is for epoch ${input.framing.epoch}, ahead of the chat's epoch ${epoch}`);
   const suite = chat.ciphersuite ?? 0;
-  if (!sameBytes(input.groupInfo.groupId, groupId)) throw new InvalidArgumentError("group_info names another MLS group than this chat's");
+  if (!equalBytes(input.groupInfo.groupId, groupId)) throw new InvalidArgumentError("group_info names another MLS group than this chat's");
   if (input.groupInfo.epoch !== epoch + 1n) throw new InvalidArgumentError(`group_info is for epoch ${input.groupInfo.epoch}; the commit makes epoch ${epoch + 1n}`);
   if (ciphersuiteId(input.groupInfo.ciphersuite) !== suite) throw new InvalidArgumentError(`group_info uses ciphersuite ${ciphersuiteId(input.groupInfo.ciphersuite)}; the chat uses ${suite}`);
   if (input.welcome && ciphersuiteId(input.welcome.ciphersuite) !== suite) {
@@ -101,19 +103,20 @@ async function checkJoiningLeaf(tx: Db, input: CheckedCommit, caller: Caller): P
     throw new InvalidArgumentError(`commit: the joining leaf's credential does not name this device (${caller.cyphrId}, device ${caller.deviceId})`);
   }
   const device = await findDevice(tx, caller.userId, caller.deviceId);
-  if (!device || !sameBytes(device.signingKey, leaf.signatureKey)) {
+  if (!device || !equalBytes(device.signingKey, leaf.signatureKey)) {
     throw new InvalidArgumentError("commit: the joining leaf does not sign with this device's certified signing key");
   }
 }
 
-async function planChange(ctx: MlsChatsContext, tx: Db, input: CheckedCommit, chat: ChatProtocolRow, caller: Caller): Promise<MembershipPlan> {
+async function planChange(ctx: MlsChatsContext, tx: Db, input: CheckedCommit, chat: ChatProtocolRow, membership: Membership): Promise<MembershipPlan> {
   const changes = input.add.length + input.remove.length;
   if (changes > 0) {
     if (chat.kind !== ChatKind.group) throw new InvalidArgumentError("a direct chat's members are fixed: add_cyphr_ids and remove_cyphr_ids must be empty");
-    if ((await findMembership(tx, input.chatId, caller.userId))?.role !== Role.admin) throw new PermissionDeniedError("only group admins can add or remove members");
+    if (membership.role !== Role.admin) throw new PermissionDeniedError("only group admins can add or remove members");
     return planMembership(tx, input.chatId, input.add, input.remove, ctx.maxMembers);
   }
-  return { added: new Map(), removed: new Map(), membersAfter: new Set(await activeMemberIds(tx, input.chatId)) };
+  const members = new Set(await activeMemberIds(tx, input.chatId));
+  return { added: new Map(), removed: new Map(), membersBefore: members, membersAfter: members };
 }
 
 async function duplicateOutcome(tx: Db, chatId: string, earlier: { id: string; seq: number; message_type: number; ciphertext: Buffer | null }, chat: ChatProtocolRow) {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Role, SystemEventKind } from "../chats/model.js";
+import { ChatProtocol, Role, SystemEventKind } from "../chats/model.js";
 import { appendSystemMessage } from "../chats/system-messages.js";
 import { checkEncryptedName, checkEncryptedSettings } from "../groups/access.js";
 import { announceGroupChange } from "../groups/announce.js";
@@ -14,7 +14,7 @@ import { quote } from "../shared/quote.js";
 import type { MlsChatsContext } from "./context.js";
 import { mlsGroupId } from "./group-id.js";
 import { findDirectChat, insertDirectChat } from "../chats/repo.js";
-import { insertMlsGroupChat, PROTOCOL_MLS } from "./repo.js";
+import { insertMlsGroupChat } from "./repo.js";
 
 export type CreateInput =
   | { kind: "direct"; peerCyphrId: string; ciphersuite: number }
@@ -47,7 +47,7 @@ export async function createMlsChat(ctx: MlsChatsContext, caller: Caller, input:
     if (!peer) throw new NotFoundError(`no user with cyphr_id ${quote(input.peerCyphrId)}`);
     if (peer.id === caller.userId) throw new InvalidArgumentError("peer_cyphr_id is your own; a direct chat needs another user");
     if (!(await insertDirectChat(ctx.pool, chatId, caller.userId, peer.id, { ciphersuite }))) {
-      const existing = await findDirectChat(ctx.pool, caller.userId, peer.id, PROTOCOL_MLS);
+      const existing = await findDirectChat(ctx.pool, caller.userId, peer.id, ChatProtocol.mls);
       throw new AlreadyExistsError(`you already have an MLS direct chat with ${quote(input.peerCyphrId)}: ${existing}`);
     }
   } else {

@@ -2,7 +2,3 @@
 export function mlsGroupId(chatId: string): Uint8Array {
   return Uint8Array.from(Buffer.from(chatId.replaceAll("-", ""), "hex"));
 }
-
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}

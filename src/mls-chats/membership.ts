@@ -12,7 +12,8 @@ export interface MembershipPlan {
   /** Users added and removed, by Cyphr ID → user id. */
   added: Map<string, string>;
   removed: Map<string, string>;
-  /** The chat's members once the change is applied. */
+  /** The chat's active members before the change, and once it is applied. */
+  membersBefore: ReadonlySet<string>;
   membersAfter: Set<string>;
 }
 
@@ -36,7 +37,7 @@ export async function planMembership(db: Db, chatId: string, add: readonly strin
       throw new FailedPreconditionError("cannot remove the last admin; name another admin first");
     }
   }
-  return { added, removed, membersAfter };
+  return { added, removed, membersBefore: members, membersAfter };
 }
 
 /**

@@ -1,9 +1,11 @@
 import type { EncryptedPayload } from "../messaging/payload.js";
 import { readFraming } from "../mls/framing.js";
 import { InvalidArgumentError } from "../shared/errors.js";
+import { ChatProtocol } from "../chats/model.js";
 import type { ChatProtocols } from "./chat-protocols.js";
-import { mlsGroupId, sameBytes } from "./group-id.js";
-import { PROTOCOL_MLS, type ChatProtocolRow } from "./repo.js";
+import { equalBytes } from "@noble/curves/utils.js";
+import { mlsGroupId } from "./group-id.js";
+import type { ChatProtocolRow } from "./repo.js";
 
 /**
  * Checks a payload sent or edited into a chat: nothing for OPAQUE chats (and for unknown
@@ -20,7 +22,7 @@ export async function checkChatPayload(
   ifMember: () => Promise<void>,
 ): Promise<void> {
   const chat = await protocols.get(chatId);
-  if (!chat || chat.protocol !== PROTOCOL_MLS) return;
+  if (!chat || chat.protocol !== ChatProtocol.mls) return;
   let problem = problemOf(chat, chatId, payload, window);
   // Another instance may have moved the epoch on: look again before refusing.
   if (problem?.epoch) problem = problemOf((await protocols.get(chatId, true)) ?? chat, chatId, payload, window);
@@ -36,7 +38,7 @@ function problemOf(chat: ChatProtocolRow, chatId: string, payload: EncryptedPayl
   const framing = readFraming(payload.ciphertext);
   if (typeof framing === "string") return { message: `payload.ciphertext ${framing}` };
   if (framing.contentType === "commit") return { message: "payload.ciphertext is an MLS commit: commits go through MlsChatsService.CommitMlsChat" };
-  if (!sameBytes(framing.groupId, mlsGroupId(chatId))) return { message: "payload.ciphertext names another MLS group than this chat's" };
+  if (!equalBytes(framing.groupId, mlsGroupId(chatId))) return { message: "payload.ciphertext names another MLS group than this chat's" };
   const current = chat.epoch ?? 0n;
   if (framing.epoch > current || framing.epoch < current - BigInt(window)) {
     return { message: `payload.ciphertext is for epoch ${framing.epoch}; the chat is at epoch ${current} (accepted: ${current - BigInt(window) > 0n ? current - BigInt(window) : 0n} to ${current})`, epoch: true };

@@ -3,9 +3,6 @@ import { z } from "zod";
 import { bytes, timestamp, uuid, type Db } from "../db/types.js";
 import { WELCOME_RETENTION_DAYS } from "./limits.js";
 
-export const PROTOCOL_OPAQUE = 1;
-export const PROTOCOL_MLS = 2;
-
 const chatRow = z.object({ kind: z.number(), protocol: z.number(), mls_ciphersuite: z.number().nullable(), mls_epoch: z.string().nullable() });
 
 export interface ChatProtocolRow {

@@ -1,3 +1,4 @@
+import { equalBytes } from "@noble/curves/utils.js";
 import type { KeyPackage } from "ts-mls";
 import { makeKeyPackageRef, verifyKeyPackage } from "ts-mls/keyPackage.js";
 import { verifyLeafNodeSignatureKeyPackage } from "ts-mls/leafNode.js";
@@ -56,10 +57,10 @@ export async function checkKeyPackage(
   const leaf = kp.leafNode;
   if (leaf.leafNodeSource !== "key_package") throw new KeyPackageRejection("has a leaf node that does not come from a key package");
   checkCredential(leaf.credential, owner);
-  if (!bytesEqual(leaf.signaturePublicKey, owner.signingKey)) {
+  if (!equalBytes(leaf.signaturePublicKey, owner.signingKey)) {
     throw new KeyPackageRejection("is not signed with this device's certified signing key");
   }
-  if (bytesEqual(kp.initKey, leaf.hpkePublicKey)) throw new KeyPackageRejection("uses the same key as init key and encryption key");
+  if (equalBytes(kp.initKey, leaf.hpkePublicKey)) throw new KeyPackageRejection("uses the same key as init key and encryption key");
   const caps = leaf.capabilities;
   if (!caps.versions.includes("mls10") || !caps.ciphersuites.includes(suite) || !caps.credentials.includes("basic")) {
     throw new KeyPackageRejection("has capabilities that do not list its own version, ciphersuite and the basic credential");
@@ -79,8 +80,4 @@ function checkCredential(credential: KeyPackage["leafNode"]["credential"], owner
   if (!named || named.cyphrId !== owner.cyphrId || named.deviceId !== owner.deviceId) {
     throw new KeyPackageRejection(`has a credential that does not name this device (${owner.cyphrId}, device ${owner.deviceId})`);
   }
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

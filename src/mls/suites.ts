@@ -28,13 +28,14 @@ export function ciphersuiteById(id: number): SupportedCiphersuite | undefined {
   return SUPPORTED_CIPHERSUITES.find((name) => ciphersuiteId(name) === id);
 }
 
-const impls = new Map<SupportedCiphersuite, Promise<CiphersuiteImpl>>();
+const impls = new Map<CiphersuiteName, Promise<CiphersuiteImpl>>();
 
 /**
- * The suite's primitives. The server uses only the hash (key package references) and
- * signature verification; it never generates or holds MLS keys.
+ * The suite's primitives, made once per suite. The server uses only the hash (key package
+ * references) and signature verification; it never generates or holds MLS keys. Clients
+ * (the SDK) use the same cache for their key generation and encryption.
  */
-export function ciphersuiteImpl(name: SupportedCiphersuite): Promise<CiphersuiteImpl> {
+export function ciphersuiteImpl(name: CiphersuiteName): Promise<CiphersuiteImpl> {
   let impl = impls.get(name);
   if (!impl) {
     impl = getCiphersuiteImpl(getCiphersuiteFromName(name));

@@ -26,12 +26,8 @@ export function fromHex(hex: string): Uint8Array {
 /** Concatenation of byte strings (from @noble/hashes, which the SDK's crypto already uses). */
 export { concatBytes } from "@noble/hashes/utils.js";
 
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
-}
+/** Comparison of byte strings without an early exit (from @noble/curves). */
+export { equalBytes } from "@noble/curves/utils.js";
 
 /** A JSON record whose byte fields are hex strings: how the SDK encodes its Store values. */
 export function encodeJson(value: unknown): Uint8Array {

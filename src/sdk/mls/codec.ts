@@ -6,8 +6,6 @@
 import {
   decodeMlsMessage,
   encodeMlsMessage,
-  getCiphersuiteFromName,
-  getCiphersuiteImpl,
   type CiphersuiteImpl,
   type CiphersuiteName,
   type GroupInfo,
@@ -17,16 +15,14 @@ import {
   type PublicMessage,
   type Welcome,
 } from "ts-mls";
+import { ciphersuiteImpl, SUPPORTED_CIPHERSUITES } from "../../mls/suites.js";
 
 /** The suite the SDK asks for when a chat is created with ciphersuite 0 (the server's default, 82). */
-export const DEFAULT_SUITE = "MLS_256_MLKEM1024_CHACHA20POLY1305_SHA512_Ed25519" satisfies CiphersuiteName;
+export const DEFAULT_SUITE = SUPPORTED_CIPHERSUITES[0];
 
-const impls = new Map<CiphersuiteName, Promise<CiphersuiteImpl>>();
-
+/** A suite's implementation, from the one per-process cache (src/mls/suites.ts). */
 export function suiteImpl(name: CiphersuiteName = DEFAULT_SUITE): Promise<CiphersuiteImpl> {
-  let impl = impls.get(name);
-  if (!impl) impls.set(name, (impl = getCiphersuiteImpl(getCiphersuiteFromName(name))));
-  return impl;
+  return ciphersuiteImpl(name);
 }
 
 export function decodeMessage(bytes: Uint8Array): MLSMessage | undefined {
