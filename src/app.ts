@@ -8,14 +8,11 @@ import { DevicesService, file_cyphr_devices_v1_devices } from "./gen/cyphr/devic
 import { file_cyphr_mls_v1_key_packages, KeyPackagesService } from "./gen/cyphr/mls/v1/key_packages_pb.js";
 import type { KeyPackagesContext } from "./key-packages/context.js";
 import { CLAIM_BURST, CLAIM_RATE_PER_SECOND, UPLOAD_BURST, UPLOAD_RATE_PER_SECOND } from "./key-packages/limits.js";
-import { purgeKeyPackages } from "./key-packages/repo.js";
 import { file_cyphr_mls_v1_mls_chats, MlsChatsService } from "./gen/cyphr/mls/v1/mls_chats_pb.js";
 import { ChatProtocols } from "./mls-chats/chat-protocols.js";
 import { checkChatPayload } from "./mls-chats/payload-check.js";
 import { requireActiveMembership } from "./messaging/access.js";
 import type { MlsChatsContext } from "./mls-chats/context.js";
-import { purgeWelcomes } from "./mls-chats/repo.js";
-import { startBatchSweeper } from "./shared/batch-sweeper.js";
 import { file_cyphr_groups_v1_groups, GroupsService } from "./gen/cyphr/groups/v1/groups_pb.js";
 import { file_cyphr_identity_v1_identity, IdentityService } from "./gen/cyphr/identity/v1/identity_pb.js";
 import { file_cyphr_messaging_v1_messaging, MessagingService } from "./gen/cyphr/messaging/v1/messaging_pb.js";
@@ -31,7 +28,6 @@ import type { IdentityContext } from "./identity/context.js";
 import type { DevicesContext } from "./devices/context.js";
 import { MAX_LINK_WAITERS } from "./devices/limits.js";
 import { LinkWaiters } from "./devices/link-waiters.js";
-import { startLinkSweeper } from "./devices/sweeper.js";
 import type { MessagingContext } from "./messaging/context.js";
 import { RateLimiter } from "./messaging/rate-limit.js";
 import { RecentSends } from "./delivery/recent-sends.js";
@@ -39,20 +35,22 @@ import { SendBatcher } from "./messaging/send-batcher.js";
 import { BoundedMap } from "./shared/bounded-map.js";
 import { Semaphore } from "./shared/semaphore.js";
 import { AckCoalescer } from "./realtime/acks.js";
-import { startSweeper } from "./messaging/sweeper.js";
 import { EventBus } from "./realtime/bus.js";
 import { CallSignaling } from "./realtime/calls.js";
 import type { RealtimeContext } from "./realtime/context.js";
 import { Hub } from "./realtime/hub.js";
 import { Presence } from "./realtime/presence.js";
 import { TypingRelay } from "./realtime/typing.js";
-import { pruneEvents } from "./events/log.js";
 import { randomUUID } from "node:crypto";
-import { purgeExpiredChallenges } from "./identity/login.js";
 import { loadServerKeys } from "./identity/server-keys.js";
 import { AccessTokens } from "./identity/tokens.js";
 import { ActiveSessions } from "./identity/active-sessions.js";
 import { HealthState } from "./rpc/health.js";
+import { Jobs, type Clock } from "./jobs/jobs.js";
+import { registerJobs } from "./jobs/schedule.js";
+import { listenForMetrics, type MetricsListener } from "./metrics/endpoint.js";
+import { setKnownMethods } from "./metrics/registry.js";
+import { watchInstance } from "./metrics/sources.js";
 
 /** Proto files whose services this server answers (reflection describes these). */
 export const SERVED_FILES: readonly DescFile[] = [
@@ -84,13 +82,22 @@ export interface App {
   groups: GroupsContext;
   realtime: RealtimeContext;
   health: HealthState;
+  /** The periodic jobs (purges, retention); src/jobs/jobs.ts says how to register one. */
+  jobs: Jobs;
+  /** The separate metrics listener's port when METRICS_PORT is set; otherwise /metrics is on the main port. */
+  metricsPort: number | undefined;
   /** True when the database answers and every known migration is applied. */
   checkReady(): Promise<boolean>;
   close(): Promise<void>;
 }
 
-export async function createApp(config: Config, log: Logger, databaseUrl: string): Promise<App> {
-  const pool = await createDatabasePool(databaseUrl, { maximumPoolSize: config.databasePoolSize });
+/** What tests may replace: the clock jobs read. */
+export interface AppOptions {
+  clock?: Clock;
+}
+
+export async function createApp(config: Config, log: Logger, databaseUrl: string, options: AppOptions = {}): Promise<App> {
+  const pool = await createDatabasePool(databaseUrl, { maximumPoolSize: config.databasePoolSize, statementTimeoutMs: config.databaseStatementTimeoutMs });
   const keys = await loadServerKeys(config);
   const identity: IdentityContext = {
     pool,
@@ -175,21 +182,13 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
   const monitor = async () => health.set(await checkReady());
   await monitor();
   const healthTimer = setInterval(() => void monitor(), config.healthCheckIntervalMs);
-  const sweeper = setInterval(() => {
-    purgeExpiredChallenges(identity).catch((err: unknown) => log.warn({ err }, "challenge purge failed"));
-  }, 60_000);
   healthTimer.unref();
-  sweeper.unref();
-  const stopMessageSweeper = startSweeper(pool, config.sweepIntervalMs, log);
-  const stopLinkSweeper = startLinkSweeper(pool, 60_000, log);
-  const stopKeyPackageSweeper = startBatchSweeper("key packages", 10 * 60_000, log, (batch) => purgeKeyPackages(pool, batch));
-  const stopWelcomeSweeper = startBatchSweeper("MLS welcomes", 10 * 60_000, log, (batch) => purgeWelcomes(pool, batch));
-  const eventPruner = setInterval(() => {
-    pruneEvents(pool, config.eventRetentionDays, 10_000).catch((err: unknown) =>
-      log.warn({ err: { message: (err as Error).message } }, "event pruning failed"),
-    );
-  }, 10 * 60_000);
-  eventPruner.unref();
+  const jobs = new Jobs(log, options.clock);
+  registerJobs(jobs, pool, config);
+  jobs.start();
+  setKnownMethods(SERVED_FILES.flatMap((file) => file.services.flatMap((service) => service.methods.map((m) => `${service.typeName}/${m.name}`))));
+  const unwatch = watchInstance({ pool, busBacklog: () => realtime.bus.backlog });
+  const metricsListener: MetricsListener | undefined = config.metricsPort === undefined ? undefined : await listenForMetrics(config.metricsPort, config.host);
 
   return {
     config,
@@ -203,15 +202,14 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     groups,
     realtime,
     health,
+    jobs,
+    metricsPort: metricsListener?.port,
     checkReady,
     async close() {
       clearInterval(healthTimer);
-      clearInterval(sweeper);
-      stopMessageSweeper();
-      stopLinkSweeper();
-      stopKeyPackageSweeper();
-      stopWelcomeSweeper();
-      clearInterval(eventPruner);
+      unwatch();
+      await metricsListener?.close();
+      await jobs.stop();
       realtime.calls.stop();
       realtime.typing.stop();
       await realtime.presence.stop().catch(() => undefined);

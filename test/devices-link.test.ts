@@ -180,8 +180,8 @@ describe("Link secrets and expiry", () => {
     const alice = await newAccount();
     const begun = await begunLink(alice);
     await queryDatabase(a.databaseUrl, "UPDATE device_links SET expires_at = now() - interval '1 second' WHERE id = $1", [begun.link.linkId]);
-    const { sweepExpiredLinks } = await import("../src/devices/sweeper.js");
-    expect(await sweepExpiredLinks(a.app.pool)).toBeGreaterThanOrEqual(1);
+    const run = await a.app.jobs.run("devices.expired-links");
+    expect(run.outcome === "ok" && run.rows).toBeGreaterThanOrEqual(1);
     const [row] = await queryDatabase<{ n: number }>(a.databaseUrl, "SELECT count(*)::int AS n FROM device_links WHERE id = $1", [
       begun.link.linkId,
     ]);

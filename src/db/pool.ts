@@ -11,6 +11,8 @@ export type { DatabasePool } from "slonik";
 
 export interface PoolOptions {
   maximumPoolSize: number;
+  /** Longest one statement may run before PostgreSQL cancels it (SQLSTATE 57014), in milliseconds. */
+  statementTimeoutMs?: number;
 }
 
 /**
@@ -20,6 +22,7 @@ export interface PoolOptions {
 export async function createDatabasePool(url: string, options: PoolOptions): Promise<DatabasePool> {
   return createPool(url, {
     maximumPoolSize: options.maximumPoolSize,
+    statementTimeout: options.statementTimeoutMs ?? 10_000,
     interceptors: [resultParser],
     captureStackTrace: false,
     connectionTimeout: 10_000,

@@ -91,9 +91,9 @@ export async function deleteDeliveredLink(db: Db, linkId: string): Promise<boole
 }
 
 /** Deletes links that expired, in batches of `limit`; returns how many. */
-export async function deleteExpiredLinks(db: Db, limit: number): Promise<number> {
+export async function deleteExpiredLinks(db: Db, now: Date, limit: number): Promise<number> {
   const result = await db.query(sql.unsafe`
     /* deleteExpiredLinks */
-    DELETE FROM device_links WHERE id IN (SELECT id FROM device_links WHERE expires_at <= now() LIMIT ${limit})`);
+    DELETE FROM device_links WHERE id IN (SELECT id FROM device_links WHERE expires_at <= ${sql.timestamp(now)} LIMIT ${limit})`);
   return result.rowCount;
 }

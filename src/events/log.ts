@@ -104,11 +104,11 @@ export async function storeAcks(db: Db, acks: readonly SessionAck[]): Promise<vo
 }
 
 /** Deletes events older than `days`; returns how many. */
-export async function pruneEvents(db: Db, days: number, batch: number): Promise<number> {
+export async function pruneEvents(db: Db, now: Date, days: number, batch: number): Promise<number> {
   const result = await db.query(sql.unsafe`
     /* pruneEvents */
     DELETE FROM events WHERE (user_id, cursor) IN (
-      SELECT user_id, cursor FROM events WHERE created_at < now() - make_interval(days => ${days}) LIMIT ${batch})`);
+      SELECT user_id, cursor FROM events WHERE created_at < ${sql.timestamp(now)} - make_interval(days => ${days}) LIMIT ${batch})`);
   return result.rowCount;
 }
 

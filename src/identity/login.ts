@@ -8,7 +8,7 @@ import type { IdentityContext, SessionTokens } from "./context.js";
 import { assertCyphrIdFormat } from "./cyphr-id.js";
 import { assertLength, ED25519_SIGNATURE_BYTES, LOGIN_NONCE_BYTES, verifySignature } from "./keys.js";
 import { findIdentityByCyphrId } from "./repo.js";
-import { consumeChallenge, deleteExpiredChallenges, insertChallenge } from "./session-repo.js";
+import { consumeChallenge, insertChallenge } from "./session-repo.js";
 import { startSession } from "./sessions.js";
 
 export const CHALLENGE_TTL_MS = 60_000;
@@ -67,9 +67,4 @@ export async function login(
       throw error;
     });
   return { userId: identity.id, deviceId: device.deviceId, session };
-}
-
-/** Removes nonces that can no longer be used; run periodically. */
-export async function purgeExpiredChallenges(ctx: IdentityContext): Promise<number> {
-  return deleteExpiredChallenges(ctx.pool);
 }

@@ -85,9 +85,10 @@ export async function consumeChallenge(db: Db, nonce: Buffer, cyphrId: string): 
   return consumed === true;
 }
 
-export async function deleteExpiredChallenges(db: Db): Promise<number> {
+export async function deleteExpiredChallenges(db: Db, now: Date, batch: number): Promise<number> {
   const result = await db.query(sql.unsafe`
     /* deleteExpiredChallenges */
-    DELETE FROM login_challenges WHERE expires_at < now() - interval '1 minute'`);
+    DELETE FROM login_challenges WHERE nonce IN (
+      SELECT nonce FROM login_challenges WHERE expires_at < ${sql.timestamp(now)} - interval '1 minute' LIMIT ${batch})`);
   return result.rowCount;
 }

@@ -129,13 +129,14 @@ export async function devicesOfRefs(db: Db, refs: readonly Uint8Array[]): Promis
  * Deletes up to `batch` rows that serve no one: expired packages, and claimed rows older
  * than the Welcome routing window.
  */
-export async function purgeKeyPackages(db: Db, batch: number): Promise<number> {
+export async function purgeKeyPackages(db: Db, now: Date, batch: number): Promise<number> {
+  const at = sql.timestamp(now);
   const result = await db.query(sql.unsafe`
     /* purgeKeyPackages */
     DELETE FROM key_packages WHERE id IN (
       SELECT id FROM key_packages
-      WHERE not_after < extract(epoch FROM now())
-         OR claimed_at < now() - make_interval(days => ${CLAIMED_REF_RETENTION_DAYS})
+      WHERE not_after < extract(epoch FROM ${at})
+         OR claimed_at < ${at} - make_interval(days => ${CLAIMED_REF_RETENTION_DAYS})
       LIMIT ${batch})`);
   return result.rowCount;
 }

@@ -171,11 +171,11 @@ export async function tombstone(db: Db, chatId: string, seq: number): Promise<vo
 }
 
 /** Deletes up to `batch` expired messages, rows and all; returns how many. */
-export async function purgeExpired(db: Db, batch: number): Promise<number> {
+export async function purgeExpired(db: Db, now: Date, batch: number): Promise<number> {
   const result = await db.query(sql.unsafe`
     /* purgeExpiredMessages */
     DELETE FROM messages WHERE (chat_id, seq) IN (
-      SELECT chat_id, seq FROM messages WHERE expires_at <= now() LIMIT ${batch})`);
+      SELECT chat_id, seq FROM messages WHERE expires_at <= ${sql.timestamp(now)} LIMIT ${batch})`);
   return result.rowCount;
 }
 

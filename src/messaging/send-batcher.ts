@@ -4,6 +4,7 @@ import type { DatabasePool } from "slonik";
 import { isDatabaseUnavailable } from "../db/connection-loss.js";
 import type { Db } from "../db/types.js";
 import type { RecentSends } from "../delivery/recent-sends.js";
+import { recordSendBatch } from "../metrics/registry.js";
 import { NotFoundError, PermissionDeniedError } from "../shared/errors.js";
 import type { EncryptedPayload } from "./payload.js";
 import { commitSendBatch, keyOf, SendOutcome, type BatchRow, type BatchSend } from "./send-batch-repo.js";
@@ -90,6 +91,7 @@ export class SendBatcher {
   private pump(): void {
     while (this.running < this.maxConcurrent && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
+      recordSendBatch(batch.length);
       this.running++;
       void this.run(batch).finally(() => {
         this.running--;

@@ -136,10 +136,10 @@ export async function listDeviceWelcomes(db: Db, userId: string, deviceId: numbe
 }
 
 /** Deletes up to `batch` Welcomes older than the retention window. */
-export async function purgeWelcomes(db: Db, batch: number): Promise<number> {
+export async function purgeWelcomes(db: Db, now: Date, batch: number): Promise<number> {
   const result = await db.query(sql.unsafe`
     /* purgeMlsWelcomes */
     DELETE FROM mls_welcomes WHERE id IN (
-      SELECT id FROM mls_welcomes WHERE created_at < now() - make_interval(days => ${WELCOME_RETENTION_DAYS}) LIMIT ${batch})`);
+      SELECT id FROM mls_welcomes WHERE created_at < ${sql.timestamp(now)} - make_interval(days => ${WELCOME_RETENTION_DAYS}) LIMIT ${batch})`);
   return result.rowCount;
 }

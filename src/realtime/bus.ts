@@ -8,6 +8,7 @@ import { EVENTS_CHANNEL, type DurableNotice, type EphemeralNotice, type Notice }
 import type { RecentSends } from "../delivery/recent-sends.js";
 import type { ActiveSessions } from "../identity/active-sessions.js";
 import { UnauthenticatedError } from "../shared/errors.js";
+import { recordFanOut } from "../metrics/registry.js";
 import type { Hub } from "./hub.js";
 
 /** Deliveries between yields to the event loop during a fan-out. */
@@ -27,6 +28,7 @@ export class EventBus {
   private batch: DurableNotice[] = [];
   private readonly decoder = new NoticeDecoder();
   private reconnectDelayMs = 100;
+  private pendingSteps = 0;
 
   constructor(
     private readonly databaseUrl: string,
@@ -36,6 +38,11 @@ export class EventBus {
     private readonly activeSessions: ActiveSessions,
     private readonly recentSends: RecentSends,
   ) {}
+
+  /** Dispatch steps queued and not yet finished (the metrics' NOTIFY backlog). */
+  get backlog(): number {
+    return this.pendingSteps;
+  }
 
   async start(): Promise<void> {
     const client = new pg.Client({ connectionString: this.databaseUrl, keepAlive: true });
@@ -123,6 +130,7 @@ export class EventBus {
         for (const [user, cursor] of notice.recipients) {
           for (const subscriber of this.hub.of(user)) {
             subscriber.deliverDurable(withCursor(bodies[i]!, cursor));
+            recordFanOut(notice.at);
             // A large fan-out yields to I/O now and then, so that other calls (the
             // sender's own answer among them) are not held up until every stream has it.
             if (++delivered % FAN_OUT_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -145,9 +153,13 @@ export class EventBus {
 
   /** Runs dispatch steps one after another, so frames keep commit order. */
   private enqueue(step: () => Promise<void>): void {
-    this.chain = this.chain.then(step).catch((err: unknown) => {
-      this.log.error({ err: { message: (err as Error).message } }, "event dispatch failed; resyncing streams");
-      for (const subscriber of this.hub.all()) subscriber.resync();
-    });
+    this.pendingSteps++;
+    this.chain = this.chain
+      .then(step)
+      .catch((err: unknown) => {
+        this.log.error({ err: { message: (err as Error).message } }, "event dispatch failed; resyncing streams");
+        for (const subscriber of this.hub.all()) subscriber.resync();
+      })
+      .finally(() => this.pendingSteps--);
   }
 }

@@ -1,4 +1,5 @@
 import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
+import { recordStreamClosed, recordStreamOpened } from "../metrics/registry.js";
 
 /** One open event stream, as the hub and the bus see it. */
 export interface Subscriber {
@@ -21,13 +22,15 @@ export class Hub {
   add(subscriber: Subscriber): void {
     let set = this.byUser.get(subscriber.userId);
     if (!set) this.byUser.set(subscriber.userId, (set = new Set()));
+    if (set.has(subscriber)) return;
     set.add(subscriber);
+    recordStreamOpened();
   }
 
   remove(subscriber: Subscriber): void {
     const set = this.byUser.get(subscriber.userId);
-    if (!set) return;
-    set.delete(subscriber);
+    if (!set?.delete(subscriber)) return;
+    recordStreamClosed();
     if (set.size === 0) this.byUser.delete(subscriber.userId);
   }
 

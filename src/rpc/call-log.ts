@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { wasResetForStall } from "../transport/write-watchdog.js";
 import type { Call } from "./call.js";
 import { specEncodeGrpcMessage } from "./grpc-message.js";
+import { recordCall } from "../metrics/registry.js";
 
 type Response = http.ServerResponse | http2.Http2ServerResponse;
 
@@ -50,10 +51,13 @@ export function logCallOnClose(log: Logger, call: Call, res: Response): void {
 
 /**
  * The one log line of a call, whichever layer saw it end: method, the code its client got
- * (0: OK), duration in ms; error level for INTERNAL and UNKNOWN, info otherwise.
+ * (0: OK), duration in ms; error level for INTERNAL and UNKNOWN, info otherwise. Also
+ * counts and times the call in the metrics (src/metrics/registry.ts).
  */
 export function writeCallLine(log: Logger, method: string, code: Code | 0, startedMs: number, extra?: { httpStatus: number }): void {
-  const durationMs = Math.round((performance.now() - startedMs) * 10) / 10;
+  const elapsedMs = performance.now() - startedMs;
+  recordCall(method, code, elapsedMs);
+  const durationMs = Math.round(elapsedMs * 10) / 10;
   const line = { method, code: code === 0 ? "OK" : Code[code], durationMs, ...extra };
   if (code === Code.Internal || code === Code.Unknown) log.error(line, "rpc");
   else log.info(line, "rpc");
