@@ -105,6 +105,14 @@ export interface Config {
   /** Shared secret of the TURN server (coturn static-auth-secret). */
   turnSecret: string | undefined;
   turnTtlSeconds: number;
+  /** Port of a separate plain-HTTP listener for GET /metrics; undefined: /metrics is served on PORT. */
+  metricsPort: number | undefined;
+  /** Longest a single SQL statement may run before PostgreSQL cancels it, in milliseconds. */
+  databaseStatementTimeoutMs: number;
+  /** Days call records are kept. */
+  callRecordRetentionDays: number;
+  /** Days messages are kept whatever their timer; undefined: until deleted or expired. */
+  messageRetentionDays: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -190,6 +198,10 @@ export function loadConfig(env: Env = process.env): Config {
     turnUrls: read.urls("ICE_TURN_URLS", ["turn:", "turns:"]),
     turnSecret: read.string("TURN_SECRET"),
     turnTtlSeconds: read.integer("TURN_TTL_SECONDS", 43_200, 60, 7 * 86_400),
+    metricsPort: read.string("METRICS_PORT") === undefined ? undefined : read.integer("METRICS_PORT", 0, 0, 65535),
+    databaseStatementTimeoutMs: read.integer("DATABASE_STATEMENT_TIMEOUT_MS", 10_000, 100, 3_600_000),
+    callRecordRetentionDays: read.integer("CALL_RECORD_RETENTION_DAYS", 30, 1, 3650),
+    messageRetentionDays: read.string("MESSAGE_RETENTION_DAYS") === undefined ? undefined : read.integer("MESSAGE_RETENTION_DAYS", 0, 1, 36_500),
   };
   // Replay pushes below half the byte budget, so the largest frame must fit in the other half.
   const largestFrameBytes = Math.max(config.messageMaxBytes, MAX_SIGNAL_PAYLOAD_BYTES) + 4096;

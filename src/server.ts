@@ -14,6 +14,7 @@ import { createListener, transportLimits } from "./transport.js";
 import { createCallHandler } from "./rpc/call-handler.js";
 import { unaryCallClaim } from "./rpc/unary/claim.js";
 import type { StreamClaim } from "./transport/stream-claims.js";
+import { METRICS_PATH, serveMetrics } from "./metrics/endpoint.js";
 
 /** Largest request message accepted, in bytes (protocol framing included). */
 const READ_MAX_BYTES = 4 * 1024 * 1024;
@@ -46,6 +47,8 @@ export function createServer(app: App): CyphrServer {
     fallback: (req, res) => {
       const path = req.url?.split("?")[0];
       if (req.method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
+      // With METRICS_PORT set, metrics are only on that port (e.g. one the public load balancer does not route).
+      if (req.method === "GET" && path === METRICS_PATH && app.metricsPort === undefined) return serveMetrics(res);
       if (req.method === "GET" && path === "/readyz") {
         if (app.health.isDraining) return sendJson(res, 503, { status: "shutting down" });
         void app.checkReady().then((ready) => sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready" }));
