@@ -1,4 +1,5 @@
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { isSupportedCiphersuite, SUPPORTED_CIPHERSUITES, type SupportedCiphersuite } from "./mls/suites.js";
 import { MAX_SIGNAL_PAYLOAD_BYTES } from "./realtime/limits.js";
 
@@ -105,6 +106,10 @@ export interface Config {
   /** Shared secret of the TURN server (coturn static-auth-secret). */
   turnSecret: string | undefined;
   turnTtlSeconds: number;
+  /** Origins (scheme://host[:port]) whose pages may call the API from another origin; empty: same-origin only. */
+  corsAllowedOrigins: string[];
+  /** Folder of the built web app served at `/`; a missing folder serves no web app. */
+  webDir: string;
   /** Port of a separate plain-HTTP listener for GET /metrics; undefined: /metrics is served on PORT. */
   metricsPort: number | undefined;
   /** Longest a single SQL statement may run before PostgreSQL cancels it, in milliseconds. */
@@ -130,6 +135,26 @@ function readCiphersuites(names: string[], problems: string[]): SupportedCiphers
   const unknown = names.filter((n) => !isSupportedCiphersuite(n));
   if (unknown.length > 0) problems.push(`MLS_CIPHERSUITES: unsupported ${unknown.join(", ")} (supported: ${SUPPORTED_CIPHERSUITES.join(", ")})`);
   return [...new Set(names.filter(isSupportedCiphersuite))];
+}
+
+/** Where `npm install` / `npm start` build the web app (src/web/build.ts): dist/web in this checkout. */
+export const DEFAULT_WEB_DIR = fileURLToPath(new URL("../dist/web", import.meta.url));
+
+/** CORS_ALLOWED_ORIGINS: exact origins, as browsers send them in the Origin header (no path, no "*"). */
+function readOrigins(entries: string[], problems: string[]): string[] {
+  const origins: string[] = [];
+  for (const entry of entries) {
+    let origin: string | undefined;
+    try {
+      const url = new URL(entry);
+      origin = (url.protocol === "http:" || url.protocol === "https:") && url.origin === entry ? url.origin : undefined;
+    } catch {
+      origin = undefined;
+    }
+    if (origin === undefined) problems.push(`CORS_ALLOWED_ORIGINS entries must be origins like https://chat.example.com (scheme, host, optional port; no path or "*"), got "${entry}"`);
+    else origins.push(origin);
+  }
+  return [...new Set(origins)];
 }
 
 /** Reads the environment, reporting every problem at once, one line each. */
@@ -198,6 +223,8 @@ export function loadConfig(env: Env = process.env): Config {
     turnUrls: read.urls("ICE_TURN_URLS", ["turn:", "turns:"]),
     turnSecret: read.string("TURN_SECRET"),
     turnTtlSeconds: read.integer("TURN_TTL_SECONDS", 43_200, 60, 7 * 86_400),
+    corsAllowedOrigins: readOrigins(read.list("CORS_ALLOWED_ORIGINS"), problems),
+    webDir: path.resolve(read.string("WEB_DIR") ?? DEFAULT_WEB_DIR),
     metricsPort: read.string("METRICS_PORT") === undefined ? undefined : read.integer("METRICS_PORT", 0, 0, 65535),
     databaseStatementTimeoutMs: read.integer("DATABASE_STATEMENT_TIMEOUT_MS", 10_000, 100, 3_600_000),
     callRecordRetentionDays: read.integer("CALL_RECORD_RETENTION_DAYS", 30, 1, 3650),

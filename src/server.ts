@@ -14,6 +14,7 @@ import { createListener, transportLimits } from "./transport.js";
 import { createCallHandler } from "./rpc/call-handler.js";
 import { unaryCallClaim } from "./rpc/unary/claim.js";
 import type { StreamClaim } from "./transport/stream-claims.js";
+import { corsPolicy } from "./transport/cors.js";
 import { METRICS_PATH, serveMetrics } from "./metrics/endpoint.js";
 
 /** Largest request message accepted, in bytes (protocol framing included). */
@@ -60,12 +61,14 @@ export function createServer(app: App): CyphrServer {
 
   // HTTP/2 calls keep their session open; HTTP/1.1 calls are only visible as unfinished responses.
   let inFlight = 0;
+  const cors = corsPolicy(app.config.corsAllowedOrigins);
   const counted: Parameters<typeof createListener>[2] = (req, res) => {
     inFlight++;
     // While draining, HTTP/1.1 clients are told not to reuse the connection.
     if (app.health.isDraining && req.httpVersionMajor === 1) res.setHeader("connection", "close");
     res.once("close", () => inFlight--);
     trackResponse(req, res);
+    if (cors.handle(req, res)) return;
     handler(req, res);
   };
   // Connect and Subscribe (src/realtime/h2/) and binary unary calls (src/rpc/unary/) over HTTP/2 skip the per-call pipeline; everything else goes through `handler`.
@@ -81,7 +84,9 @@ export function createServer(app: App): CyphrServer {
           readMaxBytes: READ_MAX_BYTES,
         })
       : undefined;
-  const claim: StreamClaim | undefined = streamClaim && ((stream, headers) => streamClaim(stream, headers) || unaryClaim(stream, headers));
+  // Calls from a listed origin take the request handler, which adds the CORS headers.
+  const claim: StreamClaim | undefined =
+    streamClaim && ((stream, headers) => !cors.allows(headers.origin) && (streamClaim(stream, headers) || unaryClaim(stream, headers)));
   const { server, sessions, sockets, close } = createListener(app.config.tls, transportLimits(app.config), counted, claim);
 
   return {

@@ -75,6 +75,8 @@ const broken: [string, Rule, (c: EnvoyYaml) => void][] = [
   ["the \"*\" origin", "cors", (c) => (at.cors(c).allow_origin_string_match = [{ exact: "*" }])],
   ["grpc-status-details-bin not exposed", "cors", (c) => (at.cors(c).expose_headers = "grpc-status, grpc-message")],
   ["connect-protocol-version not allowed", "cors", (c) => (at.cors(c).allow_headers = "content-type, authorization, x-grpc-web, x-user-agent, grpc-timeout, connect-timeout-ms")],
+  ["retry-after-ms not exposed (the server's CORS exposes it)", "cors", (c) => (at.cors(c).expose_headers = String(at.cors(c).expose_headers).replace(", retry-after-ms", ""))],
+  ["POST not allowed", "cors", (c) => (at.cors(c).allow_methods = "GET, OPTIONS")],
   ["no CORS policy", "cors", (c) => delete at.vhost(c).typed_per_filter_config],
   ["rate limit enforced for 50%", "rate-limit", (c) => (at.rateLimit(c, "unary").filter_enforced.default_value.numerator = 50)],
   ["rate limit not enabled", "rate-limit", (c) => delete at.rateLimit(c, "realtime-connect").filter_enabled],

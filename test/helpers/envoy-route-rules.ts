@@ -15,6 +15,7 @@ import {
 } from "./envoy-model.js";
 import { perFilterConfig, reachableRoutes } from "./envoy-routes.js";
 import type { Rule } from "./envoy-semantics.js";
+import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, CORS_ALLOWED_METHODS } from "../../src/transport/cors.js";
 
 export interface EdgeExpectations {
   /** The server's in-stream heartbeat interval; stream idle timeouts must be at least twice this. */
@@ -23,16 +24,9 @@ export interface EdgeExpectations {
   methods: { path: string; streaming: boolean }[];
 }
 
-const CORS_ALLOW_HEADERS = [
-  "content-type",
-  "authorization",
-  "x-grpc-web",
-  "x-user-agent",
-  "grpc-timeout",
-  "connect-protocol-version",
-  "connect-timeout-ms",
-];
-const CORS_EXPOSE_HEADERS = ["grpc-status", "grpc-message", "grpc-status-details-bin"];
+// Envoy's CORS policy must let through what the server's own CORS does (one source: src/transport/cors.ts).
+const CORS_ALLOW_HEADERS = CORS_ALLOWED_HEADERS;
+const CORS_EXPOSE_HEADERS = CORS_EXPOSED_HEADERS;
 /** Origins an allow-list must never accept ("*" because Envoy treats a matcher accepting "*" as a wildcard). */
 const FOREIGN_ORIGINS = ["*", "https://attacker.example", "null"];
 
@@ -128,6 +122,8 @@ function checkCors(policy: JsonObject | undefined, where: string, fail: (m: stri
   const exposed = headerList(policy.expose_headers);
   for (const h of CORS_ALLOW_HEADERS) if (!allowed.includes(h)) fail(`${where}: CORS allow_headers lacks ${h}`);
   for (const h of CORS_EXPOSE_HEADERS) if (!exposed.includes(h)) fail(`${where}: CORS expose_headers lacks ${h}`);
+  const methods = headerList(policy.allow_methods);
+  for (const m of CORS_ALLOWED_METHODS) if (!methods.includes(m.toLowerCase())) fail(`${where}: CORS allow_methods lacks ${m}`);
 }
 
 function checkRateLimit(config: JsonObject | undefined, where: string, fail: (m: string) => void): void {
