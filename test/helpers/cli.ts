@@ -1,0 +1,100 @@
+/**
+ * The `cyphr` command as a person runs it: `src/cli/bin.mjs` (the package's bin) in a child
+ * process, one profile per user in a temporary CYPHR_HOME, the passphrase in CYPHR_PASSPHRASE.
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { childEnv } from "./process.js";
+
+export const CLI_BIN = fileURLToPath(new URL("../../src/cli/bin.mjs", import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliRunOptions {
+  /** Written to the command's stdin, which is then closed. */
+  input?: string;
+  env?: Record<string, string | undefined>;
+  /** Where it runs (default: the temporary home, away from the checkout). */
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+/** A temporary CYPHR_HOME with profiles in it. */
+export class CliHome {
+  private constructor(readonly folder: string) {}
+
+  static async create(): Promise<CliHome> {
+    return new CliHome(await fs.mkdtemp(path.join(os.tmpdir(), "cyphr-cli-")));
+  }
+
+  /** A user of the CLI: `--profile <profile>` on every command, with this passphrase. */
+  user(profile: string, passphrase = `passphrase of ${profile}`): CliUser {
+    return new CliUser(this, profile, passphrase);
+  }
+
+  /** Runs `cyphr <args>` with this home (no passphrase unless env gives one). */
+  run(args: string[], options: CliRunOptions = {}): Promise<CliResult> {
+    return runCli(args, { ...options, env: { CYPHR_HOME: this.folder, ...options.env }, cwd: options.cwd ?? this.folder });
+  }
+
+  async remove(): Promise<void> {
+    await fs.rm(this.folder, { recursive: true, force: true });
+  }
+}
+
+export class CliUser {
+  constructor(
+    readonly home: CliHome,
+    readonly profile: string,
+    readonly passphrase: string,
+  ) {}
+
+  /** Runs `cyphr --profile <profile> <args>`. */
+  run(args: string[], options: CliRunOptions = {}): Promise<CliResult> {
+    return this.home.run(["--profile", this.profile, ...args], { ...options, env: { CYPHR_PASSPHRASE: this.passphrase, ...options.env } });
+  }
+
+  /** Runs it and requires exit code 0. */
+  async ok(args: string[], options: CliRunOptions = {}): Promise<string> {
+    const result = await this.run(args, options);
+    if (result.code !== 0) throw new Error(`cyphr ${args.join(" ")} exited ${result.code}\nstderr: ${result.stderr}\nstdout: ${result.stdout}`);
+    return result.stdout;
+  }
+
+  /** Runs it with --json and parses stdout. */
+  async json<T = unknown>(args: string[], options: CliRunOptions = {}): Promise<T> {
+    return JSON.parse(await this.ok(["--json", ...args], options)) as T;
+  }
+}
+
+/** Runs `node src/cli/bin.mjs <args>` and collects its output (killed after timeoutMs). */
+export function runCli(args: string[], options: CliRunOptions = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI_BIN, ...args], {
+    cwd: options.cwd,
+    env: childEnv({ CYPHR_PASSPHRASE: undefined, CYPHR_PROFILE: undefined, CYPHR_DEBUG: undefined, ...options.env }),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  child.stdin.end(options.input ?? "");
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`cyphr ${args.join(" ")} did not end within ${options.timeoutMs ?? 60_000} ms\nstderr: ${stderr}\nstdout: ${stdout}`));
+    }, options.timeoutMs ?? 60_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
