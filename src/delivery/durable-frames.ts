@@ -16,7 +16,8 @@ export function needsMessage(kind: DurableKind): boolean {
     kind !== DurableKind.chatTimerChanged &&
     kind !== DurableKind.devicesChanged &&
     kind !== DurableKind.keyPackagesLow &&
-    kind !== DurableKind.mlsWelcome
+    kind !== DurableKind.mlsWelcome &&
+    kind !== DurableKind.identityChanged
   );
 }
 
@@ -77,6 +78,14 @@ export function durableFrameBody(
       return {
         time,
         event: { case: "mlsWelcome", value: { chatId: event.chatId ?? "", deviceId: data.device ?? 0, commitSeq: BigInt(event.seq ?? 0), createdAt: time } },
+      };
+    case DurableKind.identityChanged:
+      return {
+        time,
+        event: {
+          case: "identityChanged",
+          value: { userId: data.user ?? "", cyphrId: data.cyphrId ?? "", identityPublicKey: Buffer.from(data.identityKey ?? "", "base64") },
+        },
       };
     default:
       return null;

@@ -12,6 +12,8 @@ export const DurableKind = {
   keyPackagesLow: 8,
   /** A Welcome into an MLS chat for one device of the recipient (seq: the commit's; data.device). */
   mlsWelcome: 9,
+  /** An account's identity key was replaced by RecoverAccount (chat_id NULL; data.user, data.cyphrId, data.identityKey). */
+  identityChanged: 10,
 } as const;
 export type DurableKind = (typeof DurableKind)[keyof typeof DurableKind];
 
@@ -29,6 +31,8 @@ export interface EventData {
   device?: number;
   suite?: number;
   count?: number;
+  /** identityChanged: the new identity public key, base64 */
+  identityKey?: string;
 }
 
 /** One durable event to record for several recipients, inside the change's transaction. */

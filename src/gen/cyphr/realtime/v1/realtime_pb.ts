@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cyphr/realtime/v1/realtime.proto.
  */
 export const file_cyphr_realtime_v1_realtime: GenFile = /*@__PURE__*/
-  fileDesc("CiBjeXBoci9yZWFsdGltZS92MS9yZWFsdGltZS5wcm90bxIRY3lwaHIucmVhbHRpbWUudjEiNQoFSGVsbG8SGgoNcmVzdW1lX2N1cnNvchgBIAEoBEgAiAEBQhAKDl9yZXN1bWVfY3Vyc29yIkAKEFN1YnNjcmliZVJlcXVlc3QSGgoNcmVzdW1lX2N1cnNvchgBIAEoBEgAiAEBQhAKDl9yZXN1bWVfY3Vyc29yIhUKA0FjaxIOCgZjdXJzb3IYASABKAQiCwoJSGVhcnRiZWF0IikKBlR5cGluZxIPCgdjaGF0X2lkGAEgASgJEg4KBnR5cGluZxgCIAEoCCI/Cg5Db25uZWN0UmVxdWVzdBItCgVmcmFtZRgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLkNsaWVudEZyYW1lIkAKD0Nvbm5lY3RSZXNwb25zZRItCgVmcmFtZRgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLlNlcnZlckZyYW1lIkIKEVN1YnNjcmliZVJlc3BvbnNlEi0KBWZyYW1lGAEgASgLMh4uY3lwaHIucmVhbHRpbWUudjEuU2VydmVyRnJhbWUi0AMKC0NsaWVudEZyYW1lEhIKCnJlcXVlc3RfaWQYASABKAkSKQoFaGVsbG8YAiABKAsyGC5jeXBoci5yZWFsdGltZS52MS5IZWxsb0gAEiUKA2FjaxgDIAEoCzIWLmN5cGhyLnJlYWx0aW1lLnYxLkFja0gAEjEKCWhlYXJ0YmVhdBgEIAEoCzIcLmN5cGhyLnJlYWx0aW1lLnYxLkhlYXJ0YmVhdEgAEisKBnR5cGluZxgFIAEoCzIZLmN5cGhyLnJlYWx0aW1lLnYxLlR5cGluZ0gAEjQKC2NhbGxfc2lnbmFsGAYgASgLMh0uY3lwaHIucmVhbHRpbWUudjEuQ2FsbFNpZ25hbEgAEj4KDHNlbmRfbWVzc2FnZRgHIAEoCzImLmN5cGhyLm1lc3NhZ2luZy52MS5TZW5kTWVzc2FnZVJlcXVlc3RIABJCCg5tYXJrX2RlbGl2ZXJlZBgIIAEoCzIoLmN5cGhyLm1lc3NhZ2luZy52MS5NYXJrRGVsaXZlcmVkUmVxdWVzdEgAEjgKCW1hcmtfcmVhZBgJIAEoCzIjLmN5cGhyLm1lc3NhZ2luZy52MS5NYXJrUmVhZFJlcXVlc3RIAEIHCgVmcmFtZSL4BwoLU2VydmVyRnJhbWUSDgoGY3Vyc29yGAEgASgEEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKC21lc3NhZ2VfbmV3GAMgASgLMhsuY3lwaHIubWVzc2FnaW5nLnYxLk1lc3NhZ2VIABI1Cg5tZXNzYWdlX2VkaXRlZBgEIAEoCzIbLmN5cGhyLm1lc3NhZ2luZy52MS5NZXNzYWdlSAASNgoPbWVzc2FnZV9kZWxldGVkGAUgASgLMhsuY3lwaHIubWVzc2FnaW5nLnYxLk1lc3NhZ2VIABItCgdyZWNlaXB0GAYgASgLMhouY3lwaHIucmVhbHRpbWUudjEuUmVjZWlwdEgAEjgKDWdyb3VwX2NoYW5nZWQYByABKAsyHy5jeXBoci5yZWFsdGltZS52MS5Hcm91cENoYW5nZWRIABJBChJjaGF0X3RpbWVyX2NoYW5nZWQYCCABKAsyIy5jeXBoci5yZWFsdGltZS52MS5DaGF0VGltZXJDaGFuZ2VkSAASMAoGdHlwaW5nGAkgASgLMh4uY3lwaHIucmVhbHRpbWUudjEuVHlwaW5nRXZlbnRIABI0CghwcmVzZW5jZRgKIAEoCzIgLmN5cGhyLnJlYWx0aW1lLnYxLlByZXNlbmNlRXZlbnRIABI0CgtjYWxsX3NpZ25hbBgLIAEoCzIdLmN5cGhyLnJlYWx0aW1lLnYxLkNhbGxTaWduYWxIABIxCgloZWFydGJlYXQYDCABKAsyHC5jeXBoci5yZWFsdGltZS52MS5IZWFydGJlYXRIABIwCgljYXVnaHRfdXAYDSABKAsyGy5jeXBoci5yZWFsdGltZS52MS5DYXVnaHRVcEgAEjQKC3NlbmRfcmVzdWx0GA4gASgLMh0uY3lwaHIucmVhbHRpbWUudjEuU2VuZFJlc3VsdEgAEjoKDnJlY2VpcHRfcmVzdWx0GA8gASgLMiAuY3lwaHIucmVhbHRpbWUudjEuUmVjZWlwdFJlc3VsdEgAEjQKC2ZyYW1lX2Vycm9yGBAgASgLMh0uY3lwaHIucmVhbHRpbWUudjEuRnJhbWVFcnJvckgAEjwKD2RldmljZXNfY2hhbmdlZBgRIAEoCzIhLmN5cGhyLnJlYWx0aW1lLnYxLkRldmljZXNDaGFuZ2VkSAASPQoQa2V5X3BhY2thZ2VzX2xvdxgSIAEoCzIhLmN5cGhyLnJlYWx0aW1lLnYxLktleVBhY2thZ2VzTG93SAASLwoLbWxzX3dlbGNvbWUYEyABKAsyGC5jeXBoci5tbHMudjEuTWxzV2VsY29tZUgAQgcKBWV2ZW50ImYKB1JlY2VpcHQSDwoHY2hhdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhAKCGN5cGhyX2lkGAMgASgJEhUKDWRlbGl2ZXJlZF9zZXEYBCABKAQSEAoIcmVhZF9zZXEYBSABKAQiXQoMR3JvdXBDaGFuZ2VkEg8KB2NoYXRfaWQYASABKAkSCwoDc2VxGAIgASgEEi8KBmNoYW5nZRgDIAEoCzIfLmN5cGhyLm1lc3NhZ2luZy52MS5TeXN0ZW1FdmVudCJeChBDaGF0VGltZXJDaGFuZ2VkEg8KB2NoYXRfaWQYASABKAkSCwoDc2VxGAIgASgEEhUKDXRpbWVyX3NlY29uZHMYAyABKA0SFQoNYWN0b3JfdXNlcl9pZBgEIAEoCSIzCg5EZXZpY2VzQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJEhAKCGN5cGhyX2lkGAIgASgJIkoKDktleVBhY2thZ2VzTG93EhEKCWRldmljZV9pZBgBIAEoDRITCgtjaXBoZXJzdWl0ZRgCIAEoDRIQCghvbmVfdGltZRgDIAEoDSJRCgtUeXBpbmdFdmVudBIPCgdjaGF0X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEAoIY3lwaHJfaWQYAyABKAkSDgoGdHlwaW5nGAQgASgIInEKDVByZXNlbmNlRXZlbnQSDwoHdXNlcl9pZBgBIAEoCRIQCghjeXBocl9pZBgCIAEoCRIOCgZvbmxpbmUYAyABKAgSLQoJbGFzdF9zZWVuGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIzCghDYXVnaHRVcBIOCgZjdXJzb3IYASABKAQSFwoPcmVzeW5jX3JlcXVpcmVkGAIgASgIIj8KBlN0YXR1cxIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkSFgoOcmV0cnlfYWZ0ZXJfbXMYAyABKA0ioAEKClNlbmRSZXN1bHQSEgoKcmVxdWVzdF9pZBgBIAEoCRIZChFjbGllbnRfbWVzc2FnZV9pZBgCIAEoCRI5CghyZXNwb25zZRgDIAEoCzInLmN5cGhyLm1lc3NhZ2luZy52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEigKBWVycm9yGAQgASgLMhkuY3lwaHIucmVhbHRpbWUudjEuU3RhdHVzInYKDVJlY2VpcHRSZXN1bHQSEgoKcmVxdWVzdF9pZBgBIAEoCRIVCg1kZWxpdmVyZWRfc2VxGAIgASgEEhAKCHJlYWRfc2VxGAMgASgEEigKBWVycm9yGAQgASgLMhkuY3lwaHIucmVhbHRpbWUudjEuU3RhdHVzIkoKCkZyYW1lRXJyb3ISEgoKcmVxdWVzdF9pZBgBIAEoCRIoCgVlcnJvchgCIAEoCzIZLmN5cGhyLnJlYWx0aW1lLnYxLlN0YXR1cyK8AQoKQ2FsbFNpZ25hbBIPCgdjYWxsX2lkGAEgASgJEi8KBHR5cGUYAiABKA4yIS5jeXBoci5yZWFsdGltZS52MS5DYWxsU2lnbmFsVHlwZRIPCgdjaGF0X2lkGAMgASgJEg8KB3BheWxvYWQYBCABKAwSDQoFdmlkZW8YBSABKAgSDgoGcmVhc29uGAYgASgJEhQKDGZyb21fdXNlcl9pZBgHIAEoCRIVCg1mcm9tX2N5cGhyX2lkGAggASgJIj8KDlB1Ymxpc2hSZXF1ZXN0Ei0KBWZyYW1lGAEgASgLMh4uY3lwaHIucmVhbHRpbWUudjEuQ2xpZW50RnJhbWUiQQoPUHVibGlzaFJlc3BvbnNlEi4KBnJlc3VsdBgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLlNlcnZlckZyYW1lIhYKFEdldEljZVNlcnZlcnNSZXF1ZXN0Ij8KCUljZVNlcnZlchIMCgR1cmxzGAEgAygJEhAKCHVzZXJuYW1lGAIgASgJEhIKCmNyZWRlbnRpYWwYAyABKAkijwEKFUdldEljZVNlcnZlcnNSZXNwb25zZRIxCgtpY2Vfc2VydmVycxgBIAMoCzIcLmN5cGhyLnJlYWx0aW1lLnYxLkljZVNlcnZlchITCgt0dGxfc2Vjb25kcxgCIAEoDRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCqKAgoOQ2FsbFNpZ25hbFR5cGUSIAocQ0FMTF9TSUdOQUxfVFlQRV9VTlNQRUNJRklFRBAAEhoKFkNBTExfU0lHTkFMX1RZUEVfT0ZGRVIQARIbChdDQUxMX1NJR05BTF9UWVBFX0FOU1dFUhACEiIKHkNBTExfU0lHTkFMX1RZUEVfSUNFX0NBTkRJREFURRADEhsKF0NBTExfU0lHTkFMX1RZUEVfUkVKRUNUEAQSGQoVQ0FMTF9TSUdOQUxfVFlQRV9CVVNZEAUSGAoUQ0FMTF9TSUdOQUxfVFlQRV9FTkQQBhInCiNDQUxMX1NJR05BTF9UWVBFX0FOU1dFUkVEX0VMU0VXSEVSRRAHMvcCCg9SZWFsdGltZVNlcnZpY2USVAoHQ29ubmVjdBIhLmN5cGhyLnJlYWx0aW1lLnYxLkNvbm5lY3RSZXF1ZXN0GiIuY3lwaHIucmVhbHRpbWUudjEuQ29ubmVjdFJlc3BvbnNlKAEwARJYCglTdWJzY3JpYmUSIy5jeXBoci5yZWFsdGltZS52MS5TdWJzY3JpYmVSZXF1ZXN0GiQuY3lwaHIucmVhbHRpbWUudjEuU3Vic2NyaWJlUmVzcG9uc2UwARJQCgdQdWJsaXNoEiEuY3lwaHIucmVhbHRpbWUudjEuUHVibGlzaFJlcXVlc3QaIi5jeXBoci5yZWFsdGltZS52MS5QdWJsaXNoUmVzcG9uc2USYgoNR2V0SWNlU2VydmVycxInLmN5cGhyLnJlYWx0aW1lLnYxLkdldEljZVNlcnZlcnNSZXF1ZXN0GiguY3lwaHIucmVhbHRpbWUudjEuR2V0SWNlU2VydmVyc1Jlc3BvbnNlYgZwcm90bzM", [file_cyphr_messaging_v1_messaging, file_cyphr_mls_v1_mls_chats, file_google_protobuf_timestamp]);
+  fileDesc("CiBjeXBoci9yZWFsdGltZS92MS9yZWFsdGltZS5wcm90bxIRY3lwaHIucmVhbHRpbWUudjEiNQoFSGVsbG8SGgoNcmVzdW1lX2N1cnNvchgBIAEoBEgAiAEBQhAKDl9yZXN1bWVfY3Vyc29yIkAKEFN1YnNjcmliZVJlcXVlc3QSGgoNcmVzdW1lX2N1cnNvchgBIAEoBEgAiAEBQhAKDl9yZXN1bWVfY3Vyc29yIhUKA0FjaxIOCgZjdXJzb3IYASABKAQiCwoJSGVhcnRiZWF0IikKBlR5cGluZxIPCgdjaGF0X2lkGAEgASgJEg4KBnR5cGluZxgCIAEoCCI/Cg5Db25uZWN0UmVxdWVzdBItCgVmcmFtZRgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLkNsaWVudEZyYW1lIkAKD0Nvbm5lY3RSZXNwb25zZRItCgVmcmFtZRgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLlNlcnZlckZyYW1lIkIKEVN1YnNjcmliZVJlc3BvbnNlEi0KBWZyYW1lGAEgASgLMh4uY3lwaHIucmVhbHRpbWUudjEuU2VydmVyRnJhbWUi0AMKC0NsaWVudEZyYW1lEhIKCnJlcXVlc3RfaWQYASABKAkSKQoFaGVsbG8YAiABKAsyGC5jeXBoci5yZWFsdGltZS52MS5IZWxsb0gAEiUKA2FjaxgDIAEoCzIWLmN5cGhyLnJlYWx0aW1lLnYxLkFja0gAEjEKCWhlYXJ0YmVhdBgEIAEoCzIcLmN5cGhyLnJlYWx0aW1lLnYxLkhlYXJ0YmVhdEgAEisKBnR5cGluZxgFIAEoCzIZLmN5cGhyLnJlYWx0aW1lLnYxLlR5cGluZ0gAEjQKC2NhbGxfc2lnbmFsGAYgASgLMh0uY3lwaHIucmVhbHRpbWUudjEuQ2FsbFNpZ25hbEgAEj4KDHNlbmRfbWVzc2FnZRgHIAEoCzImLmN5cGhyLm1lc3NhZ2luZy52MS5TZW5kTWVzc2FnZVJlcXVlc3RIABJCCg5tYXJrX2RlbGl2ZXJlZBgIIAEoCzIoLmN5cGhyLm1lc3NhZ2luZy52MS5NYXJrRGVsaXZlcmVkUmVxdWVzdEgAEjgKCW1hcmtfcmVhZBgJIAEoCzIjLmN5cGhyLm1lc3NhZ2luZy52MS5NYXJrUmVhZFJlcXVlc3RIAEIHCgVmcmFtZSK4CAoLU2VydmVyRnJhbWUSDgoGY3Vyc29yGAEgASgEEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKC21lc3NhZ2VfbmV3GAMgASgLMhsuY3lwaHIubWVzc2FnaW5nLnYxLk1lc3NhZ2VIABI1Cg5tZXNzYWdlX2VkaXRlZBgEIAEoCzIbLmN5cGhyLm1lc3NhZ2luZy52MS5NZXNzYWdlSAASNgoPbWVzc2FnZV9kZWxldGVkGAUgASgLMhsuY3lwaHIubWVzc2FnaW5nLnYxLk1lc3NhZ2VIABItCgdyZWNlaXB0GAYgASgLMhouY3lwaHIucmVhbHRpbWUudjEuUmVjZWlwdEgAEjgKDWdyb3VwX2NoYW5nZWQYByABKAsyHy5jeXBoci5yZWFsdGltZS52MS5Hcm91cENoYW5nZWRIABJBChJjaGF0X3RpbWVyX2NoYW5nZWQYCCABKAsyIy5jeXBoci5yZWFsdGltZS52MS5DaGF0VGltZXJDaGFuZ2VkSAASMAoGdHlwaW5nGAkgASgLMh4uY3lwaHIucmVhbHRpbWUudjEuVHlwaW5nRXZlbnRIABI0CghwcmVzZW5jZRgKIAEoCzIgLmN5cGhyLnJlYWx0aW1lLnYxLlByZXNlbmNlRXZlbnRIABI0CgtjYWxsX3NpZ25hbBgLIAEoCzIdLmN5cGhyLnJlYWx0aW1lLnYxLkNhbGxTaWduYWxIABIxCgloZWFydGJlYXQYDCABKAsyHC5jeXBoci5yZWFsdGltZS52MS5IZWFydGJlYXRIABIwCgljYXVnaHRfdXAYDSABKAsyGy5jeXBoci5yZWFsdGltZS52MS5DYXVnaHRVcEgAEjQKC3NlbmRfcmVzdWx0GA4gASgLMh0uY3lwaHIucmVhbHRpbWUudjEuU2VuZFJlc3VsdEgAEjoKDnJlY2VpcHRfcmVzdWx0GA8gASgLMiAuY3lwaHIucmVhbHRpbWUudjEuUmVjZWlwdFJlc3VsdEgAEjQKC2ZyYW1lX2Vycm9yGBAgASgLMh0uY3lwaHIucmVhbHRpbWUudjEuRnJhbWVFcnJvckgAEjwKD2RldmljZXNfY2hhbmdlZBgRIAEoCzIhLmN5cGhyLnJlYWx0aW1lLnYxLkRldmljZXNDaGFuZ2VkSAASPQoQa2V5X3BhY2thZ2VzX2xvdxgSIAEoCzIhLmN5cGhyLnJlYWx0aW1lLnYxLktleVBhY2thZ2VzTG93SAASLwoLbWxzX3dlbGNvbWUYEyABKAsyGC5jeXBoci5tbHMudjEuTWxzV2VsY29tZUgAEj4KEGlkZW50aXR5X2NoYW5nZWQYFCABKAsyIi5jeXBoci5yZWFsdGltZS52MS5JZGVudGl0eUNoYW5nZWRIAEIHCgVldmVudCJmCgdSZWNlaXB0Eg8KB2NoYXRfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIQCghjeXBocl9pZBgDIAEoCRIVCg1kZWxpdmVyZWRfc2VxGAQgASgEEhAKCHJlYWRfc2VxGAUgASgEIl0KDEdyb3VwQ2hhbmdlZBIPCgdjaGF0X2lkGAEgASgJEgsKA3NlcRgCIAEoBBIvCgZjaGFuZ2UYAyABKAsyHy5jeXBoci5tZXNzYWdpbmcudjEuU3lzdGVtRXZlbnQiXgoQQ2hhdFRpbWVyQ2hhbmdlZBIPCgdjaGF0X2lkGAEgASgJEgsKA3NlcRgCIAEoBBIVCg10aW1lcl9zZWNvbmRzGAMgASgNEhUKDWFjdG9yX3VzZXJfaWQYBCABKAkiMwoORGV2aWNlc0NoYW5nZWQSDwoHdXNlcl9pZBgBIAEoCRIQCghjeXBocl9pZBgCIAEoCSJRCg9JZGVudGl0eUNoYW5nZWQSDwoHdXNlcl9pZBgBIAEoCRIQCghjeXBocl9pZBgCIAEoCRIbChNpZGVudGl0eV9wdWJsaWNfa2V5GAMgASgMIkoKDktleVBhY2thZ2VzTG93EhEKCWRldmljZV9pZBgBIAEoDRITCgtjaXBoZXJzdWl0ZRgCIAEoDRIQCghvbmVfdGltZRgDIAEoDSJRCgtUeXBpbmdFdmVudBIPCgdjaGF0X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEAoIY3lwaHJfaWQYAyABKAkSDgoGdHlwaW5nGAQgASgIInEKDVByZXNlbmNlRXZlbnQSDwoHdXNlcl9pZBgBIAEoCRIQCghjeXBocl9pZBgCIAEoCRIOCgZvbmxpbmUYAyABKAgSLQoJbGFzdF9zZWVuGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIzCghDYXVnaHRVcBIOCgZjdXJzb3IYASABKAQSFwoPcmVzeW5jX3JlcXVpcmVkGAIgASgIIj8KBlN0YXR1cxIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkSFgoOcmV0cnlfYWZ0ZXJfbXMYAyABKA0ioAEKClNlbmRSZXN1bHQSEgoKcmVxdWVzdF9pZBgBIAEoCRIZChFjbGllbnRfbWVzc2FnZV9pZBgCIAEoCRI5CghyZXNwb25zZRgDIAEoCzInLmN5cGhyLm1lc3NhZ2luZy52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEigKBWVycm9yGAQgASgLMhkuY3lwaHIucmVhbHRpbWUudjEuU3RhdHVzInYKDVJlY2VpcHRSZXN1bHQSEgoKcmVxdWVzdF9pZBgBIAEoCRIVCg1kZWxpdmVyZWRfc2VxGAIgASgEEhAKCHJlYWRfc2VxGAMgASgEEigKBWVycm9yGAQgASgLMhkuY3lwaHIucmVhbHRpbWUudjEuU3RhdHVzIkoKCkZyYW1lRXJyb3ISEgoKcmVxdWVzdF9pZBgBIAEoCRIoCgVlcnJvchgCIAEoCzIZLmN5cGhyLnJlYWx0aW1lLnYxLlN0YXR1cyK8AQoKQ2FsbFNpZ25hbBIPCgdjYWxsX2lkGAEgASgJEi8KBHR5cGUYAiABKA4yIS5jeXBoci5yZWFsdGltZS52MS5DYWxsU2lnbmFsVHlwZRIPCgdjaGF0X2lkGAMgASgJEg8KB3BheWxvYWQYBCABKAwSDQoFdmlkZW8YBSABKAgSDgoGcmVhc29uGAYgASgJEhQKDGZyb21fdXNlcl9pZBgHIAEoCRIVCg1mcm9tX2N5cGhyX2lkGAggASgJIj8KDlB1Ymxpc2hSZXF1ZXN0Ei0KBWZyYW1lGAEgASgLMh4uY3lwaHIucmVhbHRpbWUudjEuQ2xpZW50RnJhbWUiQQoPUHVibGlzaFJlc3BvbnNlEi4KBnJlc3VsdBgBIAEoCzIeLmN5cGhyLnJlYWx0aW1lLnYxLlNlcnZlckZyYW1lIhYKFEdldEljZVNlcnZlcnNSZXF1ZXN0Ij8KCUljZVNlcnZlchIMCgR1cmxzGAEgAygJEhAKCHVzZXJuYW1lGAIgASgJEhIKCmNyZWRlbnRpYWwYAyABKAkijwEKFUdldEljZVNlcnZlcnNSZXNwb25zZRIxCgtpY2Vfc2VydmVycxgBIAMoCzIcLmN5cGhyLnJlYWx0aW1lLnYxLkljZVNlcnZlchITCgt0dGxfc2Vjb25kcxgCIAEoDRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCqKAgoOQ2FsbFNpZ25hbFR5cGUSIAocQ0FMTF9TSUdOQUxfVFlQRV9VTlNQRUNJRklFRBAAEhoKFkNBTExfU0lHTkFMX1RZUEVfT0ZGRVIQARIbChdDQUxMX1NJR05BTF9UWVBFX0FOU1dFUhACEiIKHkNBTExfU0lHTkFMX1RZUEVfSUNFX0NBTkRJREFURRADEhsKF0NBTExfU0lHTkFMX1RZUEVfUkVKRUNUEAQSGQoVQ0FMTF9TSUdOQUxfVFlQRV9CVVNZEAUSGAoUQ0FMTF9TSUdOQUxfVFlQRV9FTkQQBhInCiNDQUxMX1NJR05BTF9UWVBFX0FOU1dFUkVEX0VMU0VXSEVSRRAHMvcCCg9SZWFsdGltZVNlcnZpY2USVAoHQ29ubmVjdBIhLmN5cGhyLnJlYWx0aW1lLnYxLkNvbm5lY3RSZXF1ZXN0GiIuY3lwaHIucmVhbHRpbWUudjEuQ29ubmVjdFJlc3BvbnNlKAEwARJYCglTdWJzY3JpYmUSIy5jeXBoci5yZWFsdGltZS52MS5TdWJzY3JpYmVSZXF1ZXN0GiQuY3lwaHIucmVhbHRpbWUudjEuU3Vic2NyaWJlUmVzcG9uc2UwARJQCgdQdWJsaXNoEiEuY3lwaHIucmVhbHRpbWUudjEuUHVibGlzaFJlcXVlc3QaIi5jeXBoci5yZWFsdGltZS52MS5QdWJsaXNoUmVzcG9uc2USYgoNR2V0SWNlU2VydmVycxInLmN5cGhyLnJlYWx0aW1lLnYxLkdldEljZVNlcnZlcnNSZXF1ZXN0GiguY3lwaHIucmVhbHRpbWUudjEuR2V0SWNlU2VydmVyc1Jlc3BvbnNlYgZwcm90bzM", [file_cyphr_messaging_v1_messaging, file_cyphr_mls_v1_mls_chats, file_google_protobuf_timestamp]);
 
 /**
  * Hello opens a Connect stream.
@@ -468,6 +468,17 @@ export type ServerFrame = Message<"cyphr.realtime.v1.ServerFrame"> & {
      */
     value: MlsWelcome;
     case: "mlsWelcome";
+  } | {
+    /**
+     * An account's identity key changed (cyphr.account.v1.RecoverAccount):
+     * its old devices are gone, its safety number changed. Show the change,
+     * verify the new key and fetch DevicesService.ListDevices. Durable; sent
+     * to everyone who shares a chat with the account.
+     *
+     * @generated from field: cyphr.realtime.v1.IdentityChanged identity_changed = 20;
+     */
+    value: IdentityChanged;
+    case: "identityChanged";
   } | { case: undefined; value?: undefined };
 };
 
@@ -633,6 +644,41 @@ export const DevicesChangedSchema: GenMessage<DevicesChanged> = /*@__PURE__*/
   messageDesc(file_cyphr_realtime_v1_realtime, 13);
 
 /**
+ * IdentityChanged names the account whose identity key was replaced.
+ *
+ * @generated from message cyphr.realtime.v1.IdentityChanged
+ */
+export type IdentityChanged = Message<"cyphr.realtime.v1.IdentityChanged"> & {
+  /**
+   * The account's user id (UUID).
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * The account's Cyphr ID.
+   *
+   * @generated from field: string cyphr_id = 2;
+   */
+  cyphrId: string;
+
+  /**
+   * The new Ed25519 identity public key (32 bytes).
+   *
+   * @generated from field: bytes identity_public_key = 3;
+   */
+  identityPublicKey: Uint8Array;
+};
+
+/**
+ * Describes the message cyphr.realtime.v1.IdentityChanged.
+ * Use `create(IdentityChangedSchema)` to create a new message.
+ */
+export const IdentityChangedSchema: GenMessage<IdentityChanged> = /*@__PURE__*/
+  messageDesc(file_cyphr_realtime_v1_realtime, 14);
+
+/**
  * KeyPackagesLow names the device whose one-time key packages run low.
  *
  * @generated from message cyphr.realtime.v1.KeyPackagesLow
@@ -665,7 +711,7 @@ export type KeyPackagesLow = Message<"cyphr.realtime.v1.KeyPackagesLow"> & {
  * Use `create(KeyPackagesLowSchema)` to create a new message.
  */
 export const KeyPackagesLowSchema: GenMessage<KeyPackagesLow> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 14);
+  messageDesc(file_cyphr_realtime_v1_realtime, 15);
 
 /**
  * TypingEvent tells that a chat member is typing (or stopped).
@@ -707,7 +753,7 @@ export type TypingEvent = Message<"cyphr.realtime.v1.TypingEvent"> & {
  * Use `create(TypingEventSchema)` to create a new message.
  */
 export const TypingEventSchema: GenMessage<TypingEvent> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 15);
+  messageDesc(file_cyphr_realtime_v1_realtime, 16);
 
 /**
  * PresenceEvent tells that a user who shares a chat came online or went
@@ -750,7 +796,7 @@ export type PresenceEvent = Message<"cyphr.realtime.v1.PresenceEvent"> & {
  * Use `create(PresenceEventSchema)` to create a new message.
  */
 export const PresenceEventSchema: GenMessage<PresenceEvent> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 16);
+  messageDesc(file_cyphr_realtime_v1_realtime, 17);
 
 /**
  * CaughtUp marks the end of the backlog replay.
@@ -780,7 +826,7 @@ export type CaughtUp = Message<"cyphr.realtime.v1.CaughtUp"> & {
  * Use `create(CaughtUpSchema)` to create a new message.
  */
 export const CaughtUpSchema: GenMessage<CaughtUp> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 17);
+  messageDesc(file_cyphr_realtime_v1_realtime, 18);
 
 /**
  * Status is a gRPC status carried inside a frame.
@@ -817,7 +863,7 @@ export type Status = Message<"cyphr.realtime.v1.Status"> & {
  * Use `create(StatusSchema)` to create a new message.
  */
 export const StatusSchema: GenMessage<Status> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 18);
+  messageDesc(file_cyphr_realtime_v1_realtime, 19);
 
 /**
  * SendResult answers a send_message frame exactly as SendMessage would.
@@ -859,7 +905,7 @@ export type SendResult = Message<"cyphr.realtime.v1.SendResult"> & {
  * Use `create(SendResultSchema)` to create a new message.
  */
 export const SendResultSchema: GenMessage<SendResult> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 19);
+  messageDesc(file_cyphr_realtime_v1_realtime, 20);
 
 /**
  * ReceiptResult answers a mark_delivered or mark_read frame.
@@ -901,7 +947,7 @@ export type ReceiptResult = Message<"cyphr.realtime.v1.ReceiptResult"> & {
  * Use `create(ReceiptResultSchema)` to create a new message.
  */
 export const ReceiptResultSchema: GenMessage<ReceiptResult> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 20);
+  messageDesc(file_cyphr_realtime_v1_realtime, 21);
 
 /**
  * FrameError answers a typing, call_signal or ack frame that failed.
@@ -929,7 +975,7 @@ export type FrameError = Message<"cyphr.realtime.v1.FrameError"> & {
  * Use `create(FrameErrorSchema)` to create a new message.
  */
 export const FrameErrorSchema: GenMessage<FrameError> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 21);
+  messageDesc(file_cyphr_realtime_v1_realtime, 22);
 
 /**
  * CallSignal is WebRTC signaling relayed by the server. SDP and ICE
@@ -1003,7 +1049,7 @@ export type CallSignal = Message<"cyphr.realtime.v1.CallSignal"> & {
  * Use `create(CallSignalSchema)` to create a new message.
  */
 export const CallSignalSchema: GenMessage<CallSignal> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 22);
+  messageDesc(file_cyphr_realtime_v1_realtime, 23);
 
 /**
  * PublishRequest carries one client frame outside a stream.
@@ -1024,7 +1070,7 @@ export type PublishRequest = Message<"cyphr.realtime.v1.PublishRequest"> & {
  * Use `create(PublishRequestSchema)` to create a new message.
  */
 export const PublishRequestSchema: GenMessage<PublishRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 23);
+  messageDesc(file_cyphr_realtime_v1_realtime, 24);
 
 /**
  * PublishResponse carries the frame's result, when it has one.
@@ -1047,7 +1093,7 @@ export type PublishResponse = Message<"cyphr.realtime.v1.PublishResponse"> & {
  * Use `create(PublishResponseSchema)` to create a new message.
  */
 export const PublishResponseSchema: GenMessage<PublishResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 24);
+  messageDesc(file_cyphr_realtime_v1_realtime, 25);
 
 /**
  * GetIceServersRequest asks for ICE servers.
@@ -1062,7 +1108,7 @@ export type GetIceServersRequest = Message<"cyphr.realtime.v1.GetIceServersReque
  * Use `create(GetIceServersRequestSchema)` to create a new message.
  */
 export const GetIceServersRequestSchema: GenMessage<GetIceServersRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 25);
+  messageDesc(file_cyphr_realtime_v1_realtime, 26);
 
 /**
  * IceServer is one RTCIceServer entry.
@@ -1098,7 +1144,7 @@ export type IceServer = Message<"cyphr.realtime.v1.IceServer"> & {
  * Use `create(IceServerSchema)` to create a new message.
  */
 export const IceServerSchema: GenMessage<IceServer> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 26);
+  messageDesc(file_cyphr_realtime_v1_realtime, 27);
 
 /**
  * GetIceServersResponse lists ICE servers for RTCPeerConnection.
@@ -1133,7 +1179,7 @@ export type GetIceServersResponse = Message<"cyphr.realtime.v1.GetIceServersResp
  * Use `create(GetIceServersResponseSchema)` to create a new message.
  */
 export const GetIceServersResponseSchema: GenMessage<GetIceServersResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_realtime_v1_realtime, 27);
+  messageDesc(file_cyphr_realtime_v1_realtime, 28);
 
 /**
  * CallSignalType is the kind of a call signal.
