@@ -23,6 +23,9 @@ import {
   file_grpc_reflection_v1alpha_reflection,
   ServerReflection as ReflectionV1alpha,
 } from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
+import type { AccountContext } from "./account/context.js";
+import { createAccountContext, registerAccountJobs } from "./account/wiring.js";
+import { AccountService, file_cyphr_account_v1_account } from "./gen/cyphr/account/v1/account_pb.js";
 import type { GroupsContext } from "./groups/context.js";
 import type { IdentityContext } from "./identity/context.js";
 import type { DevicesContext } from "./devices/context.js";
@@ -56,6 +59,7 @@ import { watchInstance } from "./metrics/sources.js";
 export const SERVED_FILES: readonly DescFile[] = [
   file_cyphr_identity_v1_identity,
   file_cyphr_devices_v1_devices,
+  file_cyphr_account_v1_account,
   file_cyphr_mls_v1_key_packages,
   file_cyphr_mls_v1_mls_chats,
   file_cyphr_messaging_v1_messaging,
@@ -66,7 +70,7 @@ export const SERVED_FILES: readonly DescFile[] = [
   file_grpc_reflection_v1alpha_reflection,
 ];
 /** Application services, whose health is reported individually. */
-const APPLICATION_SERVICES = [IdentityService, DevicesService, KeyPackagesService, MlsChatsService, MessagingService, GroupsService, RealtimeService].map((s) => s.typeName);
+const APPLICATION_SERVICES = [IdentityService, DevicesService, AccountService, KeyPackagesService, MlsChatsService, MessagingService, GroupsService, RealtimeService].map((s) => s.typeName);
 export const SERVED_SERVICES = [...APPLICATION_SERVICES, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName];
 
 /** Everything the RPC layer needs, built once: the composition root. */
@@ -76,6 +80,7 @@ export interface App {
   pool: DatabasePool;
   identity: IdentityContext;
   devices: DevicesContext;
+  account: AccountContext;
   keyPackages: KeyPackagesContext;
   mlsChats: MlsChatsContext;
   messaging: MessagingContext;
@@ -110,6 +115,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
     activeSessions: new ActiveSessions(),
   };
+  const account = await createAccountContext(config, pool, identity);
   const devices: DevicesContext = {
     pool,
     fingerprintSecret: keys.fingerprintSecret,
@@ -185,6 +191,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
   healthTimer.unref();
   const jobs = new Jobs(log, options.clock);
   registerJobs(jobs, pool, config);
+  registerAccountJobs(jobs, pool);
   jobs.start();
   setKnownMethods(SERVED_FILES.flatMap((file) => file.services.flatMap((service) => service.methods.map((m) => `${service.typeName}/${m.name}`))));
   const unwatch = watchInstance({ pool, busBacklog: () => realtime.bus.backlog });
@@ -196,6 +203,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     pool,
     identity,
     devices,
+    account,
     keyPackages,
     mlsChats,
     messaging,

@@ -41,6 +41,17 @@ export interface Config {
   jwtExtraPublicKeyFiles: string[];
   /** Secret (file, at least 32 bytes) for HMAC of device fingerprints; undefined: generated in dataDir. */
   fingerprintSecretFile: string | undefined;
+  /** File with the 32-byte (64 hex characters) key sealing TOTP secrets at rest; undefined: generated in dataDir. */
+  totpKeyFile: string | undefined;
+  /** argon2id costs of new PIN hashes: memory in KiB, passes, lanes. Older hashes with lower costs are re-hashed on their next success. */
+  pinArgon2MemoryKib: number;
+  pinArgon2TimeCost: number;
+  pinArgon2Parallelism: number;
+  /** Days a deleted account's Cyphr ID cannot be registered again. */
+  idQuarantineDays: number;
+  /** CreateRecoveryChallenge/RecoverAccount per source address and RecoverAccount per Cyphr ID: sustained per minute, and the burst. */
+  recoveryPerMinute: number;
+  recoveryBurst: number;
   jwtIssuer: string;
   jwtAudience: string;
   /** Access token lifetime in seconds. */
@@ -187,6 +198,13 @@ export function loadConfig(env: Env = process.env): Config {
     jwtPrivateKeyFile: read.string("JWT_PRIVATE_KEY_FILE"),
     jwtExtraPublicKeyFiles: read.list("JWT_EXTRA_PUBLIC_KEY_FILES"),
     fingerprintSecretFile: read.string("FINGERPRINT_SECRET_FILE"),
+    totpKeyFile: read.string("TOTP_KEY_FILE"),
+    pinArgon2MemoryKib: read.integer("PIN_ARGON2_MEMORY_KIB", 19_456, 1024, 4 * 1024 * 1024),
+    pinArgon2TimeCost: read.integer("PIN_ARGON2_TIME_COST", 2, 1, 100),
+    pinArgon2Parallelism: read.integer("PIN_ARGON2_PARALLELISM", 1, 1, 16),
+    idQuarantineDays: read.integer("ID_QUARANTINE_DAYS", 30, 0, 3650),
+    recoveryPerMinute: read.integer("RECOVERY_PER_MINUTE", 5, 1, 100_000),
+    recoveryBurst: read.integer("RECOVERY_BURST", 10, 1, 100_000),
     jwtIssuer: read.string("JWT_ISSUER") ?? "cyphr",
     jwtAudience: read.string("JWT_AUDIENCE") ?? "cyphr",
     accessTokenTtlSeconds: read.integer("ACCESS_TOKEN_TTL_SECONDS", 900, 30, 86_400),

@@ -1,6 +1,8 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { SERVED_FILES, SERVED_SERVICES, type App } from "./app.js";
+import { accountService } from "./account/service.js";
 import { devicesService } from "./devices/service.js";
+import { AccountService } from "./gen/cyphr/account/v1/account_pb.js";
 import { DevicesService } from "./gen/cyphr/devices/v1/devices_pb.js";
 import { KeyPackagesService } from "./gen/cyphr/mls/v1/key_packages_pb.js";
 import { keyPackagesService } from "./key-packages/service.js";
@@ -26,6 +28,7 @@ export function routes(app: App): (router: ConnectRouter) => void {
   return (router) => {
     router.service(IdentityService, identityService(app.identity));
     router.service(DevicesService, devicesService(app.devices));
+    router.service(AccountService, accountService(app.account));
     router.service(KeyPackagesService, keyPackagesService(app.keyPackages));
     router.service(MlsChatsService, mlsChatsService(app.mlsChats));
     router.service(MessagingService, messagingService(app.messaging));

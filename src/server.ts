@@ -1,6 +1,7 @@
 import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import type { App } from "./app.js";
+import { ACCOUNT_PUBLIC_METHODS } from "./account/service.js";
 import { DEVICES_PUBLIC_METHODS } from "./devices/service.js";
 import { IDENTITY_PUBLIC_METHODS } from "./identity/service.js";
 import { authenticate as authenticateCaller } from "./identity/sessions.js";
@@ -35,7 +36,7 @@ export function createServer(app: App): CyphrServer {
   const shutdownController = new AbortController();
   // Every in-flight call listens on this signal; thousands of streams are normal.
   setMaxListeners(0, shutdownController.signal);
-  const publicMethods = new Set([...PUBLIC_SERVICES, ...IDENTITY_PUBLIC_METHODS, ...DEVICES_PUBLIC_METHODS]);
+  const publicMethods = new Set([...PUBLIC_SERVICES, ...IDENTITY_PUBLIC_METHODS, ...DEVICES_PUBLIC_METHODS, ...ACCOUNT_PUBLIC_METHODS]);
   const verify = (token: string) => authenticateCaller(app.identity, token);
   const interceptors = [observe(app.log), authenticate(publicMethods, (token) => verify(token))];
   const handler = createCallHandler({

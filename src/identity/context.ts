@@ -12,6 +12,11 @@ export interface IdentityContext {
   activeSessions: ActiveSessions;
   /** Tells chat peers at once when a user turns presence sharing on or off (set by the realtime wiring). */
   onPresenceSharingChanged?: (userId: string, sharing: boolean) => Promise<void>;
+  /**
+   * Login's second factor (the account domain's TOTP check, set by the composition root):
+   * resolves when the account needs none or `code` is valid, else throws.
+   */
+  requireSecondFactor?: (userId: string, code: string) => Promise<void>;
 }
 
 /** The credentials of one session, as handed to the client. */

@@ -22,6 +22,8 @@ export interface LoginInput {
   deviceId: number;
   nonce: Uint8Array;
   signature: Uint8Array;
+  /** The TOTP code while two-factor login is on; empty otherwise. */
+  totpCode?: string;
 }
 
 /** Issues a nonce for any well-formed id, registered or not. */
@@ -59,6 +61,7 @@ export async function login(
   if (!nonceValid || !identity || !device || !signatureValid) {
     throw new UnauthenticatedError(INVALID_CREDENTIALS);
   }
+  await ctx.requireSecondFactor?.(identity.id, input.totpCode ?? "");
   const session = await ctx.pool
     .transaction((tx) => startSession(ctx, tx, { userId: identity.id, cyphrId: identity.cyphr_id, deviceId: device.deviceId }))
     .catch((error: unknown) => {

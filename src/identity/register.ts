@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { InvalidArgumentError, UnauthenticatedError } from "../shared/errors.js";
+import { AlreadyExistsError, InvalidArgumentError, UnauthenticatedError } from "../shared/errors.js";
 import type { IdentityContext, SessionTokens } from "./context.js";
 import { classifyCyphrId } from "./cyphr-id.js";
 import { fingerprintHmac } from "./fingerprint.js";
@@ -16,6 +16,7 @@ import { assertDeviceName, requireDeviceCertificate } from "../devices/certifica
 import { insertDevice } from "../devices/repo.js";
 import { registerSignedBytes } from "../devices/signed-bytes.js";
 import { normalizeDisplayName } from "./profile-fields.js";
+import { quarantinedUntil } from "./quarantine.js";
 import { cyphrIdTaken, insertIdentity } from "./repo.js";
 import { startSession } from "./sessions.js";
 import { quote } from "../shared/quote.js";
@@ -35,12 +36,13 @@ export interface RegisterInput {
 /** Register always creates this device. */
 const FIRST_DEVICE_ID = 1;
 
-export type Availability = "available" | "invalid_format" | "reserved" | "taken";
+export type Availability = "available" | "invalid_format" | "reserved" | "taken" | "quarantined";
 
 export async function checkAvailability(ctx: IdentityContext, cyphrId: string): Promise<Availability> {
   const status = classifyCyphrId(cyphrId);
   if (status !== "valid") return status;
-  return (await cyphrIdTaken(ctx.pool, cyphrId)) ? "taken" : "available";
+  if (await cyphrIdTaken(ctx.pool, cyphrId)) return "taken";
+  return (await quarantinedUntil(ctx.pool, ctx.keys.fingerprintSecret, cyphrId)) ? "quarantined" : "available";
 }
 
 /**
@@ -79,6 +81,10 @@ export async function register(
   });
 
   const userId = randomUUID();
+  const quarantined = await quarantinedUntil(ctx.pool, ctx.keys.fingerprintSecret, input.cyphrId);
+  if (quarantined) {
+    throw new AlreadyExistsError(`cyphr_id ${quote(input.cyphrId)} belonged to a deleted account; it can be registered from ${quarantined.toISOString()}`);
+  }
   const session = await ctx.pool.transaction(async (tx) => {
     await insertIdentity(tx, {
       id: userId,

@@ -4,15 +4,15 @@ import {
   IdentityService,
   UnavailableReason,
   type ProfileSchema,
-  type SessionTokensSchema,
 } from "../gen/cyphr/identity/v1/identity_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { requireCaller } from "../rpc/caller.js";
-import type { IdentityContext, SessionTokens } from "./context.js";
+import type { IdentityContext } from "./context.js";
 import { createChallenge, login } from "./login.js";
 import { getProfile, searchUsers, updateProfile, type PublicProfile } from "./profile.js";
 import { checkAvailability, register, type Availability } from "./register.js";
 import { logout, refreshSession } from "./sessions.js";
+import { sessionMessage } from "./wire.js";
 
 /** Methods of IdentityService callable without an access token. */
 export const IDENTITY_PUBLIC_METHODS = [
@@ -27,6 +27,7 @@ export const IDENTITY_PUBLIC_METHODS = [
 const REASONS: Record<Availability, UnavailableReason> = {
   available: UnavailableReason.UNSPECIFIED,
   invalid_format: UnavailableReason.INVALID_FORMAT,
+  quarantined: UnavailableReason.QUARANTINED,
   reserved: UnavailableReason.RESERVED,
   taken: UnavailableReason.TAKEN,
 };
@@ -81,16 +82,6 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
       const page = await searchUsers(ctx, { prefix: req.prefix, limit: req.limit, pageToken: req.pageToken });
       return { profiles: page.profiles.map(profileMessage), nextPageToken: page.nextPageToken };
     },
-  };
-}
-
-function sessionMessage(tokens: SessionTokens): MessageInitShape<typeof SessionTokensSchema> {
-  return {
-    sessionId: tokens.sessionId,
-    accessToken: tokens.accessToken,
-    accessTokenExpiresAt: timestampFromDate(tokens.accessTokenExpiresAt),
-    refreshToken: tokens.refreshToken,
-    refreshTokenExpiresAt: timestampFromDate(tokens.refreshTokenExpiresAt),
   };
 }
 
