@@ -46,11 +46,10 @@ export class PinHashing {
     }
   }
 
-  /** True when any cost in `hash` is below the configured one. */
+  /** True when any cost in `hash` (its m=…,t=…,p=… parameters, in any order) is below the configured one. */
   isWeakerThanConfigured(hash: string): boolean {
-    const match = /\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(hash);
-    if (!match) return true;
-    const [memoryKib, timeCost, parallelism] = match.slice(1).map(Number) as [number, number, number];
-    return memoryKib < this.parameters.memoryKib || timeCost < this.parameters.timeCost || parallelism < this.parameters.parallelism;
+    const parameters = new Map((hash.split("$")[3] ?? "").split(",").map((pair) => pair.split("=") as [string, string]));
+    const cost = (name: string) => Number(parameters.get(name) ?? 0);
+    return cost("m") < this.parameters.memoryKib || cost("t") < this.parameters.timeCost || cost("p") < this.parameters.parallelism;
   }
 }
