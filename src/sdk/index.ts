@@ -2,5 +2,7 @@
 export { Account, type AccountDevice, type AccountOptions, type DeviceList } from "./account.js";
 export { CyphrError, toCyphrError, type CyphrErrorCode } from "./errors.js";
 export type { PendingLink } from "./pending-link.js";
-export { MlsDevice, type CommitResult, type HistoryMessage, type TokenSource, type UnreadableReason } from "./mls/index.js";
+export { MlsDevice, type CommitResult, type Content, type HistoryMessage, type TokenSource, type UnreadableReason } from "./mls/index.js";
+export * from "./realtime/index.js";
 export { MemoryStore, type Store } from "./store.js";
+export { Attachments, decodeReference, encodeReference, type AttachmentRef, type PendingUpload, type Progress, type SentFile, type UploadOptions } from "./attachments/index.js";

@@ -4,6 +4,9 @@ import { asCyphrError, isRetryable } from "./errors.js";
 /** A send, edit or commit that failed in transit is sent again (same request, same client_message_id) at most this many times in all. */
 export const MAX_SEND_ATTEMPTS = 3;
 
+/** A commit lost to another one is rebuilt on the winner's epoch at most this many times. */
+export const MAX_COMMIT_ATTEMPTS = 5;
+
 export async function resend<T>(call: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {

@@ -51,18 +51,41 @@ export class ChatReader {
       for (const m of page) {
         cursor = m.seq;
         if (out.length >= limit) return out;
-        if (m.messageType === MessageType.SYSTEM || m.messageType === MessageType.MLS_COMMIT) continue;
-        const own = await this.groups.isOwn(chatId, m.messageId);
-        const logged = await this.groups.logged(chatId, m.messageId);
-        const common = { seq: m.seq, messageId: m.messageId, senderCyphrId: m.senderCyphrId, own, deleted: m.deleted };
-        if (m.deleted) out.push({ ...common, readable: false, reason: "deleted" });
-        else if (logged) out.push(readableMessage(await this.reread(chatId, m, logged, own, position), own));
-        else if (own) out.push({ ...common, readable: false, reason: "sent_by_this_device" });
-        else if (m.seq <= position.joinedSeq) out.push({ ...common, readable: false, reason: "before_join" });
-        else out.push({ ...common, readable: false, reason: "undecryptable" });
+        const described = await this.describe(chatId, m, position);
+        if (described) out.push(described);
       }
       if (page.length < PAGE) return out;
     }
+  }
+
+  /**
+   * One message that arrived live (the realtime stream's message_new or message_edited): everything
+   * of the chat up to it is processed first (the message itself directly when it is the next seq,
+   * else by paging history), then it is described as history() would show it. Undefined for commits
+   * and system messages.
+   */
+  async receive(chatId: string, m: Message): Promise<HistoryMessage | undefined> {
+    const position = await this.position(chatId);
+    if (m.seq === position.lastSeq + 1n) {
+      position.lastSeq = m.seq;
+      await this.process(chatId, m, position);
+    } else if (m.seq > position.lastSeq) {
+      await this.sync(chatId);
+    }
+    return this.describe(chatId, m, await this.position(chatId));
+  }
+
+  /** An application message as this device can read it (an edit by someone else decrypted now); undefined for commits and system messages. */
+  private async describe(chatId: string, m: Message, position: ChatPosition): Promise<HistoryMessage | undefined> {
+    if (m.messageType === MessageType.SYSTEM || m.messageType === MessageType.MLS_COMMIT) return undefined;
+    const own = await this.groups.isOwn(chatId, m.messageId);
+    const logged = await this.groups.logged(chatId, m.messageId);
+    const common = { seq: m.seq, messageId: m.messageId, senderCyphrId: m.senderCyphrId, own, deleted: m.deleted };
+    if (m.deleted) return { ...common, readable: false, reason: "deleted" };
+    if (logged) return readableMessage(await this.reread(chatId, m, logged, own, position), own);
+    if (own) return { ...common, readable: false, reason: "sent_by_this_device" };
+    if (m.seq <= position.joinedSeq) return { ...common, readable: false, reason: "before_join" };
+    return { ...common, readable: false, reason: "undecryptable" };
   }
 
   /** A message someone else edited after this device read it: the replacement is decrypted (if it can be) and logged. */

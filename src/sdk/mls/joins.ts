@@ -3,10 +3,14 @@
  * external commit from the chat's GroupInfo (RFC 9420 §12.4.3.2), for a new device of a member.
  */
 import { createGroupInfoWithExternalPubAndRatchetTree, emptyPskIndex, joinGroup, joinGroupExternal, type ClientState } from "ts-mls";
-import type { MlsWelcome } from "../../gen/cyphr/mls/v1/mls_chats_pb.js";
+import type { Client } from "@connectrpc/connect";
+import type { MlsChatsService, MlsWelcome } from "../../gen/cyphr/mls/v1/mls_chats_pb.js";
+import { MAX_COMMIT_ATTEMPTS, resend } from "./calls.js";
 import { decodeMessage, suiteImpl, toHex, wire } from "./codec.js";
-import { mlsFailure } from "./errors.js";
+import { isStaleEpoch, mlsFailure } from "./errors.js";
 import type { GroupStore, StoredKeyPackage } from "./group-store.js";
+import { refHex, type KeyPackages } from "./key-packages.js";
+import type { CommitResult } from "./mls-device.js";
 
 /**
  * Joins from the newest Welcome naming a key package this device holds; false if none does. A
@@ -40,4 +44,26 @@ export async function buildExternalJoin(chatId: string, groupInfoBytes: Uint8Arr
   const { publicMessage, newState } = await joinGroupExternal(message.groupInfo, kp.publicPackage, kp.privatePackage, false, impl);
   const groupInfo = await createGroupInfoWithExternalPubAndRatchetTree(newState, [], impl);
   return { commit: wire.publicMessage(publicMessage), groupInfo: wire.groupInfo(groupInfo), newState };
+}
+
+/** Joins a chat of the account by external commit from the latest GroupInfo, again on a "stale epoch", MAX_COMMIT_ATTEMPTS in all. Callers hold the chat's lock. */
+export async function joinByExternalCommit(
+  deps: { chats: Client<typeof MlsChatsService>; keyPackages: KeyPackages; groups: GroupStore; auth: () => Promise<{ headers: Record<string, string> }> },
+  chatId: string,
+): Promise<CommitResult> {
+  for (let attempt = 1; ; attempt++) {
+    const info = await deps.chats.getGroupInfo({ chatId }, await deps.auth());
+    const kp = await deps.keyPackages.create();
+    const { commit, groupInfo, newState } = await buildExternalJoin(chatId, info.groupInfo, kp);
+    const request = { chatId, clientMessageId: crypto.randomUUID(), commit, groupInfo };
+    try {
+      const res = await resend(async () => deps.chats.joinMlsChat(request, await deps.auth()));
+      await deps.groups.markOwn(chatId, res.messageId);
+      await deps.groups.saveState(chatId, newState, { lastSeq: res.seq, joinedSeq: res.seq });
+      await deps.groups.deleteKeyPackage(await refHex(kp.publicPackage));
+      return { chatId, seq: res.seq, epoch: res.epoch, messageId: res.messageId, welcomed: [] };
+    } catch (err) {
+      if (!isStaleEpoch(err) || attempt >= MAX_COMMIT_ATTEMPTS) throw err;
+    }
+  }
 }

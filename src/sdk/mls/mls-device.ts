@@ -5,33 +5,34 @@
  * (see GroupStore): a new MlsDevice over the same Store continues every chat.
  */
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
-import { createApplicationMessage, createGroup, type ClientState, type Proposal } from "ts-mls";
-import { MessageType, MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
+import { createGroup, type ClientState, type Proposal } from "ts-mls";
+import { MessagingService, type Message, type MessageType } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { KeyPackagesService, type ClaimedKeyPackage } from "../../gen/cyphr/mls/v1/key_packages_pb.js";
 import { MlsChatsService } from "../../gen/cyphr/mls/v1/mls_chats_pb.js";
 import type { Store } from "../store.js";
-import { guard, resend } from "./calls.js";
+import { guard, MAX_COMMIT_ATTEMPTS, resend } from "./calls.js";
 import { ChatLocks } from "./chat-lock.js";
-import { ChatReader, editedMillis } from "./chat-reader.js";
-import { suiteImpl, wire } from "./codec.js";
+import { ChatMessages, type Content } from "./chat-messages.js";
+import { ChatReader } from "./chat-reader.js";
+import { suiteImpl } from "./codec.js";
 import { addProposals, buildCommit, leavesOf, removeProposals, type BuiltCommit } from "./commits.js";
+import { updateDevices, type DeviceUpdate, type VerifiedDevice } from "./device-sync.js";
 import { isStaleEpoch, mlsFailure, noState, removedFrom } from "./errors.js";
-import { GroupStore } from "./group-store.js";
+import { GroupStore, type ChatPosition } from "./group-store.js";
 import type { HistoryMessage } from "./history.js";
-import { joinFromWelcomes, buildExternalJoin } from "./joins.js";
+import { joinByExternalCommit, joinFromWelcomes } from "./joins.js";
 import { KeyPackages, refHex, type DeviceIdentity } from "./key-packages.js";
 
 export interface TokenSource {
   accessToken(): Promise<string>;
 }
 
-/** A commit lost to another one is rebuilt on the winner's epoch at most this many times. */
-export const MAX_COMMIT_ATTEMPTS = 5;
+export { MAX_COMMIT_ATTEMPTS };
 
 /** history() returns at most this many messages a call. */
 export const HISTORY_PAGE_LIMIT = 1000;
 
-export type Content = string | Uint8Array;
+export type { Content };
 
 export interface CommitResult {
   chatId: string;
@@ -49,6 +50,7 @@ export class MlsDevice {
   private readonly groups: GroupStore;
   private readonly locks = new ChatLocks();
   private readonly reader: ChatReader;
+  private readonly messages: ChatMessages;
 
   constructor(
     transport: Transport,
@@ -62,6 +64,7 @@ export class MlsDevice {
     this.messaging = createClient(MessagingService, transport);
     this.keyPackages = new KeyPackages(identity, this.groups, this.keys, () => this.auth());
     this.reader = new ChatReader(this.groups, this.messaging, () => this.auth());
+    this.messages = new ChatMessages(identity.cyphrId, this.groups, this.reader, this.messaging, (chatId) => this.activeState(chatId), () => this.auth());
   }
 
   /** Keeps `target` one-time key packages and a last-resort one uploaded. */
@@ -124,74 +127,43 @@ export class MlsDevice {
 
   /** Joins a chat of this account from this (new) device by external commit, retried when another commit wins. */
   joinOwnChat(chatId: string): Promise<CommitResult> {
-    return guard(() =>
-      this.locks.run(chatId, async () => {
-        for (let attempt = 1; ; attempt++) {
-          const info = await this.chats.getGroupInfo({ chatId }, await this.auth());
-          const kp = await this.keyPackages.create();
-          const { commit, groupInfo, newState } = await buildExternalJoin(chatId, info.groupInfo, kp);
-          const request = { chatId, clientMessageId: crypto.randomUUID(), commit, groupInfo };
-          try {
-            const res = await resend(async () => this.chats.joinMlsChat(request, await this.auth()));
-            await this.groups.markOwn(chatId, res.messageId);
-            await this.groups.saveState(chatId, newState, { lastSeq: res.seq, joinedSeq: res.seq });
-            await this.groups.deleteKeyPackage(await refHex(kp.publicPackage));
-            return { chatId, seq: res.seq, epoch: res.epoch, messageId: res.messageId, welcomed: [] };
-          } catch (err) {
-            if (!isStaleEpoch(err) || attempt >= MAX_COMMIT_ATTEMPTS) throw err;
-          }
-        }
-      }),
-    );
+    return guard(() => this.locks.run(chatId, () => joinByExternalCommit({ chats: this.chats, keyPackages: this.keyPackages, groups: this.groups, auth: () => this.auth() }, chatId)));
   }
 
   /** Encrypts and sends one message; a retry after a transport failure reuses its client_message_id. */
   send(chatId: string, content: Content, options: { messageType?: MessageType } = {}): Promise<{ messageId: string; seq: bigint }> {
-    return guard(() =>
-      this.locks.run(chatId, async () => {
-        await this.reader.sync(chatId);
-        const messageType = options.messageType ?? (typeof content === "string" ? MessageType.TEXT : MessageType.FILE);
-        const ciphertext = await this.encrypt(chatId, content);
-        const clientMessageId = crypto.randomUUID();
-        const res = await resend(async () =>
-          this.messaging.sendMessage({ destination: { case: "chatId", value: chatId }, clientMessageId, messageType, payload: { ciphertext } }, await this.auth()),
-        );
-        await this.groups.markOwn(chatId, res.messageId);
-        await this.groups.log(chatId, { seq: res.seq, messageId: res.messageId, senderCyphrId: this.identity.cyphrId, ...body(content), editedAt: 0, deleted: false });
-        return { messageId: res.messageId, seq: res.seq };
-      }),
-    );
+    return guard(() => this.locks.run(chatId, () => this.messages.send(chatId, content, options.messageType)));
   }
 
   /** Replaces one of this user's messages with a new MLS application message. */
   edit(chatId: string, messageId: string, content: Content): Promise<void> {
-    return guard(() =>
-      this.locks.run(chatId, async () => {
-        await this.reader.sync(chatId);
-        const ciphertext = await this.encrypt(chatId, content);
-        const res = await resend(async () => this.messaging.editMessage({ messageId, payload: { ciphertext } }, await this.auth()));
-        const before = await this.groups.logged(chatId, messageId);
-        const editedAt = res.message ? editedMillis(res.message) : Date.now();
-        await this.groups.log(chatId, {
-          seq: res.message?.seq ?? before?.seq ?? 0n,
-          messageId,
-          senderCyphrId: this.identity.cyphrId,
-          ...body(content),
-          editedAt,
-          deleted: false,
-        });
-      }),
-    );
+    return guard(() => this.locks.run(chatId, () => this.messages.edit(chatId, messageId, content)));
   }
 
   /** Deletes a message for everyone. */
   delete(chatId: string, messageId: string): Promise<void> {
-    return guard(() =>
-      this.locks.run(chatId, async () => {
-        await resend(async () => this.messaging.deleteMessage({ messageId }, await this.auth()));
-        await this.reader.forget(chatId, messageId);
-      }),
-    );
+    return guard(() => this.locks.run(chatId, () => this.messages.delete(chatId, messageId)));
+  }
+
+  /**
+   * A message the realtime stream delivered (new or edited): the chat is processed up to it, and it
+   * comes back as history() would show it; undefined for commits and system messages.
+   */
+  receive(chatId: string, message: Message): Promise<HistoryMessage | undefined> {
+    return guard(() => this.locks.run(chatId, () => this.reader.receive(chatId, message)));
+  }
+
+  /** Drops the plaintext of a message deleted for everyone (the realtime message_deleted event). */
+  forgetDeleted(chatId: string, messageId: string): Promise<void> {
+    return guard(() => this.locks.run(chatId, () => this.reader.forget(chatId, messageId)));
+  }
+
+  /**
+   * Brings the chat's group in line with an account's verified devices (after devices_changed), when
+   * this device is the one to act: see device-sync.ts. Undefined when it did nothing.
+   */
+  updateDevicesOf(chatId: string, cyphrId: string, devices: VerifiedDevice[]): Promise<DeviceUpdate | undefined> {
+    return updateDevices(this, chatId, cyphrId, devices);
   }
 
   /** Processes what arrived since the last call (commits applied, messages decrypted); returns the new messages. */
@@ -221,6 +193,16 @@ export class MlsDevice {
   /** Leaf indices of a user's devices in this device's view of the group. */
   async leavesOf(chatId: string, cyphrId: string): Promise<number[]> {
     return leavesOf(await this.state(chatId), cyphrId);
+  }
+
+  /** Whether this device has an MLS state for the chat (joined it, or was removed from it). */
+  async hasChat(chatId: string): Promise<boolean> {
+    return (await this.groups.position(chatId)) !== undefined;
+  }
+
+  /** Where this device is in a chat: the last seq it processed and the seq it joined at. */
+  position(chatId: string): Promise<ChatPosition> {
+    return guard(() => this.reader.position(chatId));
   }
 
   /** The chats this device has an MLS state for. */
@@ -296,23 +278,16 @@ export class MlsDevice {
     await this.groups.saveState(chatId, newState, { ...(await this.reader.position(chatId)), lastSeq: seq });
   }
 
-  private async claim(cyphrId: string): Promise<ClaimedKeyPackage[]> {
-    return (await this.keys.claimKeyPackages({ cyphrId, ciphersuite: 0 }, await this.auth())).keyPackages;
+  /** One key package of each device of a user (of the own account: each other device), as ClaimKeyPackages hands them out. */
+  claimKeyPackages(cyphrId: string): Promise<ClaimedKeyPackage[]> {
+    return guard(() => this.claim(cyphrId));
   }
 
-  private async encrypt(chatId: string, content: Content): Promise<Uint8Array> {
-    const position = await this.reader.position(chatId);
-    const { newState, privateMessage } = await createApplicationMessage(await this.activeState(chatId), body(content).body, await suiteImpl());
-    // Saved before sending: a generation used once is never used again, even if the send fails.
-    await this.groups.saveState(chatId, newState, position);
-    return wire.privateMessage(privateMessage);
+  private async claim(cyphrId: string): Promise<ClaimedKeyPackage[]> {
+    return (await this.keys.claimKeyPackages({ cyphrId, ciphersuite: 0 }, await this.auth())).keyPackages;
   }
 
   private async auth(): Promise<{ headers: Record<string, string> }> {
     return { headers: { authorization: `Bearer ${await this.tokens.accessToken()}` } };
   }
-}
-
-function body(content: Content): { contentType: "text" | "bytes"; body: Uint8Array } {
-  return typeof content === "string" ? { contentType: "text", body: new TextEncoder().encode(content) } : { contentType: "bytes", body: content };
 }

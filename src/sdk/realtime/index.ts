@@ -1,0 +1,5 @@
+/** The SDK's realtime stream (see docs/sdk.md, "Realtime (Live)"). */
+export { Live } from "./live.js";
+export { LIVE_DEFAULTS, type LiveAccount, type LiveOptions, type StreamMode } from "./options.js";
+export { OUTBOX_LIMIT } from "./connection.js";
+export type * from "./events.js";

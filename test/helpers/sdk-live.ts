@@ -1,0 +1,81 @@
+/**
+ * SDK devices for the realtime tests: a real Account (registered or linked over the wire), its
+ * MlsDevice and a Live stream, all on one MemoryStore, and an event log with waits.
+ */
+import { expect } from "vitest";
+import { Account, Live, MemoryStore, MlsDevice, type LiveEvent, type LiveOptions, type Store } from "../../src/sdk/index.js";
+import { nodeTransport, type NodeProtocol } from "../../src/sdk/node/transport.js";
+import { uniqueCyphrId } from "./users.js";
+
+export interface LiveDevice {
+  name: string;
+  account: Account;
+  store: Store;
+  mls: MlsDevice;
+  live: Live;
+  events: LiveEvent[];
+  /** Waits until `predicate` holds for the events so far (polling), or fails after `ms`. */
+  until(predicate: (events: LiveEvent[]) => boolean, ms?: number): Promise<void>;
+  /** The texts of the `message` events, per chat, in arrival order. */
+  texts(chatId: string): string[];
+}
+
+export type LiveTuning = Partial<Omit<LiveOptions, "transport" | "account" | "mls" | "store">>;
+
+export interface DeviceSpec {
+  baseUrl: string;
+  protocol?: NodeProtocol;
+  /** A transport base URL other than the server's (e.g. a TCP proxy in front of it). */
+  viaUrl?: string;
+  tuning?: LiveTuning;
+}
+
+export async function registerLiveDevice(name: string, spec: DeviceSpec): Promise<LiveDevice> {
+  const store = new MemoryStore();
+  const account = await Account.register({ transport: nodeTransport(spec.baseUrl, spec.protocol ?? "connect"), store }, uniqueCyphrId(name));
+  return liveDevice(name, account, store, spec);
+}
+
+export async function linkLiveDevice(name: string, existing: LiveDevice, spec: DeviceSpec): Promise<LiveDevice> {
+  const store = new MemoryStore();
+  const pending = await Account.beginLink({ transport: nodeTransport(spec.baseUrl, spec.protocol ?? "connect"), store });
+  const waiting = pending.wait();
+  await existing.account.approveLink(pending.code);
+  return liveDevice(name, await waiting, store, spec);
+}
+
+/** An MlsDevice and a Live over `viaUrl` (or the server), not started. */
+export function liveDevice(name: string, account: Account, store: Store, spec: DeviceSpec): LiveDevice {
+  const transport = nodeTransport(spec.viaUrl ?? spec.baseUrl, spec.protocol ?? "connect");
+  const mls = new MlsDevice(transport, account, account.deviceIdentity(), store);
+  const mode = spec.protocol === "grpc-web" ? "server" : "bidi";
+  const live = new Live({ transport, account, mls, store, mode, ...spec.tuning });
+  const events: LiveEvent[] = [];
+  const kinds = ["message", "edited", "deleted", "unreadable", "receipt", "typing", "presence", "chat", "devices_changed", "key_packages", "call", "state", "error"] as const;
+  for (const kind of kinds) live.on(kind, (e) => events.push(e));
+  return {
+    name,
+    account,
+    store,
+    mls,
+    live,
+    events,
+    async until(predicate, ms = 20_000) {
+      const deadline = Date.now() + ms;
+      while (!predicate(events)) {
+        if (Date.now() > deadline) {
+          const summary = events.map((e) => (e.kind === "state" ? `state:${e.state}` : e.kind === "error" ? `error:${e.error.code}:${e.error.message}` : e.kind)).join(", ");
+          expect.fail(`${name}: timed out after ${ms} ms; events: ${summary}`);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    texts(chatId) {
+      return events.flatMap((e) => (e.kind === "message" && e.chatId === chatId && e.text !== undefined ? [e.text] : []));
+    },
+  };
+}
+
+export function errorsOf(events: LiveEvent[]): string[] {
+  return events.flatMap((e) => (e.kind === "error" ? [`${e.error.code}: ${e.error.message}`] : []));
+}
