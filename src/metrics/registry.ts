@@ -9,7 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
  * hot paths pay no allocation beyond the label lookup.
  */
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: "cyphr_process_" });
+collectDefaultMetrics({ register: registry, prefix: "cyphr_" });
 
 /** Latency buckets for calls and fan-out, in seconds: 0.5 ms to 10 s. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
