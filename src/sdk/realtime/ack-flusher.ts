@@ -31,6 +31,11 @@ export class AckFlusher {
 
   constructor(private readonly deps: FlushDeps) {}
 
+  /** The cursor the Store holds: where a new stream resumes. */
+  get storedCursor(): bigint | undefined {
+    return this.stored;
+  }
+
   /** The cursor loaded from the Store at start: already stored. */
   loaded(cursor: bigint | undefined): void {
     this.stored = cursor;

@@ -186,10 +186,13 @@ export class Live {
     }
   }
 
-  /** One stream: opened with a fresh token and the handled cursor, read until it ends. */
+  /**
+   * One stream, read until it ends: opened with a fresh token, resuming from the cursor the Store
+   * holds (as after a restart); what was handled since the last flush comes again and is dropped by cursor.
+   */
   private async stream(): Promise<void> {
     const token = await this.o.account.accessToken();
-    const connection = openConnection({ client: this.realtime, mode: this.o.mode, token, resumeCursor: this.handled, heartbeatIntervalMs: this.o.heartbeatIntervalMs, deadAfterMs: this.o.deadAfterMs });
+    const connection = openConnection({ client: this.realtime, mode: this.o.mode, token, resumeCursor: this.flusher.storedCursor, heartbeatIntervalMs: this.o.heartbeatIntervalMs, deadAfterMs: this.o.deadAfterMs });
     this.connection = connection;
     if (this.stopping.signal.aborted) connection.close();
     let opened = false;
