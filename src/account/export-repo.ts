@@ -1,61 +1,93 @@
-import { sql } from "slonik";
+import { sql, type SqlFragment } from "slonik";
 import { z } from "zod";
 import type { Db } from "../db/types.js";
 
 /**
- * The sections of ExportAccountData, each one query returning JSON built by PostgreSQL
- * with the stored column names as keys (bytea as base64, times as ISO 8601). Only the
- * caller's own rows: other users appear at most as the ids of shared chats' senders.
+ * ExportAccountData's queries. Each section is every column of the caller's rows of one
+ * table, read from information_schema so a column added later is exported without a code
+ * change, named as in the database (the README's storage table), bytea as base64, times
+ * as ISO 8601 (PostgreSQL's line breaks in base64 removed); minus the columns listed in HIDDEN: the caller's own id (implied), secrets
+ * the server must not hand out (the PIN hash, the sealed TOTP secret), and columns that
+ * would tell about other users.
  */
+const HIDDEN: Record<string, readonly string[]> = {
+  identities: [],
+  devices: ["user_id"],
+  sessions: ["user_id"],
+  account_pins: ["user_id", "pin_hash"],
+  account_recovery_keys: ["user_id"],
+  account_totp: ["user_id", "secret_sealed"],
+  account_attempts: ["user_id"],
+  chats: ["direct_user_low", "direct_user_high", "mls_group_info"],
+  chat_members: ["user_id"],
+  messages: ["sender_id", "system_event"],
+  calls: ["caller_id", "caller_session_id", "answered_by", "answered_session_id"],
+  call_participants: ["user_id"],
+  presence: ["user_id"],
+  events: ["user_id", "data"],
+};
+export type ExportedTable = keyof typeof HIDDEN;
+
+const columnRow = z.object({ column_name: z.string(), data_type: z.string() });
+const columnsCache = new Map<string, readonly { name: string; bytea: boolean }[]>();
+
+async function columnsOf(db: Db, table: ExportedTable) {
+  const cached = columnsCache.get(table);
+  if (cached) return cached;
+  const rows = await db.any(sql.type(columnRow)`
+    /* exportColumns */
+    SELECT column_name, data_type FROM information_schema.columns
+    WHERE table_schema = current_schema() AND table_name = ${table} ORDER BY ordinal_position`);
+  const columns = rows.filter((r) => !HIDDEN[table]!.includes(r.column_name)).map((r) => ({ name: r.column_name, bytea: r.data_type === "bytea" }));
+  columnsCache.set(table, columns);
+  return columns;
+}
+
+/** jsonb_build_object of the exported columns of `table` aliased `alias`. */
+async function rowObject(db: Db, table: ExportedTable, alias: string): Promise<SqlFragment> {
+  const pairs = (await columnsOf(db, table)).map((c) => {
+    const column = sql.identifier([alias, c.name]);
+    return sql.fragment`${c.name}::text, ${c.bytea ? sql.fragment`translate(encode(${column}, 'base64'), E'\n', '')` : column}`;
+  });
+  return sql.fragment`jsonb_build_object(${sql.join(pairs, sql.fragment`, `)})`;
+}
+
 const json = z.object({ doc: z.unknown() });
 
+/** One table's rows of the caller as a JSON array (or one object, or null, with `single`). */
+async function section(db: Db, table: ExportedTable, where: SqlFragment, order: SqlFragment, single = false): Promise<unknown> {
+  const alias = "t";
+  const object = await rowObject(db, table, alias);
+  const from = sql.fragment`FROM ${sql.identifier([table])} ${sql.identifier([alias])} WHERE ${where}`;
+  return db.oneFirst(sql.type(json)`
+    /* exportSection */
+    SELECT ${single ? sql.fragment`(SELECT ${object} ${from})` : sql.fragment`coalesce((SELECT jsonb_agg(${object} ORDER BY ${order}) ${from}), '[]'::jsonb)`} AS doc`);
+}
+
+/** Every section but the messages, keyed by table name; chats carry the caller's chat_members row. */
 export async function exportAccountSections(db: Db, userId: string): Promise<Record<string, unknown>> {
-  const doc = await db.oneFirst(sql.type(json)`
-    /* exportAccountSections */
-    SELECT jsonb_build_object(
-      'identities', (SELECT jsonb_build_object(
-          'id', i.id, 'cyphr_id', i.cyphr_id,
-          'identity_public_key', encode(i.identity_public_key, 'base64'), 'ml_kem_public_key', encode(i.ml_kem_public_key, 'base64'),
-          'display_name', i.display_name, 'avatar_ref', i.avatar_ref,
-          'encrypted_settings', encode(i.encrypted_settings, 'base64'),
-          'discoverable', i.discoverable, 'share_presence', i.share_presence, 'next_device_id', i.next_device_id,
-          'last_seen_at', i.last_seen_at, 'created_at', i.created_at, 'updated_at', i.updated_at)
-        FROM identities i WHERE i.id = ${userId}),
-      'devices', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-          'device_id', d.device_id, 'signing_key', encode(d.signing_key, 'base64'), 'certificate', encode(d.certificate, 'base64'),
-          'fingerprint_hmac', encode(d.fingerprint_hmac, 'base64'), 'encrypted_name', encode(d.encrypted_name, 'base64'),
-          'created_at', d.created_at, 'last_active_on', d.last_active_on) ORDER BY d.device_id), '[]'::jsonb)
-        FROM devices d WHERE d.user_id = ${userId}),
-      'sessions', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-          'id', s.id, 'device_id', s.device_id, 'created_at', s.created_at, 'refreshed_at', s.refreshed_at,
-          'expires_at', s.expires_at, 'revoked_at', s.revoked_at, 'revoke_reason', s.revoke_reason,
-          'acked_cursor', s.acked_cursor) ORDER BY s.created_at), '[]'::jsonb)
-        FROM sessions s WHERE s.user_id = ${userId}),
-      'account_pins', (SELECT jsonb_build_object('set_at', p.set_at) FROM account_pins p WHERE p.user_id = ${userId}),
-      'account_recovery_keys', (SELECT jsonb_build_object('public_key', encode(r.public_key, 'base64'),
-          'signature', encode(r.signature, 'base64'), 'set_at', r.set_at) FROM account_recovery_keys r WHERE r.user_id = ${userId}),
-      'account_totp', (SELECT jsonb_build_object('confirmed_at', t.confirmed_at, 'created_at', t.created_at)
-        FROM account_totp t WHERE t.user_id = ${userId}),
-      'account_attempts', (SELECT coalesce(jsonb_agg(jsonb_build_object('factor', a.factor, 'failures', a.failures,
-          'locked_until', a.locked_until)), '[]'::jsonb) FROM account_attempts a WHERE a.user_id = ${userId}),
-      'chats', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-          'id', c.id, 'kind', c.kind, 'protocol', c.protocol,
-          'encrypted_name', encode(c.encrypted_name, 'base64'), 'encrypted_settings', encode(c.encrypted_settings, 'base64'),
-          'group_version', c.group_version, 'timer_seconds', c.timer_seconds, 'created_at', c.created_at,
-          'chat_members', jsonb_build_object('role', m.role, 'joined_at', m.joined_at, 'joined_seq', m.joined_seq,
-            'left_at', m.left_at, 'left_seq', m.left_seq, 'left_reason', m.left_reason,
-            'delivered_seq', m.delivered_seq, 'read_seq', m.read_seq)) ORDER BY c.created_at, c.id), '[]'::jsonb)
-        FROM chat_members m JOIN chats c ON c.id = m.chat_id WHERE m.user_id = ${userId}),
-      'calls', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', k.id, 'chat_id', k.chat_id, 'video', k.video, 'state', k.state,
-          'end_reason', k.end_reason, 'created_at', k.created_at, 'answered_at', k.answered_at, 'ended_at', k.ended_at,
-          'role', CASE WHEN k.caller_id = ${userId} THEN 'caller' ELSE 'callee' END) ORDER BY k.created_at), '[]'::jsonb)
-        FROM calls k WHERE k.caller_id = ${userId} OR k.answered_by = ${userId}
-          OR k.id IN (SELECT call_id FROM call_participants WHERE user_id = ${userId})),
-      'events', (SELECT coalesce(jsonb_agg(jsonb_build_object('cursor', e.cursor, 'kind', e.kind, 'chat_id', e.chat_id,
-          'seq', e.seq, 'created_at', e.created_at) ORDER BY e.cursor), '[]'::jsonb)
-        FROM events e WHERE e.user_id = ${userId})
-    ) AS doc`);
-  return doc as Record<string, unknown>;
+  const mine = sql.fragment`t.user_id = ${userId}`;
+  const doc: Record<string, unknown> = {
+    identities: await section(db, "identities", sql.fragment`t.id = ${userId}`, sql.fragment`t.id`, true),
+    devices: await section(db, "devices", mine, sql.fragment`t.device_id`),
+    sessions: await section(db, "sessions", mine, sql.fragment`t.created_at, t.id`),
+    account_pins: await section(db, "account_pins", mine, sql.fragment`t.user_id`, true),
+    account_recovery_keys: await section(db, "account_recovery_keys", mine, sql.fragment`t.user_id`, true),
+    account_totp: await section(db, "account_totp", mine, sql.fragment`t.user_id`, true),
+    account_attempts: await section(db, "account_attempts", mine, sql.fragment`t.factor`),
+    chat_members: await section(db, "chat_members", mine, sql.fragment`t.joined_at, t.chat_id`),
+    chats: await section(db, "chats", sql.fragment`t.id IN (SELECT chat_id FROM chat_members WHERE user_id = ${userId})`, sql.fragment`t.created_at, t.id`),
+    calls: await section(
+      db,
+      "calls",
+      sql.fragment`t.caller_id = ${userId} OR t.answered_by = ${userId} OR t.id IN (SELECT call_id FROM call_participants WHERE user_id = ${userId})`,
+      sql.fragment`t.created_at, t.id`,
+    ),
+    call_participants: await section(db, "call_participants", mine, sql.fragment`t.call_id`),
+    presence: await section(db, "presence", mine, sql.fragment`t.instance_id`),
+    events: await section(db, "events", mine, sql.fragment`t.cursor`),
+  };
+  return doc;
 }
 
 const messagePage = z.object({ chat_id: z.string(), seq: z.number(), row: z.unknown() });
@@ -67,17 +99,14 @@ export async function exportOwnMessages(
   after: { chatId: string; seq: number } | null,
   limit: number,
 ): Promise<{ chatId: string; seq: number; row: unknown }[]> {
+  const object = await rowObject(db, "messages", "t");
   const rows = await db.any(sql.type(messagePage)`
     /* exportOwnMessages */
-    SELECT m.chat_id, m.seq, jsonb_build_object('chat_id', m.chat_id, 'seq', m.seq, 'id', m.id,
-      'client_message_id', m.client_message_id, 'message_type', m.message_type,
-      'kem_ciphertext', encode(m.kem_ciphertext, 'base64'), 'ciphertext', encode(m.ciphertext, 'base64'),
-      'nonce', encode(m.nonce, 'base64'), 'tag', encode(m.tag, 'base64'), 'header', encode(m.header, 'base64'),
-      'created_at', m.created_at, 'edited_at', m.edited_at, 'deleted_at', m.deleted_at, 'expires_at', m.expires_at) AS row
-    FROM messages m
-    WHERE m.chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = ${userId}) AND m.sender_id = ${userId}
-      ${after ? sql.fragment`AND (m.chat_id, m.seq) > (${after.chatId}::uuid, ${after.seq})` : sql.fragment``}
-    ORDER BY m.chat_id, m.seq
+    SELECT t.chat_id, t.seq, ${object} AS row
+    FROM messages t
+    WHERE t.chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = ${userId}) AND t.sender_id = ${userId}
+      ${after ? sql.fragment`AND (t.chat_id, t.seq) > (${after.chatId}::uuid, ${after.seq})` : sql.fragment``}
+    ORDER BY t.chat_id, t.seq
     LIMIT ${limit}`);
   return rows.map((r) => ({ chatId: r.chat_id, seq: r.seq, row: r.row }));
 }
