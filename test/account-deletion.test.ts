@@ -63,7 +63,7 @@ describe("DeleteAccount", () => {
     );
     const fromAlice = await sendTo(alice, bob as Participant);
     const fromBob = await sendTo(bob, alice as Participant);
-    await alice.messaging.markRead({ chatId: fromBob.chatId, seq: fromBob.seq });
+    await alice.messaging.markRead({ chatId: fromBob.chatId, upToSeq: fromBob.seq });
     // Alice is the only admin of a group with Bob (joined first) and Carol, and alone in another.
     const group = await createGroupOf(alice, [bob, carol]);
     const inGroup = await sendInChat(alice, group);
@@ -81,7 +81,7 @@ describe("DeleteAccount", () => {
 
     // No column of any table holds the account's id, Cyphr ID or any of its keys.
     const needles = [alice.userId, alice.cyphrId].map((t) => new TextEncoder().encode(t));
-    needles.push(alice.device.identityPublicKey, alice.device.mlKemPublicKey, alice.device.deviceSigningKey, phone.device.deviceSigningKey);
+    needles.push(...[alice.device.identityPublicKey, alice.device.mlKemPublicKey, alice.device.deviceSigningKey, phone.device.deviceSigningKey].map((k) => new Uint8Array(k)));
     expect(await findAllEverywhere(server.databaseUrl, needles)).toEqual([]);
 
     // Bob still has the direct chat: Alice's message is a tombstone without ciphertext under an id that names nobody.

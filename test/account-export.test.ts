@@ -80,7 +80,7 @@ describe("ExportAccountData", () => {
 
   it("comes in chunks of at most 64 KiB that concatenate to the document, however many messages", async () => {
     const [alice, bob] = await participants(server.baseUrl, 2);
-    const big = { ciphertext: new Uint8Array(30_000).fill(7), nonce: new Uint8Array(12), tag: new Uint8Array(16) };
+    const big = { ciphertext: Buffer.alloc(30_000, 7), nonce: Buffer.alloc(12), tag: Buffer.alloc(16) };
     for (let i = 0; i < 12; i++) await sendTo(alice, bob as Participant, big);
     const { doc, chunks } = await exportOf(alice, "grpc-web");
     expect(doc.messages).toHaveLength(12);

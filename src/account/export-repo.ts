@@ -1,4 +1,4 @@
-import { sql, type SqlFragment } from "slonik";
+import { sql, type FragmentSqlToken } from "slonik";
 import { z } from "zod";
 import type { Db } from "../db/types.js";
 
@@ -44,7 +44,7 @@ async function columnsOf(db: Db, table: ExportedTable) {
 }
 
 /** jsonb_build_object of the exported columns of `table` aliased `alias`. */
-async function rowObject(db: Db, table: ExportedTable, alias: string): Promise<SqlFragment> {
+async function rowObject(db: Db, table: ExportedTable, alias: string): Promise<FragmentSqlToken> {
   const pairs = (await columnsOf(db, table)).map((c) => {
     const column = sql.identifier([alias, c.name]);
     return sql.fragment`${c.name}::text, ${c.bytea ? sql.fragment`translate(encode(${column}, 'base64'), E'\n', '')` : column}`;
@@ -55,7 +55,7 @@ async function rowObject(db: Db, table: ExportedTable, alias: string): Promise<S
 const json = z.object({ doc: z.unknown() });
 
 /** One table's rows of the caller as a JSON array (or one object, or null, with `single`). */
-async function section(db: Db, table: ExportedTable, where: SqlFragment, order: SqlFragment, single = false): Promise<unknown> {
+async function section(db: Db, table: ExportedTable, where: FragmentSqlToken, order: FragmentSqlToken, single = false): Promise<unknown> {
   const alias = "t";
   const object = await rowObject(db, table, alias);
   const from = sql.fragment`FROM ${sql.identifier([table])} ${sql.identifier([alias])} WHERE ${where}`;
