@@ -1,0 +1,101 @@
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import type { Logger } from "pino";
+import { NotFoundError, UnavailableError } from "../shared/errors.js";
+import type { BlobStore } from "./blob-store.js";
+
+/** The ATTACHMENTS_S3_* settings. */
+export interface S3Settings {
+  /** Endpoint URL (MinIO, Ceph, a local test server); undefined: AWS for `region`. */
+  endpoint: string | undefined;
+  region: string;
+  bucket: string;
+  /** Object key prefix, e.g. "attachments/". */
+  prefix: string;
+  /** Path-style URLs (endpoint/bucket/key), which most S3-compatible servers need. */
+  forcePathStyle: boolean;
+  /** Static credentials; undefined: the AWS SDK's default chain (environment, instance role). */
+  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+}
+
+/**
+ * BlobStore on S3-compatible object storage: part i of blob k is the object
+ * `<prefix><k>/<i, 6 digits>`. Reads are ranged GETs whose body is consumed as it arrives.
+ * Storage failures become UNAVAILABLE (logged by error name only); a missing object, NOT_FOUND.
+ */
+export class S3BlobStore implements BlobStore {
+  readonly kind = "s3";
+  private readonly client: S3Client;
+
+  constructor(
+    private readonly settings: S3Settings,
+    private readonly log: Logger,
+  ) {
+    this.client = new S3Client({
+      endpoint: settings.endpoint,
+      region: settings.region,
+      forcePathStyle: settings.forcePathStyle,
+      credentials: settings.credentials,
+      maxAttempts: 3,
+      requestHandler: { connectionTimeout: 5000, requestTimeout: 30_000 },
+    });
+  }
+
+  async putPart(key: string, part: number, data: Uint8Array): Promise<void> {
+    await this.call("put", () => this.client.send(new PutObjectCommand({ Bucket: this.settings.bucket, Key: this.partKey(key, part), Body: data })));
+  }
+
+  async *readPart(key: string, part: number, start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+    const object = await this.call("get", () =>
+      this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.partKey(key, part), Range: `bytes=${start}-${end - 1}` }), { abortSignal: signal }),
+    );
+    const body = object.Body as AsyncIterable<Uint8Array> | undefined;
+    if (!body) throw new UnavailableError("attachment storage answered without a body; retry later");
+    // Leaving the loop early (the client went away) destroys the body and frees its socket.
+    try {
+      for await (const piece of body) yield piece;
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      this.log.warn({ operation: "get", err: { name: (error as Error).name } }, "attachment storage read failed");
+      throw new UnavailableError("attachment storage is unavailable; retry later");
+    }
+  }
+
+  async deleteBlob(key: string): Promise<void> {
+    for (;;) {
+      const listed = await this.call("list", () => this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.blobPrefix(key), MaxKeys: 1000 })));
+      const objects = (listed.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+      if (objects.length === 0) return;
+      await this.call("delete", () => this.client.send(new DeleteObjectsCommand({ Bucket: this.settings.bucket, Delete: { Objects: objects, Quiet: true } })));
+    }
+  }
+
+  async hasBlob(key: string): Promise<boolean> {
+    const listed = await this.call("list", () => this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.blobPrefix(key), MaxKeys: 1000 })));
+    return (listed.KeyCount ?? listed.Contents?.length ?? 0) > 0;
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  private blobPrefix(key: string): string {
+    return `${this.settings.prefix}${key}/`;
+  }
+
+  private partKey(key: string, part: number): string {
+    return `${this.blobPrefix(key)}${String(part).padStart(6, "0")}`;
+  }
+
+  private async call<T>(operation: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      if (error instanceof S3ServiceException && (error.name === "NoSuchKey" || error.$metadata.httpStatusCode === 404)) {
+        throw new NotFoundError("attachment_id: the attachment was deleted or has expired");
+      }
+      if (error instanceof Error && error.name === "AbortError") throw error;
+      this.log.warn({ operation, err: { name: (error as Error).name, status: (error as S3ServiceException).$metadata?.httpStatusCode } }, "attachment storage call failed");
+      throw new UnavailableError("attachment storage is unavailable; retry later");
+    }
+  }
+}
