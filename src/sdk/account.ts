@@ -8,6 +8,7 @@ import { equalBytes } from "./bytes.js";
 import { decryptDeviceName, encryptDeviceName } from "./device-names.js";
 import { call, CyphrError } from "./errors.js";
 import { certifyDevice, loadAccountKeys, loadDeviceKeys, newDeviceKeys, newIdentityKeys, saveAccountKeys, saveDeviceKeys, verifyDeviceCertificate, type AccountKeys, type DeviceKeys } from "./keys.js";
+import { AccountLifecycle } from "./lifecycle/lifecycle.js";
 import { PendingLink } from "./pending-link.js";
 import { decodeLinkPayload, sealProvisioning } from "./link.js";
 import { SessionKeeper, type SessionOptions } from "./session.js";
@@ -123,14 +124,27 @@ export class Account {
     return { cyphrId: this.keys.cyphrId, deviceId: this.device.deviceId, signingSecretKey: this.device.signingSecretKey.slice() };
   }
 
-  /** A new session for this device: CreateChallenge, then Login signed by the device key (v2). */
-  async login(): Promise<void> {
+  /**
+   * A new session for this device: CreateChallenge, then Login signed by the device key (v2),
+   * with the current TOTP code when the account has two-factor login on.
+   */
+  async login(options: { totpCode?: string } = {}): Promise<void> {
     const { cyphrId } = this.keys;
     const { deviceId, signingSecretKey } = this.device;
     const { nonce } = await call(() => this.identity.createChallenge({ cyphrId }));
     const signature = ed25519.sign(loginSignedBytes(cyphrId, deviceId, nonce), signingSecretKey);
-    const res = await call(() => this.identity.login({ cyphrId, deviceId, nonce, signature }));
+    const res = await call(() => this.identity.login({ cyphrId, deviceId, nonce, signature, totpCode: options.totpCode ?? "" }));
     await this.session.save(res.session);
+  }
+
+  /** Sessions, PIN, recovery phrase, TOTP, deletion and export of this account. */
+  lifecycle(): AccountLifecycle {
+    return new AccountLifecycle({
+      transport: this.options.transport,
+      keys: this.keys,
+      authHeaders: () => this.authHeaders(),
+      forgetSession: () => this.session.clear(),
+    });
   }
 
   /** A valid access token (refreshed before expiry): what other SDK parts send as the bearer. */
