@@ -26,6 +26,9 @@ import {
 import type { AccountContext } from "./account/context.js";
 import { createAccountContext, registerAccountJobs } from "./account/wiring.js";
 import { AccountService, file_cyphr_account_v1_account } from "./gen/cyphr/account/v1/account_pb.js";
+import type { AttachmentsContext } from "./attachments/context.js";
+import { createAttachments, registerAttachmentJobs } from "./attachments/wiring.js";
+import { AttachmentsService, file_cyphr_attachments_v1_attachments } from "./gen/cyphr/attachments/v1/attachments_pb.js";
 import type { GroupsContext } from "./groups/context.js";
 import type { IdentityContext } from "./identity/context.js";
 import type { DevicesContext } from "./devices/context.js";
@@ -65,12 +68,13 @@ export const SERVED_FILES: readonly DescFile[] = [
   file_cyphr_messaging_v1_messaging,
   file_cyphr_groups_v1_groups,
   file_cyphr_realtime_v1_realtime,
+  file_cyphr_attachments_v1_attachments,
   file_grpc_health_v1_health,
   file_grpc_reflection_v1_reflection,
   file_grpc_reflection_v1alpha_reflection,
 ];
 /** Application services, whose health is reported individually. */
-const APPLICATION_SERVICES = [IdentityService, DevicesService, AccountService, KeyPackagesService, MlsChatsService, MessagingService, GroupsService, RealtimeService].map((s) => s.typeName);
+const APPLICATION_SERVICES = [IdentityService, DevicesService, AccountService, KeyPackagesService, MlsChatsService, MessagingService, GroupsService, RealtimeService, AttachmentsService].map((s) => s.typeName);
 export const SERVED_SERVICES = [...APPLICATION_SERVICES, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName];
 
 /** Everything the RPC layer needs, built once: the composition root. */
@@ -86,6 +90,7 @@ export interface App {
   messaging: MessagingContext;
   groups: GroupsContext;
   realtime: RealtimeContext;
+  attachments: AttachmentsContext;
   health: HealthState;
   /** The periodic jobs (purges, retention); src/jobs/jobs.ts says how to register one. */
   jobs: Jobs;
@@ -191,6 +196,8 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
   healthTimer.unref();
   const jobs = new Jobs(log, options.clock);
   registerJobs(jobs, pool, config);
+  const attachments = createAttachments(config, pool, log);
+  registerAttachmentJobs(jobs, attachments, config, log);
   registerAccountJobs(jobs, pool);
   jobs.start();
   setKnownMethods(SERVED_FILES.flatMap((file) => file.services.flatMap((service) => service.methods.map((m) => `${service.typeName}/${m.name}`))));
@@ -209,6 +216,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     messaging,
     groups,
     realtime,
+    attachments,
     health,
     jobs,
     metricsPort: metricsListener?.port,
@@ -218,6 +226,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
       unwatch();
       await metricsListener?.close();
       await jobs.stop();
+      await attachments.store.close();
       realtime.calls.stop();
       realtime.typing.stop();
       await realtime.presence.stop().catch(() => undefined);

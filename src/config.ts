@@ -2,6 +2,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { isSupportedCiphersuite, SUPPORTED_CIPHERSUITES, type SupportedCiphersuite } from "./mls/suites.js";
 import { MAX_SIGNAL_PAYLOAD_BYTES } from "./realtime/limits.js";
+import type { S3Settings } from "./attachments/s3-blob-store.js";
 
 /** Typed, validated server configuration. Every field comes from one environment variable. */
 export interface Config {
@@ -117,6 +118,22 @@ export interface Config {
   /** Shared secret of the TURN server (coturn static-auth-secret). */
   turnSecret: string | undefined;
   turnTtlSeconds: number;
+  /** Where attachment bytes live: PostgreSQL (attachment_blob_parts) or S3-compatible object storage. */
+  attachmentsStore: "postgres" | "s3";
+  /** Largest attachment, in bytes. */
+  attachmentsMaxBytes: number;
+  /** Bytes one account's live attachments and unfinished uploads may hold together. */
+  attachmentsQuotaBytes: number;
+  /** Seconds an upload may stay unfinished before it is removed. */
+  attachmentsUploadTtlSeconds: number;
+  /** Seconds an attachment lives after its upload completed (and the longest lifetime a client may ask for). */
+  attachmentsTtlSeconds: number;
+  /** Attachment reads (GetAttachment streams and ReadAttachment calls) one instance serves at once. */
+  attachmentsMaxReads: number;
+  /** How often expired attachments and the bytes of deleted ones are purged, in milliseconds. */
+  attachmentsPurgeIntervalMs: number;
+  /** ATTACHMENTS_S3_*: the bucket when attachmentsStore is "s3". */
+  attachmentsS3: S3Settings | undefined;
   /** Origins (scheme://host[:port]) whose pages may call the API from another origin; empty: same-origin only. */
   corsAllowedOrigins: string[];
   /** Folder of the built web app served at `/`; a missing folder serves no web app. */
@@ -241,6 +258,14 @@ export function loadConfig(env: Env = process.env): Config {
     turnUrls: read.urls("ICE_TURN_URLS", ["turn:", "turns:"]),
     turnSecret: read.string("TURN_SECRET"),
     turnTtlSeconds: read.integer("TURN_TTL_SECONDS", 43_200, 60, 7 * 86_400),
+    attachmentsStore: read.oneOf("ATTACHMENTS_STORE", ["postgres", "s3"], "postgres"),
+    attachmentsMaxBytes: read.integer("ATTACHMENTS_MAX_BYTES", 100 * 1024 * 1024, 1024, 64 * 1024 ** 3),
+    attachmentsQuotaBytes: read.integer("ATTACHMENTS_QUOTA_BYTES", 1024 ** 3, 1024, 2 ** 50),
+    attachmentsUploadTtlSeconds: read.integer("ATTACHMENTS_UPLOAD_TTL_SECONDS", 86_400, 60, 30 * 86_400),
+    attachmentsTtlSeconds: read.integer("ATTACHMENTS_TTL_SECONDS", 30 * 86_400, 60, 3650 * 86_400),
+    attachmentsMaxReads: read.integer("ATTACHMENTS_MAX_READS", 64, 1, 100_000),
+    attachmentsPurgeIntervalMs: read.integer("ATTACHMENTS_PURGE_INTERVAL_MS", 60_000, 100, 86_400_000),
+    attachmentsS3: readAttachmentsS3(read),
     corsAllowedOrigins: readOrigins(read.list("CORS_ALLOWED_ORIGINS"), problems),
     webDir: path.resolve(read.string("WEB_DIR") ?? DEFAULT_WEB_DIR),
     metricsPort: read.string("METRICS_PORT") === undefined ? undefined : read.integer("METRICS_PORT", 0, 0, 65535),
@@ -253,6 +278,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.streamBufferBytes < 2 * largestFrameBytes) {
     problems.push(`STREAM_BUFFER_BYTES must be at least ${2 * largestFrameBytes} (twice the largest frame that MESSAGE_MAX_BYTES allows)`);
   }
+  if (config.attachmentsStore === "s3" && config.attachmentsS3 === undefined) problems.push("ATTACHMENTS_STORE=s3 needs ATTACHMENTS_S3_BUCKET");
   if (config.turnUrls.length > 0 && config.turnSecret === undefined) {
     problems.push("ICE_TURN_URLS needs TURN_SECRET (the TURN server's static-auth-secret)");
   }
@@ -260,11 +286,34 @@ export function loadConfig(env: Env = process.env): Config {
   return config;
 }
 
+/** ATTACHMENTS_S3_*: undefined without a bucket. Keys are both set or both unset (then the AWS SDK's default chain). */
+function readAttachmentsS3(read: EnvReader): S3Settings | undefined {
+  const bucket = read.string("ATTACHMENTS_S3_BUCKET");
+  const accessKeyId = read.string("ATTACHMENTS_S3_ACCESS_KEY_ID");
+  const secretAccessKey = read.string("ATTACHMENTS_S3_SECRET_ACCESS_KEY");
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) read.problem("ATTACHMENTS_S3_ACCESS_KEY_ID and ATTACHMENTS_S3_SECRET_ACCESS_KEY must be set together");
+  const endpoint = read.string("ATTACHMENTS_S3_ENDPOINT");
+  if (endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(endpoint)) read.problem("ATTACHMENTS_S3_ENDPOINT must be an http:// or https:// URL");
+  if (bucket === undefined) return undefined;
+  return {
+    endpoint,
+    region: read.string("ATTACHMENTS_S3_REGION") ?? "us-east-1",
+    bucket,
+    prefix: read.string("ATTACHMENTS_S3_PREFIX") ?? "attachments/",
+    forcePathStyle: read.oneOf("ATTACHMENTS_S3_FORCE_PATH_STYLE", ["true", "false"], endpoint === undefined ? "false" : "true") === "true",
+    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
+  };
+}
+
 class EnvReader {
   constructor(
     private readonly env: Env,
     private readonly problems: string[],
   ) {}
+
+  problem(message: string): void {
+    this.problems.push(message);
+  }
 
   string(name: string): string | undefined {
     const value = this.env[name]?.trim();

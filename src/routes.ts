@@ -1,7 +1,9 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { SERVED_FILES, SERVED_SERVICES, type App } from "./app.js";
 import { accountService } from "./account/service.js";
+import { attachmentsService } from "./attachments/service.js";
 import { devicesService } from "./devices/service.js";
+import { AttachmentsService } from "./gen/cyphr/attachments/v1/attachments_pb.js";
 import { AccountService } from "./gen/cyphr/account/v1/account_pb.js";
 import { DevicesService } from "./gen/cyphr/devices/v1/devices_pb.js";
 import { KeyPackagesService } from "./gen/cyphr/mls/v1/key_packages_pb.js";
@@ -34,6 +36,7 @@ export function routes(app: App): (router: ConnectRouter) => void {
     router.service(MessagingService, messagingService(app.messaging));
     router.service(GroupsService, groupsService(app.groups));
     router.service(RealtimeService, realtimeService(app.realtime));
+    router.service(AttachmentsService, attachmentsService(app.attachments));
     router.service(Health, healthService(app.health));
     router.service(ReflectionV1, reflectionV1(descriptors));
     router.service(ReflectionV1alpha, reflectionV1alpha(descriptors));

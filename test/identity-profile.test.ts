@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { Code, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AttachmentsService } from "../src/gen/cyphr/attachments/v1/attachments_pb.js";
 import type { IdentityService } from "../src/gen/cyphr/identity/v1/identity_pb.js";
-import { identityClient } from "./helpers/clients.js";
+import { uploadBytes } from "./helpers/attachments.js";
+import { clientFor, identityClient } from "./helpers/clients.js";
 import { createLinguisticCollationDatabase } from "./helpers/collation.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -35,6 +37,11 @@ function update(paths: string[], values: Partial<Parameters<Client<typeof Identi
 
 const SETTINGS = new Uint8Array([9, 8, 7]);
 
+/** An avatar_ref: the id of an attachment the user uploaded (the avatar, encrypted by the client). */
+function uploadAvatar(user: RegisteredUser): Promise<string> {
+  return uploadBytes(clientFor(AttachmentsService, "connect", server.baseUrl, { token: user.accessToken }), new Uint8Array(randomBytes(300)));
+}
+
 /** A prefix no other test uses, so that searches see only this test's users. */
 function uniquePrefix(): string {
   return `q${randomBytes(3).toString("hex")}`;
@@ -59,21 +66,22 @@ describe.each(WIRES)("profiles over $name", (wire) => {
   it("UpdateProfile changes the named fields and returns the caller's own profile", async () => {
     const user = await registerUser(anonymous());
     const rpc = identityClientOver(wire, server.baseUrl, { token: user.accessToken });
+    const avatar = await uploadAvatar(user);
     const res = await rpc.updateProfile({
       updatePaths: ["display_name", "avatar_ref", "encrypted_settings", "discoverable", "share_presence"],
       displayName: "Ada",
-      avatarRef: "blob:7f3a",
+      avatarRef: avatar,
       encryptedSettings: new Uint8Array([1, 2, 3]),
       discoverable: false,
       sharePresence: false,
     });
 
-    expect(res.profile).toMatchObject({ userId: user.userId, displayName: "Ada", avatarRef: "blob:7f3a" });
+    expect(res.profile).toMatchObject({ userId: user.userId, displayName: "Ada", avatarRef: avatar });
     expect(new Uint8Array(res.encryptedSettings)).toEqual(new Uint8Array([1, 2, 3]));
     expect(res.discoverable).toBe(false);
     expect(res.sharePresence).toBe(false);
     const { profile } = await anonymous().getProfile({ cyphrId: user.cyphrId });
-    expect(profile).toMatchObject({ displayName: "Ada", avatarRef: "blob:7f3a" });
+    expect(profile).toMatchObject({ displayName: "Ada", avatarRef: avatar });
   });
 
   it("SearchUsers returns discoverable users whose id starts with the prefix", async () => {
@@ -106,11 +114,12 @@ describe("GetProfile", () => {
 describe("UpdateProfile: update_paths", () => {
   it("fields not named keep their value, whatever the request carries for them", async () => {
     const user = await registerUser(anonymous(), undefined, "Alice");
-    await as(user).updateProfile(update(["avatar_ref", "encrypted_settings"], { avatarRef: "blob:1", encryptedSettings: SETTINGS }));
+    await as(user).updateProfile(update(["avatar_ref", "encrypted_settings"], { avatarRef: await uploadAvatar(user), encryptedSettings: SETTINGS }));
 
     // The request also carries display_name "IGNORED…", discoverable=false and share_presence=false.
-    const res = await as(user).updateProfile(update(["avatar_ref"], { avatarRef: "blob:2" }));
-    expect(res.profile).toMatchObject({ displayName: "Alice", avatarRef: "blob:2" });
+    const second = await uploadAvatar(user);
+    const res = await as(user).updateProfile(update(["avatar_ref"], { avatarRef: second }));
+    expect(res.profile).toMatchObject({ displayName: "Alice", avatarRef: second });
     expect(new Uint8Array(res.encryptedSettings)).toEqual(SETTINGS);
     expect(res.discoverable).toBe(true);
     expect(res.sharePresence).toBe(true);
@@ -118,7 +127,7 @@ describe("UpdateProfile: update_paths", () => {
 
   it("a named field with an empty value is cleared", async () => {
     const user = await registerUser(anonymous(), undefined, "Alice");
-    await as(user).updateProfile(update(["avatar_ref", "encrypted_settings"], { avatarRef: "blob:1", encryptedSettings: SETTINGS }));
+    await as(user).updateProfile(update(["avatar_ref", "encrypted_settings"], { avatarRef: await uploadAvatar(user), encryptedSettings: SETTINGS }));
 
     const empty = { displayName: "", avatarRef: "", encryptedSettings: new Uint8Array(0) };
     const res = await as(user).updateProfile(update(["display_name", "avatar_ref", "encrypted_settings"], empty));

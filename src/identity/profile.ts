@@ -1,3 +1,4 @@
+import { requireOwnAttachment } from "../attachments/manage.js";
 import { InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import type { IdentityContext } from "./context.js";
 import { assertCyphrIdFormat } from "./cyphr-id.js";
@@ -79,7 +80,11 @@ export async function updateProfile(ctx: IdentityContext, caller: Caller, update
         throw new InvalidArgumentError(`update_paths: unknown field ${quote(path)}; allowed: ${PROFILE_PATHS.join(", ")}`);
     }
   }
-  const row = await updateIdentityProfile(ctx.pool, caller.userId, changes);
+  // An avatar is one of the caller's own attachments, kept from deletion until this update commits.
+  const row = await ctx.pool.transaction(async (tx) => {
+    if (changes.avatarRef) changes.avatarRef = await requireOwnAttachment(tx, caller.userId, changes.avatarRef, "avatar_ref");
+    return updateIdentityProfile(tx, caller.userId, changes);
+  });
   if (changes.sharePresence !== undefined) await ctx.onPresenceSharingChanged?.(caller.userId, row.share_presence);
   return {
     profile: toPublicProfile(row),
