@@ -527,8 +527,9 @@ export type Profile = Message<"cyphr.identity.v1.Profile"> & {
   displayName: string;
 
   /**
-   * Opaque reference to an encrypted avatar blob (at most 512 bytes of
-   * printable ASCII), or empty.
+   * The avatar: the attachment id (cyphr.attachments.v1) of an image the
+   * user uploaded, encrypted by the client with a key it shares with its
+   * contacts; or empty. Kept (not expired) while it is the avatar.
    *
    * @generated from field: string avatar_ref = 4;
    */
@@ -587,8 +588,10 @@ export type UpdateProfileRequest = Message<"cyphr.identity.v1.UpdateProfileReque
   displayName: string;
 
   /**
-   * New avatar reference: at most 512 bytes of printable ASCII. Empty clears
-   * it.
+   * New avatar: the attachment_id of one of the caller's own live
+   * attachments (AttachmentsService), which then does not expire while it is
+   * the avatar; anything else is INVALID_ARGUMENT. Empty clears it (the old
+   * avatar then expires at its own time, at once if that has passed).
    *
    * @generated from field: string avatar_ref = 3;
    */
