@@ -937,11 +937,17 @@ export const AccountService: GenService<{
   /**
    * ExportAccountData streams a JSON document (UTF-8, in chunks of at most
    * 64 KiB; concatenate them) of everything the server stores about the
-   * caller's account (GDPR art. 15/20): profile, devices, sessions, PIN /
-   * recovery / TOTP state (never the hash or secret), chats and memberships,
-   * message metadata and the caller's own ciphertexts (base64), receipts,
-   * call records. Keys are named as the columns in the README's storage
-   * table. Nothing about other users beyond their user ids in shared chats.
+   * caller's account (GDPR art. 15/20): {"format": "cyphr-account-export-v1",
+   * "exported_at", then one key per table: identities (profile, settings),
+   * devices, sessions, account_pins / account_recovery_keys / account_totp /
+   * account_attempts (never the PIN hash or the TOTP secret), chat_members
+   * (memberships and receipt positions), chats, calls, call_participants,
+   * presence, events (queued event metadata), and messages: the caller's own,
+   * metadata and ciphertexts}. Each row carries every stored column, named as
+   * in the README's storage table; bytea is base64, times ISO 8601. Columns
+   * about other users (a direct chat's peer, who placed or answered a call,
+   * event data) are left out; other users appear at most as the ids of chats
+   * they share. Messages are read 500 at a time (bounded memory).
    *
    * @generated from rpc cyphr.account.v1.AccountService.ExportAccountData
    */
