@@ -16,6 +16,7 @@ import { createCallHandler } from "./rpc/call-handler.js";
 import { unaryCallClaim } from "./rpc/unary/claim.js";
 import type { StreamClaim } from "./transport/stream-claims.js";
 import { corsPolicy } from "./transport/cors.js";
+import { loadStaticSite } from "./web/static-site.js";
 import { METRICS_PATH, serveMetrics } from "./metrics/endpoint.js";
 
 /** Largest request message accepted, in bytes (protocol framing included). */
@@ -38,6 +39,9 @@ export function createServer(app: App): CyphrServer {
   setMaxListeners(0, shutdownController.signal);
   const publicMethods = new Set([...PUBLIC_SERVICES, ...IDENTITY_PUBLIC_METHODS, ...DEVICES_PUBLIC_METHODS, ...ACCOUNT_PUBLIC_METHODS]);
   const verify = (token: string) => authenticateCaller(app.identity, token);
+  // The web app at `/` (src/web/): the files of its build, and nothing else of the file system.
+  const { site, problem } = loadStaticSite(app.config.webDir);
+  if (problem) app.log.warn({ webDir: app.config.webDir }, `web app not served: ${problem}`);
   const interceptors = [observe(app.log), authenticate(publicMethods, (token) => verify(token))];
   const handler = createCallHandler({
     routes: routes(app),
@@ -56,6 +60,7 @@ export function createServer(app: App): CyphrServer {
         void app.checkReady().then((ready) => sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready" }));
         return;
       }
+      if (site?.serve(req, res)) return;
       sendJson(res, 404, { error: "not found" });
     },
   });

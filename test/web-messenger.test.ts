@@ -1,0 +1,187 @@
+import fs from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildWebApp } from "../src/web/build.js";
+import { staticSiteListener } from "../src/web/static-server.js";
+import { chromiumPath, launchBrowser, warnNoChromium, type Browser } from "./helpers/browser.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+import { uniqueCyphrId } from "./helpers/users.js";
+
+/**
+ * The web messenger in a real Chromium (Debian's, headless) against a real server: two users
+ * register in two browser profiles and chat live both ways (typing, receipts, unread counts); a
+ * third profile links as Alice's second device and receives new messages; a reload resumes without
+ * duplicates; a page served from another origin works when listed in CORS_ALLOWED_ORIGINS and is
+ * refused when not. Screenshots of each step go to test-artifacts/web/messenger/.
+ */
+
+const hasChromium = chromiumPath() !== undefined;
+if (!hasChromium) warnNoChromium();
+
+const PASS = "correct horse battery";
+const WAIT = { timeout: 30_000 };
+/** Each step drives up to three browsers through MLS operations on a shared 2-core machine. */
+const STEP_MS = 180_000;
+
+/** An HTTP server on port 0 whose handler is set later (its origin must be known before the API starts). */
+async function reservePort(): Promise<{ server: http.Server; origin: string }> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+async function openPage(browser: Browser, name: string, url: string): Promise<Page> {
+  const context = await browser.context(name);
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.on("pageerror", (e) => console.error(`[${name}] page error: ${e.message}`));
+  page.on("console", (m) => m.type() === "error" && console.error(`[${name}] console: ${m.text()}`));
+  await page.goto(url);
+  return page;
+}
+
+async function register(page: Page, cyphrId: string): Promise<void> {
+  const form = page.getByRole("form", { name: "New account" });
+  await form.getByLabel("Cyphr ID").fill(cyphrId);
+  await form.getByLabel("Passphrase", { exact: true }).fill(PASS);
+  await form.getByLabel("Repeat passphrase").fill(PASS);
+  await form.getByRole("button", { name: "Create account" }).click();
+}
+
+async function online(page: Page): Promise<void> {
+  await page.locator(".connection[data-state=caught_up]").waitFor(WAIT);
+}
+
+async function openChat(page: Page, title: string): Promise<void> {
+  await page.getByRole("option", { name: new RegExp(title) }).click();
+  await page.locator("#chat-title", { hasText: title }).waitFor(WAIT);
+}
+
+async function send(page: Page, text: string): Promise<void> {
+  await page.getByLabel("Message", { exact: true }).fill(text);
+  await page.getByLabel("Message", { exact: true }).press("Enter");
+  await page.locator(".message.own .text", { hasText: text }).waitFor(WAIT);
+}
+
+const messageRows = (page: Page, text: string) => page.locator(".message .text", { hasText: new RegExp(`^${text}$`) });
+
+describe.skipIf(!hasChromium)("the web messenger in Chromium", () => {
+  let server: TestServer;
+  let browser: Browser;
+  let listed: Awaited<ReturnType<typeof reservePort>>;
+  let unlisted: Awaited<ReturnType<typeof reservePort>>;
+  const alice = uniqueCyphrId("alice");
+  const bob = uniqueCyphrId("bob");
+  let alicePage: Page;
+  let bobPage: Page;
+
+  beforeAll(async () => {
+    const webDir = path.join(await fs.mkdtemp(path.join(os.tmpdir(), "cyphr-web-")), "web");
+    await buildWebApp(webDir);
+    listed = await reservePort();
+    unlisted = await reservePort();
+    server = await startTestServer({ env: { WEB_DIR: webDir, CORS_ALLOWED_ORIGINS: listed.origin } });
+    listed.server.on("request", staticSiteListener(webDir, server.baseUrl));
+    unlisted.server.on("request", staticSiteListener(webDir, server.baseUrl));
+    browser = await launchBrowser("messenger");
+  });
+  afterAll(async () => {
+    await browser?.close();
+    listed?.server.close();
+    unlisted?.server.close();
+    await server?.close();
+  }, STEP_MS);
+
+  it("two users register in two browsers and chat live both ways", async () => {
+    alicePage = await openPage(browser, "alice", `${server.baseUrl}/`);
+    bobPage = await openPage(browser, "bob", `${server.baseUrl}/`);
+    await browser.screenshot(alicePage, "01-welcome");
+    await register(alicePage, alice);
+    await register(bobPage, bob);
+    await online(alicePage);
+    await online(bobPage);
+
+    await alicePage.getByLabel("Start a chat with").fill(bob);
+    await alicePage.getByRole("button", { name: "Chat", exact: true }).click();
+    await alicePage.locator("#chat-title", { hasText: bob }).waitFor(WAIT);
+    await send(alicePage, "hello bob");
+    await browser.screenshot(alicePage, "02-alice-sent");
+
+    // Bob's list gets the new chat with one unread message, live.
+    const bobRow = bobPage.getByRole("option", { name: new RegExp(alice) });
+    await bobRow.locator(".badge", { hasText: "1" }).waitFor(WAIT);
+    await browser.screenshot(bobPage, "03-bob-unread");
+    await openChat(bobPage, alice);
+    await messageRows(bobPage, "hello bob").waitFor(WAIT);
+    await expect.poll(() => bobRow.locator(".badge").count(), WAIT).toBe(0);
+
+    // Bob types: Alice sees it; Bob answers: Alice sees it live; Alice's message shows as read.
+    await bobPage.getByLabel("Message", { exact: true }).pressSequentially("hi al");
+    await alicePage.locator(".typing", { hasText: `${bob} is typing` }).waitFor(WAIT);
+    await browser.screenshot(alicePage, "04-alice-sees-typing");
+    await bobPage.getByLabel("Message", { exact: true }).fill("");
+    await send(bobPage, "hi alice");
+    await messageRows(alicePage, "hi alice").waitFor(WAIT);
+    await alicePage.locator('.message.own[data-receipt="read"]').first().waitFor(WAIT);
+    await browser.screenshot(alicePage, "05-alice-live-reply");
+    await browser.screenshot(bobPage, "05-bob-chat");
+  }, STEP_MS);
+
+  it("a third browser links as Alice's second device and receives new messages", async () => {
+    const linkPage = await openPage(browser, "alice-2", `${server.baseUrl}/`);
+    await linkPage.getByLabel("Passphrase for this browser").fill(PASS);
+    await linkPage.getByRole("button", { name: "Link this browser" }).click();
+    const code = await linkPage.getByTestId("link-code").inputValue(WAIT);
+    expect(code).toMatch(/^cyphr-link-v1\./);
+    expect(await linkPage.getByRole("img", { name: "QR code of the link code" }).isVisible()).toBe(true);
+    await browser.screenshot(linkPage, "06-link-code");
+
+    await alicePage.getByRole("button", { name: "Devices" }).click();
+    await alicePage.getByLabel("Link code shown on the new device").fill(code);
+    await alicePage.getByLabel("Name for it (optional)").fill("second browser");
+    await alicePage.getByRole("button", { name: "Approve" }).click();
+    await alicePage.getByRole("dialog").getByText("second browser").waitFor(WAIT);
+    await browser.screenshot(alicePage, "07-devices");
+    await alicePage.keyboard.press("Escape");
+
+    await linkPage.locator(".me strong", { hasText: alice }).waitFor(WAIT);
+    await online(linkPage);
+    await openChat(linkPage, bob);
+    await send(bobPage, "to both of you");
+    await messageRows(linkPage, "to both of you").waitFor(WAIT);
+    await messageRows(alicePage, "to both of you").waitFor(WAIT);
+    await browser.screenshot(linkPage, "08-second-device-live");
+  }, STEP_MS);
+
+  it("a reload unlocks the profile and resumes without duplicates", async () => {
+    await bobPage.reload();
+    await bobPage.getByRole("heading", { name: "Welcome back" }).waitFor(WAIT);
+    await bobPage.getByRole("form", { name: "Welcome back" }).getByLabel("Passphrase").fill(PASS);
+    await bobPage.getByRole("button", { name: "Unlock" }).click();
+    await online(bobPage);
+    await openChat(bobPage, alice);
+    await send(alicePage, "after the reload");
+    await messageRows(bobPage, "after the reload").waitFor(WAIT);
+    for (const text of ["hello bob", "hi alice", "to both of you", "after the reload"]) expect(await messageRows(bobPage, text).count(), text).toBe(1);
+    await browser.screenshot(bobPage, "09-bob-after-reload");
+  }, STEP_MS);
+
+  it("a page from another origin works when CORS_ALLOWED_ORIGINS lists it, and is refused when not", async () => {
+    const carol = uniqueCyphrId("carol");
+    const page = await openPage(browser, "carol", `${listed.origin}/`);
+    await register(page, carol);
+    await online(page);
+    await browser.screenshot(page, "10-other-origin-listed");
+
+    const refused = await openPage(browser, "mallory", `${unlisted.origin}/`);
+    const failed = refused.waitForEvent("requestfailed", WAIT);
+    await register(refused, uniqueCyphrId("mallory"));
+    expect((await failed).url()).toMatch(new RegExp(`^${server.baseUrl}/cyphr\\.identity\\.v1\\.IdentityService/`));
+    await refused.locator(".status.error").waitFor(WAIT);
+    expect(await refused.locator(".layout").count()).toBe(0);
+    await browser.screenshot(refused, "11-other-origin-refused");
+  }, STEP_MS);
+});
