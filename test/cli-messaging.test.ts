@@ -52,7 +52,7 @@ describe("the cyphr CLI: two users in two profiles message each other end to end
     ]);
     const text = await bob.ok(["history", "alice_cli"]);
     expect(text.trim().split("\n")).toEqual([expect.stringMatching(/^\[\d+\] alice_cli: hello bob, from the CLI$/), expect.stringMatching(/bob_cli: hi alice/), expect.stringMatching(/alice_cli: a second line/)]);
-   }, 120_000);
+  }, 120_000);
 
   it("lists chats with --json and as text", async () => {
     const chats = await alice.json<{ chatId: string; kind: string; peer: string }[]>(["chats"]);

@@ -10,6 +10,7 @@ import { FileStore, nodeTransport, type NodeProtocol } from "../sdk/node/index.j
 import type { Store } from "../sdk/index.js";
 import { CliError, EXIT } from "./errors.js";
 import { readPassphrase } from "./passphrase.js";
+import { lockProfile } from "./profile-lock.js";
 
 export const PROTOCOLS: readonly NodeProtocol[] = ["connect", "grpc", "grpc-web"];
 const PROFILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
@@ -57,6 +58,7 @@ export async function openProfile(name: string): Promise<Profile> {
     throw new CliError(`No profile "${name}" at ${folder}: run \`cyphr --profile ${name} init --server URL\` first.`, EXIT.noProfile);
   }
   const store = await FileStore.open(folder, await readPassphrase({ confirm: false }));
+  lockProfile(folder, name);
   const raw = await store.get(SETTINGS_KEY);
   if (raw === undefined) throw new CliError(`The profile "${name}" has no server address: it was not created by \`cyphr init\`.`, EXIT.noProfile);
   return { name, folder, store, settings: JSON.parse(new TextDecoder().decode(raw)) as ProfileSettings };

@@ -2,7 +2,7 @@
  * The `cyphr` command as a person runs it: `src/cli/bin.mjs` (the package's bin) in a child
  * process, one profile per user in a temporary CYPHR_HOME, the passphrase in CYPHR_PASSPHRASE.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -97,4 +97,80 @@ export function runCli(args: string[], options: CliRunOptions = {}): Promise<Cli
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * A terminal for the interactive `cyphr chat`: a tmux session of a fixed size on a tmux server
+ * of this test's own (-L socket), driven with send-keys and read with capture-pane.
+ */
+export class TmuxTerminal {
+  private constructor(
+    private readonly socket: string,
+    readonly name: string,
+  ) {}
+
+  static available(): boolean {
+    return spawnSync("tmux", ["-V"]).status === 0;
+  }
+
+  /** Runs `command` (a shell command line) in a new detached session of cols × rows; the pane stays after it exits. */
+  static async start(socket: string, name: string, command: string, size: { cols: number; rows: number }, env: Record<string, string>): Promise<TmuxTerminal> {
+    const exports = Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)};`).join(" ");
+    tmux(socket, ["new-session", "-d", "-s", name, "-x", String(size.cols), "-y", String(size.rows), `${exports} ${command}`]);
+    tmux(socket, ["set-option", "-t", name, "remain-on-exit", "on"]);
+    return new TmuxTerminal(socket, name);
+  }
+
+  /** Types text (literally), or named keys such as "Enter", "C-c". */
+  type(text: string): void {
+    tmux(this.socket, ["send-keys", "-t", this.name, "-l", text]);
+  }
+  key(...keys: string[]): void {
+    tmux(this.socket, ["send-keys", "-t", this.name, ...keys]);
+  }
+
+  /** The visible screen, one string per row. */
+  screen(): string[] {
+    return tmux(this.socket, ["capture-pane", "-p", "-t", this.name]).replace(/\n$/, "").split("\n");
+  }
+
+  /** Whether the program in the pane is on the alternate screen, and whether it has exited. */
+  status(): { alternate: boolean; dead: boolean; width: number; height: number } {
+    const [alt, dead, width, height] = tmux(this.socket, ["display-message", "-p", "-t", this.name, "#{alternate_on} #{pane_dead} #{pane_width} #{pane_height}"]).trim().split(" ");
+    return { alternate: alt === "1", dead: dead === "1", width: Number(width), height: Number(height) };
+  }
+
+  resize(cols: number, rows: number): void {
+    tmux(this.socket, ["resize-window", "-t", this.name, "-x", String(cols), "-y", String(rows)]);
+  }
+
+  /** Waits until the screen satisfies `test`; fails with the screen after `timeoutMs`. */
+  async waitFor(what: string, test: (screen: string[]) => boolean, timeoutMs = 30_000): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const screen = this.screen();
+      if (test(screen)) return screen;
+      if (Date.now() > deadline) throw new Error(`${this.name}: no ${what} within ${timeoutMs} ms; the screen:\n${screen.join("\n")}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  waitForText(text: string, timeoutMs?: number): Promise<string[]> {
+    return this.waitFor(JSON.stringify(text), (s) => s.some((line) => line.includes(text)), timeoutMs);
+  }
+
+  /** Ends this test's tmux server (only the sessions it started). */
+  static killServer(socket: string): void {
+    spawnSync("tmux", ["-L", socket, "kill-server"]);
+  }
+}
+
+function tmux(socket: string, args: string[]): string {
+  const result = spawnSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`tmux ${args.join(" ")} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, "'\\''")}'`;
 }

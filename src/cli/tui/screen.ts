@@ -18,7 +18,8 @@ export interface Entry {
   sender: string;
   body: string;
   own: boolean;
-  at: Date;
+  /** When it was sent, when known (history does not say). */
+  at?: Date;
   delivery?: Delivery;
 }
 
@@ -61,8 +62,8 @@ export function paint(state: ScreenState, cols: number, rows: number): Painted {
 }
 
 export function entryText(e: Entry): string {
-  const time = `${String(e.at.getHours()).padStart(2, "0")}:${String(e.at.getMinutes()).padStart(2, "0")}`;
-  return `${time} ${e.sender}: ${e.body}${e.own && e.delivery ? MARKS[e.delivery] : ""}`;
+  const time = e.at ? `${String(e.at.getHours()).padStart(2, "0")}:${String(e.at.getMinutes()).padStart(2, "0")} ` : "";
+  return `${time}${e.sender}: ${e.body}${e.own && e.delivery ? MARKS[e.delivery] : ""}`;
 }
 
 /** The last `area` wrapped lines of the entries, top-aligned when they do not fill it. */
