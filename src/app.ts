@@ -17,6 +17,8 @@ import { file_cyphr_groups_v1_groups, GroupsService } from "./gen/cyphr/groups/v
 import { file_cyphr_identity_v1_identity, IdentityService } from "./gen/cyphr/identity/v1/identity_pb.js";
 import { file_cyphr_messaging_v1_messaging, MessagingService } from "./gen/cyphr/messaging/v1/messaging_pb.js";
 import { file_cyphr_realtime_v1_realtime, RealtimeService } from "./gen/cyphr/realtime/v1/realtime_pb.js";
+import { file_cyphr_privacy_v1_privacy, PrivacyService } from "./gen/cyphr/privacy/v1/privacy_pb.js";
+import type { PrivacyContext } from "./privacy/context.js";
 import { file_grpc_health_v1_health, Health } from "./gen/grpc/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection, ServerReflection as ReflectionV1 } from "./gen/grpc/reflection/v1/reflection_pb.js";
 import {
@@ -68,13 +70,14 @@ export const SERVED_FILES: readonly DescFile[] = [
   file_cyphr_messaging_v1_messaging,
   file_cyphr_groups_v1_groups,
   file_cyphr_realtime_v1_realtime,
+  file_cyphr_privacy_v1_privacy,
   file_cyphr_attachments_v1_attachments,
   file_grpc_health_v1_health,
   file_grpc_reflection_v1_reflection,
   file_grpc_reflection_v1alpha_reflection,
 ];
 /** Application services, whose health is reported individually. */
-const APPLICATION_SERVICES = [IdentityService, DevicesService, AccountService, KeyPackagesService, MlsChatsService, MessagingService, GroupsService, RealtimeService, AttachmentsService].map((s) => s.typeName);
+const APPLICATION_SERVICES = [IdentityService, DevicesService, AccountService, KeyPackagesService, MlsChatsService, MessagingService, GroupsService, RealtimeService, AttachmentsService, PrivacyService].map((s) => s.typeName);
 export const SERVED_SERVICES = [...APPLICATION_SERVICES, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName];
 
 /** Everything the RPC layer needs, built once: the composition root. */
@@ -90,6 +93,7 @@ export interface App {
   messaging: MessagingContext;
   groups: GroupsContext;
   realtime: RealtimeContext;
+  privacy: PrivacyContext;
   attachments: AttachmentsContext;
   health: HealthState;
   /** The periodic jobs (purges, retention); src/jobs/jobs.ts says how to register one. */
@@ -180,6 +184,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     acks: new AckCoalescer(pool, log, config.ackFlushMs),
   };
   identity.onPresenceSharingChanged = (userId, sharing) => realtime.presence.sharingChanged(userId, sharing);
+  const privacy: PrivacyContext = { pool, onPresenceSharingChanged: identity.onPresenceSharingChanged };
   await realtime.bus.start();
   await realtime.presence.start();
   realtime.calls.start();
@@ -216,6 +221,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     messaging,
     groups,
     realtime,
+    privacy,
     attachments,
     health,
     jobs,

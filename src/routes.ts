@@ -21,6 +21,8 @@ import { Health } from "./gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "./gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { identityService } from "./identity/service.js";
+import { PrivacyService } from "./gen/cyphr/privacy/v1/privacy_pb.js";
+import { privacyService } from "./privacy/service.js";
 import { healthService } from "./rpc/health.js";
 import { DescriptorIndex, reflectionV1, reflectionV1alpha } from "./rpc/reflection.js";
 
@@ -36,6 +38,7 @@ export function routes(app: App): (router: ConnectRouter) => void {
     router.service(MessagingService, messagingService(app.messaging));
     router.service(GroupsService, groupsService(app.groups));
     router.service(RealtimeService, realtimeService(app.realtime));
+    router.service(PrivacyService, privacyService(app.privacy));
     router.service(AttachmentsService, attachmentsService(app.attachments));
     router.service(Health, healthService(app.health));
     router.service(ReflectionV1, reflectionV1(descriptors));

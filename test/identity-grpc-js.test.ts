@@ -154,7 +154,7 @@ describe("IdentityService through @grpc/grpc-js and proto-loader", () => {
       bearer(session.access_token),
     );
     expect(updated.profile.display_name).toBe("Via grpc-js");
-    expect(updated.discoverable).toBe(true);
+    expect(updated.discoverable).toBe(false); // new accounts are not discoverable (secure default)
 
     const found = await unary<{ profiles: Profile[]; next_page_token: string }>(
       client,

@@ -47,8 +47,11 @@ function uniquePrefix(): string {
   return `q${randomBytes(3).toString("hex")}`;
 }
 
+/** New accounts are not discoverable (the secure default): the search tests' users opt in. */
 async function registerAll(cyphrIds: string[]): Promise<RegisteredUser[]> {
-  return Promise.all(cyphrIds.map((id) => registerUser(anonymous(), id)));
+  const users = await Promise.all(cyphrIds.map((id) => registerUser(anonymous(), id)));
+  await Promise.all(users.map((u) => as(u).updateProfile(update(["discoverable"], { discoverable: true }))));
+  return users;
 }
 
 describe.each(WIRES)("profiles over $name", (wire) => {
@@ -121,7 +124,7 @@ describe("UpdateProfile: update_paths", () => {
     const res = await as(user).updateProfile(update(["avatar_ref"], { avatarRef: second }));
     expect(res.profile).toMatchObject({ displayName: "Alice", avatarRef: second });
     expect(new Uint8Array(res.encryptedSettings)).toEqual(SETTINGS);
-    expect(res.discoverable).toBe(true);
+    expect(res.discoverable).toBe(false); // the secure default: nobody finds a new account by search
     expect(res.sharePresence).toBe(true);
   });
 
@@ -231,6 +234,7 @@ describe("SearchUsers", () => {
       const prefix = uniquePrefix();
       const ids = [`${prefix}b`, `${prefix}_a`, `${prefix}9`, `${prefix}a`];
       const users = await Promise.all(ids.map((id) => registerUser(rpc, id)));
+      for (const u of users) await identityClient("connect", icuServer.baseUrl, { token: u.accessToken }).updateProfile(update(["discoverable"], { discoverable: true }));
       const authed = identityClient("connect", icuServer.baseUrl, { token: users[0]!.accessToken });
       const all = await authed.searchUsers({ prefix });
       expect(all.profiles.map((p) => p.cyphrId.slice(prefix.length))).toEqual(["9", "_a", "a", "b"]);
@@ -263,8 +267,8 @@ describe("SearchUsers", () => {
     const [shy, open] = await registerAll([`${prefix}_shy`, `${prefix}_open`]);
     await as(shy!).updateProfile(update(["discoverable"], { discoverable: false }));
     expect((await as(open!).searchUsers({ prefix })).profiles.map((p) => p.cyphrId)).toEqual([open!.cyphrId]);
-    // Not even to themselves.
-    expect((await as(shy!).searchUsers({ prefix: shy!.cyphrId })).profiles).toEqual([]);
+    // A searcher always finds themselves (that reveals nothing), never someone else who is not discoverable.
+    expect((await as(shy!).searchUsers({ prefix: shy!.cyphrId })).profiles.map((p) => p.cyphrId)).toEqual([shy!.cyphrId]);
 
     await as(shy!).updateProfile(update(["discoverable"], { discoverable: true }));
     expect((await as(open!).searchUsers({ prefix })).profiles.map((p) => p.cyphrId)).toEqual([open!.cyphrId, shy!.cyphrId]);

@@ -96,6 +96,7 @@ export async function updateProfile(ctx: IdentityContext, caller: Caller, update
 
 export async function searchUsers(
   ctx: IdentityContext,
+  searcherId: string,
   query: { prefix: string; limit: number; pageToken: string },
 ): Promise<{ profiles: PublicProfile[]; nextPageToken: string }> {
   if (!/^[a-z0-9_]{2,30}$/.test(query.prefix)) {
@@ -104,7 +105,7 @@ export async function searchUsers(
   if (query.limit > SEARCH_MAX_LIMIT) throw new InvalidArgumentError(`limit must be at most ${SEARCH_MAX_LIMIT}`);
   const limit = query.limit === 0 ? SEARCH_DEFAULT_LIMIT : query.limit;
   const after = decodePageToken(query.pageToken);
-  const rows = await searchDiscoverable(ctx.pool, query.prefix, after, limit + 1);
+  const rows = await searchDiscoverable(ctx.pool, searcherId, query.prefix, after, limit + 1);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {

@@ -80,6 +80,8 @@ export async function updateIdentityProfile(db: Db, id: string, changes: Profile
   }
   if (changes.discoverable !== undefined) sets.push(sql.fragment`discoverable = ${changes.discoverable}`);
   if (changes.sharePresence !== undefined) sets.push(sql.fragment`share_presence = ${changes.sharePresence}`);
+  // A privacy choice made through the profile counts as choosing (migrations leave it alone).
+  if (changes.discoverable !== undefined || changes.sharePresence !== undefined) sets.push(sql.fragment`privacy_chosen_at = now()`);
   return db.one(sql.type(identityRow)`
     /* updateIdentityProfile */
     UPDATE identities SET ${sql.join(sets, sql.fragment`, `)}
@@ -87,9 +89,13 @@ export async function updateIdentityProfile(db: Db, id: string, changes: Profile
     RETURNING ${IDENTITY_COLUMNS}`);
 }
 
-/** Discoverable identities whose cyphr_id starts with `prefix`, after `afterCyphrId`, in order. */
+/**
+ * Discoverable identities whose cyphr_id starts with `prefix`, after `afterCyphrId`, in
+ * order; the searcher always finds themselves, never someone who blocked them.
+ */
 export async function searchDiscoverable(
   db: Db,
+  searcherId: string,
   prefix: string,
   afterCyphrId: string,
   limit: number,
@@ -101,7 +107,8 @@ export async function searchDiscoverable(
   return db.any(sql.type(identityRow)`
     /* searchDiscoverable */
     SELECT ${IDENTITY_COLUMNS} FROM identities
-    WHERE discoverable AND cyphr_id LIKE ${pattern} AND cyphr_id COLLATE "C" > ${afterCyphrId}
+    WHERE (discoverable OR id = ${searcherId}) AND cyphr_id LIKE ${pattern} AND cyphr_id COLLATE "C" > ${afterCyphrId}
+      AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = identities.id AND b.blocked_id = ${searcherId})
     ORDER BY cyphr_id COLLATE "C"
     LIMIT ${limit}`);
 }

@@ -78,8 +78,7 @@ export function identityService(ctx: IdentityContext): ServiceImpl<typeof Identi
       };
     },
     async searchUsers(req, context) {
-      requireCaller(context);
-      const page = await searchUsers(ctx, { prefix: req.prefix, limit: req.limit, pageToken: req.pageToken });
+      const page = await searchUsers(ctx, requireCaller(context).userId, { prefix: req.prefix, limit: req.limit, pageToken: req.pageToken });
       return { profiles: page.profiles.map(profileMessage), nextPageToken: page.nextPageToken };
     },
   };
