@@ -1,51 +1,18 @@
-import net from "node:net";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadCursor } from "../src/sdk/realtime/cursor-store.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
 import { errorsOf, liveDevice, registerLiveDevice, type LiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
+import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy.js";
 
 let server: TestServer;
-let proxy: { url: string; kill(): number; close(): Promise<void> };
+let proxy: TcpProxy;
 const devices: LiveDevice[] = [];
-
-/** A TCP proxy on port 0 in front of the server whose connections the test can cut at will. */
-async function startProxy(port: number): Promise<typeof proxy> {
-  const sockets = new Set<net.Socket>();
-  const track = (s: net.Socket) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-    s.on("error", () => s.destroy());
-  };
-  const tcp = net.createServer((client) => {
-    const upstream = net.connect(port, "127.0.0.1");
-    track(client);
-    track(upstream);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
-  });
-  await new Promise<void>((resolve) => tcp.listen(0, "127.0.0.1", resolve));
-  const address = tcp.address() as net.AddressInfo;
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    kill() {
-      const n = sockets.size;
-      for (const s of sockets) s.destroy();
-      return n;
-    },
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => tcp.close(() => resolve()));
-    },
-  };
-}
 
 beforeAll(async () => {
   server = await startTestServer({ env: { SEND_RATE_PER_SECOND: "1000", SEND_BURST: "1000" } });
-  proxy = await startProxy(server.port);
+  proxy = await startTcpProxy(server.port);
 });
 
 afterAll(async () => {

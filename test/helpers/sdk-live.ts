@@ -4,7 +4,7 @@
  */
 import { expect } from "vitest";
 import { Account, Live, MemoryStore, MlsDevice, type LiveEvent, type LiveOptions, type Store } from "../../src/sdk/index.js";
-import { nodeTransport, type NodeProtocol } from "../../src/sdk/node/transport.js";
+import { nodeTransport, type NodeProtocol, type PingOptions } from "../../src/sdk/node/transport.js";
 import { uniqueCyphrId } from "./users.js";
 
 export interface LiveDevice {
@@ -28,6 +28,7 @@ export interface DeviceSpec {
   /** A transport base URL other than the server's (e.g. a TCP proxy in front of it). */
   viaUrl?: string;
   tuning?: LiveTuning;
+  ping?: PingOptions;
 }
 
 export async function registerLiveDevice(name: string, spec: DeviceSpec): Promise<LiveDevice> {
@@ -46,7 +47,7 @@ export async function linkLiveDevice(name: string, existing: LiveDevice, spec: D
 
 /** An MlsDevice and a Live over `viaUrl` (or the server), not started. */
 export function liveDevice(name: string, account: Account, store: Store, spec: DeviceSpec): LiveDevice {
-  const transport = nodeTransport(spec.viaUrl ?? spec.baseUrl, spec.protocol ?? "connect");
+  const transport = nodeTransport(spec.viaUrl ?? spec.baseUrl, spec.protocol ?? "connect", spec.ping);
   const mls = new MlsDevice(transport, account, account.deviceIdentity(), store);
   const mode = spec.protocol === "grpc-web" ? "server" : "bidi";
   const live = new Live({ transport, account, mls, store, mode, ...spec.tuning });
