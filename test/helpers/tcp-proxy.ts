@@ -33,16 +33,17 @@ export async function startTcpProxy(port: number): Promise<TcpProxy> {
   });
   await new Promise<void>((resolve) => tcp.listen(0, "127.0.0.1", resolve));
   const { port: own } = tcp.address() as net.AddressInfo;
+  const kill = () => {
+    const n = pairs.size;
+    for (const { client, upstream } of [...pairs]) {
+      client.destroy();
+      upstream.destroy();
+    }
+    return n;
+  };
   return {
     url: `http://127.0.0.1:${own}`,
-    kill() {
-      const n = pairs.size;
-      for (const { client, upstream } of [...pairs]) {
-        client.destroy();
-        upstream.destroy();
-      }
-      return n;
-    },
+    kill,
     freeze() {
       for (const { client, upstream } of pairs) {
         client.unpipe(upstream);
@@ -52,7 +53,7 @@ export async function startTcpProxy(port: number): Promise<TcpProxy> {
       }
     },
     close() {
-      this.kill();
+      kill();
       return new Promise((resolve) => tcp.close(() => resolve()));
     },
   };
