@@ -101,3 +101,29 @@ describe("PIN attempt limits", () => {
     }
   });
 });
+
+describe("PIN attempts in parallel", () => {
+  it("ten wrong PINs sent at once are all counted: each attempt sees the ones before it, so at most five are checked before the lock", async () => {
+    // Costly hashes, so that the ten checks overlap in time if nothing serialises them.
+    const slow = await startTestServer({ databaseUrl: server.databaseUrl, dataDir: server.dataDir, env: { PIN_ARGON2_MEMORY_KIB: "32768", PIN_ARGON2_TIME_COST: "3" } });
+    try {
+      await tenAtOnce(slow);
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
+async function tenAtOnce(slow: TestServer): Promise<void> {
+  {
+    const [alice] = await participants(slow.baseUrl, 1);
+    const account = accountClient(slow.baseUrl, alice);
+    await account.setPin({ pin: "2468" });
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => account.removePin({ currentPin: `00${i}0` })));
+    const codes = results.map((r) => (r.status === "rejected" ? Code[(r.reason as { code: Code }).code] : "OK"));
+    expect(codes.filter((c) => c === "PermissionDenied")).toHaveLength(5);
+    expect(codes.filter((c) => c === "ResourceExhausted")).toHaveLength(5);
+    const [row] = await queryDatabase<{ failures: number }>(server.databaseUrl, "SELECT failures FROM account_attempts WHERE user_id = $1", [alice.userId]);
+    expect(row!.failures).toBe(5);
+  }
+}

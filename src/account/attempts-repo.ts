@@ -7,8 +7,15 @@ export type Factor = "pin" | "totp";
 
 const attemptsRow = z.object({ failures: z.number(), locked_until: timestamp.nullable() });
 
-/** The factor's failure count and lock, its row locked for the rest of the transaction. */
+/**
+ * The factor's failure count and lock. Attempts of one account and factor run one at a
+ * time (a transaction-scoped advisory lock, taken even before the first failure has a
+ * row), so parallel guesses cannot all pass the lock check before any failure is counted.
+ */
 export async function lockAttempts(db: Db, userId: string, factor: Factor): Promise<{ failures: number; lockedUntil: Date | null }> {
+  await db.query(sql.unsafe`
+    /* lockAccountAttemptsKey */
+    SELECT pg_advisory_xact_lock(hashtextextended(${`account_attempts:${factor}:${userId}`}, 0))`);
   const row = await db.maybeOne(sql.type(attemptsRow)`
     /* lockAccountAttempts */
     SELECT failures, locked_until FROM account_attempts WHERE user_id = ${userId} AND factor = ${factor} FOR UPDATE`);
