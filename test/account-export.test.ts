@@ -56,8 +56,10 @@ describe("ExportAccountData", () => {
     const [stored] = await queryDatabase<{ ciphertext: Buffer }>(server.databaseUrl, "SELECT ciphertext FROM messages WHERE id = $1", [mine.messageId]);
     expect(own.ciphertext).toBe(Buffer.from(stored!.ciphertext).toString("base64"));
 
-    // Nothing about Bob: not his id, his Cyphr ID, his keys or his message.
-    const text = JSON.stringify(doc);
+    // Nothing about Bob: not his Cyphr ID, his keys or his message; his id only in Alice's own contact list.
+    const { contacts, ...rest } = doc;
+    expect(contacts).toEqual([expect.objectContaining({ contact_id: bob.userId })]);
+    const text = JSON.stringify(rest);
     for (const secret of [bob.userId, bob.cyphrId, Buffer.from(bob.device.identityPublicKey).toString("base64"), theirs.messageId]) {
       expect(text).not.toContain(secret);
     }

@@ -8,7 +8,7 @@ import type { Db } from "../db/types.js";
  * change, named as in the database (the README's storage table), bytea as base64, times
  * as ISO 8601 (PostgreSQL's line breaks in base64 removed); minus the columns listed in HIDDEN: the caller's own id (implied), secrets
  * the server must not hand out (the PIN hash, the sealed TOTP secret), and columns that
- * would tell about other users.
+ * would tell about other users. A table this database does not have is left out.
  */
 const HIDDEN: Record<string, readonly string[]> = {
   identities: [],
@@ -25,6 +25,11 @@ const HIDDEN: Record<string, readonly string[]> = {
   call_participants: ["user_id"],
   presence: ["user_id"],
   events: ["user_id", "data"],
+  // Tables of other domains (issue 15's privacy, issue 16's attachments): the caller's own lists.
+  contacts: ["user_id"],
+  blocks: ["blocker_id"],
+  chat_requests: ["user_id"],
+  attachments: ["owner"],
 };
 export type ExportedTable = keyof typeof HIDDEN;
 
@@ -54,8 +59,9 @@ async function rowObject(db: Db, table: ExportedTable, alias: string): Promise<F
 
 const json = z.object({ doc: z.unknown() });
 
-/** One table's rows of the caller as a JSON array (or one object, or null, with `single`). */
+/** One table's rows of the caller as a JSON array (or one object, or null, with `single`); undefined when the table does not exist. */
 async function section(db: Db, table: ExportedTable, where: FragmentSqlToken, order: FragmentSqlToken, single = false): Promise<unknown> {
+  if ((await columnsOf(db, table)).length === 0) return undefined;
   const alias = "t";
   const object = await rowObject(db, table, alias);
   const from = sql.fragment`FROM ${sql.identifier([table])} ${sql.identifier([alias])} WHERE ${where}`;
@@ -86,8 +92,12 @@ export async function exportAccountSections(db: Db, userId: string): Promise<Rec
     call_participants: await section(db, "call_participants", mine, sql.fragment`t.call_id`),
     presence: await section(db, "presence", mine, sql.fragment`t.instance_id`),
     events: await section(db, "events", mine, sql.fragment`t.cursor`),
+    contacts: await section(db, "contacts", mine, sql.fragment`t.contact_id`),
+    blocks: await section(db, "blocks", sql.fragment`t.blocker_id = ${userId}`, sql.fragment`t.blocked_id`),
+    chat_requests: await section(db, "chat_requests", mine, sql.fragment`t.chat_id`),
+    attachments: await section(db, "attachments", sql.fragment`t.owner = ${userId}`, sql.fragment`t.created_at, t.upload_id`),
   };
-  return doc;
+  return Object.fromEntries(Object.entries(doc).filter(([, value]) => value !== undefined));
 }
 
 const messagePage = z.object({ chat_id: z.string(), seq: z.number(), row: z.unknown() });

@@ -942,12 +942,14 @@ export const AccountService: GenService<{
    * devices, sessions, account_pins / account_recovery_keys / account_totp /
    * account_attempts (never the PIN hash or the TOTP secret), chat_members
    * (memberships and receipt positions), chats, calls, call_participants,
-   * presence, events (queued event metadata), and messages: the caller's own,
-   * metadata and ciphertexts}. Each row carries every stored column, named as
-   * in the README's storage table; bytea is base64, times ISO 8601. Columns
-   * about other users (a direct chat's peer, who placed or answered a call,
-   * event data) are left out; other users appear at most as the ids of chats
-   * they share. Messages are read 500 at a time (bounded memory).
+   * presence, events (queued event metadata), contacts, blocks,
+   * chat_requests, attachments, and messages: the caller's own, metadata and
+   * ciphertexts}. Each row carries every stored column, named as in the
+   * README's storage table; bytea is base64, times ISO 8601. Columns about
+   * other users (a direct chat's peer, who placed or answered a call, event
+   * data) are left out; other users appear only as user ids in the caller's
+   * own contact, block and request lists. Messages are read 500 at a time
+   * (bounded memory).
    *
    * @generated from rpc cyphr.account.v1.AccountService.ExportAccountData
    */
