@@ -27,6 +27,7 @@ import type { LogLine } from "./helpers/logged-server.js";
 import { fullHistory, participant, randomPayload, sendTo, type Participant } from "./helpers/messaging.js";
 import { envelope, grpcStatus, h2Request } from "./helpers/raw-rpc.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
+import { RequestBudget } from "../src/transport/request-budget.js";
 
 /**
  * The unary fast path on its own: an HTTP/2 server whose only stream listener is the unary
@@ -57,16 +58,18 @@ beforeAll(async () => {
   app = await createApp(config, log, await createTestDatabase());
   const publicMethods = new Set([...PUBLIC_SERVICES, ...IDENTITY_PUBLIC_METHODS]);
   const interceptors = [observe(log), authenticate(publicMethods, (token) => authenticateCaller(app.identity, token))];
+  const requestBudget = new RequestBudget({ perConnectionBytes: config.requestBufferBytesPerConnection, totalBytes: config.requestBufferBytesTotal });
   const handler = createCallHandler({
     routes: routes(app),
     log,
     interceptors,
     shutdownSignal: shutdown.signal,
     readMaxBytes: 4 * 1024 * 1024,
+    requestBudget,
     contextValues: transportContextValues,
     fallback: () => undefined,
   });
-  const claim = unaryCallClaim(handler.unaryMethods, { interceptors, log, shutdownSignal: shutdown.signal, readMaxBytes: 4 * 1024 * 1024 });
+  const claim = unaryCallClaim(handler.unaryMethods, { interceptors, log, shutdownSignal: shutdown.signal, readMaxBytes: 4 * 1024 * 1024, requestBudget });
   server = http2.createServer();
   server.on("session", (session) => sessions.add(session.once("close", () => sessions.delete(session))));
   server.on("stream", (stream, headers) => {

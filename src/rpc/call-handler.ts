@@ -1,12 +1,15 @@
 import type http from "node:http";
-import http2 from "node:http2";
+import type http2 from "node:http2";
 import { createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import type { Logger } from "pino";
 import { callKey, startCall, type Call } from "./call.js";
 import { logCallOnClose } from "./call-log.js";
+import type { RequestBudget } from "../transport/request-budget.js";
 import { checkRequest } from "./request-checks.js";
+import { meterRequestBody } from "./metered-body.js";
+import { stopUpload } from "../realtime/h2/protocol.js";
 import { recordingUnaryMethods, type UnaryMethods, type UnaryMethodSpec } from "./unary/methods.js";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -18,6 +21,8 @@ export interface CallHandlerOptions extends Omit<ConnectRouterOptions, "acceptCo
   log: Logger;
   /** Largest request message accepted, in bytes. */
   readMaxBytes: number;
+  /** Bytes of request bodies buffered, per connection and in all (src/transport/request-budget.ts). */
+  requestBudget: RequestBudget;
   contextValues: (req: NodeRequest) => ContextValues;
   /** Everything that is not an RPC path (health endpoints, 404). */
   fallback: NodeHandler;
@@ -65,6 +70,7 @@ async function serve(options: CallHandlerOptions, uHandler: UniversalHandler, ca
     res.end("a request needs a Host header");
     return;
   }
+  uReq = meterRequestBody(options.requestBudget, uHandler.method, uReq, req, res);
   const checked = await checkRequest(uHandler.method, uReq, options.readMaxBytes);
   call.refusal = checked.refusal;
   if (checked.bodyUnread) leaveBodyUnread(req, res);
@@ -72,12 +78,15 @@ async function serve(options: CallHandlerOptions, uHandler: UniversalHandler, ca
   await universalResponseToNodeResponse(uRes, res);
 }
 
-/** The refused body is never read: HTTP/1.1 closes the connection after the answer, HTTP/2 resets the stream's upload. */
+/**
+ * The refused body is never read: HTTP/1.1 closes the connection after the answer, HTTP/2
+ * resets the stream's upload once the answer is written: on the stream's own "finish", since
+ * the response's "finish" can wait for the stream to close, which a client that never ends
+ * its upload never lets happen.
+ */
 function leaveBodyUnread(req: NodeRequest, res: NodeResponse): void {
   if ("stream" in req) {
-    res.once("finish", () => {
-      if (!req.stream.closed) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
-    });
+    req.stream.once("finish", () => stopUpload(req.stream));
     return;
   }
   res.setHeader("connection", "close");

@@ -1,6 +1,7 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createAsyncIterable, readAllBytes, type UniversalServerRequest } from "@connectrpc/connect/protocol";
+import { BudgetRefusalError } from "./request-budget.js";
 import { decodeUnaryMessage, unaryWire, type UnaryWire } from "./unary-decode.js";
 
 /**
@@ -40,7 +41,9 @@ export async function checkRequest(method: DescMethod, req: UniversalServerReque
   try {
     body = wire === "connect-get" ? new Uint8Array(0) : await readAllBytes(req.body as AsyncIterable<Uint8Array>, readMaxBytes + ENVELOPE_BYTES, req.header.get("content-length"));
   } catch (error) {
-    return { req: standIn(req, wire), refusal: ConnectError.from(error, Code.InvalidArgument) };
+    const refusal = ConnectError.from(error, Code.InvalidArgument);
+    // Refused by the budget of buffered request bytes: the rest of the body stays unread.
+    return { req: standIn(req, wire), refusal, bodyUnread: error instanceof BudgetRefusalError };
   }
   const problem = await decodeUnaryMessage(method, req, wire, body, readMaxBytes);
   if (problem) return { req: standIn(req, wire), refusal: problem };

@@ -1,6 +1,8 @@
 import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import type http2 from "node:http2";
+import { BUDGET_RETRY_AFTER_MS, budgetRefusalMessage } from "../../rpc/request-budget.js";
 import { InvalidArgumentError, ResourceExhaustedError } from "../../shared/errors.js";
+import type { BodyCharge, BudgetRefusal, RequestBudget } from "../../transport/request-budget.js";
 import { EnvelopeReader, EnvelopeTooLargeError, type Envelope } from "./envelopes.js";
 
 /** Decoded messages waiting for the handler before the request is paused (HTTP/2 flow control then holds the client). */
@@ -19,10 +21,17 @@ export interface MessageSink<T> {
  * pushed to a sink as they are decoded (the sink paces the stream with pause()/resume()),
  * with nothing waiting while the client is silent. A message that does not decode, is
  * compressed, or exceeds the read limit ends reading with INVALID_ARGUMENT or
- * RESOURCE_EXHAUSTED.
+ * RESOURCE_EXHAUSTED. The bytes held (an unfinished message, messages waiting in pull mode)
+ * are charged to the budget of buffered request bytes (src/transport/request-budget.ts) and
+ * returned as messages are handed on and when reading ends; a chunk the budget refuses, or
+ * the budget taking the held bytes back, ends reading with RESOURCE_EXHAUSTED.
  */
 export class IncomingMessages<Desc extends DescMessage> implements AsyncIterator<MessageShape<Desc>> {
   private readonly queue: MessageShape<Desc>[] = [];
+  /** Encoded size of each message in `queue`. */
+  private readonly queuedSizes: number[] = [];
+  private queuedBytes = 0;
+  private readonly charge: BodyCharge;
   private readonly reader: EnvelopeReader;
   private ended = false;
   private failure: Error | undefined;
@@ -33,8 +42,10 @@ export class IncomingMessages<Desc extends DescMessage> implements AsyncIterator
     private readonly stream: http2.ServerHttp2Stream,
     private readonly schema: Desc,
     readMaxBytes: number,
+    budget: RequestBudget,
   ) {
     this.reader = new EnvelopeReader(readMaxBytes);
+    this.charge = budget.open(stream.session ?? stream, (refusal) => this.fail(budgetError(refusal)));
     stream.on("data", (chunk: Buffer) => this.take(chunk));
     stream.once("end", () => this.close());
     stream.once("close", () => this.close());
@@ -51,6 +62,9 @@ export class IncomingMessages<Desc extends DescMessage> implements AsyncIterator
   forward(sink: MessageSink<MessageShape<Desc>>): void {
     this.sink = sink;
     for (const message of this.queue.splice(0)) sink.message(message);
+    this.queuedSizes.length = 0;
+    this.queuedBytes = 0;
+    this.charge.settle(this.reader.buffered);
     if (this.ended) sink.end(this.failure);
     else if (this.stream.isPaused()) this.stream.resume();
   }
@@ -68,6 +82,8 @@ export class IncomingMessages<Desc extends DescMessage> implements AsyncIterator
     for (;;) {
       const message = this.queue.shift();
       if (message) {
+        this.queuedBytes -= this.queuedSizes.shift()!;
+        this.charge.settle(this.reader.buffered + this.queuedBytes);
         if (this.queue.length < HIGH_WATER / 2 && this.stream.isPaused()) this.stream.resume();
         return { done: false, value: message };
       }
@@ -80,6 +96,8 @@ export class IncomingMessages<Desc extends DescMessage> implements AsyncIterator
 
   private take(chunk: Buffer): void {
     if (this.ended) return;
+    const refused = this.charge.take(chunk.length);
+    if (refused) return this.fail(budgetError(refused));
     let envelopes: Envelope[];
     try {
       envelopes = this.reader.push(chunk);
@@ -96,9 +114,14 @@ export class IncomingMessages<Desc extends DescMessage> implements AsyncIterator
         return this.fail(new InvalidArgumentError(`request message does not decode as ${this.schema.typeName}: ${(error as Error).message}`));
       }
       if (this.sink) this.sink.message(message);
-      else this.queue.push(message);
+      else {
+        this.queue.push(message);
+        this.queuedSizes.push(data.length);
+        this.queuedBytes += data.length;
+      }
       if (this.ended) return;
     }
+    this.charge.settle(this.reader.buffered + this.queuedBytes);
     if (this.sink) return;
     if (this.queue.length >= HIGH_WATER) this.stream.pause();
     this.waiter?.();
@@ -112,9 +135,14 @@ export class IncomingMessages<Desc extends DescMessage> implements AsyncIterator
   private close(): void {
     if (this.ended) return;
     this.ended = true;
+    this.charge.release();
     if (this.reader.buffered > 0 && !this.failure) this.failure = new InvalidArgumentError("request ended inside a message");
     this.stream.removeAllListeners("data");
     this.waiter?.();
     this.sink?.end(this.failure);
   }
+}
+
+function budgetError(refusal: BudgetRefusal): ResourceExhaustedError {
+  return new ResourceExhaustedError(budgetRefusalMessage(refusal), BUDGET_RETRY_AFTER_MS);
 }

@@ -11,6 +11,7 @@ import { MAX_DEADLINE_MS } from "../../rpc/request-checks.js";
 import { resetCallStream } from "../../rpc/stream-reset.js";
 import { DeadlineExceededError, UnavailableError } from "../../shared/errors.js";
 import { quote } from "../../shared/quote.js";
+import type { RequestBudget } from "../../transport/request-budget.js";
 import type { RealtimeContext } from "../context.js";
 import type { EventStream } from "../stream.js";
 import { ClientFrames } from "../client-frames.js";
@@ -28,6 +29,8 @@ export interface StreamCallDeps {
   shutdownSignal: AbortSignal;
   /** Largest request message, in bytes. */
   readMaxBytes: number;
+  /** Bytes of request messages buffered, per connection and in all (src/transport/request-budget.ts). */
+  requestBudget: RequestBudget;
 }
 
 /**
@@ -92,11 +95,11 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
     // The deadline, a shutdown or the client's reset may have ended the call meanwhile.
     if (ended()) return;
     if (route.method === "Subscribe") {
-      const request = await withinHelloTimeout(onlyMessage(new IncomingMessages(stream, SubscribeRequestSchema, deps.readMaxBytes), method), helloTimeoutMs(deps.rt), "request");
+      const request = await withinHelloTimeout(onlyMessage(new IncomingMessages(stream, SubscribeRequestSchema, deps.readMaxBytes, deps.requestBudget), method), helloTimeoutMs(deps.rt), "request");
       if (ended()) return;
       events = openStream(deps.rt, caller, request.resumeCursor, transport, "subscribe");
     } else {
-      const frames = new IncomingMessages(stream, ConnectRequestSchema, deps.readMaxBytes);
+      const frames = new IncomingMessages(stream, ConnectRequestSchema, deps.readMaxBytes, deps.requestBudget);
       const hello = requireHello(await withinHelloTimeout(frames.next(), helloTimeoutMs(deps.rt)));
       if (ended()) return;
       events = openStream(deps.rt, caller, hello.resumeCursor, transport, "connect");

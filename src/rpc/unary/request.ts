@@ -10,7 +10,9 @@ import {
   transformSplitEnvelope,
 } from "@connectrpc/connect/protocol";
 import type http2 from "node:http2";
+import type { BudgetRefusal, RequestBudget } from "../../transport/request-budget.js";
 import { ENVELOPE_BYTES, oversizeBody } from "../request-checks.js";
+import { budgetRefusalError } from "../request-budget.js";
 import { parseBinaryRequest } from "../unary-decode.js";
 import type { UnaryMethodSpec } from "./methods.js";
 import type { UnaryRoute } from "./route.js";
@@ -30,9 +32,12 @@ export interface UnaryInput {
  * (readMaxBytes plus its envelope): a body announced larger is refused without reading it, a
  * body that grows larger is refused once it passes the limit and the rest is dropped. Every
  * refusal carries the words the connect-es path gives (src/rpc/request-checks.ts,
- * unary-decode.ts); rejects when the client resets the stream first.
+ * unary-decode.ts); rejects when the client resets the stream first. Every chunk is charged to
+ * the budget of buffered request bytes (src/transport/request-budget.ts) and returned when the
+ * stream closes, however the call ended; a chunk the budget refuses, or a body it takes back
+ * while still arriving, refuses the call with RESOURCE_EXHAUSTED and drops what was read.
  */
-export function readUnaryInput(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, route: UnaryRoute, readMaxBytes: number): Promise<UnaryInput> {
+export function readUnaryInput(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, route: UnaryRoute, readMaxBytes: number, budget: RequestBudget): Promise<UnaryInput> {
   const limit = readMaxBytes + ENVELOPE_BYTES;
   const hint = headers["content-length"] ?? null;
   const standIn = () => create(route.spec.method.input);
@@ -40,12 +45,24 @@ export function readUnaryInput(stream: http2.ServerHttp2Stream, headers: http2.I
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
+    const stop = () => stream.off("data", onData).off("end", done).off("close", onClose).off("aborted", onClose);
     const done = () => {
-      stream.off("data", onData).off("end", done).off("close", onClose).off("aborted", onClose);
+      stop();
+      charge.finishReading();
       if (stream.aborted) onClose();
       else resolve(decode(route, chunks, total, hint, readMaxBytes, standIn));
     };
+    const refuse = (refusal: BudgetRefusal) => {
+      stop();
+      charge.release();
+      chunks.length = 0;
+      resolve({ message: standIn(), refusal: budgetRefusalError(refusal) });
+    };
+    const charge = budget.open(stream.session ?? stream, refuse);
+    stream.once("close", () => charge.release());
     const onData = (chunk: Buffer) => {
+      const refused = charge.take(chunk.length);
+      if (refused) return refuse(refused);
       chunks.push(chunk);
       total += chunk.length;
       // One byte past the limit is all the refusal needs; the rest of the upload is dropped.

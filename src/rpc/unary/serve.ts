@@ -13,6 +13,7 @@ import { readUnaryInput } from "./request.js";
 import { UnaryResponder, type UnaryResult } from "./respond.js";
 import type { UnaryRoute } from "./route.js";
 import { peerAddressKey } from "../peer.js";
+import type { RequestBudget } from "../../transport/request-budget.js";
 
 export interface UnaryCallDeps {
   /** The same interceptors connect-es runs (observe, authenticate): auth, error mapping and the call's code are theirs. */
@@ -22,6 +23,8 @@ export interface UnaryCallDeps {
   shutdownSignal: AbortSignal;
   /** Largest request message, in bytes. */
   readMaxBytes: number;
+  /** Bytes of request bodies buffered, per connection and in all (src/transport/request-budget.ts). */
+  requestBudget: RequestBudget;
 }
 
 /** The reason the call's signal carries once its answer is written (connect-es aborts it then too). */
@@ -81,7 +84,7 @@ export function serveUnaryCall(deps: UnaryCallDeps, stream: http2.ServerHttp2Str
 
   const run = async (): Promise<UnaryResult> => {
     if (timeout.error) return { error: timeout.error };
-    const input = await readUnaryInput(stream, headers, route, deps.readMaxBytes);
+    const input = await readUnaryInput(stream, headers, route, deps.readMaxBytes, deps.requestBudget);
     if (input.protocolError) return { error: input.protocolError };
     call.refusal = input.refusal;
     const output = await invokeUnaryImplementation(spec, context, input.message, deps.interceptors);
