@@ -26,6 +26,10 @@ export interface Config {
   http2MaxConcurrentStreams: number;
   /** A response whose buffered bytes make no progress for this long is reset, in milliseconds. */
   writeStallTimeoutMs: number;
+  /** Request bytes one connection (HTTP/2 session, HTTP/1.1 socket) may have buffered at once. */
+  requestBufferBytesPerConnection: number;
+  /** Request bytes all connections together may have buffered at once. */
+  requestBufferBytesTotal: number;
   /** External PostgreSQL; undefined starts an embedded one. */
   databaseUrl: string | undefined;
   /** Folder for embedded Postgres data and generated secrets. */
@@ -207,6 +211,9 @@ export function loadConfig(env: Env = process.env): Config {
     http2IdleTimeoutMs: read.integer("HTTP2_IDLE_TIMEOUT_MS", 120_000, 100, 86_400_000),
     http2MaxConcurrentStreams: read.integer("HTTP2_MAX_CONCURRENT_STREAMS", 100, 1, 10_000),
     writeStallTimeoutMs: read.integer("WRITE_STALL_TIMEOUT_MS", 30_000, 100, 3_600_000),
+    // At least one largest request (4 MiB and its 5-byte envelope), so every request can be received.
+    requestBufferBytesPerConnection: read.integer("REQUEST_BUFFER_BYTES_PER_CONNECTION", 32 * 1024 * 1024, 4 * 1024 * 1024 + 5, 2 ** 40),
+    requestBufferBytesTotal: read.integer("REQUEST_BUFFER_BYTES_TOTAL", 256 * 1024 * 1024, 4 * 1024 * 1024 + 5, 2 ** 40),
     databaseUrl: read.postgresUrl("DATABASE_URL"),
     dataDir: path.resolve(read.string("CYPHR_DATA_DIR") ?? ".cyphr"),
     embeddedPostgresRestarts: read.integer("EMBEDDED_POSTGRES_RESTARTS", 5, 0, 100),
@@ -279,6 +286,9 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`STREAM_BUFFER_BYTES must be at least ${2 * largestFrameBytes} (twice the largest frame that MESSAGE_MAX_BYTES allows)`);
   }
   if (config.attachmentsStore === "s3" && config.attachmentsS3 === undefined) problems.push("ATTACHMENTS_STORE=s3 needs ATTACHMENTS_S3_BUCKET");
+  if (config.requestBufferBytesTotal < config.requestBufferBytesPerConnection) {
+    problems.push("REQUEST_BUFFER_BYTES_TOTAL must be at least REQUEST_BUFFER_BYTES_PER_CONNECTION");
+  }
   if (config.turnUrls.length > 0 && config.turnSecret === undefined) {
     problems.push("ICE_TURN_URLS needs TURN_SECRET (the TURN server's static-auth-secret)");
   }

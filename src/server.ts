@@ -15,6 +15,7 @@ import { createListener, transportLimits } from "./transport.js";
 import { createCallHandler } from "./rpc/call-handler.js";
 import { unaryCallClaim } from "./rpc/unary/claim.js";
 import type { StreamClaim } from "./transport/stream-claims.js";
+import { RequestBudget } from "./transport/request-budget.js";
 import { corsPolicy } from "./transport/cors.js";
 import { loadStaticSite } from "./web/static-site.js";
 import { METRICS_PATH, serveMetrics } from "./metrics/endpoint.js";
@@ -30,6 +31,8 @@ export interface CyphrServer {
    * in-flight calls finish for up to `graceMs`, then closes every connection.
    */
   shutdown(graceMs: number): Promise<void>;
+  /** Request bytes buffered now, per connection and in all (docs/limits.md). */
+  readonly requestBudget: RequestBudget;
 }
 
 /** Builds the HTTP/2 server (h2c, or TLS 1.3 when configured) without listening. */
@@ -43,12 +46,14 @@ export function createServer(app: App): CyphrServer {
   const { site, problem } = loadStaticSite(app.config.webDir);
   if (problem) app.log.warn({ webDir: app.config.webDir }, `web app not served: ${problem}`);
   const interceptors = [observe(app.log), authenticate(publicMethods, (token) => verify(token))];
+  const requestBudget = new RequestBudget({ perConnectionBytes: app.config.requestBufferBytesPerConnection, totalBytes: app.config.requestBufferBytesTotal });
   const handler = createCallHandler({
     routes: routes(app),
     log: app.log,
     interceptors,
     shutdownSignal: shutdownController.signal,
     readMaxBytes: READ_MAX_BYTES,
+    requestBudget,
     contextValues: transportContextValues,
     fallback: (req, res) => {
       const path = req.url?.split("?")[0];
@@ -78,7 +83,7 @@ export function createServer(app: App): CyphrServer {
     handler(req, res);
   };
   // Connect and Subscribe (src/realtime/h2/) and binary unary calls (src/rpc/unary/) over HTTP/2 skip the per-call pipeline; everything else goes through `handler`.
-  const unaryClaim = unaryCallClaim(handler.unaryMethods, { interceptors, log: app.log, shutdownSignal: shutdownController.signal, readMaxBytes: READ_MAX_BYTES });
+  const unaryClaim = unaryCallClaim(handler.unaryMethods, { interceptors, log: app.log, shutdownSignal: shutdownController.signal, readMaxBytes: READ_MAX_BYTES, requestBudget });
   const streamClaim =
     app.config.streamEngine === "h2"
       ? realtimeStreamClaim({
@@ -88,6 +93,7 @@ export function createServer(app: App): CyphrServer {
             (await callerOf(publicMethods, verify, RealtimeService.typeName, "Connect", header ?? null)) ?? Promise.reject(new UnauthenticatedError("missing authorization")),
           shutdownSignal: shutdownController.signal,
           readMaxBytes: READ_MAX_BYTES,
+          requestBudget,
         })
       : undefined;
   // Calls from a listed origin take the request handler, which adds the CORS headers.
@@ -96,6 +102,7 @@ export function createServer(app: App): CyphrServer {
   const { server, sessions, sockets, close } = createListener(app.config.tls, transportLimits(app.config), counted, claim);
 
   return {
+    requestBudget,
     listen(port, host = app.config.host) {
       return new Promise((resolve, reject) => {
         server.once("error", reject);
