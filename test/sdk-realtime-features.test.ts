@@ -47,10 +47,13 @@ describe("SDK realtime: receipts, typing, timers, calls, over bidi Connect and o
     const { chatId } = await alice.mls.startDirectChat(bob.account.cyphrId);
     await bob.until(joined(chatId));
 
-    // Bob's device marks what it handled delivered by itself; reading is his call.
+    // Receipts, typing and calls reach accepted contacts only: Alice wrote to Bob, Bob writes back.
     const { seq } = await alice.mls.send(chatId, unique("did you get this?"));
     await bob.until(() => bob.texts(chatId).length === 1);
-    await alice.until((ev) => ev.some((e) => e.kind === "receipt" && e.cyphrId === bob.account.cyphrId && e.deliveredSeq >= seq));
+    const reply = await bob.mls.send(chatId, unique("I did"));
+    await alice.until(() => alice.texts(chatId).length === 2);
+    // A device marks what it handled delivered by itself; reading is the user's call.
+    await bob.until((ev) => ev.some((e) => e.kind === "receipt" && e.cyphrId === alice.account.cyphrId && e.deliveredSeq >= reply.seq));
     expect(await bob.live.markRead(chatId, seq)).toEqual({ readSeq: seq, deliveredSeq: seq });
     await alice.until((ev) => ev.some((e) => e.kind === "receipt" && e.cyphrId === bob.account.cyphrId && e.readSeq === seq));
     expect((await caught(bob.live.markRead(chatId, seq + 100n))).code).toBe("invalid_argument");

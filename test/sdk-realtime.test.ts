@@ -56,10 +56,11 @@ describe("SDK realtime: live, decrypted events", () => {
     for (const d of [a1, a2, b1]) await d.until(() => d.texts(direct).length === 3);
     for (const d of [a1, a2, b1]) expect(d.texts(direct)).toEqual([m1, m2, m3]);
     const onBob = b1.events.filter((e) => e.kind === "message" && e.chatId === direct);
-    expect(onBob.map((e) => e.kind === "message" && [e.sender.cyphrId, e.own])).toEqual([
-      [a1.account.cyphrId, false],
-      [b1.account.cyphrId, true],
-      [a1.account.cyphrId, false],
+    // The sending device comes from its MLS credential: Alice's phone is device 1, her laptop device 2.
+    expect(onBob.map((e) => e.kind === "message" && [e.sender.cyphrId, e.sender.deviceId, e.own])).toEqual([
+      [a1.account.cyphrId, 1, false],
+      [b1.account.cyphrId, undefined, true],
+      [a1.account.cyphrId, 2, false],
     ]);
     const first = onBob[0]!;
     expect(first.kind === "message" && [first.seq > 0n, first.clientMessageId.length, first.sentAt.getTime() > 0]).toEqual([true, 36, true]);

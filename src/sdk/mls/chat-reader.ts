@@ -10,6 +10,7 @@ import { decodeMessage, suiteImpl } from "./codec.js";
 import { mlsFailure, noState } from "./errors.js";
 import type { ChatPosition, GroupStore, LoggedMessage } from "./group-store.js";
 import { readableMessage, type HistoryMessage } from "./history.js";
+import { mlsSender } from "./sender.js";
 
 /** Messages asked for per ListMessages page (the server's maximum is 200). */
 const PAGE = 200;
@@ -95,8 +96,12 @@ export class ChatReader {
     const message = decodeMessage(m.payload.ciphertext);
     if (message?.wireformat !== "mls_private_message") return logged;
     try {
-      const result = await processPrivateMessage(await this.state(chatId), message.privateMessage, emptyPskIndex, await suiteImpl());
+      const state = await this.state(chatId);
+      const impl = await suiteImpl();
+      const result = await processPrivateMessage(state, message.privateMessage, emptyPskIndex, impl);
       if (result.kind !== "applicationMessage") return logged;
+      // Only its sender edits a message: a replacement MLS says is from someone else is not taken.
+      if ((await mlsSender(state, message.privateMessage, impl))?.cyphrId !== logged.senderCyphrId) return logged;
       const edited = { ...logged, body: result.message, editedAt };
       await this.groups.log(chatId, edited);
       await this.groups.saveState(chatId, result.newState, position);
@@ -153,10 +158,12 @@ export class ChatReader {
       await this.groups.saveState(chatId, result.newState, position);
       return undefined;
     }
+    const sender = await mlsSender(state, message.privateMessage, impl);
     const logged = {
       seq: m.seq,
       messageId: m.messageId,
-      senderCyphrId: m.senderCyphrId,
+      senderCyphrId: sender?.cyphrId ?? m.senderCyphrId,
+      ...(sender ? { senderDeviceId: sender.deviceId } : {}),
       contentType: m.messageType === MessageType.TEXT ? ("text" as const) : ("bytes" as const),
       body: result.message,
       editedAt: editedMillis(m),

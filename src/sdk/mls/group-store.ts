@@ -27,7 +27,10 @@ export interface StoredKeyPackage {
 export interface LoggedMessage {
   seq: bigint;
   messageId: string;
+  /** Readable messages: as MLS authenticated it (the sender leaf's credential), not as the server said. */
   senderCyphrId: string;
+  /** The sending device, from the same credential; undefined for this device's own and for older records. */
+  senderDeviceId?: number;
   /** "text" (UTF-8) or "bytes"; the first byte of every application message says which. */
   contentType: "text" | "bytes";
   body: Uint8Array;

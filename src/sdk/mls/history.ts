@@ -24,7 +24,7 @@ interface Common {
 }
 
 export type HistoryMessage =
-  | (Common & { readable: true; contentType: "text" | "bytes"; text?: string; bytes: Uint8Array; edited: boolean })
+  | (Common & { readable: true; contentType: "text" | "bytes"; text?: string; bytes: Uint8Array; edited: boolean; senderDeviceId?: number })
   | (Common & { readable: false; reason: UnreadableReason });
 
 const utf8 = new TextDecoder();
@@ -40,6 +40,7 @@ export function readableMessage(m: LoggedMessage, own: boolean): HistoryMessage 
     contentType: m.contentType,
     bytes: m.body,
     edited: m.editedAt > 0,
+    ...(m.senderDeviceId !== undefined ? { senderDeviceId: m.senderDeviceId } : {}),
     ...(m.contentType === "text" ? { text: utf8.decode(m.body) } : {}),
   };
 }

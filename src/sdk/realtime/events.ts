@@ -10,6 +10,11 @@ import type { UnreadableReason } from "../mls/history.js";
 export interface Sender {
   userId: string;
   cyphrId: string;
+  /**
+   * Decrypted messages of others: the sending device, from its MLS credential (with `cyphrId`, what
+   * the message's signature proves). Unset for this device's own messages and for unreadable ones.
+   */
+  deviceId?: number;
 }
 
 interface MessageCommon {

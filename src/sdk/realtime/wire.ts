@@ -70,7 +70,8 @@ export function groupChangeOf(g: GroupChanged): ChatEvent | undefined {
 
 /** The event for a new or edited message as the MLS engine read it. */
 export function messageEventOf(m: Message, read: HistoryMessage, edited: boolean): LiveEvent {
-  const common = messageCommon(m, read.own);
+  // A readable message's sender is the one MLS authenticated (the server's is routing metadata).
+  const common = { ...messageCommon(m, read.own), ...(read.readable ? { sender: { userId: m.senderUserId, cyphrId: read.senderCyphrId, ...(read.senderDeviceId !== undefined ? { deviceId: read.senderDeviceId } : {}) } } : {}) };
   if (!read.readable) return { kind: "unreadable", ...common, reason: read.reason };
   const content = { contentType: read.contentType, bytes: read.bytes, ...(read.text !== undefined ? { text: read.text } : {}) };
   return edited ? { kind: "edited", ...common, ...content, editedAt: dateOf(m.editedAt) } : { kind: "message", ...common, ...content };
