@@ -13,6 +13,8 @@ import { startTestServer, type TestServer } from "./helpers/server.js";
 import { loginRequest, type RegisteredUser } from "./helpers/users.js";
 import { WIRES } from "./helpers/wires.js";
 import { MessagingService } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 
 /** SetRecoveryKey, CreateRecoveryChallenge and RecoverAccount, end to end. */
 
@@ -201,6 +203,38 @@ describe("RecoverAccount", () => {
       await account.createRecoveryChallenge({ cyphrId: "somebody" });
       const error = await expectRpcError(account.createRecoveryChallenge({ cyphrId: "somebody" }), Code.ResourceExhausted, "too many recovery attempts from this address; retry in");
       expect(error.rawMessage).toMatch(/retry in \d+ s/);
+    } finally {
+      await tight.close();
+    }
+  });
+
+  it("is rate-limited per account too, whatever the source (RESOURCE_EXHAUSTED naming the account)", async () => {
+    const tight = await startTestServer({
+      databaseUrl: a.databaseUrl,
+      dataDir: a.dataDir,
+      env: { RECOVERY_BURST: "3", RECOVERY_PER_MINUTE: "1", DEVICE_LINK_SOURCE: "last-forwarded-for" },
+    });
+    try {
+      // Each attempt comes from another address (as Envoy reports it), so only the per-account bucket fills.
+      const from = (address: string) =>
+        createClient(
+          AccountService,
+          createConnectTransport({
+            baseUrl: tight.baseUrl,
+            httpVersion: "2",
+            interceptors: [(next) => (req) => (req.header.set("x-forwarded-for", address), next(req))],
+          }),
+        );
+      const [alice] = await participants(a.baseUrl, 1);
+      const key = newRecoveryKey();
+      for (let i = 0; i < 3; i++) {
+        const client = from(`198.51.100.${i + 1}`);
+        const challenge = await client.createRecoveryChallenge({ cyphrId: alice.cyphrId });
+        await expectRpcError(client.recoverAccount(recoverRequest(alice.cyphrId, key.secretKey, challenge).request), Code.Unauthenticated, FAILED);
+      }
+      const client = from("198.51.100.99");
+      const challenge = await client.createRecoveryChallenge({ cyphrId: alice.cyphrId });
+      await expectRpcError(client.recoverAccount(recoverRequest(alice.cyphrId, key.secretKey, challenge).request), Code.ResourceExhausted, "too many recovery attempts for this account; retry in");
     } finally {
       await tight.close();
     }
