@@ -3,7 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { UnavailableReason } from "../src/gen/cyphr/identity/v1/identity_pb.js";
 import { ChatRole } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { accountClient, deleteAccountRequest, newRecoveryKey, randomNonce, setRecoveryKeyRequest, totpCode } from "./helpers/account.js";
-import { identityClient } from "./helpers/clients.js";
+import { clientFor, identityClient } from "./helpers/clients.js";
+import { WIRES } from "./helpers/wires.js";
+import { AccountService } from "../src/gen/cyphr/account/v1/account_pb.js";
 import { queryDatabase } from "./helpers/database.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
 import { linkDevice } from "./helpers/devices.js";
@@ -30,10 +32,10 @@ async function deleteAccount(user: RegisteredUser) {
   return account.deleteAccount(deleteAccountRequest(user, nonce));
 }
 
-describe("DeleteAccount", () => {
-  it("needs a fresh nonce signed by the identity key: a wrong signature, a foreign or reused nonce is PERMISSION_DENIED and nothing is deleted", async () => {
+describe.each(WIRES)("DeleteAccount over $name", (wire) => {
+  it("needs a fresh nonce signed by the identity key: a wrong signature, a foreign or reused nonce is PERMISSION_DENIED and nothing is deleted; then deletes", async () => {
     const [alice, bob] = await participants(server.baseUrl, 2);
-    const account = accountClient(server.baseUrl, alice);
+    const account = clientFor(AccountService, wire.protocol, server.baseUrl, { token: alice.accessToken, httpVersion: wire.httpVersion });
     const { nonce } = await account.createDeletionChallenge({});
     const wrong = deleteAccountRequest({ ...alice, device: bob.device }, nonce);
     await expectRpcError(account.deleteAccount(wrong), Code.PermissionDenied, "deletion signature or nonce is not valid");
@@ -44,7 +46,13 @@ describe("DeleteAccount", () => {
     await expectRpcError(account.deleteAccount(deleteAccountRequest(alice, bobs)), Code.PermissionDenied, "deletion signature or nonce is not valid");
     await expectRpcError(account.deleteAccount({ nonce: new Uint8Array(3), signature: new Uint8Array(64) }), Code.InvalidArgument, "nonce must be 32 bytes, got 3");
     expect((await account.listSessions({})).sessions).toHaveLength(1);
+    const { nonce: fresh } = await account.createDeletionChallenge({});
+    await account.deleteAccount(deleteAccountRequest(alice, fresh));
+    await expectRpcError(account.listSessions({}), Code.Unauthenticated, "session has been revoked");
   });
+});
+
+describe("DeleteAccount", () => {
 
   it("leaves no row naming the account in any table, keeps its messages in others' histories as tombstones, hands groups over and ends its streams", async () => {
     const [alice, bob, carol] = await participants(server.baseUrl, 3);
