@@ -1,5 +1,6 @@
 /** How messages read for people and for --json, in history, send and the chat screen. */
-import type { HistoryMessage } from "../sdk/index.js";
+import { Attachments, type HistoryMessage } from "../sdk/index.js";
+import { formatBytes } from "./progress-bar.js";
 
 const REASONS: Record<string, string> = {
   before_join: "sent before this device joined",
@@ -35,7 +36,8 @@ export function messageJson(m: HistoryMessage): MessageJson {
 /** What the message says: its text, a note on bytes, or why it cannot be read. */
 export function messageBody(m: HistoryMessage): string {
   if (!m.readable) return `(${REASONS[m.reason] ?? m.reason})`;
-  const body = m.text !== undefined ? m.text : `(${m.bytes.length} bytes)`;
+  const file = m.text === undefined ? Attachments.referenceIn(m.bytes) : undefined;
+  const body = m.text !== undefined ? m.text : file ? `(file ${file.name || "without a name"}, ${formatBytes(file.plaintextSize)}: \`cyphr get\` saves it)` : `(${m.bytes.length} bytes)`;
   return m.edited ? `${body} (edited)` : body;
 }
 

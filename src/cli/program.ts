@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { accountCommands } from "./commands/account.js";
 import { chatCommand } from "./commands/chat.js";
 import { deviceCommands } from "./commands/devices.js";
+import { fileCommands } from "./commands/files.js";
 import { groupCommands } from "./commands/groups.js";
 import { messageCommands } from "./commands/messages.js";
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   accountCommands(program);
   deviceCommands(program);
   messageCommands(program);
+  fileCommands(program);
   groupCommands(program);
   chatCommand(program);
   for (const command of [program, ...allSubcommands(program)]) {
