@@ -43,5 +43,5 @@ describe("the docs/sdk.md example", () => {
       timeout: 60_000,
     });
     expect(stdout.trim().split("\n")).toEqual(["bob got: hello bob", "alice got: hi alice"]);
-  });
+  }, 120_000);
 });

@@ -88,7 +88,7 @@ describe("SDK realtime: receipts, typing, timers, calls, over bidi Connect and o
 
     expect(errorsOf(alice.events)).toEqual([]);
     expect(errorsOf(bob.events)).toEqual([]);
-  });
+  }, 120_000);
 
   it("tops its key packages up when the server says they run low", async () => {
     const alice = await started(await registerLiveDevice("kp_alice", { baseUrl: server.baseUrl, tuning: { keyPackageTarget: 12 } }));
@@ -100,7 +100,7 @@ describe("SDK realtime: receipts, typing, timers, calls, over bidi Connect and o
     await alice.until((ev) => ev.some((e) => e.kind === "key_packages"));
     expect(alice.events.filter((e) => e.kind === "key_packages")).toEqual([{ kind: "key_packages", uploaded: 3 }]);
     expect((await counts()).counts[0]).toMatchObject({ oneTime: 12, hasLastResort: true });
-  });
+  }, 120_000);
 
   it("on devices_changed, one device per chat adds a peer's new device and removes a removed one", async () => {
     const a1 = await started(await registerLiveDevice("dc_alice", { baseUrl: server.baseUrl }));
@@ -139,7 +139,7 @@ describe("SDK realtime: receipts, typing, timers, calls, over bidi Connect and o
     expect(b2.texts(chatId)).toEqual([hello]);
     expect(errorsOf(a1again.events)).toEqual([]);
     expect(errorsOf(b1.events)).toEqual([]);
-  });
+  }, 120_000);
 
   it("passes edits and deletes on, decrypted, and drops a deleted message's plaintext", async () => {
     const alice = await started(await registerLiveDevice("ed_alice", { baseUrl: server.baseUrl }));
@@ -156,7 +156,7 @@ describe("SDK realtime: receipts, typing, timers, calls, over bidi Connect and o
     await bob.until((ev) => ev.some((e) => e.kind === "deleted" && e.messageId === messageId));
     expect((await bob.mls.history(chatId)).map((m) => (m.readable ? m.text : m.reason))).toEqual(["deleted"]);
     expect(errorsOf(bob.events)).toEqual([]);
-  });
+  }, 120_000);
 
   it("a device that was never welcomed gets its chat's messages as unreadable, joins by external commit once caught up, and reads from then on", async () => {
     const alice = await started(await registerLiveDevice("nw_alice", { baseUrl: server.baseUrl }));
@@ -176,7 +176,7 @@ describe("SDK realtime: receipts, typing, timers, calls, over bidi Connect and o
     await bob.until(() => bob.texts(chatId).includes(later));
     expect((await bob.mls.history(chatId)).map((m) => (m.readable ? m.text : m.reason))).toEqual(["before_join", later]);
     expect(errorsOf(bob.events)).toEqual([]);
-  });
+  }, 120_000);
 
   it("a closed Live cannot start again, and the database holds none of the plaintexts", async () => {
     const d = await registerLiveDevice("closed_one", { baseUrl: server.baseUrl });
@@ -185,5 +185,5 @@ describe("SDK realtime: receipts, typing, timers, calls, over bidi Connect and o
     expect(d.live).toBeInstanceOf(Live);
     const hits = await findAllEverywhere(server.databaseUrl, plaintexts.map((p) => new TextEncoder().encode(p)));
     expect(hits).toEqual([]);
-  });
+  }, 120_000);
 });

@@ -47,7 +47,7 @@ describe("SDK realtime: a reconnect storm", () => {
     } finally {
       clearInterval(killer);
     }
-    await bob.until(() => bob.texts(chatId).length >= sent.length, 60_000);
+    await bob.until(() => bob.texts(chatId).length >= sent.length, 120_000);
     await new Promise((r) => setTimeout(r, 300)); // a duplicate would arrive by now
     expect(bob.texts(chatId)).toEqual(sent);
     const seqs = bob.events.flatMap((e) => (e.kind === "message" && e.chatId === chatId ? [e.seq] : []));
@@ -71,7 +71,7 @@ describe("SDK realtime: a reconnect storm", () => {
     expect(again.texts(chatId)).toEqual([last]);
     const hits = await findAllEverywhere(server.databaseUrl, [...sent, last].map((t) => new TextEncoder().encode(t)));
     expect(hits).toEqual([]);
-  });
+  }, 180_000);
 });
 
 function unique(): string {

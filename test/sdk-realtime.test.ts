@@ -100,11 +100,11 @@ describe("SDK realtime: live, decrypted events", () => {
     expect(history.map((m) => (m.readable ? m.text : m.reason))).toEqual(["before_join", "before_join", "before_join", "before_join", late]);
 
     for (const d of [a1, a2, b1, a3]) expect(errorsOf(d.events)).toEqual([]);
-  });
+  }, 120_000);
 
   it("keeps the database free of every plaintext the tests sent", async () => {
     expect(plaintexts.length).toBeGreaterThan(5);
     const hits = await findAllEverywhere(server.databaseUrl, plaintexts.map((p) => new TextEncoder().encode(p)));
     expect(hits).toEqual([]);
-  });
+  }, 120_000);
 });

@@ -61,7 +61,7 @@ export function liveDevice(name: string, account: Account, store: Store, spec: D
     mls,
     live,
     events,
-    async until(predicate, ms = 20_000) {
+    async until(predicate, ms = 60_000) {
       const deadline = Date.now() + ms;
       while (!predicate(events)) {
         if (Date.now() > deadline) {
