@@ -61,6 +61,15 @@ export class CliUser {
     return this.home.run(["--profile", this.profile, ...args], { ...options, env: { CYPHR_PASSPHRASE: this.passphrase, ...options.env } });
   }
 
+  /** Starts `cyphr --profile <profile> <args>` and returns at once, for commands that wait (link). */
+  start(args: string[], options: CliRunOptions = {}): RunningCli {
+    return startCli(["--profile", this.profile, ...args], {
+      ...options,
+      cwd: options.cwd ?? this.home.folder,
+      env: { CYPHR_HOME: this.home.folder, CYPHR_PASSPHRASE: this.passphrase, ...options.env },
+    });
+  }
+
   /** Runs it and requires exit code 0. */
   async ok(args: string[], options: CliRunOptions = {}): Promise<string> {
     const result = await this.run(args, options);
@@ -74,8 +83,17 @@ export class CliUser {
   }
 }
 
-/** Runs `node src/cli/bin.mjs <args>` and collects its output (killed after timeoutMs). */
-export function runCli(args: string[], options: CliRunOptions = {}): Promise<CliResult> {
+export interface RunningCli {
+  /** What it printed so far. */
+  stdout(): string;
+  /** Resolves with the first stdout line matching `pattern` (fails if the command ends first). */
+  line(pattern: RegExp): Promise<string>;
+  /** Its end. */
+  done: Promise<CliResult>;
+}
+
+/** Starts `node src/cli/bin.mjs <args>` (killed after timeoutMs). */
+export function startCli(args: string[], options: CliRunOptions = {}): RunningCli {
   const child = spawn(process.execPath, [CLI_BIN, ...args], {
     cwd: options.cwd,
     env: childEnv({ CYPHR_PASSPHRASE: undefined, CYPHR_PROFILE: undefined, CYPHR_DEBUG: undefined, ...options.env }),
@@ -83,10 +101,14 @@ export function runCli(args: string[], options: CliRunOptions = {}): Promise<Cli
   });
   let stdout = "";
   let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  const waiters: (() => void)[] = [];
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+    for (const w of waiters.splice(0)) w();
+  });
   child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
   child.stdin.end(options.input ?? "");
-  return new Promise((resolve, reject) => {
+  const done = new Promise<CliResult>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`cyphr ${args.join(" ")} did not end within ${options.timeoutMs ?? 60_000} ms\nstderr: ${stderr}\nstdout: ${stdout}`));
@@ -95,8 +117,28 @@ export function runCli(args: string[], options: CliRunOptions = {}): Promise<Cli
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
+      for (const w of waiters.splice(0)) w();
     });
   });
+  let ended = false;
+  void done.then(() => (ended = true), () => (ended = true));
+  return {
+    stdout: () => stdout,
+    done,
+    line: async (pattern) => {
+      for (;;) {
+        const found = stdout.split("\n").find((l) => pattern.test(l));
+        if (found !== undefined) return found;
+        if (ended) throw new Error(`cyphr ${args.join(" ")} ended without printing ${pattern}\nstderr: ${stderr}\nstdout: ${stdout}`);
+        await new Promise<void>((resolve) => waiters.push(resolve));
+      }
+    },
+  };
+}
+
+/** Runs `node src/cli/bin.mjs <args>` and collects its output (killed after timeoutMs). */
+export function runCli(args: string[], options: CliRunOptions = {}): Promise<CliResult> {
+  return startCli(args, options).done;
 }
 
 /**
