@@ -4,10 +4,13 @@ import { bytes } from "../db/types.js";
 import { NotFoundError } from "../shared/errors.js";
 import type { BlobStore } from "./blob-store.js";
 
+/** Bytes one read statement fetches at most. */
+const READ_SLICE_BYTES = 256 * 1024;
+
 /**
  * The default BlobStore: one row per part in attachment_blob_parts (migration 0013), so
- * `npm start` needs nothing but PostgreSQL. A read fetches one part (or the requested
- * slice of it) per statement, so at most one part of a stream is in memory.
+ * `npm start` needs nothing but PostgreSQL. A read fetches at most 256 KiB of a part per
+ * statement, so a stream holds a few hundred KiB, never a whole part or file.
  */
 export class PostgresBlobStore implements BlobStore {
   readonly kind = "postgres";
@@ -22,12 +25,15 @@ export class PostgresBlobStore implements BlobStore {
   }
 
   async *readPart(key: string, part: number, start: number, end: number): AsyncIterable<Uint8Array> {
-    const row = await this.pool.maybeOne(sql.type(z.object({ data: bytes }))`
-      /* readAttachmentBlobPart */
-      SELECT substring(data FROM ${start + 1} FOR ${end - start}) AS data
-      FROM attachment_blob_parts WHERE blob_key = ${key} AND part = ${part}`);
-    if (!row) throw new NotFoundError("attachment_id: the attachment was deleted or has expired");
-    yield new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength);
+    // A slice per statement: bytea arrives hex-encoded (twice its size), so smaller slices keep a read's memory small.
+    for (let at = start; at < end; at += READ_SLICE_BYTES) {
+      const row = await this.pool.maybeOne(sql.type(z.object({ data: bytes }))`
+        /* readAttachmentBlobPart */
+        SELECT substring(data FROM ${at + 1} FOR ${Math.min(READ_SLICE_BYTES, end - at)}) AS data
+        FROM attachment_blob_parts WHERE blob_key = ${key} AND part = ${part}`);
+      if (!row) throw new NotFoundError("attachment_id: the attachment was deleted or has expired");
+      yield new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength);
+    }
   }
 
   async deleteBlob(key: string): Promise<void> {
