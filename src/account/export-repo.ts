@@ -59,27 +59,33 @@ async function rowObject(db: Db, table: ExportedTable, alias: string): Promise<F
 
 const json = z.object({ doc: z.unknown() });
 
-/** One table's rows of the caller as a JSON array (or one object, or null, with `single`); undefined when the table does not exist. */
-async function section(db: Db, table: ExportedTable, where: FragmentSqlToken, order: FragmentSqlToken, single = false): Promise<unknown> {
+/** One table's rows of the caller as a JSON array; undefined when the table does not exist. */
+async function section(db: Db, table: ExportedTable, where: FragmentSqlToken, order: FragmentSqlToken): Promise<unknown> {
   if ((await columnsOf(db, table)).length === 0) return undefined;
-  const alias = "t";
-  const object = await rowObject(db, table, alias);
-  const from = sql.fragment`FROM ${sql.identifier([table])} ${sql.identifier([alias])} WHERE ${where}`;
+  const object = await rowObject(db, table, "t");
   return db.oneFirst(sql.type(json)`
     /* exportSection */
-    SELECT ${single ? sql.fragment`(SELECT ${object} ${from})` : sql.fragment`coalesce((SELECT jsonb_agg(${object} ORDER BY ${order}) ${from}), '[]'::jsonb)`} AS doc`);
+    SELECT coalesce((SELECT jsonb_agg(${object} ORDER BY ${order}) FROM ${sql.identifier([table])} t WHERE ${where}), '[]'::jsonb) AS doc`);
+}
+
+/** The caller's one row of a table keyed by the account (null when there is none). */
+async function singleRow(db: Db, table: ExportedTable, where: FragmentSqlToken): Promise<unknown> {
+  const object = await rowObject(db, table, "t");
+  return db.oneFirst(sql.type(json)`
+    /* exportSingleRow */
+    SELECT (SELECT ${object} FROM ${sql.identifier([table])} t WHERE ${where}) AS doc`);
 }
 
 /** Every section but the messages, keyed by table name; chats carry the caller's chat_members row. */
 export async function exportAccountSections(db: Db, userId: string): Promise<Record<string, unknown>> {
   const mine = sql.fragment`t.user_id = ${userId}`;
   const doc: Record<string, unknown> = {
-    identities: await section(db, "identities", sql.fragment`t.id = ${userId}`, sql.fragment`t.id`, true),
+    identities: await singleRow(db, "identities", sql.fragment`t.id = ${userId}`),
     devices: await section(db, "devices", mine, sql.fragment`t.device_id`),
     sessions: await section(db, "sessions", mine, sql.fragment`t.created_at, t.id`),
-    account_pins: await section(db, "account_pins", mine, sql.fragment`t.user_id`, true),
-    account_recovery_keys: await section(db, "account_recovery_keys", mine, sql.fragment`t.user_id`, true),
-    account_totp: await section(db, "account_totp", mine, sql.fragment`t.user_id`, true),
+    account_pins: await singleRow(db, "account_pins", mine),
+    account_recovery_keys: await singleRow(db, "account_recovery_keys", mine),
+    account_totp: await singleRow(db, "account_totp", mine),
     account_attempts: await section(db, "account_attempts", mine, sql.fragment`t.factor`),
     chat_members: await section(db, "chat_members", mine, sql.fragment`t.joined_at, t.chat_id`),
     chats: await section(db, "chats", sql.fragment`t.id IN (SELECT chat_id FROM chat_members WHERE user_id = ${userId})`, sql.fragment`t.created_at, t.id`),

@@ -34,7 +34,7 @@ export async function* exportAccountData(ctx: AccountContext, caller: Caller, si
 }
 
 /** Collects text and hands out full chunks of bytes (a chunk may end inside a UTF-8 sequence; the concatenation is the document). */
-class Chunker {
+export class Chunker {
   private pending: Buffer[] = [];
   private size = 0;
 
