@@ -116,8 +116,8 @@ export const STORAGE_INVENTORY: readonly TableEntry[] = [
   table("chats", "Direct chats and groups; until every member is gone.", [
     ["id", C.RoutingMetadata, "chat id"],
     ["kind", C.Setting, "direct or group"],
-    ["direct_user_low", C.RoutingMetadata, "direct chats: one participant (one chat per pair)"],
-    ["direct_user_high", C.RoutingMetadata, "direct chats: the other participant"],
+    ["direct_user_low", C.RoutingMetadata, "direct chats: one participant (one chat per pair); a random id that names no account once that one is deleted"],
+    ["direct_user_high", C.RoutingMetadata, "direct chats: the other participant (the same after a deletion)"],
     ["encrypted_name", C.Ciphertext, "group name, encrypted by the clients"],
     ["encrypted_settings", C.Ciphertext, "group settings, encrypted by the clients"],
     ["group_version", C.Counter, "orders group changes"],
@@ -257,7 +257,7 @@ export const STORAGE_INVENTORY: readonly TableEntry[] = [
     ["user_id", C.RoutingMetadata, "whose"],
     ["factor", C.Setting, "pin or totp"],
     ["failures", C.Counter, "failures in a row"],
-    ["locked_until", C.Timestamp, "lockout end"],
+    ["locked_until", C.Timestamp, "lockout end (5 failures free, then 30 s doubling, at most 24 h)"],
   ]),
   table("account_recovery_keys", "The account's recovery public key; until replaced.", [
     ["user_id", C.RoutingMetadata, "whose"],
@@ -273,7 +273,7 @@ export const STORAGE_INVENTORY: readonly TableEntry[] = [
     ["created_at", C.Timestamp, "when set up"],
   ]),
   table("account_challenges", "Single-use recovery/deletion nonces, 60 s.", [
-    ["nonce", C.Hash, "random nonce to sign"],
+    ["nonce", C.Hash, "random nonce the recovery key (recovery) or the identity key (deletion) signs"],
     ["purpose", C.Setting, "recovery or deletion"],
     ["cyphr_id", C.PublicProfile, "which account"],
     ["expires_at", C.Timestamp, "end of validity"],
