@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyPackagesService } from "../src/gen/cyphr/mls/v1/key_packages_pb.js";
 import { CyphrError, Live, type LiveEvent } from "../src/sdk/index.js";
+import { loadCursor, saveCursor } from "../src/sdk/realtime/cursor-store.js";
 import { clientFor } from "./helpers/clients.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
 import { errorsOf, linkLiveDevice, liveDevice, registerLiveDevice, type LiveDevice } from "./helpers/sdk-live.js";
@@ -176,6 +177,24 @@ describe("SDK realtime: receipts, typing, timers, calls, over bidi Connect and o
     await bob.until(() => bob.texts(chatId).includes(later));
     expect((await bob.mls.history(chatId)).map((m) => (m.readable ? m.text : m.reason))).toEqual(["before_join", later]);
     expect(errorsOf(bob.events)).toEqual([]);
+  }, 120_000);
+
+  it("resumes from a stored cursor the server does not know (beyond its newest) with resync_required, then takes the new events", async () => {
+    const alice = await started(await registerLiveDevice("rs_alice", { baseUrl: server.baseUrl }));
+    const bob = await started(await registerLiveDevice("rs_bob", { baseUrl: server.baseUrl }));
+    const { chatId } = await alice.mls.startDirectChat(bob.account.cyphrId);
+    await bob.until(joined(chatId));
+    await bob.live.close();
+    await saveCursor(bob.store, 10n ** 12n); // e.g. a profile restored against a server rebuilt from scratch
+    const again = await started(liveDevice("rs_bob_again", bob.account, bob.store, { baseUrl: server.baseUrl }));
+    const caughtUp = again.events.find((e) => e.kind === "state" && e.state === "caught_up");
+    expect(caughtUp?.kind === "state" && caughtUp.state === "caught_up" && [caughtUp.resyncRequired, caughtUp.cursor < 10n ** 12n]).toEqual([true, true]);
+    const text = unique("after the resync");
+    await alice.mls.send(chatId, text);
+    await again.until(() => again.texts(chatId).includes(text));
+    await again.live.close();
+    expect(await loadCursor(bob.store)).toBe(again.live.cursor);
+    expect(again.live.cursor! < 10n ** 12n).toBe(true);
   }, 120_000);
 
   it("a closed Live cannot start again, and the database holds none of the plaintexts", async () => {
