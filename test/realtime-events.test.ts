@@ -5,6 +5,7 @@ import { ChatRole, MessageType, SystemEventKind } from "../src/gen/cyphr/messagi
 import { CallSignalType } from "../src/gen/cyphr/realtime/v1/realtime_pb.js";
 import { createGroupOf, participants, randomPayload, sendInChat, sendTo, type Participant } from "./helpers/messaging.js";
 import { closeAllStreams, grpcJsConnect, realtimeClient, subscribe, type RealtimeStream } from "./helpers/realtime.js";
+import { acceptRequest } from "./helpers/privacy.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**
@@ -110,6 +111,8 @@ describe.each(Object.keys(WIRES) as (keyof typeof WIRES)[])("over %s", (wire) =>
     const sent = await sendTo(alice, bob);
     await sendInChat(alice, sent.chatId);
     const stream = await listen(alice, 2);
+    // Receipts reach only those the reader accepted: Bob accepts Alice's message request.
+    await acceptRequest(server.baseUrl, bob, sent.chatId);
 
     await bob.messaging.markDelivered({ chatId: sent.chatId, upToSeq: 2n });
     await bob.messaging.markRead({ chatId: sent.chatId, upToSeq: 1n });

@@ -4,7 +4,8 @@ import { appendSystemMessage } from "../chats/system-messages.js";
 import type { Db } from "../db/types.js";
 import { assertCyphrIdFormat } from "../identity/cyphr-id.js";
 import type { Caller } from "../identity/tokens.js";
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../shared/errors.js";
+import { decideGroupAdd, groupAddRecorded } from "../privacy/consent.js";
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../shared/errors.js";
 import { requireUuid } from "../shared/ids.js";
 import { lockGroupFor, requireRole } from "./access.js";
 import { announceGroupChange } from "./announce.js";
@@ -24,6 +25,8 @@ export async function addMember(
     const { group } = await lockGroupFor(tx, chatId, caller.userId, true);
     refuseMls(group.protocol);
     const userId = await requireUser(tx, input.cyphrId);
+    const consent = await decideGroupAdd(tx, caller.userId, userId);
+    if (consent === "refused") throw new PermissionDeniedError(`${quote(input.cyphrId)} does not accept group adds from you`);
     const existing = await findMembership(tx, chatId, userId);
     if (existing && isActive(existing)) throw new AlreadyExistsError(`${quote(input.cyphrId)} is already a member`);
     if (group.member_count + 1 > ctx.maxMembers) {
@@ -38,6 +41,7 @@ export async function addMember(
       groupVersion: version,
     });
     await upsertMembers(tx, chatId, [{ userId, role }], seq);
+    await groupAddRecorded(tx, chatId, caller.userId, userId, consent);
     await announceGroupChange(tx, chatId, seq);
     return { member: (await findMember(tx, chatId, userId))!, version };
   });

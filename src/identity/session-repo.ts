@@ -92,3 +92,17 @@ export async function deleteExpiredChallenges(db: Db, now: Date, batch: number):
       SELECT nonce FROM login_challenges WHERE expires_at < ${sql.timestamp(now)} - interval '1 minute' LIMIT ${batch})`);
   return result.rowCount;
 }
+
+/**
+ * Deletes sessions whose refresh token expired, or that were revoked a day ago or more
+ * (long enough for a reused token to be reported as revoked), with their refresh-token
+ * rows (ON DELETE CASCADE).
+ */
+export async function deleteEndedSessions(db: Db, now: Date, batch: number): Promise<number> {
+  const at = sql.timestamp(now);
+  const result = await db.query(sql.unsafe`
+    /* deleteEndedSessions */
+    DELETE FROM sessions WHERE id IN (
+      SELECT id FROM sessions WHERE expires_at < ${at} OR revoked_at < ${at} - interval '1 day' LIMIT ${batch})`);
+  return result.rowCount;
+}

@@ -2,10 +2,12 @@ import type { DatabasePool } from "slonik";
 import type { Config } from "../config.js";
 import { deleteExpiredLinks } from "../devices/link-repo.js";
 import { pruneEvents } from "../events/log.js";
-import { deleteExpiredChallenges } from "../identity/session-repo.js";
+import { deleteEndedSessions, deleteExpiredChallenges } from "../identity/session-repo.js";
 import { purgeKeyPackages } from "../key-packages/repo.js";
-import { purgeExpired as purgeExpiredMessages } from "../messaging/repo.js";
+import { purgeExpired as purgeExpiredMessages, purgeOlderThan } from "../messaging/repo.js";
 import { purgeWelcomes } from "../mls-chats/repo.js";
+import { deleteIdleBuckets } from "../privacy/limits/bucket-repo.js";
+import { deleteOldCalls } from "../realtime/calls-repo.js";
 import { inBatches } from "./batches.js";
 import type { Jobs } from "./jobs.js";
 
@@ -34,4 +36,19 @@ export function registerJobs(jobs: Jobs, pool: DatabasePool, config: Config): vo
     intervalMs: 10 * MINUTE,
     run: batched((now, batch) => pruneEvents(pool, now, config.eventRetentionDays, batch)),
   });
+  jobs.register({ name: "identity.ended-sessions", intervalMs: 10 * MINUTE, run: batched((now, batch) => deleteEndedSessions(pool, now, batch)) });
+  jobs.register({
+    name: "realtime.call-records",
+    intervalMs: 10 * MINUTE,
+    run: batched((now, batch) => deleteOldCalls(pool, now, config.callRecordRetentionDays, batch)),
+  });
+  const messageRetentionDays = config.messageRetentionDays;
+  if (messageRetentionDays !== undefined) {
+    jobs.register({
+      name: "messaging.retention",
+      intervalMs: 10 * MINUTE,
+      run: batched((now, batch) => purgeOlderThan(pool, now, messageRetentionDays, batch)),
+    });
+  }
+  jobs.register({ name: "privacy.idle-rate-buckets", intervalMs: 10 * MINUTE, run: batched((now, batch) => deleteIdleBuckets(pool, now, batch)) });
 }

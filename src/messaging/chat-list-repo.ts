@@ -24,6 +24,7 @@ const chatRow = z.object({
   peer_id: uuid.nullable(),
   peer_cyphr_id: z.string().nullable(),
   peer_display_name: z.string().nullable(),
+  request: z.boolean(),
 });
 
 export interface ChatSummary {
@@ -46,7 +47,12 @@ export interface ChatSummary {
   memberCount: number;
   unreadCount: number;
   peer: { userId: string; cyphrId: string; displayName: string | null } | null;
+  /** A message request for the user (cyphr.privacy.v1). */
+  request: boolean;
 }
+
+/** Which chats ListChats returns: all, those that are not a request, or requests only. Declined requests never. */
+export type ChatListFilter = "all" | "accepted" | "requests";
 
 /** Position in the ListChats order: activity time (µs since epoch) descending, then chat id descending. */
 export interface ChatCursor {
@@ -58,7 +64,9 @@ export interface ChatCursor {
  * The user's chats by last activity they can see (a former member's activity stops at
  * their departure), with unread counts over visible, undeleted messages from others.
  */
-export async function listChatsOf(db: Db, userId: string, after: ChatCursor | null, limit: number): Promise<ChatSummary[]> {
+export async function listChatsOf(db: Db, userId: string, after: ChatCursor | null, limit: number, filter: ChatListFilter = "all"): Promise<ChatSummary[]> {
+  const requests =
+    filter === "accepted" ? sql.fragment`AND q.chat_id IS NULL` : filter === "requests" ? sql.fragment`AND q.chat_id IS NOT NULL` : sql.fragment``;
   const cursor = after
     ? sql.fragment`AND (activity_us::bigint, id) < (${after.activityMicros}::bigint, ${after.chatId}::uuid)`
     : sql.fragment``;
@@ -75,12 +83,14 @@ export async function listChatsOf(db: Db, userId: string, after: ChatCursor | nu
             AND msg.seq <= coalesce(m.left_seq, c.last_seq)
             AND msg.sender_id IS DISTINCT FROM m.user_id AND msg.sender_id IS NOT NULL
             AND msg.deleted_at IS NULL AND (msg.expires_at IS NULL OR msg.expires_at > now())) AS unread_count,
-        p.id AS peer_id, p.cyphr_id AS peer_cyphr_id, p.display_name AS peer_display_name
+        p.id AS peer_id, p.cyphr_id AS peer_cyphr_id, p.display_name AS peer_display_name,
+        q.chat_id IS NOT NULL AS request
       FROM chat_members m
       JOIN chats c ON c.id = m.chat_id
       LEFT JOIN identities p ON c.kind = 1
         AND p.id = CASE WHEN c.direct_user_low = m.user_id THEN c.direct_user_high ELSE c.direct_user_low END
-      WHERE m.user_id = ${userId}
+      LEFT JOIN chat_requests q ON q.chat_id = m.chat_id AND q.user_id = m.user_id
+      WHERE m.user_id = ${userId} AND q.declined_at IS NULL ${requests}
     ) chats
     CROSS JOIN LATERAL (SELECT (extract(epoch FROM activity_at) * 1000000)::bigint::text AS activity_us) us
     WHERE TRUE ${cursor}
@@ -104,5 +114,6 @@ export async function listChatsOf(db: Db, userId: string, after: ChatCursor | nu
     memberCount: row.member_count,
     unreadCount: row.unread_count,
     peer: row.peer_id ? { userId: row.peer_id, cyphrId: row.peer_cyphr_id!, displayName: row.peer_display_name } : null,
+    request: row.request,
   }));
 }

@@ -1,7 +1,7 @@
 import type { Caller } from "../identity/tokens.js";
 import { InvalidArgumentError } from "../shared/errors.js";
 import { pageLimit } from "../shared/ids.js";
-import { listChatsOf, type ChatCursor, type ChatSummary } from "./chat-list-repo.js";
+import { listChatsOf, type ChatCursor, type ChatListFilter, type ChatSummary } from "./chat-list-repo.js";
 import type { MessagingContext } from "./context.js";
 
 export const CHATS_DEFAULT_LIMIT = 50;
@@ -10,10 +10,10 @@ export const CHATS_MAX_LIMIT = 200;
 export async function listChats(
   ctx: MessagingContext,
   caller: Caller,
-  query: { pageToken: string; limit: number },
+  query: { pageToken: string; limit: number; filter?: ChatListFilter },
 ): Promise<{ chats: ChatSummary[]; nextPageToken: string }> {
   const limit = pageLimit("limit", query.limit, CHATS_DEFAULT_LIMIT, CHATS_MAX_LIMIT);
-  const rows = await listChatsOf(ctx.pool, caller.userId, decodeCursor(query.pageToken), limit + 1);
+  const rows = await listChatsOf(ctx.pool, caller.userId, decodeCursor(query.pageToken), limit + 1, query.filter);
   const chats = rows.slice(0, limit);
   const last = chats.at(-1);
   return {

@@ -6,6 +6,7 @@ import { uuid, type Db } from "../db/types.js";
 import { activeMemberIds, recordEvents } from "../events/log.js";
 import { DurableKind } from "../events/model.js";
 import type { Caller } from "../identity/tokens.js";
+import { chatAudience } from "../privacy/consent.js";
 import { InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { requireUuid } from "../shared/ids.js";
 import { requireInt8 } from "../shared/uint64.js";
@@ -40,18 +41,24 @@ export async function markReceipt(
       /* storeReceiptPositions */
       UPDATE chat_members SET delivered_seq = ${deliveredSeq}, read_seq = ${readSeq}
       WHERE chat_id = ${chatId} AND user_id = ${caller.userId}`);
-    const recipients =
+    const others =
       membership.kind === ChatKind.direct
-        ? await activeMemberIds(tx, chatId)
-        : [caller.userId, ...(await sendersBetween(tx, chatId, Math.min(membership.readSeq, membership.deliveredSeq), upToSeq, caller.userId))];
+        ? (await activeMemberIds(tx, chatId)).filter((u) => u !== caller.userId)
+        : await sendersBetween(tx, chatId, Math.min(membership.readSeq, membership.deliveredSeq), upToSeq, caller.userId);
+    // Receipts reach only those the caller accepted (src/privacy/consent.ts); read positions only with read receipts on.
+    const told = await chatAudience(tx, chatId, caller.userId, others, "delivery_receipts");
+    const toldRead = new Set(await chatAudience(tx, chatId, caller.userId, told, "read_receipts"));
+    const receipt = (read: number, recipients: string[]) => ({
+      kind: DurableKind.receipt,
+      chatId,
+      seq: null,
+      data: { user: caller.userId, cyphrId: caller.cyphrId, delivered: deliveredSeq, read },
+      recipients,
+    });
+    const withoutRead = told.filter((u) => !toldRead.has(u));
     await recordEvents(tx, [
-      {
-        kind: DurableKind.receipt,
-        chatId,
-        seq: null,
-        data: { user: caller.userId, cyphrId: caller.cyphrId, delivered: deliveredSeq, read: readSeq },
-        recipients,
-      },
+      receipt(readSeq, [caller.userId, ...toldRead]),
+      ...(withoutRead.length > 0 && deliveredSeq !== membership.deliveredSeq ? [receipt(0, withoutRead)] : []),
     ]);
     return { deliveredSeq, readSeq };
   });

@@ -182,3 +182,12 @@ export async function purgeExpired(db: Db, now: Date, batch: number): Promise<nu
 function optionalBytes(value: Uint8Array) {
   return value.length === 0 ? null : sql.binary(Buffer.from(value));
 }
+
+/** Deletes messages stored more than `days` days before `now` (MESSAGE_RETENTION_DAYS), whatever their timer. */
+export async function purgeOlderThan(db: Db, now: Date, days: number, batch: number): Promise<number> {
+  const result = await db.query(sql.unsafe`
+    /* purgeMessagesOlderThan */
+    DELETE FROM messages WHERE (chat_id, seq) IN (
+      SELECT chat_id, seq FROM messages WHERE created_at < ${sql.timestamp(now)} - make_interval(days => ${days}) LIMIT ${batch})`);
+  return result.rowCount;
+}

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { findOrCreateDirectChat } from "../chats/repo.js";
 import { MLS_COMMIT_MESSAGE_TYPE, SYSTEM_MESSAGE_TYPE } from "../chats/model.js";
 import { findIdentityByCyphrId } from "../identity/repo.js";
+import { messageStored } from "../privacy/consent.js";
 import type { Caller } from "../identity/tokens.js";
 import { InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { requireUuid } from "../shared/ids.js";
@@ -49,15 +50,21 @@ export async function sendMessage(ctx: MessagingContext, caller: Caller, input: 
   const chatId = await resolveChat(ctx, caller, input);
   // A direct chat found by recipient is always OPAQUE; a chat named by id may be MLS.
   if (input.chatId !== undefined) await ctx.checkChatPayload(chatId, payload, caller.userId);
-  return ctx.sendBatcher.submit({
-    chatId,
-    senderId: caller.userId,
-    senderCyphrId: caller.cyphrId,
-    clientMessageId,
-    messageType: input.messageType,
-    payload,
-    expiresInSeconds: input.expiresInSeconds,
-  });
+  // Writing accepts the peer; a first message to someone who has not accepted the sender is a
+  // request for them (src/privacy/consent.ts). Recorded beside the commit, not after it.
+  const [result] = await Promise.all([
+    ctx.sendBatcher.submit({
+      chatId,
+      senderId: caller.userId,
+      senderCyphrId: caller.cyphrId,
+      clientMessageId,
+      messageType: input.messageType,
+      payload,
+      expiresInSeconds: input.expiresInSeconds,
+    }),
+    messageStored(ctx.pool, chatId, caller.userId),
+  ]);
+  return result;
 }
 
 async function resolveChat(ctx: MessagingContext, caller: Caller, input: SendInput): Promise<string> {

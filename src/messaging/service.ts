@@ -3,12 +3,14 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { LeftReason } from "../chats/model.js";
 import {
+  ChatListFilter,
   Direction,
   MembershipState,
   MessagingService,
   type ChatSchema,
 } from "../gen/cyphr/messaging/v1/messaging_pb.js";
 import { requireCaller } from "../rpc/caller.js";
+import { InvalidArgumentError } from "../shared/errors.js";
 import type { ChatSummary } from "./chat-list-repo.js";
 import { listChats } from "./chat-list.js";
 import type { MessagingContext } from "./context.js";
@@ -35,7 +37,9 @@ export function messagingService(ctx: MessagingContext): ServiceImpl<typeof Mess
       return { messages: page.messages.map(messageMessage), nextCursorSeq: BigInt(page.nextCursorSeq) };
     },
     async listChats(req, context) {
-      const page = await listChats(ctx, requireCaller(context), { pageToken: req.pageToken, limit: req.limit });
+      const filter = req.filter === ChatListFilter.ACCEPTED ? "accepted" : req.filter === ChatListFilter.REQUESTS ? "requests" : "all";
+      if (req.filter > ChatListFilter.REQUESTS) throw new InvalidArgumentError(`filter ${req.filter} is not a ChatListFilter`);
+      const page = await listChats(ctx, requireCaller(context), { pageToken: req.pageToken, limit: req.limit, filter });
       return { chats: page.chats.map(chatMessage), nextPageToken: page.nextPageToken };
     },
     async markDelivered(req, context) {
@@ -94,5 +98,6 @@ function chatMessage(c: ChatSummary): MessageInitShape<typeof ChatSchema> {
     protocol: c.protocol,
     mlsEpoch: c.mls?.epoch ?? 0n,
     mlsCiphersuite: c.mls?.ciphersuite ?? 0,
+    request: c.request,
   };
 }

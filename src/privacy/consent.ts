@@ -17,7 +17,7 @@ export { chatAudience, contactAudience, notBlocking, type Shared };
 const recordedSenders = new BoundedMap<string, true>(100_000);
 
 /**
- * After a stored message: writing accepts the peer, a reply accepts a request, and a first
+ * For a message being stored: writing accepts the peer, a reply accepts a request, and a first
  * message to someone who has not accepted the sender makes the chat a request for them.
  * Once per (chat, sender) per process; the statement is idempotent.
  */

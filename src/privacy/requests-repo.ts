@@ -39,10 +39,10 @@ export async function declineRequestsFrom(db: Db, userId: string, requesterId: s
 }
 
 /**
- * After `senderId` stored a message in `chatId`: in a direct chat the sender accepts the
- * peer (writing to someone accepts them), a request the sender had in the chat ends (a
- * reply accepts it), and the chat becomes a request for the peer unless the peer accepted
- * the sender. One statement; a group chat changes nothing.
+ * For a message `senderId` stores in `chatId`: a request the sender had in the chat ends (a
+ * reply accepts it, in a group too); in a direct chat the sender accepts the peer (writing
+ * to someone accepts them) and the chat becomes a request for the peer unless the peer
+ * accepted the sender. One statement.
  */
 export async function recordDirectSend(db: Db, chatId: string, senderId: string): Promise<void> {
   await db.query(sql.unsafe`
@@ -55,7 +55,7 @@ export async function recordDirectSend(db: Db, chatId: string, senderId: string)
       INSERT INTO contacts (user_id, contact_id)
       SELECT ${senderId}, chat.peer FROM chat JOIN identities i ON i.id = chat.peer ON CONFLICT DO NOTHING
     ),
-    replied AS (DELETE FROM chat_requests WHERE chat_id = ${chatId} AND user_id = ${senderId} AND EXISTS (SELECT 1 FROM chat))
+    replied AS (DELETE FROM chat_requests WHERE chat_id = ${chatId} AND user_id = ${senderId})
     INSERT INTO chat_requests (chat_id, user_id, requester_id)
     SELECT ${chatId}, chat.peer, ${senderId} FROM chat JOIN identities i ON i.id = chat.peer
     WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.user_id = chat.peer AND c.contact_id = ${senderId})

@@ -101,3 +101,12 @@ export async function overdueRingingCalls(db: Db): Promise<string[]> {
     /* overdueRingingCalls */ SELECT id FROM calls WHERE state = 1 AND ring_deadline < now() LIMIT 100`);
   return [...rows];
 }
+
+/** Deletes call records (and their participants) that started more than `days` days before `now`. */
+export async function deleteOldCalls(db: Db, now: Date, days: number, batch: number): Promise<number> {
+  const result = await db.query(sql.unsafe`
+    /* deleteOldCalls */
+    DELETE FROM calls WHERE id IN (
+      SELECT id FROM calls WHERE created_at < ${sql.timestamp(now)} - make_interval(days => ${days}) LIMIT ${batch})`);
+  return result.rowCount;
+}

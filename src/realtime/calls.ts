@@ -8,6 +8,7 @@ import { DurableKind } from "../events/model.js";
 import type { Caller } from "../identity/tokens.js";
 import { requireActiveMembership } from "../messaging/access.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../shared/errors.js";
+import { notBlocking } from "../privacy/consent.js";
 import { requireUuid } from "../shared/ids.js";
 import { MAX_SIGNAL_PAYLOAD_BYTES } from "./limits.js";
 import {
@@ -110,7 +111,9 @@ export class CallSignaling {
       await this.send({ target: { users: [caller.userId], onlySession: caller.sessionId }, type: SignalType.busy, from: null }, callId, chatId);
       return;
     }
-    await this.send({ target: { users: outcome.ringing }, type: SignalType.offer, payload: input.payload, from: caller }, callId, chatId, input.video);
+    // A callee who blocked the caller never hears the call: it rings out as if they were offline.
+    const reachable = await notBlocking(this.pool, caller.userId, outcome.ringing);
+    if (reachable.length > 0) await this.send({ target: { users: reachable }, type: SignalType.offer, payload: input.payload, from: caller }, callId, chatId, input.video);
     const timer = setTimeout(() => {
       this.ringTimers.delete(callId);
       void this.expire(callId);

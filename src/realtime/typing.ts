@@ -3,6 +3,7 @@ import type { DatabasePool } from "slonik";
 import { activeMemberIds } from "../events/log.js";
 import type { Caller } from "../identity/tokens.js";
 import { requireActiveMembership } from "../messaging/access.js";
+import { chatAudience } from "../privacy/consent.js";
 import { requireUuid } from "../shared/ids.js";
 import { publishEphemeral } from "./publish.js";
 
@@ -45,7 +46,10 @@ export class TypingRelay {
   }
 
   private async announce(caller: Caller, chatId: string, typing: boolean): Promise<void> {
-    const others = (await activeMemberIds(this.pool, chatId)).filter((u) => u !== caller.userId);
+    const members = (await activeMemberIds(this.pool, chatId)).filter((u) => u !== caller.userId);
+    // Only those the caller accepted, never across a block, and only with typing indicators on.
+    const others = await chatAudience(this.pool, chatId, caller.userId, members, "typing");
+    if (others.length === 0) return;
     await publishEphemeral(this.pool, { users: others }, {
       case: "typing",
       value: { chatId, userId: caller.userId, cyphrId: caller.cyphrId, typing },
