@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildWebApp } from "../src/web/build.js";
 import { staticSiteListener } from "../src/web/static-server.js";
 import { chromiumPath, launchBrowser, warnNoChromium, type Browser } from "./helpers/browser.js";
@@ -77,6 +77,8 @@ describe.skipIf(!hasChromium)("the web messenger in Chromium", () => {
   const bob = uniqueCyphrId("bob");
   let alicePage: Page;
   let bobPage: Page;
+  let carol: string;
+  let carolPage: Page;
 
   beforeAll(async () => {
     const webDir = path.join(await fs.mkdtemp(path.join(os.tmpdir(), "cyphr-web-")), "web");
@@ -87,6 +89,16 @@ describe.skipIf(!hasChromium)("the web messenger in Chromium", () => {
     listed.server.on("request", staticSiteListener(webDir, server.baseUrl));
     unlisted.server.on("request", staticSiteListener(webDir, server.baseUrl));
     browser = await launchBrowser("messenger");
+  });
+  // A failed step leaves a screenshot of every page and their error lines.
+  afterEach(async (context) => {
+    if (context.task.result?.state !== "fail") return;
+    const pages = { alice: alicePage, bob: bobPage, carol: carolPage };
+    for (const [name, page] of Object.entries(pages)) {
+      if (!page || page.isClosed()) continue;
+      await browser.screenshot(page, `failed-${context.task.name.slice(0, 30).replace(/\W+/g, "-")}-${name}`);
+      console.error(`[${name}] status lines: ${JSON.stringify(await page.locator(".status.error").allTextContents())}`);
+    }
   });
   afterAll(async () => {
     await browser?.close();
@@ -118,8 +130,13 @@ describe.skipIf(!hasChromium)("the web messenger in Chromium", () => {
     await messageRows(bobPage, "hello bob").waitFor(WAIT);
     await expect.poll(() => bobRow.locator(".badge").count(), WAIT).toBe(0);
 
+    // Alice is not Bob's contact yet: Bob accepts the message request, so his typing and receipts reach her.
+    await bobPage.getByRole("region", { name: "Message request" }).waitFor(WAIT);
+    await browser.screenshot(bobPage, "03b-bob-request");
+    await bobPage.getByRole("button", { name: "Accept" }).click();
+    await expect.poll(() => bobPage.getByRole("region", { name: "Message request" }).count(), WAIT).toBe(0);
     // Bob types: Alice sees it; Bob answers: Alice sees it live; Alice's message shows as read.
-    await bobPage.getByLabel("Message", { exact: true }).pressSequentially("hi al");
+    await bobPage.getByLabel("Message", { exact: true }).pressSequentially("hi al", { delay: 400 });
     await alicePage.locator(".typing", { hasText: `${bob} is typing` }).waitFor(WAIT);
     await browser.screenshot(alicePage, "04-alice-sees-typing");
     await bobPage.getByLabel("Message", { exact: true }).fill("");
@@ -170,11 +187,11 @@ describe.skipIf(!hasChromium)("the web messenger in Chromium", () => {
   }, STEP_MS);
 
   it("a page from another origin works when CORS_ALLOWED_ORIGINS lists it, and is refused when not", async () => {
-    const carol = uniqueCyphrId("carol");
-    const page = await openPage(browser, "carol", `${listed.origin}/`);
-    await register(page, carol);
-    await online(page);
-    await browser.screenshot(page, "10-other-origin-listed");
+    carol = uniqueCyphrId("carol");
+    carolPage = await openPage(browser, "carol", `${listed.origin}/`);
+    await register(carolPage, carol);
+    await online(carolPage);
+    await browser.screenshot(carolPage, "10-other-origin-listed");
 
     const refused = await openPage(browser, "mallory", `${unlisted.origin}/`);
     const failed = refused.waitForEvent("requestfailed", WAIT);
@@ -183,5 +200,50 @@ describe.skipIf(!hasChromium)("the web messenger in Chromium", () => {
     await refused.locator(".status.error").waitFor(WAIT);
     expect(await refused.locator(".layout").count()).toBe(0);
     await browser.screenshot(refused, "11-other-origin-refused");
+  }, STEP_MS);
+
+  it("the disappearing timer reaches the peer; a group is created, messages flow, a member is added", async () => {
+    await alicePage.getByLabel("Disappearing").selectOption({ label: "5 minutes" });
+    await bobPage.locator(".system", { hasText: "Disappearing messages: 5 minutes" }).waitFor(WAIT);
+    expect(await bobPage.getByLabel("Disappearing").inputValue()).toBe("300");
+
+    await alicePage.getByRole("button", { name: "New group" }).click();
+    await alicePage.getByLabel("Members (Cyphr IDs, comma-separated)").fill(bob);
+    await alicePage.getByRole("button", { name: "Create group" }).click();
+    // The group opens (only groups have Members; the direct chat with Bob has the same title).
+    await alicePage.getByRole("button", { name: "Members" }).waitFor(WAIT);
+    await send(alicePage, "group hello");
+    // Bob's list now has the direct chat and the group (a group's avatar is square).
+    await bobPage.locator(".chat-list li .avatar.group").waitFor(WAIT);
+    await bobPage.locator(".chat-list li", { has: bobPage.locator(".avatar.group") }).click();
+    await messageRows(bobPage, "group hello").waitFor(WAIT);
+
+    await alicePage.getByRole("button", { name: "Members" }).click();
+    await alicePage.getByLabel("Add a member").fill(carol);
+    await alicePage.getByRole("button", { name: "Add", exact: true }).click();
+    await alicePage.getByRole("dialog").getByText(carol).waitFor(WAIT);
+    await browser.screenshot(alicePage, "12-group-members");
+    await alicePage.keyboard.press("Escape");
+    await carolPage.locator(".chat-list li .avatar.group").waitFor(WAIT);
+    await carolPage.locator(".chat-list li", { has: carolPage.locator(".avatar.group") }).click();
+    await send(alicePage, "welcome carol");
+    await messageRows(carolPage, "welcome carol").waitFor(WAIT);
+    await messageRows(bobPage, "welcome carol").waitFor(WAIT);
+    await browser.screenshot(carolPage, "13-group-carol");
+  }, STEP_MS);
+
+  it("works at phone width and from the keyboard", async () => {
+    await bobPage.setViewportSize({ width: 390, height: 844 });
+    await bobPage.getByRole("button", { name: "Back to chats" }).click();
+    expect(await bobPage.locator(".main-pane").isVisible()).toBe(false);
+    await browser.screenshot(bobPage, "14-phone-chat-list");
+    // Keyboard: focus the first chat, move down and back up with the arrows, open it with Enter.
+    await bobPage.locator(".chat-list li[data-chat]").first().focus();
+    await bobPage.keyboard.press("ArrowDown");
+    await bobPage.keyboard.press("ArrowUp");
+    await bobPage.keyboard.press("Enter");
+    await bobPage.locator(".chat .composer").waitFor(WAIT);
+    expect(await bobPage.locator(".sidebar").isVisible()).toBe(false);
+    await browser.screenshot(bobPage, "15-phone-chat");
   }, STEP_MS);
 });

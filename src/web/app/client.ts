@@ -7,6 +7,7 @@ import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { GroupsService, type Member } from "../../gen/cyphr/groups/v1/groups_pb.js";
 import { MessagingService, type Chat } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
+import { PrivacyService } from "../../gen/cyphr/privacy/v1/privacy_pb.js";
 import { Account, MlsDevice, type PendingLink } from "../../sdk/index.js";
 import { Live } from "../../sdk/realtime/live.js";
 import { IndexedDbStore } from "../../sdk/web/index.js";
@@ -26,6 +27,7 @@ const deviceName = () => `${/Mobi/.test(navigator.userAgent) ? "Phone" : "Browse
 export class Session {
   readonly messaging: Client<typeof MessagingService>;
   readonly groups: Client<typeof GroupsService>;
+  readonly privacy: Client<typeof PrivacyService>;
   readonly live: Live;
 
   private constructor(
@@ -36,6 +38,7 @@ export class Session {
   ) {
     this.messaging = createClient(MessagingService, transport);
     this.groups = createClient(GroupsService, transport);
+    this.privacy = createClient(PrivacyService, transport);
     this.live = new Live({ transport, account, mls, store, mode: "server" });
   }
 
@@ -107,6 +110,16 @@ export class Session {
 
   async members(chatId: string): Promise<Member[]> {
     return (await this.groups.listMembers({ chatId, limit: 1000 }, await this.auth())).members;
+  }
+
+  /** Accepts a message request (someone not yet a contact started the chat). */
+  async acceptChat(chatId: string): Promise<void> {
+    await this.privacy.acceptChat({ chatId }, await this.auth());
+  }
+
+  /** Declines a message request: this user leaves the chat without the requester seeing it. */
+  async declineChat(chatId: string): Promise<void> {
+    await this.privacy.declineChat({ chatId }, await this.auth());
   }
 
   async auth(): Promise<{ headers: Record<string, string> }> {

@@ -64,7 +64,7 @@ export class ChatList {
       "li",
       { role: "option", tabindex: isSelected || (!this.selected && this.items.size > 0) ? 0 : -1, "aria-selected": String(isSelected), "data-chat": id, class: isSelected ? "selected" : "" },
       h("span", { class: `avatar ${item.chat.kind === ChatKind.GROUP ? "group" : ""}`, "aria-hidden": "true" }, initials(item.title)),
-      h("span", { class: "chat-title" }, item.title),
+      h("span", { class: "chat-title" }, item.title, item.chat.request && h("span", { class: "tag" }, "request")),
       h("span", { class: "chat-time" }, timeOf(item.chat.lastActivityAt && timestampDate(item.chat.lastActivityAt))),
       item.unread > 0 && h("span", { class: "badge", "aria-label": `${item.unread} unread` }, String(item.unread)),
     );

@@ -13,7 +13,7 @@ import type { ChatItem } from "./chat-list.js";
 import { membersDialog } from "./members.js";
 
 const TYPING_REFRESH_MS = 4000;
-const TYPING_IDLE_MS = 3000;
+const TYPING_IDLE_MS = 5000;
 
 export class ChatPane {
   readonly element: HTMLElement;
@@ -59,11 +59,29 @@ export class ChatPane {
       "section",
       { class: "chat", "aria-labelledby": "chat-title" },
       h("header", { class: "chat-header" }, back, h("h2", { id: "chat-title" }, item.title), h("label", { class: "timer" }, "Disappearing ", this.timer), members),
+      item.chat.request && this.requestBanner(),
       this.list,
       this.typingLine,
       this.status,
       composer,
     );
+  }
+
+  /** A message request: nothing of this user (typing, receipts) reaches the requester until accepted. */
+  private requestBanner(): HTMLElement {
+    const chatId = this.item.chat.chatId;
+    const accept = h("button", { type: "button", class: "primary" }, "Accept");
+    const decline = h("button", { type: "button", class: "danger" }, "Decline");
+    const banner = h("div", { class: "request", role: "region", "aria-label": "Message request" }, h("p", {}, `${this.item.title} is not in your contacts yet. Accept to let them see your replies, typing and read receipts.`), h("div", { class: "row" }, accept, decline));
+    accept.addEventListener("click", () =>
+      void busy(accept, "Accepting…", this.status, async () => {
+        await this.session.acceptChat(chatId);
+        this.item.chat.request = false;
+        banner.remove();
+      }),
+    );
+    decline.addEventListener("click", () => void busy(decline, "Declining…", this.status, async () => (await this.session.declineChat(chatId), this.onBack())));
+    return banner;
   }
 
   async load(): Promise<void> {

@@ -40,6 +40,8 @@ export async function shellScreen(root: HTMLElement, session: Session, onSignOut
   };
 
   async function openChat(chatId: string): Promise<void> {
+    // Fresh from the server: whether the chat is a message request changes with each message.
+    await refreshList().catch(() => undefined);
     const item = list.get(chatId);
     if (!item) return;
     list.select(chatId);
