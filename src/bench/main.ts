@@ -16,6 +16,7 @@ import { note } from "./progress.js";
 import { findFailures, formatReport, red, type BenchResults } from "./report.js";
 import { runLatency } from "./scenario-latency.js";
 import { runReconnects } from "./scenario-reconnects.js";
+import { runAttachments } from "./scenario-attachments.js";
 import { runStartup } from "./scenario-startup.js";
 import { runStreams } from "./scenario-streams.js";
 import { runThroughput } from "./scenario-throughput.js";
@@ -72,6 +73,7 @@ async function main(): Promise<number> {
     streams: undefined,
     reconnects: undefined,
     startup: undefined,
+    attachments: undefined,
     errors: [],
     failures: [],
   };
@@ -100,6 +102,7 @@ async function main(): Promise<number> {
     }
     if (o.scenarios.includes("streams")) await attempt("streams", async () => void (results.streams = await runStreams(ctx)));
     if (o.scenarios.includes("reconnects")) await attempt("reconnects", async () => void (results.reconnects = await runReconnects(ctx)));
+    if (o.scenarios.includes("attachments")) await attempt("attachments", async () => void (results.attachments = await runAttachments(ctx, o.attachmentMiB)));
     if (o.scenarios.includes("startup")) await attempt("startup", async () => void (results.startup = await runStartup(fleet, o.startupRuns)));
   } catch (error) {
     results.errors.push(`setup: ${(error as Error).message}`);

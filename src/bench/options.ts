@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import type { SendMode } from "./worker-pairs.js";
 
-export const SCENARIOS = ["throughput", "latency", "streams", "reconnects", "startup"] as const;
+export const SCENARIOS = ["throughput", "latency", "streams", "reconnects", "startup", "attachments"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** What serves Connect and Subscribe over HTTP/2 (the server's STREAM_ENGINE): the core-stream fast path, or connect-es. */
@@ -52,6 +52,8 @@ export interface BenchOptions {
   instances: number;
   /** Start-up: restarts measured. */
   startupRuns: number;
+  /** Attachments: size of the attachment streamed, MiB. */
+  attachmentMiB: number;
   /** External PostgreSQL (otherwise the server starts its embedded one). */
   databaseUrl: string | undefined;
   /** Keep the bench data folder (printed) instead of deleting it. */
@@ -74,7 +76,8 @@ export interface BenchOptions {
 
 export const USAGE = `npm run bench -- [flags]      (no flags: the quick run, about a minute)
 
-  --scenarios=LIST       throughput,latency,streams,reconnects,startup (default: all)
+  --scenarios=LIST       throughput,latency,streams,reconnects,startup,attachments
+                         (default: all but attachments)
   --stream-engine=E      h2 (default: Connect/Subscribe over HTTP/2 on the core stream
                          API) or connect (every call through connect-es)
   --pairs=P              sender/recipient pairs (default 20)
@@ -97,6 +100,7 @@ export const USAGE = `npm run bench -- [flags]      (no flags: the quick run, ab
   --workers=N            load-generator processes for throughput/latency (default 1)
   --instances=N          server processes on one PostgreSQL (default 1)
   --startup-runs=N       restarts measured (default 3)
+  --attachment-mib=N     attachments: size of the attachment uploaded and streamed (default 100)
   --database-url=URL     external PostgreSQL (default: embedded, in a fresh data folder)
   --data-dir=DIR         use this data folder instead of a fresh one
   --keep-data            keep the data folder
@@ -137,6 +141,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
       workers: { type: "string" },
       instances: { type: "string" },
       "startup-runs": { type: "string" },
+      "attachment-mib": { type: "string" },
       "database-url": { type: "string" },
       "data-dir": { type: "string" },
       "keep-data": { type: "boolean" },
@@ -167,7 +172,8 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
   const streamEngine = values["stream-engine"] ?? "h2";
   if (!STREAM_ENGINES.includes(streamEngine as StreamEngine)) throw new Error(`--stream-engine: unknown "${streamEngine}" (one of ${STREAM_ENGINES.join(", ")})`);
   return {
-    scenarios: list("scenarios", SCENARIOS),
+    // The attachment scenario moves 300 MiB: only when asked for.
+    scenarios: values.scenarios === undefined ? SCENARIOS.filter((s) => s !== "attachments") : list("scenarios", SCENARIOS),
     streamEngine: streamEngine as StreamEngine,
     pairs: int("pairs", 20, 1, 10_000),
     seconds: int("seconds", 6, 1, 3600),
@@ -193,6 +199,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
     workers: int("workers", 1, 1, 64),
     instances: int("instances", 1, 1, 16),
     startupRuns: int("startup-runs", 3, 1, 100),
+    attachmentMiB: int("attachment-mib", 100, 1, 100),
     databaseUrl: values["database-url"],
     dataDir: values["data-dir"],
     keepData: values["keep-data"] ?? false,

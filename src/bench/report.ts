@@ -1,5 +1,6 @@
 import type { MachineInfo } from "./proc.js";
 import type { CpuFigures, CpuPerMessage } from "./cpu.js";
+import type { AttachmentsResult } from "./scenario-attachments.js";
 import type { LatencyResult } from "./scenario-latency.js";
 import type { ReconnectsResult } from "./scenario-reconnects.js";
 import type { StartupResult } from "./scenario-startup.js";
@@ -27,6 +28,7 @@ export interface BenchResults {
   streams: StreamsResult | undefined;
   reconnects: ReconnectsResult | undefined;
   startup: StartupResult | undefined;
+  attachments: AttachmentsResult | undefined;
   /** Scenarios that could not run, with why. */
   errors: string[];
   /** Lost or duplicated messages, missing pushes, failed streams, scenario errors. */
@@ -139,6 +141,17 @@ export function formatReport(r: BenchResults): string {
       ),
     );
   }
+  if (r.attachments) {
+    const a = r.attachments;
+    out.push("", bold(`6b. Attachments — one ${a.sizeMiB} MiB attachment: upload ${a.uploadMiBPerSecond} MiB/s (CompleteUpload's re-hash ${a.completeMs} ms), then GetAttachment`));
+    out.push(
+      table(
+        ["reader", "seconds", "MiB/s", "server RSS MiB (before → peak → after)", "heap MiB (before → peak)", "external MiB (before → peak → after)", "intact"],
+        a.downloads.map((d) => [d.reader, d.seconds, d.mibPerSecond, `${d.rssBeforeMiB} → ${d.rssPeakMiB} → ${d.rssAfterMiB}`, `${d.heapBeforeMiB} → ${d.heapPeakMiB}`, `${d.externalBeforeMiB} → ${d.externalPeakMiB} → ${d.externalAfterMiB}`, d.intact ? "yes" : red("NO")]),
+      ),
+    );
+    out.push(dim("  peak − before is what streaming the attachment cost the server: flat means it never held the file"));
+  }
   const windows = [
     ...r.throughput.map((t) => t.cpu),
     ...r.latency.map((l) => l.cpu),
@@ -185,6 +198,7 @@ export function findFailures(r: BenchResults): string[] {
     if (c.cursorErrors > 0) failures.push(`reconnects: ${c.cursorErrors} durable frames out of cursor order (a gap or a repeat at a resume)`);
     if (c.streamErrors > 0) failures.push(`reconnects: ${c.streamErrors} streams failed`);
   }
+  for (const d of r.attachments?.downloads ?? []) if (!d.intact) failures.push(`attachments: the ${d.reader} download did not hash to what was uploaded`);
   for (const e of r.errors) failures.push(`scenario error: ${e.split("\n")[0]}`);
   return failures;
 }
