@@ -48,6 +48,7 @@ import { CallSignaling } from "./realtime/calls.js";
 import type { RealtimeContext } from "./realtime/context.js";
 import { Hub } from "./realtime/hub.js";
 import { Presence } from "./realtime/presence.js";
+import { ReplayStarts } from "./realtime/replay-starts.js";
 import { TypingRelay } from "./realtime/typing.js";
 import { randomUUID } from "node:crypto";
 import { loadServerKeys } from "./identity/server-keys.js";
@@ -165,6 +166,8 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
   };
   const groups: GroupsContext = { pool, maxMembers: config.maxGroupMembers, sendLimiter };
   const hub = new Hub();
+  // Replays for many reconnecting streams never take the whole pool from other calls.
+  const replaySlots = new Semaphore(Math.max(1, Math.floor(config.databasePoolSize / 2)));
   const realtime: RealtimeContext = {
     pool,
     log,
@@ -179,8 +182,8 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     streamBufferFrames: config.streamBufferFrames,
     streamBufferBytes: config.streamBufferBytes,
     streamsPerUser: config.streamsPerUser,
-    // Replays for many reconnecting streams never take the whole pool from other calls.
-    replaySlots: new Semaphore(Math.max(1, Math.floor(config.databasePoolSize / 2))),
+    replaySlots,
+    replayStarts: new ReplayStarts(pool, replaySlots),
     acks: new AckCoalescer(pool, log, config.ackFlushMs),
   };
   identity.onPresenceSharingChanged = (userId, sharing) => realtime.presence.sharingChanged(userId, sharing);

@@ -15,7 +15,12 @@ import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /** Statements of timers, not of reconnects (the instance heartbeat every 10 s). */
 const PERIODIC = new Set(["registerInstance", "reapStaleInstances"]);
-/** Upper bounds per reconnect: opening with a small backlog, and closing the user's last stream. */
+/**
+ * Upper bounds per reconnect: opening with a small backlog (presence, the replay's start, the
+ * message read-back, the snapshot, the presence notice; one more, the session check, when the
+ * 5 s confirmation of the session lapsed between rounds on a slow machine), and closing the
+ * user's last stream.
+ */
 const MAX_OPEN_STATEMENTS = 6;
 const MAX_CLOSE_STATEMENTS = 2;
 

@@ -67,18 +67,72 @@ export async function listEvents(
   }));
 }
 
-const resumeRow = z.object({ acked: z.number(), last: z.number(), oldest: z.number().nullable() });
+/** Where one stream resumes — the session's stored ack, the user's newest cursor, the oldest one still retained (events before it were pruned) — and the first page of its replay. */
+export interface ReplayStart {
+  acked: number;
+  last: number;
+  oldest: number | null;
+  /** The user's events after the requested cursor (the stored ack when none), in cursor order: what listEvents returns for it. */
+  events: DurableEvent[];
+}
+
+/** One stream about to replay: its user, session and the client's resume cursor (null: the session's stored ack). */
+export interface ReplayRequest {
+  userId: string;
+  sessionId: string;
+  afterCursor: bigint | null;
+}
+
+/** A stream's bounds, with one of its events, or with none (all event columns null) when it has nothing to replay. */
+const startRow = z.object({
+  i: z.number(),
+  acked: z.number(),
+  last: z.number(),
+  oldest: z.number().nullable(),
+  user_id: uuid.nullable(),
+  cursor: z.number().nullable(),
+  kind: z.number().nullable(),
+  chat_id: uuid.nullable(),
+  seq: z.number().nullable(),
+  data: z.record(z.unknown()).nullable(),
+  created_at: timestamp.nullable(),
+});
 
 /**
- * Where a stream of the session resumes, in one statement: the session's stored ack, the
- * user's newest cursor, and the oldest one still retained (events before it were pruned).
+ * Where each of many streams resumes, and the first listEvents page after its cursor, in one
+ * statement (one snapshot for both, so the page is exactly what listEvents would read at the
+ * bounds' moment). The answers are in the order of `requests`.
  */
-export async function resumePoint(db: Db, userId: string, sessionId: string): Promise<z.infer<typeof resumeRow>> {
-  return db.one(sql.type(resumeRow)`
-    /* resumePoint */
-    SELECT coalesce((SELECT acked_cursor FROM sessions WHERE id = ${sessionId}), 0) AS acked,
-      coalesce((SELECT last_cursor FROM event_counters WHERE user_id = ${userId}), 0) AS last,
-      (SELECT min(cursor) FROM events WHERE user_id = ${userId}) AS oldest`);
+export async function replayStarts(db: Db, requests: readonly ReplayRequest[], limit: number): Promise<ReplayStart[]> {
+  if (requests.length === 0) return [];
+  const rows = await db.any(sql.type(startRow)`
+    /* replayStarts */
+    SELECT r.i::int4 AS i, b.acked, b.last, b.oldest, e.user_id, e.cursor, e.kind, e.chat_id, e.seq, e.data, e.created_at
+    FROM unnest(${sql.array(requests.map((r) => r.userId), "uuid")}::uuid[], ${sql.array(requests.map((r) => r.sessionId), "uuid")}::uuid[],
+        ${sql.array(requests.map((r) => (r.afterCursor === null ? null : String(r.afterCursor))), "int8")}::int8[])
+      WITH ORDINALITY AS r (user_id, session_id, after_cursor, i)
+    CROSS JOIN LATERAL (SELECT coalesce((SELECT acked_cursor FROM sessions WHERE id = r.session_id), 0) AS acked,
+        coalesce((SELECT last_cursor FROM event_counters WHERE user_id = r.user_id), 0) AS last,
+        (SELECT min(cursor) FROM events WHERE user_id = r.user_id) AS oldest) b
+    LEFT JOIN LATERAL (SELECT user_id, cursor, kind, chat_id, seq, data, created_at FROM events
+        WHERE user_id = r.user_id AND cursor > coalesce(r.after_cursor, b.acked) ORDER BY cursor LIMIT ${limit}) e ON true
+    ORDER BY r.i, e.cursor`);
+  const starts: ReplayStart[] = requests.map(() => ({ acked: 0, last: 0, oldest: null, events: [] }));
+  for (const row of rows) {
+    const start = starts[row.i - 1]!;
+    Object.assign(start, { acked: row.acked, last: row.last, oldest: row.oldest });
+    if (row.cursor === null || row.user_id === null || row.created_at === null) continue;
+    start.events.push({
+      userId: row.user_id,
+      cursor: row.cursor,
+      kind: row.kind as DurableKind,
+      chatId: row.chat_id ?? "",
+      seq: row.seq,
+      data: row.data as EventData | null,
+      createdAt: row.created_at,
+    });
+  }
+  return starts;
 }
 
 /** A session's highest processed cursor, as a client acked it (at most INT8_MAX). */

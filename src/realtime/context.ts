@@ -8,6 +8,7 @@ import type { CallSignaling } from "./calls.js";
 import type { Hub } from "./hub.js";
 import type { IceSettings } from "./ice.js";
 import type { Presence } from "./presence.js";
+import type { ReplayStarts } from "./replay-starts.js";
 import type { TypingRelay } from "./typing.js";
 
 /** Everything the realtime service needs, built in the composition root. */
@@ -31,4 +32,6 @@ export interface RealtimeContext {
   acks: AckCoalescer;
   /** Database work of stream replays, shared by every stream: at most half the pool. */
   replaySlots: Semaphore;
+  /** The first read of every opening stream, batched across streams (in replaySlots). */
+  replayStarts: ReplayStarts;
 }

@@ -1,12 +1,12 @@
 import type { DatabasePool } from "slonik";
 import { framesForEvents } from "../delivery/event-frames.js";
-import { listEvents, resumePoint } from "../events/log.js";
+import { listEvents } from "../events/log.js";
+import type { DurableEvent } from "../events/model.js";
 import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Semaphore } from "../shared/semaphore.js";
 import { ephemeralFrame } from "./frames.js";
+import { REPLAY_PAGE_EVENTS as PAGE, type ReplayStarts } from "./replay-starts.js";
 
-/** Events read per replay query. */
-const PAGE = 500;
 /** Events whose messages are loaded at once: a replay holds at most this many loaded frames beyond its buffer. */
 const REPLAY_CHUNK = 16;
 
@@ -19,6 +19,8 @@ export interface FeedHost {
   pool: DatabasePool;
   /** Shared by every stream of the instance: bounds how much of the database pool replays may hold. */
   replaySlots: Semaphore;
+  /** Reads the resume point and first page of streams opening together in one statement (in a replay slot). */
+  replayStarts: ReplayStarts;
   /** Aborted when the stream ends: queued replay queries are dropped, not run. */
   gone: AbortSignal;
   /** Writes the session's pending ack now (src/realtime/acks.ts). */
@@ -60,8 +62,9 @@ export class DurableFeed {
     const host = this.host;
     // Without a cursor the stream resumes from the session's stored ack: write a pending one first.
     if (resumeCursor === undefined) await host.flushAck?.(host.sessionId);
-    const bounds = await this.query(() => resumePoint(host.pool, host.userId, host.sessionId));
-    if (bounds === undefined) return;
+    const announcedBefore = this.newestSeen;
+    const bounds = await host.replayStarts.start({ userId: host.userId, sessionId: host.sessionId, afterCursor: resumeCursor ?? null }, host.gone);
+    if (bounds === undefined || host.gone.aborted) return;
     const requested = resumeCursor ?? BigInt(bounds.acked);
     let resyncRequired = false;
     // Exact whenever it is kept: at most bounds.last, a stored cursor.
@@ -75,7 +78,10 @@ export class DurableFeed {
       resyncRequired = true;
       this.delivered = (bounds.oldest ?? bounds.last + 1) - 1;
     }
-    await this.readDatabase(() => host.push(ephemeralFrame({ case: "caughtUp", value: { cursor: BigInt(this.delivered), resyncRequired } })));
+    // The first page came with the bounds: what listEvents(delivered) reads in the same snapshot (events after a
+    // future cursor: none; after a pruned one: from the oldest kept). Nothing after the head: no read at all.
+    const first = { events: bounds.events, announcedBefore };
+    await this.readDatabase(() => host.push(ephemeralFrame({ case: "caughtUp", value: { cursor: BigInt(this.delivered), resyncRequired } })), first);
   }
 
   /** A live durable frame. */
@@ -103,12 +109,14 @@ export class DurableFeed {
    * Delivers from the database, at the client's pace, until everything announced live has
    * been delivered; then runs `done` and switches to live delivery in the same tick.
    */
-  private async readDatabase(done?: () => void): Promise<void> {
+  private async readDatabase(done?: () => void, first?: { events: DurableEvent[]; announcedBefore: number }): Promise<void> {
     const host = this.host;
     for (;;) {
-      this.rereadRequested = false;
-      const announcedBefore = this.newestSeen;
-      const page = await this.query(() => listEvents(host.pool, host.userId, this.delivered, PAGE));
+      // The first page may have been read already (with the replay's start), before a reread could be asked for.
+      if (!first) this.rereadRequested = false;
+      const announcedBefore = first ? first.announcedBefore : this.newestSeen;
+      const page = first ? first.events : await this.query(() => listEvents(host.pool, host.userId, this.delivered, PAGE));
+      first = undefined;
       if (page === undefined) return;
       for (let at = 0; at < page.length; at += REPLAY_CHUNK) {
         // Only a client that took its frames gets more loaded: a stalled stream holds one chunk at most.

@@ -50,6 +50,7 @@ export function openStream(rt: RealtimeContext, caller: Caller, resumeCursor: bi
       resetTransport: transport.resetTransport,
       transportBacklog: transport.transportBacklog,
       replaySlots: rt.replaySlots,
+      replayStarts: rt.replayStarts,
       flushAck: (sessionId) => rt.acks.flushSession(sessionId),
     },
     caller,

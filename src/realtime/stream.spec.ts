@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { ResourceExhaustedError } from "../shared/errors.js";
 import { Semaphore } from "../shared/semaphore.js";
 import type { Hub } from "./hub.js";
+import type { ReplayStarts } from "./replay-starts.js";
 import { EventStream, type StreamSettings } from "./stream.js";
 
 const settings: StreamSettings = { bufferFrames: 8, bufferBytes: 1 << 20, heartbeatIntervalMs: 60_000, clientIdleTimeoutMs: undefined, drainGraceMs: 5_000 };
@@ -20,6 +21,7 @@ function stream(resetTransport: (reason: Error) => void, signal: AbortSignal, gr
     onOpen: () => undefined,
     onClose: () => undefined,
     replaySlots: new Semaphore(1),
+    replayStarts: undefined as unknown as ReplayStarts,
     resetTransport,
   };
   return new EventStream(deps, caller, { ...settings, drainGraceMs: grace }, signal);

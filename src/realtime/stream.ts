@@ -3,6 +3,7 @@ import type { DatabasePool } from "slonik";
 import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Caller } from "../identity/tokens.js";
 import { DeadlineExceededError, ResourceExhaustedError, UnavailableError } from "../shared/errors.js";
+import type { ReplayStarts } from "./replay-starts.js";
 import type { Semaphore } from "../shared/semaphore.js";
 import { DurableFeed } from "./durable-feed.js";
 import { heartbeatFrame } from "./frames.js";
@@ -32,6 +33,8 @@ export interface StreamDeps {
   transportBacklog?(): number;
   /** Shared by every stream of the instance: bounds how much of the database pool replays may hold. */
   replaySlots: Semaphore;
+  /** Reads the resume point and first page of streams opening together in one statement. */
+  replayStarts: ReplayStarts;
   /** Writes the session's pending ack now (src/realtime/acks.ts). */
   flushAck?(sessionId: string): Promise<void>;
 }
@@ -87,6 +90,7 @@ export class EventStream implements Subscriber {
       deviceId: caller.deviceId,
       pool: deps.pool,
       replaySlots: deps.replaySlots,
+      replayStarts: deps.replayStarts,
       gone: this.gone.signal,
       ...(deps.flushAck && { flushAck: (sessionId: string) => deps.flushAck!(sessionId) }),
       push: (frame) => this.push(frame),
