@@ -2,4 +2,5 @@
 export { Live } from "./live.js";
 export { LIVE_DEFAULTS, type LiveAccount, type LiveOptions, type StreamMode } from "./options.js";
 export { OUTBOX_LIMIT } from "./connection.js";
+export type { IceServers } from "./chat-actions.js";
 export type * from "./events.js";

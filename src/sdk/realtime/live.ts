@@ -9,7 +9,7 @@ import { MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { RealtimeService, type ServerFrame } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
 import { CyphrError, toCyphrError } from "../errors.js";
 import { AckFlusher } from "./ack-flusher.js";
-import { reconnectDelay } from "./backoff.js";
+import { reconnectDelay, type BackoffPolicy } from "./backoff.js";
 import { openConnection, type Connection } from "./connection.js";
 import { loadCursor } from "./cursor-store.js";
 import { Emitter } from "./emitter.js";
@@ -17,18 +17,19 @@ import type { EventOf, LiveEvent, LiveEventKind, LiveState, Listener, OutgoingCa
 import { FrameHandler, isTransient } from "./handler.js";
 import { LIVE_DEFAULTS, type LiveOptions } from "./options.js";
 import { prepareDevice } from "./prepare-device.js";
-import { wireCallSignal } from "./wire.js";
+import { ChatActions, type IceServers } from "./chat-actions.js";
 
 /** Stream failures no reconnect can fix: Live closes with the error. */
 const FATAL = new Set(["unauthenticated", "permission_denied", "invalid_argument", "unimplemented", "data_loss"]);
 
 export class Live {
   private readonly o: Required<Omit<LiveOptions, "reconnect">> & LiveOptions;
-  private readonly policy;
+  private readonly policy: BackoffPolicy & { healthyAfterMs: number };
   private readonly emitter: Emitter;
   private readonly handler: FrameHandler;
   private readonly realtime: Client<typeof RealtimeService>;
   private readonly messaging: Client<typeof MessagingService>;
+  private readonly actions: ChatActions;
   private current: LiveState = { state: "closed" };
   private handled: bigint | undefined;
   private readonly flusher: AckFlusher;
@@ -40,11 +41,13 @@ export class Live {
   private flushTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: LiveOptions) {
-    this.o = { ...LIVE_DEFAULTS, ...options } as Live["o"];
-    this.policy = { ...LIVE_DEFAULTS, random: Math.random, ...options.reconnect };
+    this.o = { ...LIVE_DEFAULTS, ...defined(options) } as Live["o"];
+    const { baseDelayMs, maxDelayMs, healthyAfterMs } = LIVE_DEFAULTS;
+    this.policy = { baseDelayMs, maxDelayMs, healthyAfterMs, random: Math.random, ...defined(options.reconnect ?? {}) };
     this.emitter = new Emitter(this.o.iteratorBuffer);
     this.realtime = createClient(RealtimeService, options.transport);
     this.messaging = createClient(MessagingService, options.transport);
+    this.actions = new ChatActions(this.realtime, this.messaging, options.account);
     this.handler = new FrameHandler({
       account: options.account,
       mls: options.mls,
@@ -105,47 +108,33 @@ export class Live {
   }
 
   /** Records that this user received every message of the chat up to seq (monotonic). */
-  async markDelivered(chatId: string, upToSeq: bigint): Promise<{ deliveredSeq: bigint }> {
-    return this.call(async (auth) => {
-      const res = await this.messaging.markDelivered({ chatId, upToSeq }, auth);
-      return { deliveredSeq: res.deliveredSeq };
-    });
+  markDelivered(chatId: string, upToSeq: bigint): Promise<{ deliveredSeq: bigint }> {
+    return this.actions.markDelivered(chatId, upToSeq);
   }
 
   /** Records that this user read every message of the chat up to seq (and so received it). */
-  async markRead(chatId: string, upToSeq: bigint): Promise<{ readSeq: bigint; deliveredSeq: bigint }> {
-    return this.call(async (auth) => {
-      const res = await this.messaging.markRead({ chatId, upToSeq }, auth);
-      return { readSeq: res.readSeq, deliveredSeq: res.deliveredSeq };
-    });
+  markRead(chatId: string, upToSeq: bigint): Promise<{ readSeq: bigint; deliveredSeq: bigint }> {
+    return this.actions.markRead(chatId, upToSeq);
   }
 
   /** Tells the chat's other members this user is (or stopped) typing: on the stream in bidi mode, else Publish. */
-  async setTyping(chatId: string, typing: boolean): Promise<void> {
-    const frame = { requestId: crypto.randomUUID(), frame: { case: "typing" as const, value: { chatId, typing } } };
-    if (this.o.mode === "bidi" && this.connection) return this.connection.send(frame);
-    await this.call((auth) => this.realtime.publish({ frame }, auth));
+  setTyping(chatId: string, typing: boolean): Promise<void> {
+    return this.actions.setTyping(chatId, typing, this.o.mode === "bidi" ? this.connection : undefined);
   }
 
   /** Sets the chat's disappearing-message timer for messages sent from now on (0 = off). */
-  async setTimer(chatId: string, timerSeconds: number): Promise<{ timerSeconds: number; seq: bigint }> {
-    return this.call(async (auth) => {
-      const res = await this.messaging.setChatTimer({ chatId, timerSeconds }, auth);
-      return { timerSeconds: res.timerSeconds, seq: res.seq };
-    });
+  setTimer(chatId: string, timerSeconds: number): Promise<{ timerSeconds: number; seq: bigint }> {
+    return this.actions.setTimer(chatId, timerSeconds);
   }
 
   /** Sends one call signal (through Publish, so a refusal rejects this call). */
-  async sendCallSignal(signal: OutgoingCallSignal): Promise<void> {
-    await this.call((auth) => this.realtime.publish({ frame: { requestId: crypto.randomUUID(), frame: { case: "callSignal", value: wireCallSignal(signal) } } }, auth));
+  sendCallSignal(signal: OutgoingCallSignal): Promise<void> {
+    return this.actions.sendCallSignal(signal);
   }
 
   /** STUN/TURN servers for RTCPeerConnection, with ephemeral TURN credentials. */
-  async iceServers(): Promise<{ iceServers: { urls: string[]; username: string; credential: string }[]; ttlSeconds: number }> {
-    return this.call(async (auth) => {
-      const res = await this.realtime.getIceServers({}, auth);
-      return { iceServers: res.iceServers.map((s) => ({ urls: [...s.urls], username: s.username, credential: s.credential })), ttlSeconds: res.ttlSeconds };
-    });
+  iceServers(): Promise<IceServers> {
+    return this.actions.iceServers();
   }
 
   private async run(): Promise<void> {
@@ -226,7 +215,7 @@ export class Live {
         mls: this.o.mls,
         messaging: this.messaging,
         keyPackageTarget: this.o.keyPackageTarget,
-        call: (work) => this.call(work),
+        call: (work) => this.actions.call(work),
         guarded: (work, chatId) => this.guarded(work, chatId),
         emit: (event) => this.emitter.emit(event),
       });
@@ -251,14 +240,11 @@ export class Live {
     this.current = state;
     await this.emitter.emit({ kind: "state", ...state } as EventOf<"state">);
   }
+}
 
-  private async call<T>(work: (auth: { headers: Record<string, string> }) => Promise<T>): Promise<T> {
-    try {
-      return await work({ headers: { authorization: `Bearer ${await this.o.account.accessToken()}` } });
-    } catch (err) {
-      throw toCyphrError(err);
-    }
-  }
+/** The options that are set (an explicit undefined takes the default). */
+function defined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function deferred(): { promise: Promise<void>; resolve(): void; reject(e: unknown): void } {
