@@ -133,3 +133,19 @@ it("opening a stream while none of the user's peers is visibly online runs no pr
   expect(open.filter((name) => /peers/i.test(name)), `opening ran: ${open.join(", ")}`).toEqual([]);
   expect(open.length, `opening ran: ${open.join(", ")}`).toBeLessThanOrEqual(MAX_OPEN_STATEMENTS);
 });
+
+it("streams opening at once each replay exactly their own backlog from the start read with their resume point, with no further event read", async () => {
+  const users = await participants(server.baseUrl, 8);
+  const sent = new Map<string, string[]>();
+  for (const user of users) sent.set(user.userId, [(await sendTo(alice, user)).messageId, (await sendTo(carol, user)).messageId]);
+  counter.reset();
+  const streams = users.map((user) => connectEsConnect(server.baseUrl, user.accessToken, { resumeCursor: 0 }));
+  await Promise.all(streams.map((s) => s.caughtUp()));
+  for (const [k, user] of users.entries()) {
+    const replayed = streams[k]!.all("messageNew").map(({ value }) => value.messageId);
+    expect(replayed).toEqual(sent.get(user.userId));
+  }
+  const open = measured();
+  expect(open.filter((name) => name === "listEvents"), `opening ran: ${open.join(", ")}`).toEqual([]);
+  expect(open.filter((name) => name === "replayStarts").length).toBeLessThanOrEqual(users.length);
+});
