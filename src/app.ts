@@ -19,6 +19,7 @@ import { file_cyphr_messaging_v1_messaging, MessagingService } from "./gen/cyphr
 import { file_cyphr_realtime_v1_realtime, RealtimeService } from "./gen/cyphr/realtime/v1/realtime_pb.js";
 import { file_cyphr_privacy_v1_privacy, PrivacyService } from "./gen/cyphr/privacy/v1/privacy_pb.js";
 import type { PrivacyContext } from "./privacy/context.js";
+import { SharedRateLimiter } from "./privacy/limits/shared-limiter.js";
 import { file_grpc_health_v1_health, Health } from "./gen/grpc/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection, ServerReflection as ReflectionV1 } from "./gen/grpc/reflection/v1/reflection_pb.js";
 import {
@@ -97,6 +98,8 @@ export interface App {
   privacy: PrivacyContext;
   attachments: AttachmentsContext;
   health: HealthState;
+  /** Rate limits shared by every instance (src/privacy/limits). */
+  rateLimiter: SharedRateLimiter;
   /** The periodic jobs (purges, retention); src/jobs/jobs.ts says how to register one. */
   jobs: Jobs;
   /** The separate metrics listener's port when METRICS_PORT is set; otherwise /metrics is on the main port. */
@@ -188,6 +191,8 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
   };
   identity.onPresenceSharingChanged = (userId, sharing) => realtime.presence.sharingChanged(userId, sharing);
   const privacy: PrivacyContext = { pool, onPresenceSharingChanged: identity.onPresenceSharingChanged };
+  const rateLimiter = new SharedRateLimiter(pool, keys.fingerprintSecret);
+  realtime.spendFrameLimit = (kind, userId) => rateLimiter.spend(config.rateLimits[kind], userId);
   await realtime.bus.start();
   await realtime.presence.start();
   realtime.calls.start();
@@ -225,6 +230,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     groups,
     realtime,
     privacy,
+    rateLimiter,
     attachments,
     health,
     jobs,

@@ -19,6 +19,7 @@ import { RequestBudget } from "./transport/request-budget.js";
 import { corsPolicy } from "./transport/cors.js";
 import { loadStaticSite } from "./web/static-site.js";
 import { METRICS_PATH, serveMetrics } from "./metrics/endpoint.js";
+import { sharedRateLimits } from "./privacy/limits/interceptor.js";
 
 /** Largest request message accepted, in bytes (protocol framing included). */
 const READ_MAX_BYTES = 4 * 1024 * 1024;
@@ -45,7 +46,11 @@ export function createServer(app: App): CyphrServer {
   // The web app at `/` (src/web/): the files of its build, and nothing else of the file system.
   const { site, problem } = loadStaticSite(app.config.webDir);
   if (problem) app.log.warn({ webDir: app.config.webDir }, `web app not served: ${problem}`);
-  const interceptors = [observe(app.log), authenticate(publicMethods, (token) => verify(token))];
+  const interceptors = [
+    observe(app.log),
+    authenticate(publicMethods, (token) => verify(token)),
+    sharedRateLimits(app.rateLimiter, app.config.rateLimits, app.config.deviceLinkSource),
+  ];
   const requestBudget = new RequestBudget({ perConnectionBytes: app.config.requestBufferBytesPerConnection, totalBytes: app.config.requestBufferBytesTotal });
   const handler = createCallHandler({
     routes: routes(app),

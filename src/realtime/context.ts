@@ -14,6 +14,8 @@ import type { TypingRelay } from "./typing.js";
 /** Everything the realtime service needs, built in the composition root. */
 export interface RealtimeContext {
   pool: DatabasePool;
+  /** Spends a caller's shared rate limit for typing or call-signal frames (src/privacy/limits). */
+  spendFrameLimit?: (kind: "typing" | "call_signals", userId: string) => Promise<void>;
   log: Logger;
   hub: Hub;
   bus: EventBus;

@@ -29,9 +29,11 @@ export async function handleFrame(rt: RealtimeContext, caller: Caller, frame: Cl
     case "heartbeat":
       return undefined;
     case "typing":
+      await rt.spendFrameLimit?.("typing", caller.userId);
       await rt.typing.typing(caller, body.value.chatId, body.value.typing);
       return undefined;
     case "callSignal":
+      await rt.spendFrameLimit?.("call_signals", caller.userId);
       await rt.calls.signal(caller, body.value);
       return undefined;
     case "sendMessage": {
