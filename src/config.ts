@@ -2,6 +2,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { isSupportedCiphersuite, SUPPORTED_CIPHERSUITES, type SupportedCiphersuite } from "./mls/suites.js";
 import { MAX_SIGNAL_PAYLOAD_BYTES } from "./realtime/limits.js";
+import { readRateLimits, type RateLimits } from "./privacy/limits/limits.js";
 import type { S3Settings } from "./attachments/s3-blob-store.js";
 
 /** Typed, validated server configuration. Every field comes from one environment variable. */
@@ -150,6 +151,8 @@ export interface Config {
   callRecordRetentionDays: number;
   /** Days messages are kept whatever their timer; undefined: until deleted or expired. */
   messageRetentionDays: number | undefined;
+  /** Rate limits shared by every instance (RATE_LIMIT_<NAME> = "<per minute>/<burst>"). */
+  rateLimits: RateLimits;
 }
 
 export class ConfigError extends Error {
@@ -279,6 +282,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseStatementTimeoutMs: read.integer("DATABASE_STATEMENT_TIMEOUT_MS", 10_000, 100, 3_600_000),
     callRecordRetentionDays: read.integer("CALL_RECORD_RETENTION_DAYS", 30, 1, 3650),
     messageRetentionDays: read.string("MESSAGE_RETENTION_DAYS") === undefined ? undefined : read.integer("MESSAGE_RETENTION_DAYS", 0, 1, 36_500),
+    rateLimits: readRateLimits(env, problems),
   };
   // Replay pushes below half the byte budget, so the largest frame must fit in the other half.
   const largestFrameBytes = Math.max(config.messageMaxBytes, MAX_SIGNAL_PAYLOAD_BYTES) + 4096;
