@@ -1,0 +1,73 @@
+import { randomBytes } from "node:crypto";
+import { Code } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
+import { AttachmentsService } from "../src/gen/cyphr/attachments/v1/attachments_pb.js";
+import { sha256, uploadBytes } from "./helpers/attachments.js";
+import { clientFor, identityClient } from "./helpers/clients.js";
+import { expectRpcError } from "./helpers/rpc-errors.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+import { registerUser } from "./helpers/users.js";
+
+describe("attachment settings", () => {
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      return (error as ConfigError).problems;
+    }
+    return [];
+  };
+
+  it("default to the issue's limits and the PostgreSQL store", () => {
+    expect(loadConfig({})).toMatchObject({
+      attachmentsStore: "postgres",
+      attachmentsMaxBytes: 100 * 1024 * 1024,
+      attachmentsQuotaBytes: 1024 ** 3,
+      attachmentsUploadTtlSeconds: 86_400,
+      attachmentsTtlSeconds: 30 * 86_400,
+      attachmentsS3: undefined,
+    });
+  });
+
+  it("name every problem with the S3 settings", () => {
+    expect(problems({ ATTACHMENTS_STORE: "s3" })).toEqual(["ATTACHMENTS_STORE=s3 needs ATTACHMENTS_S3_BUCKET"]);
+    expect(problems({ ATTACHMENTS_STORE: "s3", ATTACHMENTS_S3_BUCKET: "b", ATTACHMENTS_S3_ACCESS_KEY_ID: "k" })).toEqual([
+      "ATTACHMENTS_S3_ACCESS_KEY_ID and ATTACHMENTS_S3_SECRET_ACCESS_KEY must be set together",
+    ]);
+    expect(problems({ ATTACHMENTS_S3_ENDPOINT: "minio:9000", ATTACHMENTS_STORE: "disk" })).toEqual([
+      'ATTACHMENTS_STORE must be one of postgres, s3, got "disk"',
+      "ATTACHMENTS_S3_ENDPOINT must be an http:// or https:// URL",
+    ]);
+    const s3 = loadConfig({ ATTACHMENTS_STORE: "s3", ATTACHMENTS_S3_BUCKET: "files", ATTACHMENTS_S3_ENDPOINT: "http://127.0.0.1:9000" });
+    expect(s3.attachmentsS3).toEqual({ endpoint: "http://127.0.0.1:9000", region: "us-east-1", bucket: "files", prefix: "attachments/", forcePathStyle: true, credentials: undefined });
+  });
+});
+
+describe("attachment reads at once", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { ATTACHMENTS_MAX_READS: "1" } });
+  });
+  afterAll(() => server.close());
+
+  it("are bounded by ATTACHMENTS_MAX_READS: one more is RESOURCE_EXHAUSTED with retry-after, and the slot comes back when the stream ends", async () => {
+    const user = await registerUser(identityClient("connect", server.baseUrl));
+    const files = clientFor(AttachmentsService, "grpc", server.baseUrl, { token: user.accessToken });
+    // 4 MiB: far more than HTTP/2 flow control lets the server write ahead of a client that stops reading.
+    const attachmentId = await uploadBytes(files, new Uint8Array(randomBytes(4 * 1024 * 1024)), { chunkSize: 1024 * 1024 });
+    // A stream that has taken its first message and then waits holds the one slot.
+    const reading = files.getAttachment({ attachmentId })[Symbol.asyncIterator]();
+    expect((await reading.next()).value.info.attachmentId).toBe(attachmentId);
+    const refused = await expectRpcError(files.readAttachment({ attachmentId, offset: 0n, length: 10 }), Code.ResourceExhausted, "serving 1 attachment reads already");
+    expect(refused.metadata.get("retry-after")).toBe("1");
+    while (!(await reading.next()).done);
+    // The slot is released when the handler ends, just after the client saw the stream's end.
+    await expect.poll(() => server.app.attachments.reads.inUse).toBe(0);
+    expect((await files.readAttachment({ attachmentId, offset: 0n, length: 10 })).data).toHaveLength(10);
+    await expectRpcError(files.readAttachment({ attachmentId, offset: 0n, length: 2 * 1024 * 1024 }), Code.InvalidArgument, "length must be 1 to 1048576");
+    await expectRpcError(files.readAttachment({ attachmentId, offset: 10_000_000n, length: 1 }), Code.InvalidArgument, "beyond the attachment's end");
+    await expectRpcError(files.readAttachment({ attachmentId: "not-an-id", offset: 0n, length: 1 }), Code.InvalidArgument, "attachment_id must be a UUID");
+    await expectRpcError(files.createUpload({ size: 10n, sha256: sha256(new Uint8Array(1)), chunkSize: 65_536, expiresInSeconds: 31 * 86_400 }), Code.InvalidArgument, "expires_in_seconds must be 0");
+  });
+});
