@@ -36,13 +36,14 @@ export function openConnection(spec: ConnectionSpec): Connection {
   const abort = new AbortController();
   const headers = { authorization: `Bearer ${spec.token}` };
   let dead = false;
-  const watchdog = { timer: undefined as ReturnType<typeof setTimeout> | undefined };
+  let outbox: Outbox | undefined;
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
 
   async function* watched(source: AsyncIterable<{ frame?: ServerFrame }>): AsyncGenerator<ServerFrame> {
     const it = source[Symbol.asyncIterator]();
     try {
       for (;;) {
-        watchdog.timer = setTimeout(() => {
+        const watchdog = setTimeout(() => {
           dead = true;
           abort.abort();
         }, spec.deadAfterMs);
@@ -53,7 +54,7 @@ export function openConnection(spec: ConnectionSpec): Connection {
           if (dead) throw new CyphrError("unavailable", `No frame from the server for ${spec.deadAfterMs} ms: the connection is dead; reconnecting.`);
           throw toCyphrError(err);
         } finally {
-          clearTimeout(watchdog.timer);
+          clearTimeout(watchdog);
         }
         if (next.done) return;
         if (next.value.frame) yield next.value.frame;
@@ -65,8 +66,6 @@ export function openConnection(spec: ConnectionSpec): Connection {
     }
   }
 
-  let outbox: Outbox | undefined;
-  let heartbeat: ReturnType<typeof setInterval> | undefined;
   if (spec.mode === "bidi") {
     outbox = new Outbox(OUTBOX_LIMIT);
     outbox.push({ frame: { case: "hello", value: spec.resumeCursor === undefined ? {} : { resumeCursor: spec.resumeCursor } } });

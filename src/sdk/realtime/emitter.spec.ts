@@ -52,4 +52,18 @@ describe("Live's emitter", () => {
     for (let i = 0; i < 5; i++) await e.emit(typing(i));
     expect((await it.next()).done).toBe(true);
   });
+
+  it("stops waiting for a reader that stopped reading once unblocked (Live closing)", async () => {
+    const e = new Emitter(1);
+    const it = e.iterate();
+    const blocked = e.emit(typing(1)).then(() => e.emit(typing(2)));
+    let done = false;
+    void blocked.then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(done).toBe(false);
+    e.unblock();
+    await blocked;
+    e.close();
+    expect([(await it.next()).value, (await it.next()).value, (await it.next()).done]).toMatchObject([{ chatId: "c1" }, { chatId: "c2" }, true]);
+  });
 });

@@ -14,6 +14,7 @@ class Subscription implements AsyncIterator<LiveEvent> {
   private reader?: (result: IteratorResult<LiveEvent>) => void;
   private space?: () => void;
   private ended = false;
+  private unblocked = false;
 
   constructor(
     private readonly capacity: number,
@@ -30,7 +31,13 @@ class Subscription implements AsyncIterator<LiveEvent> {
       return;
     }
     this.queue.push(event);
-    while (this.queue.length >= this.capacity && !this.ended) await new Promise<void>((resolve) => (this.space = resolve));
+    while (this.queue.length >= this.capacity && !this.ended && !this.unblocked) await new Promise<void>((resolve) => (this.space = resolve));
+  }
+
+  /** From now on push never waits (Live is closing: its last few events queue beyond the bound). */
+  unblock(): void {
+    this.unblocked = true;
+    this.space?.();
   }
 
   end(): void {
@@ -97,6 +104,11 @@ export class Emitter {
       }
     }
     for (const s of [...this.subscriptions]) await s.push(event);
+  }
+
+  /** Stops waiting for iterator readers, so that closing never hangs on one that stopped reading. */
+  unblock(): void {
+    for (const s of this.subscriptions) s.unblock();
   }
 
   /** Ends every iterator (after what they hold was read). */

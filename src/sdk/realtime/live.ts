@@ -89,6 +89,7 @@ export class Live {
   /** Ends the stream, flushes acks, the cursor and receipts, and ends every iterator. */
   async close(): Promise<void> {
     if (!this.stopping.signal.aborted) this.stopping.abort();
+    this.emitter.unblock();
     await this.flusher.flush(); // the last ack still goes out on the open stream
     this.connection?.close();
     await this.running;
