@@ -2,6 +2,7 @@ import type { Caller } from "../identity/tokens.js";
 import type { Db } from "../db/types.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { isUuid, requireUuid } from "../shared/ids.js";
+import { quote } from "../shared/quote.js";
 import type { AttachmentsContext } from "./context.js";
 import { deleteEntry, isAvatar, lockOwnEntry, usedBytes } from "./repo.js";
 
@@ -28,7 +29,7 @@ export async function attachmentUsage(ctx: AttachmentsContext, caller: Caller): 
  * its stored form. Used by the identity domain for avatar_ref.
  */
 export async function requireOwnAttachment(tx: Db, owner: string, ref: string, field: string): Promise<string> {
-  const refused = `${field} must be the attachment_id of one of your own live attachments (AttachmentsService), got ${JSON.stringify(ref.slice(0, 64))}`;
+  const refused = `${field} must be the attachment_id of one of your own live attachments (AttachmentsService), got ${quote(ref)}`;
   if (!isUuid(ref)) throw new InvalidArgumentError(refused);
   const id = ref.toLowerCase();
   const entry = await lockOwnEntry(tx, owner, id, "share");

@@ -65,7 +65,12 @@ export class S3BlobStore implements BlobStore {
       const listed = await this.call("list", () => this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.blobPrefix(key), MaxKeys: 1000 })));
       const objects = (listed.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
       if (objects.length === 0) return;
-      await this.call("delete", () => this.client.send(new DeleteObjectsCommand({ Bucket: this.settings.bucket, Delete: { Objects: objects, Quiet: true } })));
+      const deleted = await this.call("delete", () => this.client.send(new DeleteObjectsCommand({ Bucket: this.settings.bucket, Delete: { Objects: objects, Quiet: true } })));
+      // Objects the storage refused to delete would be listed again forever: the purge job retries on its next run.
+      if ((deleted.Errors ?? []).length > 0) {
+        this.log.warn({ operation: "delete", err: { name: deleted.Errors![0]!.Code ?? "unknown" } }, "attachment storage call failed");
+        throw new UnavailableError("attachment storage refused to delete some parts; retrying on the next purge");
+      }
     }
   }
 

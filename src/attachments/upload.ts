@@ -114,9 +114,15 @@ export async function completeUpload(ctx: AttachmentsContext, caller: Caller, up
   if (missing) {
     throw new FailedPreconditionError(`the upload is incomplete: bytes ${missing.offset} to ${missing.offset + missing.length - 1} have not arrived (GetUploadStatus lists what has)`);
   }
+  // Reading the bytes back is a read like any other: it takes one of the server's read slots.
+  const release = ctx.reads.take();
   const hash = createHash("sha256");
-  for (const { part, start, end } of partsOf(0, upload.size, upload.chunkSize)) {
-    for await (const piece of ctx.store.readPart(upload.uploadId, part, start, end)) hash.update(piece);
+  try {
+    for (const { part, start, end } of partsOf(0, upload.size, upload.chunkSize)) {
+      for await (const piece of ctx.store.readPart(upload.uploadId, part, start, end)) hash.update(piece);
+    }
+  } finally {
+    release();
   }
   if (!equalBytes(hash.digest(), upload.sha256)) {
     await deleteEntry(ctx.pool, upload.uploadId);

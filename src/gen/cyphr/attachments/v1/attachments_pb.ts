@@ -750,9 +750,12 @@ export const AttachmentsService: GenService<{
    * returns the same attachment. When the digest does not match, nothing of
    * the upload is kept (its id is gone, its quota is freed) and the client
    * starts again.
+   * Reading the bytes back counts as one of the server's reads
+   * (ATTACHMENTS_MAX_READS, see GetAttachment).
    * Errors: NOT_FOUND (as for PutChunk); FAILED_PRECONDITION (chunks missing,
    * naming the first missing range; or the SHA-256 of the stored bytes is not
-   * the declared one).
+   * the declared one); RESOURCE_EXHAUSTED (too many reads at once, with
+   * retry-after).
    *
    * @generated from rpc cyphr.attachments.v1.AttachmentsService.CompleteUpload
    */
