@@ -5,10 +5,14 @@ import type { DurableEvent } from "../events/model.js";
 import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Semaphore } from "../shared/semaphore.js";
 import { ephemeralFrame } from "./frames.js";
-import { REPLAY_PAGE_EVENTS as PAGE, type ReplayStarts } from "./replay-starts.js";
+import { REPLAY_CHUNK_EVENTS as REPLAY_CHUNK, REPLAY_PAGE_EVENTS as PAGE, type ReplayStarts } from "./replay-starts.js";
 
-/** Events whose messages are loaded at once: a replay holds at most this many loaded frames beyond its buffer. */
-const REPLAY_CHUNK = 16;
+/** The first page of a replay, read with its resume point: its events, the frames of its first chunk, the newest cursor announced before the read. */
+interface FirstPage {
+  events: DurableEvent[];
+  frames: { cursor: number; frame: ServerFrame | null }[];
+  announcedBefore: number;
+}
 
 /** What the feed needs from the stream it feeds (src/realtime/stream.ts). */
 export interface FeedHost {
@@ -80,7 +84,7 @@ export class DurableFeed {
     }
     // The first page came with the bounds: what listEvents(delivered) reads in the same snapshot (events after a
     // future cursor: none; after a pruned one: from the oldest kept). Nothing after the head: no read at all.
-    const first = { events: bounds.events, announcedBefore };
+    const first = { events: bounds.events, frames: bounds.firstFrames, announcedBefore };
     await this.readDatabase(() => host.push(ephemeralFrame({ case: "caughtUp", value: { cursor: BigInt(this.delivered), resyncRequired } })), first);
   }
 
@@ -109,19 +113,23 @@ export class DurableFeed {
    * Delivers from the database, at the client's pace, until everything announced live has
    * been delivered; then runs `done` and switches to live delivery in the same tick.
    */
-  private async readDatabase(done?: () => void, first?: { events: DurableEvent[]; announcedBefore: number }): Promise<void> {
+  private async readDatabase(done?: () => void, first?: FirstPage): Promise<void> {
     const host = this.host;
     for (;;) {
       // The first page may have been read already (with the replay's start), before a reread could be asked for.
       if (!first) this.rereadRequested = false;
       const announcedBefore = first ? first.announcedBefore : this.newestSeen;
       const page = first ? first.events : await this.query(() => listEvents(host.pool, host.userId, this.delivered, PAGE));
+      // The first chunk's frames came loaded with the first page.
+      let loaded = first?.frames;
       first = undefined;
       if (page === undefined) return;
       for (let at = 0; at < page.length; at += REPLAY_CHUNK) {
         // Only a client that took its frames gets more loaded: a stalled stream holds one chunk at most.
         await host.space();
-        const frames = await this.query(() => framesForEvents(host.pool, page.slice(at, at + REPLAY_CHUNK)));
+        const preloaded = loaded;
+        loaded = undefined;
+        const frames = preloaded ?? (await this.query(() => framesForEvents(host.pool, page.slice(at, at + REPLAY_CHUNK))));
         if (frames === undefined) return;
         for (const { cursor, frame } of frames) {
           await host.space();
