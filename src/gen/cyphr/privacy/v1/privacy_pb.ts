@@ -513,22 +513,22 @@ export enum GroupAddPolicy {
   UNSPECIFIED = 0,
 
   /**
-   * Anyone (the group becomes a request unless the adder is a contact).
+   * Anyone adds directly (no request).
    *
    * @generated from enum value: GROUP_ADD_POLICY_EVERYONE = 1;
    */
   EVERYONE = 1,
 
   /**
-   * Accepted contacts only (the default). Others get the answer an offline
-   * user's add gets: the add succeeds for them without the user in it.
+   * Accepted contacts add directly (the default); anyone else's add goes
+   * through and makes the group a request for the user.
    *
    * @generated from enum value: GROUP_ADD_POLICY_CONTACTS = 2;
    */
   CONTACTS = 2,
 
   /**
-   * Nobody.
+   * Nobody: every add is PERMISSION_DENIED (the answer a block also gives).
    *
    * @generated from enum value: GROUP_ADD_POLICY_NOBODY = 3;
    */
@@ -727,9 +727,11 @@ export const PrivacyService: GenService<{
     output: typeof AcceptChatResponseSchema;
   },
   /**
-   * DeclineChat declines a request: the caller leaves the chat without a
-   * trace the requester can see (for them the caller simply never reads).
-   * Only requests can be declined: FAILED_PRECONDITION otherwise.
+   * DeclineChat declines a request: the chat disappears from the caller's
+   * ListChats and its messages stop reaching them, without a trace the
+   * requester can see (for them the caller simply never reads). Replying in
+   * it or AcceptChat brings it back. Only requests can be declined:
+   * FAILED_PRECONDITION otherwise; not a member: NOT_FOUND.
    *
    * @generated from rpc cyphr.privacy.v1.PrivacyService.DeclineChat
    */
