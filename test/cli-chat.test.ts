@@ -14,7 +14,7 @@ describe.skipIf(!hasTmux)("cyphr chat: the interactive screen in a real terminal
   let home: CliHome;
   let alice: CliUser;
   let bob: CliUser;
-  const typed = ["hello bob, typed live in tmux", "and hello back from bob"];
+  const typed = ["hello bob, typed live in tmux", "and hello back from bob", "alice again, seen typing first"];
 
   /** `cyphr chat` in a terminal; when it ends, the shell records the terminal's settings (stty) for the test. */
   async function chatIn(user: CliUser, peer: string, size = { cols: 100, rows: 24 }): Promise<{ term: TmuxTerminal; sttyFile: string }> {
@@ -41,27 +41,32 @@ describe.skipIf(!hasTmux)("cyphr chat: the interactive screen in a real terminal
     await server?.close();
   });
 
-  it("alice types, bob sees her typing and then the message live; receipts, resize, /quit and Ctrl-C restore the terminal", async () => {
+  it("messages appear live on the other screen, read marks and typing follow, resize repaints, /quit and Ctrl-C restore the terminal", async () => {
     const a = await chatIn(alice, "bob_t");
     const b = await chatIn(bob, "alice_t");
     expect(a.term.status().alternate).toBe(true);
 
+    // A first message makes bob alice's contact and the chat a request for bob; his reply accepts alice (cyphr.privacy.v1).
     a.term.type(typed[0]!);
-    await b.term.waitForText("alice_t is typing…");
     a.term.key("Enter");
     const atBob = await b.term.waitForText(`alice_t: ${typed[0]}`);
     expect(atBob.at(-1)).toMatch(/^>\s*$/);
-    await a.term.waitForText(`alice_t: ${typed[0]} ✓✓ read`);
-
     b.term.type(typed[1]!);
     b.term.key("Enter");
     await a.term.waitForText(`bob_t: ${typed[1]}`);
+    await b.term.waitForText(`bob_t: ${typed[1]} ✓✓ read`);
+
+    a.term.type(typed[2]!);
+    await b.term.waitForText("alice_t is typing…");
+    a.term.key("Enter");
+    await b.term.waitForText(`alice_t: ${typed[2]}`);
+    await a.term.waitForText(`alice_t: ${typed[2]} ✓✓ read`);
 
     a.term.resize(60, 12);
     // Repainted for the new size: the input line is now row 12 of 12, nothing wider than 60 columns.
     const small = await a.term.waitFor("repaint at 60×12", (s) => s.length === 12 && s[11]!.startsWith(">") && s.every((l) => l.length <= 60));
     expect(a.term.status()).toMatchObject({ width: 60, height: 12, alternate: true });
-    expect(small.filter((l) => l.includes(typed[1]!.slice(0, 20)))).toHaveLength(1);
+    expect(small.filter((l) => l.includes(typed[2]!.slice(0, 20)))).toHaveLength(1);
 
     b.term.type("/quit");
     b.term.key("Enter");
@@ -80,6 +85,7 @@ describe.skipIf(!hasTmux)("cyphr chat: the interactive screen in a real terminal
     expect(history.messages.map((m) => [m.sender, m.text])).toEqual([
       ["alice_t", typed[0]],
       ["bob_t", typed[1]],
+      ["alice_t", typed[2]],
     ]);
     expect(await findAllEverywhere(server.databaseUrl, typed.map((t) => new TextEncoder().encode(t)))).toEqual([]);
   }, 240_000);

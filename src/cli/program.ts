@@ -6,6 +6,7 @@ import { deviceCommands } from "./commands/devices.js";
 import { fileCommands } from "./commands/files.js";
 import { groupCommands } from "./commands/groups.js";
 import { messageCommands } from "./commands/messages.js";
+import { requestCommands } from "./commands/requests.js";
 
 export function buildProgram(): Command {
   const program = new Command("cyphr")
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   accountCommands(program);
   deviceCommands(program);
   messageCommands(program);
+  requestCommands(program);
   fileCommands(program);
   groupCommands(program);
   chatCommand(program);

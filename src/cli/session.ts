@@ -5,6 +5,7 @@
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { GroupsService } from "../gen/cyphr/groups/v1/groups_pb.js";
 import { MessagingService } from "../gen/cyphr/messaging/v1/messaging_pb.js";
+import { PrivacyService } from "../gen/cyphr/privacy/v1/privacy_pb.js";
 import { Account, MlsDevice } from "../sdk/index.js";
 import { openProfile, transportOf, type Profile } from "./profile.js";
 
@@ -15,6 +16,7 @@ export interface Session {
   mls: MlsDevice;
   messaging: Client<typeof MessagingService>;
   groups: Client<typeof GroupsService>;
+  privacy: Client<typeof PrivacyService>;
   /** Call options with the current access token (refreshed when due). */
   auth(): Promise<{ headers: Record<string, string> }>;
 }
@@ -34,6 +36,7 @@ export function sessionOf(profile: Profile, account: Account): Session {
     mls: new MlsDevice(transport, account, account.deviceIdentity(), profile.store),
     messaging: createClient(MessagingService, transport),
     groups: createClient(GroupsService, transport),
+    privacy: createClient(PrivacyService, transport),
     auth: async () => ({ headers: { authorization: `Bearer ${await account.accessToken()}` } }),
   };
 }

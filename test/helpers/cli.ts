@@ -156,9 +156,10 @@ export class TmuxTerminal {
   }
 
   /** Runs `command` (a shell command line) in a new detached session of cols × rows; the pane stays after it exits. */
-  static async start(socket: string, name: string, command: string, size: { cols: number; rows: number }, env: Record<string, string>): Promise<TmuxTerminal> {
+  static async start(socket: string, name: string, command: string, size: { cols: number; rows: number }, env: Record<string, string>, cwd?: string): Promise<TmuxTerminal> {
     const exports = Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)};`).join(" ");
-    tmux(socket, ["new-session", "-d", "-s", name, "-x", String(size.cols), "-y", String(size.rows), `${exports} ${command}`]);
+    const where = cwd === undefined ? [] : ["-c", cwd];
+    tmux(socket, ["new-session", "-d", "-s", name, ...where, "-x", String(size.cols), "-y", String(size.rows), `${exports} ${command}`]);
     tmux(socket, ["set-option", "-t", name, "remain-on-exit", "on"]);
     return new TmuxTerminal(socket, name);
   }

@@ -4,6 +4,7 @@
  * state); what is typed is sent with the MLS engine. Ctrl-C or /quit restores the terminal.
  */
 import type { Command } from "commander";
+import { call } from "../../sdk/errors.js";
 import { Live, type LiveState } from "../../sdk/realtime/index.js";
 import { ensureJoined, resolveChat } from "../chat-directory.js";
 import { action } from "../command.js";
@@ -34,6 +35,9 @@ export function chatCommand(program: Command): void {
         await ensureJoined(session, chat.chatId);
         await session.mls.ensureKeyPackages();
         const { chatId } = chat;
+        // Opening a chat by name answers its request: the other side then sees typing and receipts.
+        const accepted = chat.chat?.request === true;
+        if (accepted) await call(async () => session.privacy.acceptChat({ chatId }, await session.auth()));
         const me = session.account.cyphrId;
         const terminal = new Terminal();
         const live = new Live({ transport: session.transport, account: session.account, mls: session.mls, store: session.profile.store });
@@ -80,6 +84,7 @@ export function chatCommand(program: Command): void {
           (input, key) => screen.key(input, key),
           () => screen.connection(screen.state.connection), // repaint at the new size
         );
+        if (accepted) screen.notice(`You accepted this chat request from ${chat.title}.`);
         try {
           screen.connection("connecting…");
           live.start().catch(noticeOf);

@@ -28,6 +28,7 @@ export function messageCommands(program: Command): void {
           title: titleOf(c),
           peer: c.kind === ChatKind.DIRECT ? c.peerCyphrId : undefined,
           members: c.memberCount,
+          request: c.request,
           unread: c.unreadCount,
           lastSeq: c.lastSeq.toString(),
           lastActivityAt: c.lastActivityAt && timestampDate(c.lastActivityAt).toISOString(),
@@ -35,7 +36,7 @@ export function messageCommands(program: Command): void {
         out.data(rows, (v) =>
           v.length === 0
             ? ["No chats yet: `cyphr send <cyphr_id> <text>` starts one."]
-            : v.map((c) => `${c.chatId}  ${c.title}${c.unread > 0 ? `  ${c.unread} unread` : ""}  ${formatDate(c.lastActivityAt ? new Date(c.lastActivityAt) : undefined)}`),
+            : v.map((c) => `${c.chatId}  ${c.title}${c.request ? "  (request: cyphr accept / decline)" : ""}${c.unread > 0 ? `  ${c.unread} unread` : ""}  ${formatDate(c.lastActivityAt ? new Date(c.lastActivityAt) : undefined)}`),
         );
       }),
     );
