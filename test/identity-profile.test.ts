@@ -206,15 +206,16 @@ describe("UpdateProfile: field rules", () => {
     await expectRpcError(as(user).updateProfile(req), Code.InvalidArgument, message);
   });
 
-  it("the largest values are accepted: 64 code points of name, 512 characters of avatar_ref, 65536 bytes of settings", async () => {
+  it("the largest values are accepted: 64 code points of name, an avatar attachment, 65536 bytes of settings", async () => {
+    const avatar = await uploadAvatar(user);
     const res = await as(user).updateProfile({
       updatePaths: ["display_name", "avatar_ref", "encrypted_settings"],
       displayName: "🙂".repeat(64),
-      avatarRef: "~".repeat(512),
+      avatarRef: avatar,
       encryptedSettings: new Uint8Array(65_536).fill(0xab),
     });
     expect(res.profile!.displayName).toBe("🙂".repeat(64));
-    expect(res.profile!.avatarRef).toHaveLength(512);
+    expect(res.profile!.avatarRef).toBe(avatar);
     expect(res.encryptedSettings).toHaveLength(65_536);
   });
 });
