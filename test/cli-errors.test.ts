@@ -41,12 +41,12 @@ describe("the cyphr CLI: expected failures are one line and an exit code", () =>
 
   it("a wrong passphrase exits 4", async () => {
     expectOneLine(await home.user("alice", "not the passphrase").run(["chats"]), 4, /Wrong passphrase/);
-  });
+  }, 60_000);
 
   it("an unknown user exits 1 naming the user", async () => {
     expectOneLine(await alice.run(["send", "nobody_here", "hello?"]), 1, /nobody_here/);
     expectOneLine(await alice.run(["history", "nobody_here"]), 1, /No chat with nobody_here/);
-  });
+  }, 180_000);
 
   it("a server that is down exits 3", async () => {
     const down = home.user("down");
@@ -59,7 +59,7 @@ describe("the cyphr CLI: expected failures are one line and an exit code", () =>
     expectOneLine(await alice.run(["chats"]), 4, /not signed in.*cyphr --profile alice login/);
     await alice.ok(["login"]);
     expect(await alice.json(["chats"])).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it("a missing profile exits 5, an existing one cannot be created twice, and bad usage exits 2", async () => {
     expectOneLine(await home.user("ghost").run(["chats"]), 5, /No profile "ghost".*cyphr --profile ghost init --server URL/);
@@ -70,11 +70,11 @@ describe("the cyphr CLI: expected failures are one line and an exit code", () =>
     expectOneLine(await alice.run(["frobnicate"]), 2, /unknown command 'frobnicate'/);
     expectOneLine(await alice.run(["send", "bob"]), 2, /missing required argument 'text'/);
     expectOneLine(await home.run(["--profile", "alice", "chats"]), 2, /CYPHR_PASSPHRASE/);
-  }, 60_000);
+  }, 300_000);
 
   it("`chat` outside a terminal says to use send and history", async () => {
     expectOneLine(await alice.run(["chat", "bob"]), 2, /needs a terminal/);
-  });
+  }, 60_000);
 
   it("prints --help for every command (each command of the program, in process; two through the real bin)", async () => {
     const program = buildProgram();
