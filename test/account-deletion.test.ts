@@ -73,7 +73,9 @@ describe("DeleteAccount", () => {
     const fromBob = await sendTo(bob, alice as Participant);
     await alice.messaging.markRead({ chatId: fromBob.chatId, upToSeq: fromBob.seq });
     // Alice is the only admin of a group with Bob (joined first) and Carol, and alone in another.
-    const group = await createGroupOf(alice, [bob, carol]);
+    const group = await createGroupOf(alice, [bob]);
+    // Carol joins later, so Bob is the longest-standing member (one CreateGroup gives both the same joined_at).
+    await alice.groups.addMember({ chatId: group, cyphrId: carol.cyphrId });
     const inGroup = await sendInChat(alice, group);
     const lonely = await createGroupOf(alice, []);
     const aliceLive = subscribe(server.baseUrl, phone.accessToken, { resumeCursor: 0 });
