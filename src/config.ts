@@ -55,9 +55,6 @@ export interface Config {
   pinArgon2Parallelism: number;
   /** Days a deleted account's Cyphr ID cannot be registered again. */
   idQuarantineDays: number;
-  /** CreateRecoveryChallenge/RecoverAccount per source address and RecoverAccount per Cyphr ID: sustained per minute, and the burst. */
-  recoveryPerMinute: number;
-  recoveryBurst: number;
   jwtIssuer: string;
   jwtAudience: string;
   /** Access token lifetime in seconds. */
@@ -230,8 +227,6 @@ export function loadConfig(env: Env = process.env): Config {
     pinArgon2TimeCost: read.integer("PIN_ARGON2_TIME_COST", 2, 1, 100),
     pinArgon2Parallelism: read.integer("PIN_ARGON2_PARALLELISM", 1, 1, 16),
     idQuarantineDays: read.integer("ID_QUARANTINE_DAYS", 30, 0, 3650),
-    recoveryPerMinute: read.integer("RECOVERY_PER_MINUTE", 5, 1, 100_000),
-    recoveryBurst: read.integer("RECOVERY_BURST", 10, 1, 100_000),
     jwtIssuer: read.string("JWT_ISSUER") ?? "cyphr",
     jwtAudience: read.string("JWT_AUDIENCE") ?? "cyphr",
     accessTokenTtlSeconds: read.integer("ACCESS_TOKEN_TTL_SECONDS", 900, 30, 86_400),

@@ -18,7 +18,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 
 /** SetRecoveryKey, CreateRecoveryChallenge and RecoverAccount, end to end. */
 
-const CHEAP = { PIN_ARGON2_MEMORY_KIB: "1024", PIN_ARGON2_TIME_COST: "1", RECOVERY_BURST: "1000", RECOVERY_PER_MINUTE: "1000" };
+const CHEAP = { PIN_ARGON2_MEMORY_KIB: "1024", PIN_ARGON2_TIME_COST: "1", RATE_LIMIT_RECOVERY: "1000/1000", RATE_LIMIT_RECOVERY_ACCOUNT: "1000/1000" };
 const ROOMY = { DEVICE_LINK_BEGIN_BURST: "1000", DEVICE_LINK_BEGIN_PER_MINUTE: "1000", DEVICE_LINKS_PENDING_PER_SOURCE: "1000" };
 const FAILED = "account recovery failed";
 let a: TestServer;
@@ -195,48 +195,60 @@ describe("RecoverAccount", () => {
     await expectRpcError(account.createRecoveryChallenge({ cyphrId: "x" }), Code.InvalidArgument, "cyphr_id must match");
   });
 
-  it("is rate-limited per source address (RESOURCE_EXHAUSTED with retry-after)", async () => {
-    const tight = await startTestServer({ databaseUrl: a.databaseUrl, dataDir: a.dataDir, env: { RECOVERY_BURST: "2", RECOVERY_PER_MINUTE: "1" } });
+  it("is rate-limited per source address across instances (RESOURCE_EXHAUSTED with retry-after)", async () => {
+    // Two instances on a database of their own, so no other test's tries are in the buckets.
+    const one = await startTestServer({ env: { RATE_LIMIT_RECOVERY: "1/2" } });
+    const two = await startTestServer({ databaseUrl: one.databaseUrl, dataDir: one.dataDir, env: { RATE_LIMIT_RECOVERY: "1/2" } });
     try {
-      const account = accountClient(tight.baseUrl);
-      await account.createRecoveryChallenge({ cyphrId: "somebody" });
-      await account.createRecoveryChallenge({ cyphrId: "somebody" });
-      const error = await expectRpcError(account.createRecoveryChallenge({ cyphrId: "somebody" }), Code.ResourceExhausted, "too many recovery attempts from this address; retry in");
-      expect(error.rawMessage).toMatch(/retry in \d+ s/);
+      await accountClient(one.baseUrl).createRecoveryChallenge({ cyphrId: "somebody" });
+      // RecoverAccount spends the same per-source bucket, on the other instance.
+      await expectRpcError(accountClient(two.baseUrl).recoverAccount(recoverRequest("somebody", newRecoveryKey().secretKey, { nonce: randomNonce(), deviceId: 1 }).request), Code.Unauthenticated, FAILED);
+      const error = await expectRpcError(accountClient(one.baseUrl).createRecoveryChallenge({ cyphrId: "somebody_else" }), Code.ResourceExhausted, /^recovery rate limit exceeded; retry in \d+ ms$/);
+      expect(Number(error.metadata.get("retry-after-ms"))).toBeGreaterThan(0);
     } finally {
-      await tight.close();
+      await two.close();
+      await one.close();
     }
   });
 
-  it("is rate-limited per account too, whatever the source (RESOURCE_EXHAUSTED naming the account)", async () => {
-    const tight = await startTestServer({
-      databaseUrl: a.databaseUrl,
-      dataDir: a.dataDir,
-      env: { RECOVERY_BURST: "3", RECOVERY_PER_MINUTE: "1", DEVICE_LINK_SOURCE: "last-forwarded-for" },
-    });
+  it("is rate-limited per account across instances, whatever the source; wrong signature, wrong PIN and unknown id each cost one try", async () => {
+    const env = { RATE_LIMIT_RECOVERY_ACCOUNT: "1/3", DEVICE_LINK_SOURCE: "last-forwarded-for" };
+    const one = await startTestServer({ env });
+    const two = await startTestServer({ databaseUrl: one.databaseUrl, dataDir: one.dataDir, env });
     try {
       // Each attempt comes from another address (as Envoy reports it), so only the per-account bucket fills.
-      const from = (address: string) =>
+      let address = 0;
+      const from = (server: TestServer) =>
         createClient(
           AccountService,
           createConnectTransport({
-            baseUrl: tight.baseUrl,
+            baseUrl: server.baseUrl,
             httpVersion: "2",
-            interceptors: [(next) => (req) => (req.header.set("x-forwarded-for", address), next(req))],
+            interceptors: [(next) => (req) => (req.header.set("x-forwarded-for", `198.51.100.${++address}`), next(req))],
           }),
         );
-      const [alice] = await participants(a.baseUrl, 1);
+      const [alice] = await participants(one.baseUrl, 1);
       const key = newRecoveryKey();
-      for (let i = 0; i < 3; i++) {
-        const client = from(`198.51.100.${i + 1}`);
-        const challenge = await client.createRecoveryChallenge({ cyphrId: alice.cyphrId });
-        await expectRpcError(client.recoverAccount(recoverRequest(alice.cyphrId, key.secretKey, challenge).request), Code.Unauthenticated, FAILED);
+      await accountClient(one.baseUrl, alice).setRecoveryKey(setRecoveryKeyRequest(alice, key.publicKey));
+      await accountClient(one.baseUrl, alice).setPin({ pin: "8642" });
+      const attempt = async (server: TestServer, cyphrId: string, secretKey: Uint8Array, pin: string) => {
+        const client = from(server);
+        return client.recoverAccount(recoverRequest(cyphrId, secretKey, await client.createRecoveryChallenge({ cyphrId }), pin).request);
+      };
+      const tries = (cyphrId: string) => [
+        () => attempt(one, cyphrId, newRecoveryKey().secretKey, "8642"), // wrong signature
+        () => attempt(two, cyphrId, key.secretKey, "0000"), // wrong PIN
+        () => attempt(one, cyphrId, key.secretKey, ""), // no PIN
+      ];
+      for (const cyphrId of [alice.cyphrId, "nobody_at_all"]) {
+        for (const attemptOnce of tries(cyphrId)) await expectRpcError(attemptOnce(), Code.Unauthenticated, FAILED);
+        // The fourth try is refused before it is looked at, even with the right key and PIN, on either instance.
+        const error = await expectRpcError(attempt(two, cyphrId, key.secretKey, "8642"), Code.ResourceExhausted, /^recovery_account rate limit exceeded; retry in \d+ ms$/);
+        expect(Number(error.metadata.get("retry-after-ms"))).toBeGreaterThan(0);
       }
-      const client = from("198.51.100.99");
-      const challenge = await client.createRecoveryChallenge({ cyphrId: alice.cyphrId });
-      await expectRpcError(client.recoverAccount(recoverRequest(alice.cyphrId, key.secretKey, challenge).request), Code.ResourceExhausted, "too many recovery attempts for this account; retry in");
     } finally {
-      await tight.close();
+      await two.close();
+      await one.close();
     }
   });
 });

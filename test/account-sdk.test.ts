@@ -9,7 +9,7 @@ import { uniqueCyphrId } from "./helpers/users.js";
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ env: { PIN_ARGON2_MEMORY_KIB: "1024", PIN_ARGON2_TIME_COST: "1", RECOVERY_BURST: "100", RECOVERY_PER_MINUTE: "100" } });
+  server = await startTestServer({ env: { PIN_ARGON2_MEMORY_KIB: "1024", PIN_ARGON2_TIME_COST: "1", RATE_LIMIT_RECOVERY: "100/100", RATE_LIMIT_RECOVERY_ACCOUNT: "100/100" } });
 });
 afterAll(() => server.close());
 

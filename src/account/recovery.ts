@@ -16,8 +16,7 @@ import {
 import { findIdentityById } from "../identity/repo.js";
 import { startSession } from "../identity/sessions.js";
 import type { Caller } from "../identity/tokens.js";
-import type { RateLimiter } from "../messaging/rate-limit.js";
-import { FailedPreconditionError, PermissionDeniedError, ResourceExhaustedError, UnauthenticatedError } from "../shared/errors.js";
+import { FailedPreconditionError, PermissionDeniedError, UnauthenticatedError } from "../shared/errors.js";
 import { ACCOUNT_NONCE_BYTES, ChallengePurpose, consumeChallenge, issueChallenge } from "./challenges.js";
 import type { AccountContext } from "./context.js";
 import { recordIdentityChanged } from "./identity-changed.js";
@@ -41,13 +40,9 @@ export async function setRecoveryKey(ctx: AccountContext, caller: Caller, public
   await saveRecoveryKey(ctx.pool, caller.userId, publicKey, signature);
 }
 
-export async function createRecoveryChallenge(
-  ctx: AccountContext,
-  cyphrId: string,
-  source: string,
-): Promise<{ nonce: Buffer; expiresAt: Date; deviceId: number }> {
+/** A recovery nonce; rate-limited per source address before it gets here (RATE_LIMIT_RECOVERY, src/privacy/limits). */
+export async function createRecoveryChallenge(ctx: AccountContext, cyphrId: string): Promise<{ nonce: Buffer; expiresAt: Date; deviceId: number }> {
   assertCyphrIdFormat(cyphrId);
-  spend(ctx.recoverySourceLimiter, source, "recovery attempts from this address");
   const account = await findRecoverableAccount(ctx.pool, cyphrId);
   const challenge = await issueChallenge(ctx.pool, ChallengePurpose.recovery, cyphrId);
   return { ...challenge, deviceId: account?.nextDeviceId ?? 1 };
@@ -69,13 +64,11 @@ export interface RecoverInput {
 /**
  * Recovers an account whose devices are all lost: checks the recovery key's signature
  * (and the PIN when one is set), then rotates the keys, replaces every device with the
- * new one and tells the account's chat peers, in one transaction.
+ * new one and tells the account's chat peers, in one transaction. Rate-limited per source
+ * address and per Cyphr ID before it gets here (RATE_LIMIT_RECOVERY, RATE_LIMIT_RECOVERY_ACCOUNT,
+ * src/privacy/limits), so a wrong signature, a wrong PIN and an unknown id all cost one try.
  */
-export async function recoverAccount(
-  ctx: AccountContext,
-  input: RecoverInput,
-  source: string,
-): Promise<{ userId: string; deviceId: number; session: SessionTokens }> {
+export async function recoverAccount(ctx: AccountContext, input: RecoverInput): Promise<{ userId: string; deviceId: number; session: SessionTokens }> {
   assertCyphrIdFormat(input.cyphrId);
   assertLength("nonce", input.nonce, ACCOUNT_NONCE_BYTES);
   assertValidIdentityKey(input.identityPublicKey);
@@ -85,9 +78,6 @@ export async function recoverAccount(
   assertLength("device_certificate", input.deviceCertificate, ED25519_SIGNATURE_BYTES);
   assertDeviceName("device_encrypted_name", input.deviceEncryptedName);
   assertLength("signature", input.signature, ED25519_SIGNATURE_BYTES);
-  spend(ctx.recoverySourceLimiter, source, "recovery attempts from this address");
-  spend(ctx.recoveryAccountLimiter, input.cyphrId, "recovery attempts for this account");
-
   // Spent by its first use, whether or not the recovery then succeeds.
   const nonceValid = await consumeChallenge(ctx.pool, ChallengePurpose.recovery, input.nonce, input.cyphrId);
   const account = await findRecoverableAccount(ctx.pool, input.cyphrId);
@@ -127,9 +117,4 @@ export async function recoverAccount(
   });
   for (const sessionId of revoked) ctx.identity.activeSessions.revoke(sessionId);
   return { userId: account.userId, deviceId, session };
-}
-
-function spend(limiter: RateLimiter, key: string, what: string): void {
-  const retryAfterMs = limiter.take(key);
-  if (retryAfterMs > 0) throw new ResourceExhaustedError(`too many ${what}; retry in ${Math.ceil(retryAfterMs / 1000)} s`, retryAfterMs);
 }

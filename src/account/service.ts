@@ -3,7 +3,6 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { AccountService } from "../gen/cyphr/account/v1/account_pb.js";
 import { sessionMessage } from "../identity/wire.js";
 import { requireCaller } from "../rpc/caller.js";
-import { sourceAddress } from "../rpc/peer.js";
 import type { AccountContext } from "./context.js";
 import { createDeletionChallenge, deleteAccount } from "./deletion.js";
 import { exportAccountData } from "./export.js";
@@ -50,12 +49,12 @@ export function accountService(ctx: AccountContext): ServiceImpl<typeof AccountS
       await setRecoveryKey(ctx, requireCaller(context), req.recoveryPublicKey, req.signature);
       return {};
     },
-    async createRecoveryChallenge(req, context) {
-      const challenge = await createRecoveryChallenge(ctx, req.cyphrId, sourceAddress(context, ctx.sourcePolicy));
+    async createRecoveryChallenge(req) {
+      const challenge = await createRecoveryChallenge(ctx, req.cyphrId);
       return { nonce: challenge.nonce, expiresAt: timestampFromDate(challenge.expiresAt), deviceId: challenge.deviceId };
     },
-    async recoverAccount(req, context) {
-      const recovered = await recoverAccount(ctx, req, sourceAddress(context, ctx.sourcePolicy));
+    async recoverAccount(req) {
+      const recovered = await recoverAccount(ctx, req);
       return { userId: recovered.userId, deviceId: recovered.deviceId, session: sessionMessage(recovered.session) };
     },
     async enableTotp(_req, context) {

@@ -4,7 +4,6 @@ import type { IdentityContext } from "../identity/context.js";
 import { purgeEndedQuarantines } from "../identity/quarantine.js";
 import { inBatches } from "../jobs/batches.js";
 import type { Jobs } from "../jobs/jobs.js";
-import { RateLimiter } from "../messaging/rate-limit.js";
 import { purgeAccountChallenges } from "./challenges.js";
 import type { AccountContext } from "./context.js";
 import { PinHashing } from "./pin-hash.js";
@@ -23,9 +22,6 @@ export async function createAccountContext(config: Config, pool: DatabasePool, i
     }),
     totpKey: await loadTotpKey(config.dataDir, config.totpKeyFile),
     idQuarantineDays: config.idQuarantineDays,
-    recoverySourceLimiter: new RateLimiter(config.recoveryPerMinute / 60, config.recoveryBurst),
-    recoveryAccountLimiter: new RateLimiter(config.recoveryPerMinute / 60, config.recoveryBurst),
-    sourcePolicy: config.deviceLinkSource,
     now: () => Date.now(),
   };
   identity.requireSecondFactor = (userId, code) => requireLoginCode(account, userId, code);

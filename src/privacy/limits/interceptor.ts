@@ -9,14 +9,16 @@ const LIMITED: Record<string, (limits: RateLimits) => { source?: RateLimits[keyo
   "cyphr.identity.v1.IdentityService/Register": (l) => ({ source: l.register }),
   "cyphr.identity.v1.IdentityService/CreateChallenge": (l) => ({ source: l.create_challenge }),
   "cyphr.identity.v1.IdentityService/Login": (l) => ({ source: l.login, account: l.login_account }),
+  "cyphr.account.v1.AccountService/CreateRecoveryChallenge": (l) => ({ source: l.recovery }),
+  "cyphr.account.v1.AccountService/RecoverAccount": (l) => ({ source: l.recovery, account: l.recovery_account }),
   "cyphr.identity.v1.IdentityService/SearchUsers": (l) => ({ caller: l.search_users }),
   "cyphr.mls.v1.KeyPackagesService/ClaimKeyPackages": (l) => ({ caller: l.key_package_claims }),
 };
 
 /**
  * Spends the shared rate limits of the methods above before their handler runs: by source
- * address (read as DEVICE_LINK_SOURCE says), by caller, and for Login by the Cyphr ID
- * tried. Goes after the authentication interceptor, which names the caller.
+ * address (read as DEVICE_LINK_SOURCE says), by caller, and for Login and RecoverAccount
+ * by the Cyphr ID tried. Goes after the authentication interceptor, which names the caller.
  */
 export function sharedRateLimits(limiter: SharedRateLimiter, limits: RateLimits, sourcePolicy: SourcePolicy): Interceptor {
   return (next) => async (req) => {

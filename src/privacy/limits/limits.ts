@@ -15,6 +15,10 @@ export const LIMIT_DEFAULTS = {
   login: { perMinute: 120, burst: 600 },
   /** Login, per Cyphr ID tried (guessing one account's device keys from many addresses). */
   login_account: { perMinute: 20, burst: 60 },
+  /** CreateRecoveryChallenge and RecoverAccount together, per source address. */
+  recovery: { perMinute: 5, burst: 10 },
+  /** RecoverAccount, per Cyphr ID tried, whatever the source (counted before the answer, so every failure costs the same). */
+  recovery_account: { perMinute: 5, burst: 10 },
   /** SearchUsers, per caller. */
   search_users: { perMinute: 60, burst: 120 },
   /** KeyPackagesService.ClaimKeyPackages, per caller (beside the per-target in-process limit). */
