@@ -26,6 +26,13 @@ describe("envoy/envoy.yaml meets the edge requirements", () => {
     );
     expect(expectations.heartbeatMs).toBe(25_000);
   });
+
+  test("the attachments' unary calls (CompleteUpload among them) need a longer timeout than other calls; their download streams", () => {
+    const slow = expectations.methods.filter((m) => m.minTimeoutMs !== undefined).map((m) => m.path);
+    expect(slow).toEqual(expect.arrayContaining(["/cyphr.attachments.v1.AttachmentsService/CompleteUpload", "/cyphr.attachments.v1.AttachmentsService/PutChunk"]));
+    expect(slow).not.toContain("/cyphr.attachments.v1.AttachmentsService/GetAttachment");
+    expect(expectations.methods.find((m) => m.path.endsWith("/GetAttachment"))?.streaming).toBe(true);
+  });
 });
 
 /** One broken setting per case, and the one rule that must catch it. */
@@ -71,6 +78,8 @@ const broken: [string, Rule, (c: EnvoyYaml) => void][] = [
   ["the Connect stream left to the unary route", "stream-routes", (c) => (at.vhost(c).routes = at.vhost(c).routes.filter((r: EnvoyYaml) => r.name !== "realtime-connect"))],
   ["a unary route without timeout", "unary-routes", (c) => delete at.route(c, "unary").route.timeout],
   ["a unary route with timeout 0 (unbounded)", "unary-routes", (c) => (at.route(c, "unary").route.timeout = "0s")],
+  ["the attachment calls left to the 30 s unary route", "unary-routes", (c) => (at.vhost(c).routes = at.vhost(c).routes.filter((r: EnvoyYaml) => r.name !== "attachments-unary"))],
+  ["an attachments timeout below what CompleteUpload needs", "unary-routes", (c) => (at.route(c, "attachments-unary").route.timeout = "60s")],
   ["any origin allowed", "cors", (c) => (at.cors(c).allow_origin_string_match = [{ safe_regex: { regex: ".*" } }])],
   ["the \"*\" origin", "cors", (c) => (at.cors(c).allow_origin_string_match = [{ exact: "*" }])],
   ["grpc-status-details-bin not exposed", "cors", (c) => (at.cors(c).expose_headers = "grpc-status, grpc-message")],

@@ -29,13 +29,25 @@ export const at = {
   cluster: (c: EnvoyYaml) => c.static_resources.clusters[0],
 };
 
+/**
+ * Unary calls that may outlast the edge's 30 s default, by service: the shortest route
+ * timeout each needs. AttachmentsService: CompleteUpload reads back and hashes up to
+ * ATTACHMENTS_MAX_BYTES (100 MiB took 10.9 s on a busy 2-core machine), PutChunk and
+ * ReadAttachment carry up to 1 MiB over the client's link (2 min: 1 MiB at 70 kbit/s).
+ */
+export const SLOW_UNARY_SERVICES: Record<string, number> = { "cyphr.attachments.v1.AttachmentsService": 120_000 };
+
 /** What the edge must honour for this server: its heartbeat and every RPC it serves. */
 export function cyphrExpectations(): EdgeExpectations {
   return {
     heartbeatMs: loadConfig({}).heartbeatIntervalMs,
     methods: SERVED_FILES.flatMap((file) =>
       file.services.flatMap((service) =>
-        service.methods.map((method) => ({ path: `/${service.typeName}/${method.name}`, streaming: method.methodKind !== "unary" })),
+        service.methods.map((method) => {
+          const streaming = method.methodKind !== "unary";
+          const minTimeoutMs = streaming ? undefined : SLOW_UNARY_SERVICES[service.typeName];
+          return { path: `/${service.typeName}/${method.name}`, streaming, ...(minTimeoutMs === undefined ? {} : { minTimeoutMs }) };
+        }),
       ),
     ),
   };

@@ -20,8 +20,11 @@ import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, CORS_ALLOWED_METHODS } from
 export interface EdgeExpectations {
   /** The server's in-stream heartbeat interval; stream idle timeouts must be at least twice this. */
   heartbeatMs: number;
-  /** Every RPC the upstream serves, as `/package.Service/Method`, and whether it streams. */
-  methods: { path: string; streaming: boolean }[];
+  /**
+   * Every RPC the upstream serves, as `/package.Service/Method`, whether it streams, and for a
+   * unary call that may take long, the shortest route timeout it needs.
+   */
+  methods: { path: string; streaming: boolean; minTimeoutMs?: number }[];
 }
 
 // Envoy's CORS policy must let through what the server's own CORS does (one source: src/transport/cors.ts).
@@ -52,7 +55,7 @@ export function checkRoutes(chains: FilterChain[], clusters: Map<string, JsonObj
     if (!limitFilter) report("rate-limit")("no local rate limit filter in the HTTP filter chain: per-route buckets would limit nothing");
     const routeConfig = obj(hcm.route_config);
     for (const vhost of list(routeConfig.virtual_hosts)) {
-      for (const { path, streaming } of expect.methods) {
+      for (const { path, streaming, minTimeoutMs } of expect.methods) {
         const rule = streaming ? "stream-routes" : "unary-routes";
         const reached = reachableRoutes(vhost, path, (label) => report(rule)(`${label}: path matcher the check cannot evaluate`));
         if (reached.length === 0) report(rule)(`${path} matches no route`);
@@ -68,6 +71,8 @@ export function checkRoutes(chains: FilterChain[], clusters: Map<string, JsonObj
           if (streaming) checkStreamRoute(action, where, expect.heartbeatMs, report(rule));
           else if (!isPositive(durationMs(action.timeout))) {
             report(rule)(`${where}: unary route needs an explicit finite timeout, got ${str(action.timeout) ?? "unset"}`);
+          } else if (minTimeoutMs !== undefined && durationMs(action.timeout)! < minTimeoutMs) {
+            report(rule)(`${where}: route timeout ${str(action.timeout)} is below the ${minTimeoutMs / 1000}s this call needs`);
           }
           if (corsFilter) checkCors(perFilterConfig(corsFilter, route, vhost, routeConfig), where, report("cors"));
           if (limitFilter) checkRateLimit(perFilterConfig(limitFilter, route, vhost, routeConfig), where, report("rate-limit"));
