@@ -1,7 +1,7 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import { bytes, timestamp, uuid, type Db } from "../db/types.js";
-import type { ChatKind, LeftReason, Role } from "../chats/model.js";
+import { MLS_COMMIT_MESSAGE_TYPE, type ChatKind, type LeftReason, type Role } from "../chats/model.js";
 
 const chatRow = z.object({
   id: uuid,
@@ -62,7 +62,8 @@ export interface ChatCursor {
 
 /**
  * The user's chats by last activity they can see (a former member's activity stops at
- * their departure), with unread counts over visible, undeleted messages from others.
+ * their departure), with unread counts over visible, undeleted messages from others
+ * (MLS commits are protocol messages, not something to read, so they are not counted).
  */
 export async function listChatsOf(db: Db, userId: string, after: ChatCursor | null, limit: number, filter: ChatListFilter = "all"): Promise<ChatSummary[]> {
   const requests =
@@ -82,6 +83,7 @@ export async function listChatsOf(db: Db, userId: string, after: ChatCursor | nu
           WHERE msg.chat_id = c.id AND msg.seq > greatest(m.read_seq, m.joined_seq - 1)
             AND msg.seq <= coalesce(m.left_seq, c.last_seq)
             AND msg.sender_id IS DISTINCT FROM m.user_id AND msg.sender_id IS NOT NULL
+            AND msg.message_type <> ${MLS_COMMIT_MESSAGE_TYPE}
             AND msg.deleted_at IS NULL AND (msg.expires_at IS NULL OR msg.expires_at > now())) AS unread_count,
         p.id AS peer_id, p.cyphr_id AS peer_cyphr_id, p.display_name AS peer_display_name,
         q.chat_id IS NOT NULL AS request

@@ -658,7 +658,8 @@ export type Chat = Message$1<"cyphr.messaging.v1.Chat"> & {
   lastSeq: bigint;
 
   /**
-   * Visible messages from others after the caller's read position.
+   * Visible messages from others after the caller's read position (MLS
+   * commits are not messages to read and are not counted).
    *
    * @generated from field: uint32 unread_count = 8;
    */
