@@ -46,6 +46,7 @@ describe.each(["postgres", "s3"])("attachments on the %s BlobStore", (store) => 
   const newUser = () => registerUser(identityClient("connect", server().baseUrl));
   /** The bytes of `attachmentId` are gone from wherever this store keeps them. */
   const stored = (uploadId: string) => server().app.attachments.store.hasBlob(uploadId);
+  const chunkRecords = (uploadId: string) => server().app.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM attachment_chunks WHERE upload_id = ${uploadId}`) as Promise<number>;
   const uploadIdOf = (attachmentId: string) => server().app.pool.oneFirst(sql.unsafe`SELECT upload_id FROM attachments WHERE attachment_id = ${attachmentId}`) as Promise<string>;
   /** Where this store keeps the bytes: none of them left once purged. */
   const expectPurged = async (uploadId: string, sample: Uint8Array) => {
@@ -149,8 +150,12 @@ describe.each(["postgres", "s3"])("attachments on the %s BlobStore", (store) => 
     await expectRpcError(alice.completeUpload({ uploadId }), Code.FailedPrecondition, "bytes 65536 to 69999 have not arrived");
     await expectRpcError(alice.putChunk({ uploadId, offset: 65_536n, data: bytes.subarray(65_536, 65_600) }), Code.InvalidArgument, "must be 4464 bytes, got 64");
     await alice.putChunk({ uploadId, offset: 65_536n, data: bytes.subarray(65_536) });
+    expect(await chunkRecords(uploadId)).toBe(2);
     const { attachment } = await alice.completeUpload({ uploadId });
     expect((await alice.readAttachment({ attachmentId: attachment!.attachmentId, offset: 0n, length: 100 })).data).toEqual(bytes.subarray(0, 100));
+    // The chunk bookkeeping goes at completion (the storage inventory says so); the bytes stay.
+    expect(await chunkRecords(uploadId)).toBe(0);
+    expect(await stored(uploadId)).toBe(true);
   });
 
   it("refuses an attachment over ATTACHMENTS_MAX_BYTES and uploads beyond the account's quota, even when they race", async () => {

@@ -294,7 +294,7 @@ export const STORAGE_INVENTORY: readonly TableEntry[] = [
     ["completed_at", C.Timestamp, "when it was completed"],
     ["expires_at", C.Timestamp, "when it is removed"],
   ]),
-  table("attachment_chunks", "Chunks an upload received; deleted with the attachment.", [
+  table("attachment_chunks", "Chunks an unfinished upload received; deleted when the upload completes (the bytes stay in the BlobStore) or is removed.", [
     ["upload_id", C.RoutingMetadata, "the upload"],
     ["index", C.Counter, "chunk number"],
     ["length", C.Counter, "chunk size in bytes"],
@@ -306,7 +306,7 @@ export const STORAGE_INVENTORY: readonly TableEntry[] = [
     ["generation", C.Counter, "purge generation (a blob queued again is purged again)"],
     ["queued_at", C.Timestamp, "when queued"],
   ]),
-  table("attachment_blob_parts", "Attachment ciphertext when ATTACHMENTS_STORE=postgres; purged with the attachment.", [
+  table("attachment_blob_parts", "Attachment ciphertext when ATTACHMENTS_STORE=postgres; purged by the job once the attachment or upload is gone.", [
     ["blob_key", C.RoutingMetadata, "the blob"],
     ["part", C.Counter, "part number"],
     ["data", C.Ciphertext, "client-encrypted attachment bytes"],
