@@ -8,7 +8,7 @@ import type { Db } from "../db/types.js";
  * change, named as in the database (the README's storage table), bytea as base64, times
  * as ISO 8601 (PostgreSQL's line breaks in base64 removed); minus the columns listed in HIDDEN: the caller's own id (implied), secrets
  * the server must not hand out (the PIN hash, the sealed TOTP secret), and columns that
- * would tell about other users. A table this database does not have is left out.
+ * would tell about other users.
  */
 const HIDDEN: Record<string, readonly string[]> = {
   identities: [],
@@ -25,7 +25,7 @@ const HIDDEN: Record<string, readonly string[]> = {
   call_participants: ["user_id"],
   presence: ["user_id"],
   events: ["user_id", "data"],
-  // Tables of other domains (issue 15's privacy, issue 16's attachments): the caller's own lists.
+  // The privacy domain's lists and the attachments domain's uploads: the caller's own.
   contacts: ["user_id"],
   blocks: ["blocker_id"],
   chat_requests: ["user_id"],
@@ -59,9 +59,8 @@ async function rowObject(db: Db, table: ExportedTable, alias: string): Promise<F
 
 const json = z.object({ doc: z.unknown() });
 
-/** One table's rows of the caller as a JSON array; undefined when the table does not exist. */
+/** One table's rows of the caller as a JSON array. */
 async function section(db: Db, table: ExportedTable, where: FragmentSqlToken, order: FragmentSqlToken): Promise<unknown> {
-  if ((await columnsOf(db, table)).length === 0) return undefined;
   const object = await rowObject(db, table, "t");
   return db.oneFirst(sql.type(json)`
     /* exportSection */
@@ -79,7 +78,7 @@ async function singleRow(db: Db, table: ExportedTable, where: FragmentSqlToken):
 /** Every section but the messages, keyed by table name; chats carry the caller's chat_members row. */
 export async function exportAccountSections(db: Db, userId: string): Promise<Record<string, unknown>> {
   const mine = sql.fragment`t.user_id = ${userId}`;
-  const doc: Record<string, unknown> = {
+  return {
     identities: await singleRow(db, "identities", sql.fragment`t.id = ${userId}`),
     devices: await section(db, "devices", mine, sql.fragment`t.device_id`),
     sessions: await section(db, "sessions", mine, sql.fragment`t.created_at, t.id`),
@@ -103,7 +102,6 @@ export async function exportAccountSections(db: Db, userId: string): Promise<Rec
     chat_requests: await section(db, "chat_requests", mine, sql.fragment`t.chat_id`),
     attachments: await section(db, "attachments", sql.fragment`t.owner = ${userId}`, sql.fragment`t.created_at, t.upload_id`),
   };
-  return Object.fromEntries(Object.entries(doc).filter(([, value]) => value !== undefined));
 }
 
 const messagePage = z.object({ chat_id: z.string(), seq: z.number(), row: z.unknown() });
