@@ -68,6 +68,12 @@ export function transportOf(profile: Profile) {
   return nodeTransport(profile.settings.server, profile.settings.protocol);
 }
 
+/** A --protocol value, checked. */
+export function parseProtocol(text: string): NodeProtocol {
+  if (!PROTOCOLS.includes(text as NodeProtocol)) throw new CliError(`Unknown protocol "${text}": use one of ${PROTOCOLS.join(", ")}.`, EXIT.usage);
+  return text as NodeProtocol;
+}
+
 /** A server URL as `init` accepts it: http or https, no path beyond "/". */
 export function parseServerUrl(text: string): string {
   let url: URL;

@@ -5,6 +5,11 @@ import { chatCommand } from "./commands/chat.js";
 import { deviceCommands } from "./commands/devices.js";
 import { fileCommands } from "./commands/files.js";
 import { groupCommands } from "./commands/groups.js";
+import { dataCommands } from "./commands/lifecycle-data.js";
+import { pinCommands } from "./commands/lifecycle-pin.js";
+import { recoveryCommands } from "./commands/lifecycle-recovery.js";
+import { sessionCommands } from "./commands/lifecycle-sessions.js";
+import { totpCommands } from "./commands/lifecycle-totp.js";
 import { messageCommands } from "./commands/messages.js";
 import { requestCommands } from "./commands/requests.js";
 
@@ -19,6 +24,11 @@ export function buildProgram(): Command {
     );
   accountCommands(program);
   deviceCommands(program);
+  sessionCommands(program);
+  recoveryCommands(program);
+  pinCommands(program);
+  totpCommands(program);
+  dataCommands(program);
   messageCommands(program);
   requestCommands(program);
   fileCommands(program);

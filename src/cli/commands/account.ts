@@ -1,12 +1,12 @@
 /** init, register, login, logout, whoami: the profile and the account's session. */
 import type { Command } from "commander";
 import os from "node:os";
-import { Account } from "../../sdk/index.js";
-import type { NodeProtocol } from "../../sdk/node/index.js";
+import { Account, CyphrError } from "../../sdk/index.js";
 import { action } from "../command.js";
 import { CliError, EXIT } from "../errors.js";
-import { createProfile, openProfile, parseServerUrl, PROTOCOLS, transportOf } from "../profile.js";
-import { openSession, sessionOf } from "../session.js";
+import { createProfile, openProfile, parseProtocol, parseServerUrl, PROTOCOLS, transportOf } from "../profile.js";
+import { openSession, sessionOf, type Session } from "../session.js";
+import { askLine } from "../terminal-input.js";
 
 export function defaultDeviceName(): string {
   return `cyphr CLI on ${os.hostname()}`.slice(0, 100);
@@ -20,11 +20,8 @@ export function accountCommands(program: Command): void {
     .option("--protocol <protocol>", `how to talk to it: ${PROTOCOLS.join(", ")}`, "connect")
     .action(
       action(async ({ globals, out }, options: { server: string; protocol: string }) => {
-        if (!PROTOCOLS.includes(options.protocol as NodeProtocol)) {
-          throw new CliError(`Unknown protocol "${options.protocol}": use one of ${PROTOCOLS.join(", ")}.`, EXIT.usage);
-        }
         const server = parseServerUrl(options.server);
-        const profile = await createProfile(globals.profile, { server, protocol: options.protocol as NodeProtocol });
+        const profile = await createProfile(globals.profile, { server, protocol: parseProtocol(options.protocol) });
         out.data({ profile: profile.name, folder: profile.folder, server, protocol: options.protocol }, (v) => [
           `Created profile "${v.profile}" at ${v.folder} for ${v.server}.`,
           `Next: \`cyphr --profile ${v.profile} register <cyphr_id>\` for a new account, or \`cyphr --profile ${v.profile} link\` to add this device to one.`,
@@ -53,10 +50,11 @@ export function accountCommands(program: Command): void {
   program
     .command("login")
     .description("sign this device in again (a new session, signed with the device key)")
+    .option("--totp <code>", "the current 6-digit code of your authenticator app, when two-factor login is on (asked on a terminal)")
     .action(
-      action(async ({ globals, out }) => {
+      action(async ({ globals, out }, options: { totp?: string }) => {
         const session = await openSession(globals.profile);
-        await session.account.login();
+        await loginWithSecondFactor(session, options.totp);
         await session.mls.ensureKeyPackages();
         out.data({ cyphrId: session.account.cyphrId, deviceId: session.account.deviceId }, (v) => `Signed in as ${v.cyphrId} (device ${v.deviceId}).`);
       }),
@@ -85,4 +83,17 @@ export function accountCommands(program: Command): void {
         );
       }),
     );
+}
+
+/** Login, asking for the TOTP code on a terminal when the server says one is needed and none was given. */
+async function loginWithSecondFactor(session: Session, totpCode: string | undefined): Promise<void> {
+  try {
+    await session.account.login({ totpCode });
+  } catch (error) {
+    if (!(error instanceof CyphrError && error.code === "unauthenticated" && /TOTP code is required/.test(error.message))) throw error;
+    if (totpCode !== undefined || !process.stdin.isTTY) {
+      throw new CliError(`Two-factor login is on for ${session.account.cyphrId}: give the current code, \`cyphr login --totp CODE\`.`, EXIT.unauthenticated);
+    }
+    await session.account.login({ totpCode: await askLine("Code from your authenticator app: ") });
+  }
 }

@@ -1,11 +1,11 @@
 /** devices (list, rename, remove), link and approve: the account's devices and adding one. */
 import type { Command } from "commander";
-import qrcode from "qrcode-terminal";
 import { Account } from "../../sdk/index.js";
 import { action } from "../command.js";
 import { CliError, EXIT } from "../errors.js";
 import { formatDate } from "../output.js";
 import { openProfile, transportOf } from "../profile.js";
+import { qr } from "../qr.js";
 import { openSession, sessionOf } from "../session.js";
 import { defaultDeviceName } from "./account.js";
 
@@ -109,10 +109,4 @@ function parseDeviceId(text: string): number {
     throw new CliError(`Invalid device id "${text}": give the number \`cyphr devices\` shows.`, EXIT.usage);
   }
   return Number(text);
-}
-
-function qr(text: string): string {
-  let result = "";
-  qrcode.generate(text, { small: true }, (code) => (result = code));
-  return result;
 }
