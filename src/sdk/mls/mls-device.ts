@@ -6,6 +6,7 @@
  */
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createGroup, type ClientState, type Proposal } from "ts-mls";
+import { GroupsService } from "../../gen/cyphr/groups/v1/groups_pb.js";
 import { MessagingService, type Message, type MessageType } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { KeyPackagesService, type ClaimedKeyPackage } from "../../gen/cyphr/mls/v1/key_packages_pb.js";
 import { MlsChatsService } from "../../gen/cyphr/mls/v1/mls_chats_pb.js";
@@ -22,6 +23,7 @@ import { GroupStore, type ChatPosition } from "./group-store.js";
 import type { HistoryMessage } from "./history.js";
 import { joinByExternalCommit, joinFromWelcomes } from "./joins.js";
 import { KeyPackages, refHex, type DeviceIdentity } from "./key-packages.js";
+import { removeDeparted, type DepartedRemoval } from "./member-sync.js";
 
 export interface TokenSource {
   accessToken(): Promise<string>;
@@ -47,6 +49,7 @@ export class MlsDevice {
   readonly chats: Client<typeof MlsChatsService>;
   readonly messaging: Client<typeof MessagingService>;
   private readonly keys: Client<typeof KeyPackagesService>;
+  private readonly groupsApi: Client<typeof GroupsService>;
   private readonly groups: GroupStore;
   private readonly locks = new ChatLocks();
   private readonly reader: ChatReader;
@@ -62,6 +65,7 @@ export class MlsDevice {
     this.keys = createClient(KeyPackagesService, transport);
     this.chats = createClient(MlsChatsService, transport);
     this.messaging = createClient(MessagingService, transport);
+    this.groupsApi = createClient(GroupsService, transport);
     this.keyPackages = new KeyPackages(identity, this.groups, this.keys, () => this.auth());
     this.reader = new ChatReader(this.groups, this.messaging, () => this.auth());
     this.messages = new ChatMessages(identity.cyphrId, this.groups, this.reader, this.messaging, (chatId) => this.activeState(chatId), () => this.auth());
@@ -164,6 +168,15 @@ export class MlsDevice {
    */
   updateDevicesOf(chatId: string, cyphrId: string, devices: VerifiedDevice[]): Promise<DeviceUpdate | undefined> {
     return updateDevices(this, chatId, cyphrId, devices);
+  }
+
+  /**
+   * Removes the leaves of users who are no longer members of the group (after a member left, was
+   * removed, or deleted the account), when this device is the one to act: see member-sync.ts.
+   * Undefined when it did nothing.
+   */
+  removeDepartedMembers(chatId: string): Promise<DepartedRemoval | undefined> {
+    return guard(() => removeDeparted(this, chatId, this.identity.cyphrId, () => this.memberIds(chatId)));
   }
 
   /** Processes what arrived since the last call (commits applied, messages decrypted); returns the new messages. */
@@ -281,6 +294,18 @@ export class MlsDevice {
   /** One key package of each device of a user (of the own account: each other device), as ClaimKeyPackages hands them out. */
   claimKeyPackages(cyphrId: string): Promise<ClaimedKeyPackage[]> {
     return guard(() => this.claim(cyphrId));
+  }
+
+  /** The group's current members (Cyphr IDs), every page of GroupsService.ListMembers. */
+  private async memberIds(chatId: string): Promise<string[]> {
+    const ids: string[] = [];
+    let pageToken = "";
+    do {
+      const page = await this.groupsApi.listMembers({ chatId, limit: 1000, pageToken }, await this.auth());
+      ids.push(...page.members.map((m) => m.cyphrId));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    return ids;
   }
 
   private async claim(cyphrId: string): Promise<ClaimedKeyPackage[]> {

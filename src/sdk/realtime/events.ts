@@ -121,6 +121,11 @@ export interface ChatEvent {
   };
   /** For `timer`: seconds after sending that new messages disappear; 0 = off. */
   timerSeconds?: number;
+  /**
+   * For `members` (left or removed): the users whose MLS leaves this device removed, when it was
+   * the one to act (see docs/sdk.md); their devices cannot read the group's next epochs.
+   */
+  removedLeavesOf?: string[];
 }
 
 /**

@@ -9,7 +9,7 @@ import { MessageType, type Message } from "../../gen/cyphr/messaging/v1/messagin
 import type { ServerFrame } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
 import { toCyphrError, type CyphrError } from "../errors.js";
 import type { MlsDevice } from "../mls/mls-device.js";
-import type { DevicesChangedEvent, LiveEvent } from "./events.js";
+import type { ChatEvent, DevicesChangedEvent, LiveEvent } from "./events.js";
 import type { LiveAccount } from "./options.js";
 import { callSignalOf, dateOf, groupChangeOf, messageCommon, messageEventOf } from "./wire.js";
 
@@ -57,7 +57,7 @@ export class FrameHandler {
         return emit({ kind: "receipt", chatId: e.value.chatId, userId: e.value.userId, cyphrId: e.value.cyphrId, deliveredSeq: e.value.deliveredSeq, readSeq: e.value.readSeq });
       case "groupChanged": {
         const event = groupChangeOf(e.value);
-        return event ? emit(event) : undefined;
+        return event ? this.groupChanged(event) : undefined;
       }
       case "chatTimerChanged":
         return emit({ kind: "chat", chatId: e.value.chatId, change: "timer", seq: e.value.seq, timerSeconds: e.value.timerSeconds });
@@ -99,6 +99,27 @@ export class FrameHandler {
     if (!read || (read.readable === false && read.reason === "deleted")) return;
     await emit(messageEventOf(m, read, edited));
     if (!edited && m.senderUserId !== account.userId) this.deps.delivered(m.chatId, m.seq);
+  }
+
+  /**
+   * A member left or was removed (or deleted the account): the device that acts removes their MLS
+   * leaves, so their devices cannot read what comes next. The event comes either way.
+   */
+  private async groupChanged(event: ChatEvent): Promise<void> {
+    const { mls, account, emit } = this.deps;
+    const member = event.member;
+    const departure = member && (member.action === "left" || member.action === "removed");
+    const self = member?.action === "left" ? member.actor : member?.target;
+    if (!departure || self?.userId === account.userId || !(await mls.hasChat(event.chatId))) return emit(event);
+    try {
+      const removal = await mls.removeDepartedMembers(event.chatId);
+      if (removal) return emit({ ...event, removedLeavesOf: removal.departed });
+    } catch (err) {
+      const error = toCyphrError(err);
+      if (isTransient(error)) throw error;
+      await emit({ kind: "error", error, chatId: event.chatId });
+    }
+    return emit(event);
   }
 
   private async devicesChanged(userId: string, cyphrId: string): Promise<void> {

@@ -1,0 +1,73 @@
+/**
+ * Removing the MLS leaves of users who are no longer members of a group: they left
+ * (GroupsService.LeaveGroup), were removed without a commit, or deleted their account. The
+ * server ends the membership at once, but until a commit removes their leaves their devices hold
+ * the group's epoch secrets and could read what is sent next. As for device changes
+ * (device-sync.ts), one device acts: the one at the lowest leaf index among the leaves that stay.
+ * The plan is built again on every commit attempt (a commit that won may have removed them).
+ */
+import type { ClientState, Proposal } from "ts-mls";
+import { parseDeviceCredentialIdentity } from "../../mls/credential.js";
+import type { CommitResult } from "./mls-device.js";
+
+/** What removeDeparted needs of the engine (MlsDevice). */
+interface Engine {
+  sync(chatId: string): Promise<unknown>;
+  state(chatId: string): Promise<ClientState>;
+  commit(chatId: string, proposals: (state: ClientState) => Proposal[]): Promise<CommitResult>;
+}
+
+export interface DepartedPlan {
+  /** Leaf indices of devices whose user is not a current member. */
+  removeLeaves: number[];
+  /** Those users' Cyphr IDs (sorted). */
+  departed: string[];
+  /** This device is the one that commits the removal. */
+  actor: boolean;
+}
+
+export interface DepartedRemoval {
+  departed: string[];
+  result: CommitResult;
+}
+
+/** The leaves to remove for a group whose current members are `members` (Cyphr IDs); undefined when none. */
+export function planDepartedRemoval(state: ClientState, members: ReadonlySet<string>): DepartedPlan | undefined {
+  const staying: number[] = [];
+  const removeLeaves: number[] = [];
+  const departed = new Set<string>();
+  state.ratchetTree.forEach((node, i) => {
+    if (node?.nodeType !== "leaf") return;
+    const credential = node.leaf.credential;
+    const who = credential.credentialType === "basic" ? parseDeviceCredentialIdentity(credential.identity) : undefined;
+    if (who && !members.has(who.cyphrId)) {
+      removeLeaves.push(i / 2);
+      departed.add(who.cyphrId);
+    } else {
+      staying.push(i / 2);
+    }
+  });
+  if (removeLeaves.length === 0) return undefined;
+  return { removeLeaves, departed: [...departed].sort(), actor: staying.length > 0 && Math.min(...staying) === state.privatePath.leafIndex };
+}
+
+/**
+ * Processes what arrived, then, if this device is the one to act, commits the removal of every
+ * leaf of a user not among `currentMembers()` (read after processing, so a commit already seen
+ * cannot make a member look departed). Undefined when it did nothing.
+ */
+export async function removeDeparted(engine: Engine, chatId: string, ownCyphrId: string, currentMembers: () => Promise<string[]>): Promise<DepartedRemoval | undefined> {
+  await engine.sync(chatId);
+  if ((await engine.state(chatId)).groupActiveState.kind !== "active") return undefined;
+  const members = new Set(await currentMembers());
+  if (!members.has(ownCyphrId)) return undefined;
+  const plan = planDepartedRemoval(await engine.state(chatId), members);
+  if (!plan?.actor) return undefined;
+  let departed: string[] = [];
+  const result = await engine.commit(chatId, (current) => {
+    const now = planDepartedRemoval(current, members);
+    departed = now?.departed ?? [];
+    return (now?.removeLeaves ?? []).map((removed): Proposal => ({ proposalType: "remove", remove: { removed } }));
+  });
+  return departed.length > 0 ? { departed, result } : undefined;
+}
