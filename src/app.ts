@@ -117,6 +117,13 @@ export interface AppOptions {
 export async function createApp(config: Config, log: Logger, databaseUrl: string, options: AppOptions = {}): Promise<App> {
   const pool = await createDatabasePool(databaseUrl, { maximumPoolSize: config.databasePoolSize, statementTimeoutMs: config.databaseStatementTimeoutMs });
   const keys = await loadServerKeys(config);
+  // The attachment storage is checked first: a missing S3 bucket stops the start with its name.
+  const attachments = createAttachments(config, pool, log);
+  await attachments.store.open().catch(async (error: unknown) => {
+    await attachments.store.close();
+    await closeDatabasePool(pool);
+    throw error;
+  });
   const identity: IdentityContext = {
     pool,
     keys,
@@ -190,7 +197,11 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     acks: new AckCoalescer(pool, log, config.ackFlushMs),
   };
   identity.onPresenceSharingChanged = (userId, sharing) => realtime.presence.sharingChanged(userId, sharing);
-  const privacy: PrivacyContext = { pool, onPresenceSharingChanged: identity.onPresenceSharingChanged };
+  const privacy: PrivacyContext = {
+    pool,
+    onPresenceSharingChanged: identity.onPresenceSharingChanged,
+    onAudienceChanged: (userId, otherId) => realtime.presence.relationChanged(userId, otherId),
+  };
   const rateLimiter = new SharedRateLimiter(pool, keys.fingerprintSecret);
   realtime.spendFrameLimit = (kind, userId) => rateLimiter.spend(config.rateLimits[kind], userId);
   await realtime.bus.start();
@@ -209,7 +220,6 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
   healthTimer.unref();
   const jobs = new Jobs(log, options.clock);
   registerJobs(jobs, pool, config);
-  const attachments = createAttachments(config, pool, log);
   registerAttachmentJobs(jobs, attachments, config, log);
   registerAccountJobs(jobs, pool);
   jobs.start();

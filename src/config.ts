@@ -311,6 +311,7 @@ function readAttachmentsS3(read: EnvReader): S3Settings | undefined {
     prefix: read.string("ATTACHMENTS_S3_PREFIX") ?? "attachments/",
     forcePathStyle: read.oneOf("ATTACHMENTS_S3_FORCE_PATH_STYLE", ["true", "false"], endpoint === undefined ? "false" : "true") === "true",
     credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
+    createBucket: read.oneOf("ATTACHMENTS_S3_CREATE_BUCKET", ["true", "false"], "false") === "true",
   };
 }
 

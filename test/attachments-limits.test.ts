@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
+import net from "node:net";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { AttachmentsService } from "../src/gen/cyphr/attachments/v1/attachments_pb.js";
-import { sha256, uploadBytes } from "./helpers/attachments.js";
+import { sha256, startLocalS3, uploadBytes, type LocalS3 } from "./helpers/attachments.js";
 import { clientFor, identityClient } from "./helpers/clients.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -40,7 +41,48 @@ describe("attachment settings", () => {
       "ATTACHMENTS_S3_ENDPOINT must be an http:// or https:// URL",
     ]);
     const s3 = loadConfig({ ATTACHMENTS_STORE: "s3", ATTACHMENTS_S3_BUCKET: "files", ATTACHMENTS_S3_ENDPOINT: "http://127.0.0.1:9000" });
-    expect(s3.attachmentsS3).toEqual({ endpoint: "http://127.0.0.1:9000", region: "us-east-1", bucket: "files", prefix: "attachments/", forcePathStyle: true, credentials: undefined });
+    expect(s3.attachmentsS3).toEqual({ endpoint: "http://127.0.0.1:9000", region: "us-east-1", bucket: "files", prefix: "attachments/", forcePathStyle: true, credentials: undefined, createBucket: false });
+    expect(problems({ ATTACHMENTS_S3_BUCKET: "b", ATTACHMENTS_S3_CREATE_BUCKET: "yes" })).toEqual(['ATTACHMENTS_S3_CREATE_BUCKET must be one of true, false, got "yes"']);
+  });
+});
+
+describe("the S3 bucket at start", () => {
+  let s3: LocalS3;
+  beforeAll(async () => {
+    s3 = await startLocalS3();
+  });
+  afterAll(() => s3?.close());
+
+  it("a missing bucket stops the server from starting, with a message naming it", async () => {
+    const env = { ...s3.env, ATTACHMENTS_S3_BUCKET: "no-such-bucket" };
+    await expect(startTestServer({ env })).rejects.toThrow(
+      `ATTACHMENTS_S3_BUCKET "no-such-bucket" does not exist at ${s3.endpoint}: create it, or set ATTACHMENTS_S3_CREATE_BUCKET=true`,
+    );
+  });
+
+  it("so does storage that cannot be reached", async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const env = { ...s3.env, ATTACHMENTS_S3_ENDPOINT: `http://127.0.0.1:${closed}` };
+    await expect(startTestServer({ env })).rejects.toThrow(`ATTACHMENTS_S3_BUCKET "${s3.bucket}" at http://127.0.0.1:${closed} cannot be reached`);
+  });
+
+  it("with ATTACHMENTS_S3_CREATE_BUCKET=true the server creates the bucket and stores attachments in it", async () => {
+    const server = await startTestServer({ env: { ...s3.env, ATTACHMENTS_S3_BUCKET: "made-at-start", ATTACHMENTS_S3_CREATE_BUCKET: "true" } });
+    try {
+      const user = await registerUser(identityClient("connect", server.baseUrl));
+      const files = clientFor(AttachmentsService, "connect", server.baseUrl, { token: user.accessToken });
+      const bytes = new Uint8Array(randomBytes(70_000));
+      const attachmentId = await uploadBytes(files, bytes);
+      expect((await files.readAttachment({ attachmentId, offset: 0n, length: 100 })).data).toEqual(bytes.subarray(0, 100));
+      expect(await s3.keys("attachments/", "made-at-start")).toHaveLength(2);
+    } finally {
+      await server.close();
+    }
   });
 });
 

@@ -7,6 +7,11 @@
 export interface BlobStore {
   /** "postgres" or "s3", for logs and docs. */
   readonly kind: string;
+  /**
+   * Checks, before the server serves, that the storage is there and usable (and makes what
+   * the configuration says to make); throws BlobStoreUnusableError naming the problem.
+   */
+  open(): Promise<void>;
   /** Stores part `part` of blob `key`; storing a part again replaces it. */
   putPart(key: string, part: number, data: Uint8Array): Promise<void>;
   /**
@@ -19,4 +24,9 @@ export interface BlobStore {
   /** Whether any part of blob `key` is stored (for tests and the purge job's checks). */
   hasBlob(key: string): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** The configured storage cannot hold attachments (e.g. the S3 bucket is missing): the server does not start. */
+export class BlobStoreUnusableError extends Error {
+  override readonly name = "BlobStoreUnusableError";
 }

@@ -17,6 +17,9 @@ export class PostgresBlobStore implements BlobStore {
 
   constructor(private readonly pool: DatabasePool) {}
 
+  /** Its table comes with the migrations, which ran before the app is built. */
+  async open(): Promise<void> {}
+
   async putPart(key: string, part: number, data: Uint8Array): Promise<void> {
     await this.pool.query(sql.unsafe`
       /* putAttachmentBlobPart */

@@ -1,7 +1,7 @@
-import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
 import { NotFoundError, UnavailableError } from "../shared/errors.js";
-import type { BlobStore } from "./blob-store.js";
+import { BlobStoreUnusableError, type BlobStore } from "./blob-store.js";
 
 /** The ATTACHMENTS_S3_* settings. */
 export interface S3Settings {
@@ -15,6 +15,8 @@ export interface S3Settings {
   forcePathStyle: boolean;
   /** Static credentials; undefined: the AWS SDK's default chain (environment, instance role). */
   credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+  /** ATTACHMENTS_S3_CREATE_BUCKET: create the bucket at start when it does not exist (else the server refuses to start). */
+  createBucket: boolean;
 }
 
 /**
@@ -38,6 +40,32 @@ export class S3BlobStore implements BlobStore {
       maxAttempts: 3,
       requestHandler: { connectionTimeout: 5000, requestTimeout: 30_000 },
     });
+  }
+
+  /**
+   * Fails fast when the bucket is missing (or creates it, with createBucket), refused or out
+   * of reach, naming the bucket: better than every upload failing UNAVAILABLE later.
+   */
+  async open(): Promise<void> {
+    const { bucket } = this.settings;
+    const where = this.settings.endpoint ?? `AWS region ${this.settings.region}`;
+    const status = await this.client.send(new HeadBucketCommand({ Bucket: bucket })).then(
+      () => 200,
+      (error: unknown) => (error instanceof S3ServiceException ? (error.$metadata.httpStatusCode ?? 0) : 0),
+    );
+    if (status === 200) return;
+    if (status === 404 && this.settings.createBucket) {
+      await this.client.send(new CreateBucketCommand({ Bucket: bucket })).catch((error: unknown) => {
+        throw new BlobStoreUnusableError(`ATTACHMENTS_S3_BUCKET "${bucket}" does not exist at ${where} and could not be created (${(error as Error).name})`);
+      });
+      this.log.info({ bucket }, "attachments bucket created (ATTACHMENTS_S3_CREATE_BUCKET)");
+      return;
+    }
+    if (status === 404) {
+      throw new BlobStoreUnusableError(`ATTACHMENTS_S3_BUCKET "${bucket}" does not exist at ${where}: create it, or set ATTACHMENTS_S3_CREATE_BUCKET=true to let the server create it`);
+    }
+    if (status === 403) throw new BlobStoreUnusableError(`ATTACHMENTS_S3_BUCKET "${bucket}" at ${where}: access denied (check the credentials and the bucket's policy)`);
+    throw new BlobStoreUnusableError(`ATTACHMENTS_S3_BUCKET "${bucket}" at ${where} cannot be reached${status ? ` (HTTP ${status})` : ""}`);
   }
 
   async putPart(key: string, part: number, data: Uint8Array): Promise<void> {

@@ -14,8 +14,8 @@ export interface LocalS3 {
   bucket: string;
   /** The server environment that makes a Cyphr server store attachments here. */
   env: Record<string, string>;
-  /** Object keys stored under `prefix`. */
-  keys(prefix?: string): Promise<string[]>;
+  /** Object keys stored under `prefix` (in `bucket`, by default the one made at start). */
+  keys(prefix?: string, bucket?: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -37,8 +37,8 @@ export async function startLocalS3(bucket = "cyphr-attachments"): Promise<LocalS
       ATTACHMENTS_S3_ACCESS_KEY_ID: credentials.accessKeyId,
       ATTACHMENTS_S3_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     },
-    async keys(prefix = "") {
-      const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+    async keys(prefix = "", inBucket = bucket) {
+      const listed = await client.send(new ListObjectsV2Command({ Bucket: inBucket, Prefix: prefix }));
       return (listed.Contents ?? []).map((o) => o.Key!);
     },
     async close() {
