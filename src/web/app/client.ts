@@ -8,7 +8,8 @@ import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { GroupsService, type Member } from "../../gen/cyphr/groups/v1/groups_pb.js";
 import { MessagingService, type Chat } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { PrivacyService } from "../../gen/cyphr/privacy/v1/privacy_pb.js";
-import { Account, MlsDevice, type PendingLink } from "../../sdk/index.js";
+import { Account, CyphrError, MlsDevice, type PendingLink } from "../../sdk/index.js";
+import { recoverAccount, type AccountLifecycle } from "../../sdk/lifecycle/index.js";
 import { Live } from "../../sdk/realtime/live.js";
 import { IndexedDbStore } from "../../sdk/web/index.js";
 
@@ -24,11 +25,53 @@ export function transport(): Transport {
 
 const deviceName = () => `${/Mobi/.test(navigator.userAgent) ? "Phone" : "Browser"} (${navigator.platform || "web"})`;
 
+/** The server's answer to a Login without a code while two-factor login is on (identity.proto, LoginRequest.totp_code). */
+export function isTotpRequired(error: unknown): boolean {
+  return error instanceof CyphrError && error.code === "unauthenticated" && /TOTP code is required/i.test(error.message);
+}
+
+const isUnauthenticated = (error: unknown) => error instanceof CyphrError && error.code === "unauthenticated";
+
+/**
+ * A profile whose keys are open but whose session has ended (revoked, expired, or a first login that
+ * needs a TOTP code): `login` signs this device in again and starts the Session.
+ */
+export class SignIn {
+  constructor(
+    private readonly t: Transport,
+    private readonly store: IndexedDbStore,
+    private readonly account: Account,
+    /** Why the session ended, when known (shown on the sign-in screen). */
+    readonly reason?: string,
+    /** The server already asked for a TOTP code. */
+    readonly needsCode = false,
+  ) {}
+
+  get cyphrId(): string {
+    return this.account.cyphrId;
+  }
+
+  async login(totpCode?: string): Promise<Session> {
+    await this.account.login({ totpCode });
+    return Session.start(this.t, this.store, this.account);
+  }
+
+  close(): void {
+    this.store.close();
+  }
+}
+
+/** What unlocking, linking or recovering ends in: signed in, or keys open and a login still to do. */
+export type Opened = Session | SignIn;
+
 export class Session {
   readonly messaging: Client<typeof MessagingService>;
   readonly groups: Client<typeof GroupsService>;
   readonly privacy: Client<typeof PrivacyService>;
   readonly live: Live;
+  readonly lifecycle: AccountLifecycle;
+  /** Set while this account is being deleted: the stream's end that follows is no sign-out to report. */
+  private deleting = false;
 
   private constructor(
     readonly transport: Transport,
@@ -40,6 +83,7 @@ export class Session {
     this.groups = createClient(GroupsService, transport);
     this.privacy = createClient(PrivacyService, transport);
     this.live = new Live({ transport, account, mls, store, mode: "server" });
+    this.lifecycle = account.lifecycle();
   }
 
   /** Creates a new account in a new profile. */
@@ -56,21 +100,38 @@ export class Session {
     }
   }
 
-  /** Unlocks a profile of this browser and signs in. */
-  static async unlock(profile: string, passphrase: string): Promise<Session> {
+  /** Unlocks a profile of this browser: signed in with its stored session, or a SignIn when that session has ended. */
+  static async unlock(profile: string, passphrase: string): Promise<Opened> {
     const t = transport();
     const store = await IndexedDbStore.open(profile, passphrase);
     try {
       const account = await Account.open({ transport: t, store });
-      return await Session.start(t, store, account);
+      return await Session.start(t, store, account).catch((error: unknown) => {
+        if (isUnauthenticated(error)) return new SignIn(t, store, account);
+        throw error;
+      });
     } catch (error) {
       store.close();
       throw error;
     }
   }
 
+  /** Recovers an account whose devices are lost into a new profile: new keys, signed in (docs/account.md). */
+  static async recover(cyphrId: string, phrase: string, pin: string, passphrase: string): Promise<Session> {
+    const t = transport();
+    const store = await IndexedDbStore.open(crypto.randomUUID(), passphrase, { label: cyphrId });
+    try {
+      const account = await recoverAccount({ transport: t, store }, cyphrId, phrase, { pin, deviceName: deviceName() });
+      return await Session.start(t, store, account);
+    } catch (error) {
+      store.close();
+      await IndexedDbStore.remove(store.profile);
+      throw error;
+    }
+  }
+
   /** Begins linking this browser to an existing account: show `pending.code`, then `finish(pending)`. */
-  static async beginLink(passphrase: string): Promise<{ pending: PendingLink<Account>; finish: () => Promise<Session>; cancel: () => Promise<void> }> {
+  static async beginLink(passphrase: string): Promise<{ pending: PendingLink<Account>; finish: () => Promise<Opened>; cancel: () => Promise<void> }> {
     const t = transport();
     const store = await IndexedDbStore.open(crypto.randomUUID(), passphrase, { label: "(linking)" });
     const pending = await Account.beginLink({ transport: t, store });
@@ -78,7 +139,16 @@ export class Session {
     return {
       pending,
       finish: async () => {
-        const account = await pending.wait(abort.signal);
+        let account: Account;
+        try {
+          account = await pending.wait(abort.signal);
+        } catch (error) {
+          // Approved and its keys saved, but the first login needs the account's TOTP code.
+          if (!isTotpRequired(error)) throw error;
+          account = await Account.open({ transport: t, store });
+          await store.setLabel(account.cyphrId);
+          return new SignIn(t, store, account, "This browser is now a device of the account; two-factor login is on.", true);
+        }
         await store.setLabel(account.cyphrId);
         // Live joins the account's chats from this new device once its stream is up.
         return Session.start(t, store, account);
@@ -91,7 +161,8 @@ export class Session {
     };
   }
 
-  private static async start(t: Transport, store: IndexedDbStore, account: Account): Promise<Session> {
+  /** The Session of a signed-in account: key packages topped up, the stream not yet started. */
+  static async start(t: Transport, store: IndexedDbStore, account: Account): Promise<Session> {
     const mls = new MlsDevice(t, account, account.deviceIdentity(), store);
     await mls.ensureKeyPackages();
     return new Session(t, store, account, mls);
@@ -124,6 +195,27 @@ export class Session {
 
   async auth(): Promise<{ headers: Record<string, string> }> {
     return { headers: { authorization: `Bearer ${await this.account.accessToken()}` } };
+  }
+
+  /** The stream ended because this session was revoked or expired: the keys stay open for a new login. */
+  async signedOut(reason: string): Promise<SignIn | undefined> {
+    if (this.deleting) return undefined;
+    await this.live.close().catch(() => undefined);
+    return new SignIn(this.transport, this.store, this.account, reason);
+  }
+
+  /** Deletes the account on the server (signed by the identity key), then this browser's profile. */
+  async deleteAccount(): Promise<void> {
+    this.deleting = true;
+    try {
+      await this.lifecycle.deleteAccount();
+    } catch (error) {
+      this.deleting = false;
+      throw error;
+    }
+    await this.live.close().catch(() => undefined);
+    this.store.close();
+    await IndexedDbStore.remove(this.store.profile);
   }
 
   async close(): Promise<void> {

@@ -3,18 +3,28 @@
  * Built by src/web/build.ts and served by the Cyphr server at `/` (docs/web.md).
  */
 import { h, messageOf, replace } from "./dom.js";
-import type { Session } from "./client.js";
+import { Session, type Opened, type SignIn } from "./client.js";
 import { shellScreen } from "./views/shell.js";
+import { signInScreen } from "./views/sign-in.js";
 import { welcomeScreen } from "./views/welcome.js";
 
 const root = document.getElementById("app")!;
 
 function signedOut(): void {
-  void welcomeScreen(root, signedIn).catch(fatal);
+  void welcomeScreen(root, opened).catch(fatal);
+}
+
+function opened(result: Opened): void {
+  if (result instanceof Session) signedIn(result);
+  else needsSignIn(result);
 }
 
 function signedIn(session: Session): void {
-  void shellScreen(root, session, signedOut).catch(fatal);
+  void shellScreen(root, session, { onLock: signedOut, onSignedOut: needsSignIn, onDeleted: signedOut }).catch(fatal);
+}
+
+function needsSignIn(signIn: SignIn): void {
+  signInScreen(root, signIn, signedIn, signedOut);
 }
 
 function fatal(error: unknown): void {

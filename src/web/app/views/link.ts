@@ -1,9 +1,9 @@
 /** The new device's side of linking: the link code as text and QR code, waiting for approval. */
 import { busy, h, messageOf, replace, statusLine } from "../dom.js";
 import { qrCode } from "../qr.js";
-import { Session } from "../client.js";
+import { Session, type Opened } from "../client.js";
 
-export async function linkScreen(root: HTMLElement, passphrase: string, onSession: (s: Session) => void, back: () => void): Promise<void> {
+export async function linkScreen(root: HTMLElement, passphrase: string, onSession: (opened: Opened) => void, back: () => void): Promise<void> {
   const { pending, finish, cancel } = await Session.beginLink(passphrase);
   const status = statusLine();
   const code = h("textarea", { class: "link-code", readonly: true, rows: 4, "aria-label": "Link code", "data-testid": "link-code" }, pending.code);

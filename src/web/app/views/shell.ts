@@ -1,16 +1,27 @@
 /**
- * The signed-in app: the chat list beside the open chat (one pane at a time on phones), new chats
- * and groups, devices, and the realtime stream's events routed to whatever shows them.
+ * The signed-in app: the chat list beside the open chat or the account screen (one pane at a time
+ * on phones), new chats and groups, devices, and the realtime stream's events routed to whatever
+ * shows them. A stream refused as unauthenticated (the session was revoked) signs this browser out.
  */
 import { ChatKind } from "../../../gen/cyphr/messaging/v1/messaging_pb.js";
-import type { Session } from "../client.js";
+import type { Session, SignIn } from "../client.js";
 import { busy, field, h, messageOf, replace, statusLine } from "../dom.js";
 import { ChatList, type ChatItem } from "./chat-list.js";
 import { ChatPane } from "./chat.js";
 import { devicesDialog } from "./devices.js";
 import { newGroupDialog } from "./members.js";
+import { securityPane } from "./security/pane.js";
 
-export async function shellScreen(root: HTMLElement, session: Session, onSignOut: () => void): Promise<void> {
+export interface ShellExits {
+  /** The Lock button: keys forgotten, back to the welcome screen. */
+  onLock: () => void;
+  /** The server ended this session: sign in again. */
+  onSignedOut: (signIn: SignIn) => void;
+  /** The account was deleted and this browser's profile removed. */
+  onDeleted: () => void;
+}
+
+export async function shellScreen(root: HTMLElement, session: Session, exits: ShellExits): Promise<void> {
   const me = session.account.cyphrId;
   const status = statusLine();
   const connection = h("span", { class: "connection", role: "status", "data-state": "connecting" }, "Connecting…");
@@ -79,15 +90,25 @@ export async function shellScreen(root: HTMLElement, session: Session, onSignOut
   group.addEventListener("click", () => newGroupDialog(session, (chatId) => void refreshList().then(() => openChat(chatId))));
   const devices = h("button", { type: "button" }, "Devices");
   devices.addEventListener("click", () => void devicesDialog(session));
+  const security = h("button", { type: "button" }, "Account & security");
+  security.addEventListener("click", () => openSecurity());
   const signOut = h("button", { type: "button", class: "ghost" }, "Lock");
-  signOut.addEventListener("click", () => void session.close().then(onSignOut));
+  signOut.addEventListener("click", () => void session.close().then(exits.onLock));
+
+  function openSecurity(): void {
+    open = undefined;
+    list.select(undefined);
+    replace(main, securityPane(session, { onBack: () => closeChat(), onDeleted: exits.onDeleted }));
+    layout.classList.add("chat-open");
+    main.querySelector("h2")?.focus();
+  }
 
   const sidebar = h(
     "aside",
     { class: "sidebar", "aria-label": "Chats and account" },
     h("header", { class: "me" }, h("strong", {}, me), connection, signOut),
     newChat,
-    h("div", { class: "row actions" }, group, devices),
+    h("div", { class: "row actions" }, group, devices, security),
     list.element,
     status,
   );
@@ -99,6 +120,9 @@ export async function shellScreen(root: HTMLElement, session: Session, onSignOut
     connection.dataset.state = s.state;
     connection.textContent = { connecting: "Connecting…", live: "Syncing…", caught_up: "Online", reconnecting: "Reconnecting…", closed: "Offline" }[s.state];
     if (s.state === "caught_up" && s.resyncRequired) void refreshList();
+    if (s.state === "closed" && s.error?.code === "unauthenticated") {
+      void session.signedOut(`This browser was signed out: ${s.error.message}`).then((signIn) => signIn && exits.onSignedOut(signIn));
+    }
   });
   live.on("message", (m) => {
     if (open?.item.chat.chatId === m.chatId) open.onMessage(m);

@@ -1,10 +1,11 @@
-/** The first screen: unlock a profile of this browser, create an account, or link this browser to one. */
+/** The first screen: unlock a profile of this browser, create an account, link this browser to one, or recover one. */
 import { IndexedDbStore } from "../../../sdk/web/index.js";
 import { busy, field, h, replace, statusLine } from "../dom.js";
-import { Session } from "../client.js";
+import { Session, type Opened } from "../client.js";
 import { linkScreen } from "./link.js";
+import { recoverForm } from "./recover.js";
 
-export async function welcomeScreen(root: HTMLElement, onSession: (s: Session) => void): Promise<void> {
+export async function welcomeScreen(root: HTMLElement, onSession: (opened: Opened) => void): Promise<void> {
   const profiles = await IndexedDbStore.profiles().catch(() => []);
   const status = statusLine();
   const card = h("main", { class: "welcome" }, h("div", { class: "brand" }, h("img", { src: "/icon.svg", alt: "", width: 48, height: 48 }), h("h1", {}, "Cyphr")), h("p", { class: "tagline" }, "End-to-end encrypted messages. Your keys never leave this browser."));
@@ -51,7 +52,7 @@ export async function welcomeScreen(root: HTMLElement, onSession: (s: Session) =
     void busy(linkButton, "Starting…", status, async () => linkScreen(root, linkPass.value, onSession, () => void welcomeScreen(root, onSession)));
   });
 
-  card.append(h("div", { class: "cards" }, register, link), status);
+  card.append(h("div", { class: "cards" }, register, link, recoverForm(status, onSession)), status);
   replace(root, card);
   (root.querySelector("input") as HTMLInputElement | null)?.focus();
 }
