@@ -10,6 +10,7 @@ import { staticSiteListener } from "../src/web/static-server.js";
 import { chromiumPath, launchBrowser, warnNoChromium, type Browser } from "./helpers/browser.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { uniqueCyphrId } from "./helpers/users.js";
+import { online, openPage, PASS, register, WAIT } from "./helpers/web-app.js";
 
 /**
  * The web messenger in a real Chromium (Debian's, headless) against a real server: two users
@@ -22,8 +23,6 @@ import { uniqueCyphrId } from "./helpers/users.js";
 const hasChromium = chromiumPath() !== undefined;
 if (!hasChromium) warnNoChromium();
 
-const PASS = "correct horse battery";
-const WAIT = { timeout: 30_000 };
 /** Each step drives up to three browsers through MLS operations on a shared 2-core machine. */
 const STEP_MS = 180_000;
 
@@ -32,27 +31,6 @@ async function reservePort(): Promise<{ server: http.Server; origin: string }> {
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-async function openPage(browser: Browser, name: string, url: string): Promise<Page> {
-  const context = await browser.context(name);
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.on("pageerror", (e) => console.error(`[${name}] page error: ${e.message}`));
-  page.on("console", (m) => m.type() === "error" && console.error(`[${name}] console: ${m.text()}`));
-  await page.goto(url);
-  return page;
-}
-
-async function register(page: Page, cyphrId: string): Promise<void> {
-  const form = page.getByRole("form", { name: "New account" });
-  await form.getByLabel("Cyphr ID").fill(cyphrId);
-  await form.getByLabel("Passphrase", { exact: true }).fill(PASS);
-  await form.getByLabel("Repeat passphrase").fill(PASS);
-  await form.getByRole("button", { name: "Create account" }).click();
-}
-
-async function online(page: Page): Promise<void> {
-  await page.locator(".connection[data-state=caught_up]").waitFor(WAIT);
 }
 
 async function openChat(page: Page, title: string): Promise<void> {
