@@ -77,7 +77,10 @@ export function durableFrameBody(
       // Only that the Welcome waits: its bytes (up to megabytes with a ratchet tree) come with MlsChatsService.ListWelcomes.
       return {
         time,
-        event: { case: "mlsWelcome", value: { chatId: event.chatId ?? "", deviceId: data.device ?? 0, commitSeq: BigInt(event.seq ?? 0), createdAt: time } },
+        event: {
+          case: "mlsWelcome",
+          value: { chatId: event.chatId ?? "", deviceId: data.device ?? 0, commitSeq: BigInt(event.seq ?? 0), createdAt: time, request: data.request === true },
+        },
       };
     case DurableKind.identityChanged:
       return {

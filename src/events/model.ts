@@ -10,7 +10,7 @@ export const DurableKind = {
   devicesChanged: 7,
   /** One of the account's devices runs low on one-time MLS key packages (chat_id NULL; data.device, data.suite, data.count). */
   keyPackagesLow: 8,
-  /** A Welcome into an MLS chat for one device of the recipient (seq: the commit's; data.device). */
+  /** A Welcome into an MLS chat for one device of the recipient (seq: the commit's; data.device, data.request). */
   mlsWelcome: 9,
   /** An account's identity key was replaced by RecoverAccount (chat_id NULL; data.user, data.cyphrId, data.identityKey). */
   identityChanged: 10,
@@ -31,6 +31,8 @@ export interface EventData {
   device?: number;
   suite?: number;
   count?: number;
+  /** mlsWelcome: the chat is a message request for the recipient (cyphr.privacy.v1) */
+  request?: boolean;
   /** identityChanged: the new identity public key, base64 */
   identityKey?: string;
 }

@@ -3,8 +3,8 @@ import { Role, SystemEventKind } from "../chats/model.js";
 import { appendSystemMessage } from "../chats/system-messages.js";
 import { assertCyphrIdFormat } from "../identity/cyphr-id.js";
 import type { Caller } from "../identity/tokens.js";
-import { decideGroupAdd, groupAddRecorded, type GroupAddDecision } from "../privacy/consent.js";
-import { InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../shared/errors.js";
+import { groupAddRecorded, requireGroupAdds } from "../privacy/consent.js";
+import { InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { spendSend } from "../messaging/rate-limit.js";
 import { checkEncryptedName, checkEncryptedSettings } from "./access.js";
 import { announceGroupChange } from "./announce.js";
@@ -34,12 +34,7 @@ export async function createGroup(
     const userIds = await userIdsByCyphrId(tx, ids);
     const missing = ids.find((id) => !userIds.has(id));
     if (missing !== undefined) throw new NotFoundError(`no user with cyphr_id ${quote(missing)}`);
-    const consents = new Map<string, Exclude<GroupAddDecision, "refused">>();
-    for (const id of ids) {
-      const consent = await decideGroupAdd(tx, caller.userId, userIds.get(id)!);
-      if (consent === "refused") throw new PermissionDeniedError(`${quote(id)} does not accept group adds from you`);
-      consents.set(userIds.get(id)!, consent);
-    }
+    const consents = await requireGroupAdds(tx, caller.userId, new Map(ids.map((id) => [id, userIds.get(id)!])));
     await insertGroupChat(tx, { id: chatId, encryptedName, encryptedSettings });
     const version = await bumpGroupVersion(tx, chatId);
     const seq = await appendSystemMessage(tx, chatId, {

@@ -4,8 +4,8 @@ import { appendSystemMessage } from "../chats/system-messages.js";
 import type { Db } from "../db/types.js";
 import { assertCyphrIdFormat } from "../identity/cyphr-id.js";
 import type { Caller } from "../identity/tokens.js";
-import { decideGroupAdd, groupAddRecorded } from "../privacy/consent.js";
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../shared/errors.js";
+import { groupAddRecorded, requireGroupAdds } from "../privacy/consent.js";
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { requireUuid } from "../shared/ids.js";
 import { lockGroupFor, requireRole } from "./access.js";
 import { announceGroupChange } from "./announce.js";
@@ -25,8 +25,7 @@ export async function addMember(
     const { group } = await lockGroupFor(tx, chatId, caller.userId, true);
     refuseMls(group.protocol);
     const userId = await requireUser(tx, input.cyphrId);
-    const consent = await decideGroupAdd(tx, caller.userId, userId);
-    if (consent === "refused") throw new PermissionDeniedError(`${quote(input.cyphrId)} does not accept group adds from you`);
+    const consent = (await requireGroupAdds(tx, caller.userId, new Map([[input.cyphrId, userId]]))).get(userId)!;
     const existing = await findMembership(tx, chatId, userId);
     if (existing && isActive(existing)) throw new AlreadyExistsError(`${quote(input.cyphrId)} is already a member`);
     if (group.member_count + 1 > ctx.maxMembers) {

@@ -10,6 +10,7 @@ import { parseDeviceCredentialIdentity } from "../mls/credential.js";
 import { readFraming } from "../mls/framing.js";
 import { ciphersuiteId } from "../mls/suites.js";
 import { spendSend } from "../messaging/rate-limit.js";
+import { notDeclined } from "../privacy/consent.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../shared/errors.js";
 import { checkCommitRequest, type CheckedCommit, type CommitRequest } from "./commit-input.js";
 import type { MlsChatsContext } from "./context.js";
@@ -43,15 +44,17 @@ export async function commitMlsChat(ctx: MlsChatsContext, caller: Caller, req: C
     if (earlier) return duplicateOutcome(tx, input.chatId, earlier, chat);
     checkAgainstChat(input, chat);
     if (external) await checkJoiningLeaf(tx, input, caller);
-    const plan = await planChange(ctx, tx, input, chat, membership);
+    const plan = await planChange(ctx, tx, input, chat, membership, caller.userId);
     const targets = input.welcome ? await welcomeTargets(tx, input.welcome, plan.membersAfter, plan.added.values()) : [];
     if (input.welcome && targets.length === 0) throw new InvalidArgumentError("welcome names no device");
     const { seq } = await allocateSeq(tx, input.chatId);
     const messageId = randomUUID();
     await insertCommitMessage(tx, { chatId: input.chatId, seq, id: messageId, senderId: caller.userId, clientMessageId: input.clientMessageId, bytes: input.commit, messageType: MLS_COMMIT_MESSAGE_TYPE });
     const epoch = await advanceEpoch(tx, input.chatId, input.groupInfoBytes);
-    // The commit goes to the members it was made for: those before the change (removed ones included).
-    await recordEvents(tx, [{ kind: DurableKind.messageNew, chatId: input.chatId, seq, data: null, recipients: [...plan.membersBefore] }]);
+    // The commit goes to the members it was made for: those before the change (removed ones
+    // included), except those who declined the chat (as for any message).
+    const recipients = await notDeclined(tx, input.chatId, [...plan.membersBefore]);
+    await recordEvents(tx, [{ kind: DurableKind.messageNew, chatId: input.chatId, seq, data: null, recipients }]);
     const groupVersion = plan.added.size + plan.removed.size > 0 ? await applyMembership(tx, input.chatId, caller.userId, plan) : 0;
     if (input.welcomeBytes) await routeWelcome(tx, input.chatId, seq, input.welcomeBytes, targets);
     return { messageId, seq, epoch, welcomed: await welcomedDevices(tx, input.chatId, seq), duplicate: false, groupVersion, chat };
@@ -108,15 +111,15 @@ async function checkJoiningLeaf(tx: Db, input: CheckedCommit, caller: Caller): P
   }
 }
 
-async function planChange(ctx: MlsChatsContext, tx: Db, input: CheckedCommit, chat: ChatProtocolRow, membership: Membership): Promise<MembershipPlan> {
+async function planChange(ctx: MlsChatsContext, tx: Db, input: CheckedCommit, chat: ChatProtocolRow, membership: Membership, callerId: string): Promise<MembershipPlan> {
   const changes = input.add.length + input.remove.length;
   if (changes > 0) {
     if (chat.kind !== ChatKind.group) throw new InvalidArgumentError("a direct chat's members are fixed: add_cyphr_ids and remove_cyphr_ids must be empty");
     if (membership.role !== Role.admin) throw new PermissionDeniedError("only group admins can add or remove members");
-    return planMembership(tx, input.chatId, input.add, input.remove, ctx.maxMembers);
+    return planMembership(tx, input.chatId, callerId, input, ctx.maxMembers);
   }
   const members = new Set(await activeMemberIds(tx, input.chatId));
-  return { added: new Map(), removed: new Map(), membersBefore: members, membersAfter: members };
+  return { added: new Map(), removed: new Map(), consents: new Map(), membersBefore: members, membersAfter: members };
 }
 
 async function duplicateOutcome(tx: Db, chatId: string, earlier: { id: string; seq: number; message_type: number; ciphertext: Buffer | null }, chat: ChatProtocolRow) {

@@ -8,6 +8,7 @@ import { assertCyphrIdFormat } from "../identity/cyphr-id.js";
 import { findIdentityByCyphrId } from "../identity/repo.js";
 import type { Caller } from "../identity/tokens.js";
 import { ciphersuiteById, ciphersuiteId } from "../mls/suites.js";
+import { directChatCreated } from "../privacy/consent.js";
 import { spendSend } from "../messaging/rate-limit.js";
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { quote } from "../shared/quote.js";
@@ -46,7 +47,13 @@ export async function createMlsChat(ctx: MlsChatsContext, caller: Caller, input:
     const peer = await findIdentityByCyphrId(ctx.pool, input.peerCyphrId);
     if (!peer) throw new NotFoundError(`no user with cyphr_id ${quote(input.peerCyphrId)}`);
     if (peer.id === caller.userId) throw new InvalidArgumentError("peer_cyphr_id is your own; a direct chat needs another user");
-    if (!(await insertDirectChat(ctx.pool, chatId, caller.userId, peer.id, { ciphersuite }))) {
+    const created = await ctx.pool.transaction(async (tx) => {
+      if (!(await insertDirectChat(tx, chatId, caller.userId, peer.id, { ciphersuite }))) return false;
+      // Starting a chat is writing first: for the peer it is a request until they accept (src/privacy/consent.ts).
+      await directChatCreated(tx, chatId, caller.userId, peer.id);
+      return true;
+    });
+    if (!created) {
       const existing = await findDirectChat(ctx.pool, caller.userId, peer.id, ChatProtocol.mls);
       throw new AlreadyExistsError(`you already have an MLS direct chat with ${quote(input.peerCyphrId)}: ${existing}`);
     }

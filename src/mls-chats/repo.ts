@@ -115,10 +115,13 @@ export async function welcomedDevices(db: Db, chatId: string, commitSeq: number)
     ORDER BY i.cyphr_id, d.device_id`);
 }
 
-const welcomeRow = z.object({ chat_id: uuid, welcome: bytes, commit_seq: z.number(), created_at: timestamp });
+const welcomeRow = z.object({ chat_id: uuid, welcome: bytes, commit_seq: z.number(), created_at: timestamp, request: z.boolean() });
 export type WelcomeRow = z.infer<typeof welcomeRow>;
 
-/** The Welcomes kept for a device, oldest first. */
+/**
+ * The Welcomes kept for a device, oldest first, each with whether its chat is an open request
+ * for the device's user; of all chats (no `chatId`), not those the user declined.
+ */
 export async function listDeviceWelcomes(db: Db, userId: string, deviceId: number, chatId: string | null, limit: number, maxBytes: number): Promise<{ welcomes: WelcomeRow[]; truncated: boolean }> {
   // Sizes and the running total come from the TOAST headers: only the Welcomes that fit are read.
   const rows = await db.any(sql.type(welcomeRow.extend({ listed: z.number() }))`
@@ -126,9 +129,11 @@ export async function listDeviceWelcomes(db: Db, userId: string, deviceId: numbe
     WITH listed AS (
       SELECT w.id, row_number() OVER (ORDER BY w.id) AS rn, sum(octet_length(w.welcome)) OVER (ORDER BY w.id) AS total
       FROM mls_welcome_devices d JOIN mls_welcomes w ON w.id = d.welcome_id
-      WHERE d.user_id = ${userId} AND d.device_id = ${deviceId} ${chatId ? sql.fragment`AND w.chat_id = ${chatId}` : sql.fragment``}
+      WHERE d.user_id = ${userId} AND d.device_id = ${deviceId}
+        ${chatId ? sql.fragment`AND w.chat_id = ${chatId}` : sql.fragment`AND NOT EXISTS (SELECT 1 FROM chat_requests q WHERE q.chat_id = w.chat_id AND q.user_id = ${userId} AND q.declined_at IS NOT NULL)`}
     )
-    SELECT w.chat_id, w.welcome, w.commit_seq, w.created_at, (SELECT count(*) FROM listed)::int AS listed
+    SELECT w.chat_id, w.welcome, w.commit_seq, w.created_at, (SELECT count(*) FROM listed)::int AS listed,
+      EXISTS (SELECT 1 FROM chat_requests q WHERE q.chat_id = w.chat_id AND q.user_id = ${userId} AND q.declined_at IS NULL) AS request
     FROM listed l JOIN mls_welcomes w ON w.id = l.id
     WHERE l.rn <= ${limit} AND (l.rn = 1 OR l.total <= ${maxBytes})
     ORDER BY l.id`);

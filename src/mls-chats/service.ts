@@ -54,7 +54,7 @@ export function mlsChatsService(ctx: MlsChatsContext): ServiceImpl<typeof MlsCha
       const { welcomes, truncated } = await listWelcomes(ctx, caller, req.chatId);
       return {
         truncated,
-        welcomes: welcomes.map((w) => ({ chatId: w.chat_id, deviceId: caller.deviceId, welcome: w.welcome, commitSeq: BigInt(w.commit_seq), createdAt: timestampFromDate(w.created_at) })),
+        welcomes: welcomes.map((w) => ({ chatId: w.chat_id, deviceId: caller.deviceId, welcome: w.welcome, commitSeq: BigInt(w.commit_seq), createdAt: timestampFromDate(w.created_at), request: w.request })),
       };
     },
   };

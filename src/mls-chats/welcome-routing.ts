@@ -3,6 +3,7 @@ import { recordEvents } from "../events/log.js";
 import { DurableKind } from "../events/model.js";
 import { devicesOfRefs } from "../key-packages/repo.js";
 import type { WelcomeFraming } from "../mls/framing.js";
+import { requestStates } from "../privacy/consent.js";
 import { InvalidArgumentError } from "../shared/errors.js";
 import { insertWelcome } from "./repo.js";
 
@@ -31,11 +32,25 @@ export async function welcomeTargets(db: Db, welcome: WelcomeFraming, membersAft
   return targets;
 }
 
-/** Stores the Welcome for its devices and records one durable mls_welcome event per device, in the commit's transaction. */
+/**
+ * Stores the Welcome for its devices and records one durable mls_welcome event per device, in
+ * the commit's transaction (after the membership change, so that the event says whether the
+ * chat is a request for its user). A user who declined the chat gets no event, and the Welcome
+ * is kept for them only as for a device that never asks (ListWelcomes of that chat by id).
+ */
 export async function routeWelcome(db: Db, chatId: string, commitSeq: number, welcome: Uint8Array, targets: readonly WelcomeTarget[]): Promise<void> {
   await insertWelcome(db, chatId, commitSeq, welcome, targets);
+  const requests = await requestStates(db, chatId, [...new Set(targets.map((t) => t.userId))]);
   await recordEvents(
     db,
-    targets.map((t) => ({ kind: DurableKind.mlsWelcome, chatId, seq: commitSeq, data: { device: t.deviceId }, recipients: [t.userId] })),
+    targets
+      .filter((t) => requests.get(t.userId) !== "declined")
+      .map((t) => ({
+        kind: DurableKind.mlsWelcome,
+        chatId,
+        seq: commitSeq,
+        data: requests.get(t.userId) === "open" ? { device: t.deviceId, request: true } : { device: t.deviceId },
+        recipients: [t.userId],
+      })),
   );
 }

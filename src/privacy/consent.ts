@@ -1,17 +1,20 @@
 /**
  * The consent and block checks other domains call from the one place each flow decides
  * delivery: messaging after a send and in receipts, realtime for typing and call signals,
- * groups when adding members. Each answers "who may get this" so a blocked or not-yet-
- * accepted user gets exactly what they would get from someone offline who never reads.
+ * groups and MLS commits when adding members, MLS chats when one starts. Each answers "who
+ * may get this" so a blocked or not-yet-accepted user gets exactly what they would get from
+ * someone offline who never reads.
  */
 import type { Db } from "../db/types.js";
 import { BoundedMap } from "../shared/bounded-map.js";
+import { PermissionDeniedError } from "../shared/errors.js";
+import { quote } from "../shared/quote.js";
 import { GroupAddPolicy } from "./model.js";
 import { addContact, chatAudience, contactAudience, hasAccepted, hasBlocked, notBlocking, type Shared } from "./relations-repo.js";
-import { openRequest, recordDirectSend } from "./requests-repo.js";
+import { declineRequest, openRequest, recordDirectSend, requestStates } from "./requests-repo.js";
 import { readSettings } from "./settings-repo.js";
 
-export { chatAudience, contactAudience, notBlocking, type Shared };
+export { chatAudience, contactAudience, notBlocking, requestStates, type Shared };
 
 /** (chat, sender) pairs whose consent effects are recorded: a sender's later sends in the chat change nothing more. */
 const recordedSenders = new BoundedMap<string, true>(100_000);
@@ -28,6 +31,17 @@ export async function messageStored(db: Db, chatId: string, senderId: string): P
   recordedSenders.set(key, true);
 }
 
+/**
+ * For a direct chat `creatorId` just created with `peerId` (MlsChatsService.CreateMlsChat), in
+ * its transaction: as a first message, the creator accepts the peer and the chat is a request
+ * for the peer unless the peer accepted the creator; a declined one when the peer blocked the
+ * creator, so that it never shows for the blocker (as blocking declines open requests).
+ */
+export async function directChatCreated(db: Db, chatId: string, creatorId: string, peerId: string): Promise<void> {
+  await recordDirectSend(db, chatId, creatorId);
+  if (await hasBlocked(db, peerId, creatorId)) await declineRequest(db, chatId, peerId);
+}
+
 /** Forgets recorded senders of a user (their relations changed: a block, an unblock, a decline). */
 export function relationsChanged(): void {
   recordedSenders.clear();
@@ -41,7 +55,7 @@ export type GroupAddDecision = "refused" | "request" | "member";
  * NOBODY policy would refuse it); NOBODY refuses everyone; CONTACTS lets accepted contacts
  * add directly and makes anyone else's add a request; EVERYONE adds directly.
  */
-export async function decideGroupAdd(db: Db, adderId: string, memberId: string): Promise<GroupAddDecision> {
+async function decideGroupAdd(db: Db, adderId: string, memberId: string): Promise<GroupAddDecision> {
   if (await hasBlocked(db, memberId, adderId)) return "refused";
   const settings = await readSettings(db, memberId);
   const policy = settings?.settings.groupAdds ?? GroupAddPolicy.Contacts;
@@ -50,8 +64,33 @@ export async function decideGroupAdd(db: Db, adderId: string, memberId: string):
   return (await hasAccepted(db, memberId, adderId)) ? "member" : "request";
 }
 
+/** How each user added goes when it goes through: by user id. */
+export type GroupAddConsents = Map<string, Exclude<GroupAddDecision, "refused">>;
+
+/**
+ * The one rule for every way of adding users to a group (GroupsService.CreateGroup and
+ * AddMember, MlsChatsService.CommitMlsChat): decides each add of `added` (Cyphr ID → user
+ * id) before anything is written, and refuses the whole change with PERMISSION_DENIED naming
+ * the first user who does not take adds from the adder (a block answers as NOBODY does).
+ */
+export async function requireGroupAdds(db: Db, adderId: string, added: ReadonlyMap<string, string>): Promise<GroupAddConsents> {
+  const consents: GroupAddConsents = new Map();
+  for (const [cyphrId, userId] of added) {
+    const decision = await decideGroupAdd(db, adderId, userId);
+    if (decision === "refused") throw new PermissionDeniedError(`${quote(cyphrId)} does not accept group adds from you`);
+    consents.set(userId, decision);
+  }
+  return consents;
+}
+
 /** Records a group add that went through: the adder accepts the member; a request add opens a request. */
 export async function groupAddRecorded(db: Db, chatId: string, adderId: string, memberId: string, decision: Exclude<GroupAddDecision, "refused">): Promise<void> {
   await addContact(db, adderId, memberId);
   if (decision === "request") await openRequest(db, chatId, memberId, adderId);
+}
+
+/** Of `candidates` (members of `chatId`), those it still reaches: not those who declined it (for them it is gone). */
+export async function notDeclined(db: Db, chatId: string, candidates: readonly string[]): Promise<string[]> {
+  const states = await requestStates(db, chatId, candidates);
+  return candidates.filter((u) => states.get(u) !== "declined");
 }

@@ -61,3 +61,16 @@ export async function recordDirectSend(db: Db, chatId: string, senderId: string)
     WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.user_id = chat.peer AND c.contact_id = ${senderId})
     ON CONFLICT DO NOTHING`);
 }
+
+/** Whether `chatId` is a request for a user, and whether they declined it. */
+export type RequestState = "open" | "declined";
+
+/** Of `userIds`, those for whom `chatId` is a request, open or declined (the others are absent). */
+export async function requestStates(db: Db, chatId: string, userIds: readonly string[]): Promise<Map<string, RequestState>> {
+  if (userIds.length === 0) return new Map();
+  const rows = await db.any(sql.type(z.object({ user_id: uuid, declined: z.boolean() }))`
+    /* chatRequestStates */
+    SELECT user_id, declined_at IS NOT NULL AS declined FROM chat_requests
+    WHERE chat_id = ${chatId} AND user_id = ANY (${sql.array(userIds, "uuid")})`);
+  return new Map(rows.map((r) => [r.user_id, r.declined ? "declined" : "open"]));
+}

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cyphr/mls/v1/mls_chats.proto.
  */
 export const file_cyphr_mls_v1_mls_chats: GenFile = /*@__PURE__*/
-  fileDesc("ChxjeXBoci9tbHMvdjEvbWxzX2NoYXRzLnByb3RvEgxjeXBoci5tbHMudjEieQoUQ3JlYXRlTWxzQ2hhdFJlcXVlc3QSFwoNcGVlcl9jeXBocl9pZBgBIAEoCUgAEisKBWdyb3VwGAIgASgLMhouY3lwaHIubWxzLnYxLk1sc0dyb3VwU3BlY0gAEhMKC2NpcGhlcnN1aXRlGAMgASgNQgYKBGtpbmQiQgoMTWxzR3JvdXBTcGVjEhYKDmVuY3J5cHRlZF9uYW1lGAEgASgMEhoKEmVuY3J5cHRlZF9zZXR0aW5ncxgCIAEoDCJeChVDcmVhdGVNbHNDaGF0UmVzcG9uc2USDwoHY2hhdF9pZBgBIAEoCRIQCghncm91cF9pZBgCIAEoDBITCgtjaXBoZXJzdWl0ZRgDIAEoDRINCgVlcG9jaBgEIAEoBCKoAQoUQ29tbWl0TWxzQ2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIZChFjbGllbnRfbWVzc2FnZV9pZBgCIAEoCRIOCgZjb21taXQYAyABKAwSDwoHd2VsY29tZRgEIAEoDBISCgpncm91cF9pbmZvGAUgASgMEhUKDWFkZF9jeXBocl9pZHMYBiADKAkSGAoQcmVtb3ZlX2N5cGhyX2lkcxgHIAMoCSKhAQoVQ29tbWl0TWxzQ2hhdFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSCwoDc2VxGAIgASgEEg0KBWVwb2NoGAMgASgEEi4KCHdlbGNvbWVkGAQgAygLMhwuY3lwaHIubWxzLnYxLldlbGNvbWVkRGV2aWNlEhEKCWR1cGxpY2F0ZRgFIAEoCBIVCg1ncm91cF92ZXJzaW9uGAYgASgEIkYKDldlbGNvbWVkRGV2aWNlEg8KB3VzZXJfaWQYASABKAkSEAoIY3lwaHJfaWQYAiABKAkSEQoJZGV2aWNlX2lkGAMgASgNIiYKE0dldEdyb3VwSW5mb1JlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCSJOChRHZXRHcm91cEluZm9SZXNwb25zZRISCgpncm91cF9pbmZvGAEgASgMEg0KBWVwb2NoGAIgASgEEhMKC2NpcGhlcnN1aXRlGAMgASgNImQKEkpvaW5NbHNDaGF0UmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhkKEWNsaWVudF9tZXNzYWdlX2lkGAIgASgJEg4KBmNvbW1pdBgDIAEoDBISCgpncm91cF9pbmZvGAQgASgMIlgKE0pvaW5NbHNDaGF0UmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRILCgNzZXEYAiABKAQSDQoFZXBvY2gYAyABKAQSEQoJZHVwbGljYXRlGAQgASgIIiYKE0xpc3RXZWxjb21lc1JlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCSJVChRMaXN0V2VsY29tZXNSZXNwb25zZRIqCgh3ZWxjb21lcxgBIAMoCzIYLmN5cGhyLm1scy52MS5NbHNXZWxjb21lEhEKCXRydW5jYXRlZBgCIAEoCCKFAQoKTWxzV2VsY29tZRIPCgdjaGF0X2lkGAEgASgJEhEKCWRldmljZV9pZBgCIAEoDRIPCgd3ZWxjb21lGAMgASgMEhIKCmNvbW1pdF9zZXEYBCABKAQSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAy0QMKD01sc0NoYXRzU2VydmljZRJYCg1DcmVhdGVNbHNDaGF0EiIuY3lwaHIubWxzLnYxLkNyZWF0ZU1sc0NoYXRSZXF1ZXN0GiMuY3lwaHIubWxzLnYxLkNyZWF0ZU1sc0NoYXRSZXNwb25zZRJYCg1Db21taXRNbHNDaGF0EiIuY3lwaHIubWxzLnYxLkNvbW1pdE1sc0NoYXRSZXF1ZXN0GiMuY3lwaHIubWxzLnYxLkNvbW1pdE1sc0NoYXRSZXNwb25zZRJaCgxHZXRHcm91cEluZm8SIS5jeXBoci5tbHMudjEuR2V0R3JvdXBJbmZvUmVxdWVzdBoiLmN5cGhyLm1scy52MS5HZXRHcm91cEluZm9SZXNwb25zZSIDkAIBElIKC0pvaW5NbHNDaGF0EiAuY3lwaHIubWxzLnYxLkpvaW5NbHNDaGF0UmVxdWVzdBohLmN5cGhyLm1scy52MS5Kb2luTWxzQ2hhdFJlc3BvbnNlEloKDExpc3RXZWxjb21lcxIhLmN5cGhyLm1scy52MS5MaXN0V2VsY29tZXNSZXF1ZXN0GiIuY3lwaHIubWxzLnYxLkxpc3RXZWxjb21lc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChxjeXBoci9tbHMvdjEvbWxzX2NoYXRzLnByb3RvEgxjeXBoci5tbHMudjEieQoUQ3JlYXRlTWxzQ2hhdFJlcXVlc3QSFwoNcGVlcl9jeXBocl9pZBgBIAEoCUgAEisKBWdyb3VwGAIgASgLMhouY3lwaHIubWxzLnYxLk1sc0dyb3VwU3BlY0gAEhMKC2NpcGhlcnN1aXRlGAMgASgNQgYKBGtpbmQiQgoMTWxzR3JvdXBTcGVjEhYKDmVuY3J5cHRlZF9uYW1lGAEgASgMEhoKEmVuY3J5cHRlZF9zZXR0aW5ncxgCIAEoDCJeChVDcmVhdGVNbHNDaGF0UmVzcG9uc2USDwoHY2hhdF9pZBgBIAEoCRIQCghncm91cF9pZBgCIAEoDBITCgtjaXBoZXJzdWl0ZRgDIAEoDRINCgVlcG9jaBgEIAEoBCKoAQoUQ29tbWl0TWxzQ2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIZChFjbGllbnRfbWVzc2FnZV9pZBgCIAEoCRIOCgZjb21taXQYAyABKAwSDwoHd2VsY29tZRgEIAEoDBISCgpncm91cF9pbmZvGAUgASgMEhUKDWFkZF9jeXBocl9pZHMYBiADKAkSGAoQcmVtb3ZlX2N5cGhyX2lkcxgHIAMoCSKhAQoVQ29tbWl0TWxzQ2hhdFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSCwoDc2VxGAIgASgEEg0KBWVwb2NoGAMgASgEEi4KCHdlbGNvbWVkGAQgAygLMhwuY3lwaHIubWxzLnYxLldlbGNvbWVkRGV2aWNlEhEKCWR1cGxpY2F0ZRgFIAEoCBIVCg1ncm91cF92ZXJzaW9uGAYgASgEIkYKDldlbGNvbWVkRGV2aWNlEg8KB3VzZXJfaWQYASABKAkSEAoIY3lwaHJfaWQYAiABKAkSEQoJZGV2aWNlX2lkGAMgASgNIiYKE0dldEdyb3VwSW5mb1JlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCSJOChRHZXRHcm91cEluZm9SZXNwb25zZRISCgpncm91cF9pbmZvGAEgASgMEg0KBWVwb2NoGAIgASgEEhMKC2NpcGhlcnN1aXRlGAMgASgNImQKEkpvaW5NbHNDaGF0UmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhkKEWNsaWVudF9tZXNzYWdlX2lkGAIgASgJEg4KBmNvbW1pdBgDIAEoDBISCgpncm91cF9pbmZvGAQgASgMIlgKE0pvaW5NbHNDaGF0UmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRILCgNzZXEYAiABKAQSDQoFZXBvY2gYAyABKAQSEQoJZHVwbGljYXRlGAQgASgIIiYKE0xpc3RXZWxjb21lc1JlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCSJVChRMaXN0V2VsY29tZXNSZXNwb25zZRIqCgh3ZWxjb21lcxgBIAMoCzIYLmN5cGhyLm1scy52MS5NbHNXZWxjb21lEhEKCXRydW5jYXRlZBgCIAEoCCKWAQoKTWxzV2VsY29tZRIPCgdjaGF0X2lkGAEgASgJEhEKCWRldmljZV9pZBgCIAEoDRIPCgd3ZWxjb21lGAMgASgMEhIKCmNvbW1pdF9zZXEYBCABKAQSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHcmVxdWVzdBgGIAEoCDLRAwoPTWxzQ2hhdHNTZXJ2aWNlElgKDUNyZWF0ZU1sc0NoYXQSIi5jeXBoci5tbHMudjEuQ3JlYXRlTWxzQ2hhdFJlcXVlc3QaIy5jeXBoci5tbHMudjEuQ3JlYXRlTWxzQ2hhdFJlc3BvbnNlElgKDUNvbW1pdE1sc0NoYXQSIi5jeXBoci5tbHMudjEuQ29tbWl0TWxzQ2hhdFJlcXVlc3QaIy5jeXBoci5tbHMudjEuQ29tbWl0TWxzQ2hhdFJlc3BvbnNlEloKDEdldEdyb3VwSW5mbxIhLmN5cGhyLm1scy52MS5HZXRHcm91cEluZm9SZXF1ZXN0GiIuY3lwaHIubWxzLnYxLkdldEdyb3VwSW5mb1Jlc3BvbnNlIgOQAgESUgoLSm9pbk1sc0NoYXQSIC5jeXBoci5tbHMudjEuSm9pbk1sc0NoYXRSZXF1ZXN0GiEuY3lwaHIubWxzLnYxLkpvaW5NbHNDaGF0UmVzcG9uc2USWgoMTGlzdFdlbGNvbWVzEiEuY3lwaHIubWxzLnYxLkxpc3RXZWxjb21lc1JlcXVlc3QaIi5jeXBoci5tbHMudjEuTGlzdFdlbGNvbWVzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * CreateMlsChatRequest says which chat to create.
@@ -521,6 +521,18 @@ export type MlsWelcome = Message<"cyphr.mls.v1.MlsWelcome"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 5;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * True when the chat is a message request for the device's user
+   * (cyphr.privacy.v1): it was started, or they were added, by someone they
+   * have not accepted. It stays one until they accept (PrivacyService.AcceptChat,
+   * or by sending in it) and nothing of theirs (receipts, typing, presence)
+   * reaches the others meanwhile; DeclineChat removes it. In ListWelcomes:
+   * as it is now; in the realtime mls_welcome event: as it was when routed.
+   *
+   * @generated from field: bool request = 6;
+   */
+  request: boolean;
 };
 
 /**
@@ -578,7 +590,10 @@ export const MlsChatsService: GenService<{
    * CreateMlsChat creates an MLS chat at epoch 0. A direct chat names the
    * peer (one MLS direct chat per pair of users, besides any OPAQUE one); a
    * group names its encrypted name and settings and has the caller as its
-   * admin. The caller then creates the MLS group with group_id = the
+   * admin. Starting a direct chat is writing first (cyphr.privacy.v1): the
+   * caller accepts the peer, and for a peer who has not accepted the caller
+   * the chat is a message request (one that never shows for a peer who
+   * blocked the caller, who is answered as for any peer). The caller then creates the MLS group with group_id = the
    * returned group_id and the returned ciphersuite, claims key packages of
    * the peer's (or members') devices and of its own other devices, and sends
    * the first commit with CommitMlsChat.
@@ -600,7 +615,13 @@ export const MlsChatsService: GenService<{
    * The commit becomes a message of type MESSAGE_TYPE_MLS_COMMIT in the
    * chat's history (seq order), delivered like any message; users added see
    * the chat from the system message recording their addition, after the
-   * commit; users removed see it up to and including the commit.
+   * commit; users removed see it up to and including the commit. Each user
+   * added must take adds from the caller, by the rule GroupsService applies
+   * (their group_adds setting, cyphr.privacy.v1, and blocks): otherwise
+   * nothing of the commit is applied (no member, no Welcome, the epoch
+   * unchanged). A user added by someone they have not accepted gets the
+   * group as a message request. Members who declined the chat are not sent
+   * the commit.
    * Retrying with the same client_message_id returns the original result.
    * Errors: INVALID_ARGUMENT (a commit, Welcome or GroupInfo that is not one,
    * names another group, another epoch or ciphersuite; a Welcome naming a
@@ -608,7 +629,8 @@ export const MlsChatsService: GenService<{
    * not a member after the change; an added user none of whose devices is
    * welcomed; a Welcome missing when users are added); FAILED_PRECONDITION
    * ("stale epoch", naming the chat's epoch; a full group; the last admin
-   * removed); PERMISSION_DENIED (not an admin; no longer a member);
+   * removed); PERMISSION_DENIED (not an admin; no longer a member; "<cyphr
+   * id> does not accept group adds from you", as GroupsService answers);
    * NOT_FOUND (no such chat, or a user to add or remove).
    *
    * @generated from rpc cyphr.mls.v1.MlsChatsService.CommitMlsChat
@@ -648,7 +670,9 @@ export const MlsChatsService: GenService<{
   /**
    * ListWelcomes returns the Welcomes routed to the caller's device that are
    * still kept (30 days), oldest first, of one chat or of all: what the
-   * device's mls_welcome events announce.
+   * device's mls_welcome events announce. Of all chats: not those the
+   * caller's account declined (DeclineChat, or started by someone it blocked),
+   * which announce none; such a chat's Welcomes come only when asked by its id.
    * Errors: INVALID_ARGUMENT (chat_id not a UUID).
    *
    * @generated from rpc cyphr.mls.v1.MlsChatsService.ListWelcomes
