@@ -32,6 +32,8 @@ const privacy = (d: MlsDevice) => privacyOf(server.baseUrl, d.user);
 const groups = (d: MlsDevice) => clientFor(GroupsService, "connect", server.baseUrl, { token: d.user.accessToken });
 
 /** New users, each with one device that has key packages uploaded. */
+async function users(count: 2): Promise<[MlsDevice, MlsDevice]>;
+async function users(count: 3): Promise<[MlsDevice, MlsDevice, MlsDevice]>;
 async function users(count: number): Promise<MlsDevice[]> {
   const devices: MlsDevice[] = [];
   for (let i = 0; i < count; i++) {
@@ -117,7 +119,7 @@ describe("an MLS direct chat from someone not accepted", () => {
     const { chatId } = await alice.sdk.startDirectChat(bob.user.cyphrId);
     await bob.acceptWelcome(chatId);
     await privacy(bob).declineChat({ chatId });
-    expect(await chatIds(bob, ChatListFilter.ALL)).not.toContain(chatId);
+    expect(await chatIds(bob, ChatListFilter.UNSPECIFIED)).not.toContain(chatId);
     expect((await bob.chats.listWelcomes({})).welcomes).toEqual([]);
     const bobStream = await online(bob);
     const sent = await alice.send(chatId, "after the decline");
@@ -136,7 +138,7 @@ describe("an MLS direct chat started by someone the peer blocked", () => {
     expect(started.welcomed).toEqual([{ cyphrId: bob.user.cyphrId, deviceId: 1 }]);
     const sent = await alice.send(started.chatId, "from someone blocked");
     expect(sent.seq).toBe(2n);
-    expect(await chatIds(bob, ChatListFilter.ALL)).toEqual([]);
+    expect(await chatIds(bob, ChatListFilter.UNSPECIFIED)).toEqual([]);
     expect((await bob.chats.listWelcomes({})).welcomes).toEqual([]);
     expect(await bobStream.quiet("mlsWelcome", QUIET_MS)).toEqual([]);
     expect(bobStream.all("messageNew")).toEqual([]);
@@ -153,11 +155,11 @@ describe("adding users to an MLS group by commit", () => {
     await expect(alice.sdk.createGroup([bob.user.cyphrId])).rejects.toMatchObject({ code: "permission_denied", message: refusal });
     await expectRpcError(groups(alice).createGroup({ encryptedName: new Uint8Array([1]), memberCyphrIds: [bob.user.cyphrId] }), Code.PermissionDenied, refusal);
 
-    const [chatId] = await chatIds(alice, ChatListFilter.ALL);
+    const [chatId] = await chatIds(alice, ChatListFilter.UNSPECIFIED);
     expect(await epochOf(alice, chatId!)).toBe(0n);
     expect((await groups(alice).listMembers({ chatId: chatId! })).members.map((m) => m.cyphrId)).toEqual([alice.user.cyphrId]);
     expect((await bob.chats.listWelcomes({})).welcomes).toEqual([]);
-    expect(await chatIds(bob, ChatListFilter.ALL)).toEqual([]);
+    expect(await chatIds(bob, ChatListFilter.UNSPECIFIED)).toEqual([]);
     expect(await bobStream.quiet("mlsWelcome", QUIET_MS)).toEqual([]);
     // The creator's group stayed at epoch 0 on both sides: the next add commits epoch 1.
     const added = await alice.sdk.addMembers(chatId!, [carol.user.cyphrId]);
@@ -196,7 +198,7 @@ describe("adding users to an MLS group by commit", () => {
     });
     expect((await groups(alice).listMembers({ chatId })).members).toHaveLength(1);
     expect(await epochOf(alice, chatId)).toBe(epoch);
-    expect(await chatIds(carol, ChatListFilter.ALL)).toEqual([]);
+    expect(await chatIds(carol, ChatListFilter.UNSPECIFIED)).toEqual([]);
     const history = await alice.messaging.listMessages({ chatId, cursorSeq: 0n, direction: 2, limit: 50 });
     expect(history.messages.filter((m) => m.messageType === MessageType.MLS_COMMIT)).toHaveLength(1); // createGroup's own
   });
