@@ -5,5 +5,7 @@ export { AccountLifecycle, newRecoveryPhrase, recoverAccount, recoveryKeyFromPhr
 export type { PendingLink } from "./pending-link.js";
 export { MlsDevice, type CommitResult, type Content, type HistoryMessage, type TokenSource, type UnreadableReason } from "./mls/index.js";
 export * from "./realtime/index.js";
+export { PeerIdentities, MAX_IDENTITY_CHANGES, type IdentityChange, type IdentityNotice, type PeerIdentity } from "./peers.js";
+export { safetyNumber } from "./safety-number.js";
 export { MemoryStore, type Store } from "./store.js";
 export { Attachments, decodeReference, encodeReference, type AttachmentRef, type PendingUpload, type Progress, type SentFile, type UploadOptions } from "./attachments/index.js";

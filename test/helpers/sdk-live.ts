@@ -52,7 +52,7 @@ export function liveDevice(name: string, account: Account, store: Store, spec: D
   const mode = spec.protocol === "grpc-web" ? "server" : "bidi";
   const live = new Live({ transport, account, mls, store, mode, ...spec.tuning });
   const events: LiveEvent[] = [];
-  const kinds = ["message", "edited", "deleted", "unreadable", "receipt", "typing", "presence", "chat", "devices_changed", "key_packages", "call", "state", "error"] as const;
+  const kinds = ["message", "edited", "deleted", "unreadable", "receipt", "typing", "presence", "chat", "devices_changed", "identity_changed", "key_packages", "call", "state", "error"] as const;
   for (const kind of kinds) live.on(kind, (e) => events.push(e));
   return {
     name,

@@ -140,6 +140,26 @@ export interface DevicesChangedEvent {
   updatedChats: { chatId: string; added: number[]; removed: number[] }[];
 }
 
+/**
+ * A chat peer's identity key changed: they recovered their account with its recovery phrase, their
+ * old devices are gone, and their safety number with this account changed (show it; the users can
+ * compare the new number out of band). The SDK checked the new key against the server's device
+ * list, stored it (PeerIdentities: `noticesIn(chat)` places the change in history), and updated the
+ * shared chats' MLS groups to the new device list (`updatedChats`, as for devices_changed).
+ */
+export interface IdentityChangedEvent {
+  kind: "identity_changed";
+  userId: string;
+  cyphrId: string;
+  /** The new Ed25519 identity public key (32 bytes). */
+  identityKey: Uint8Array;
+  /** The new safety number of this account and theirs (safety-number.ts). */
+  safetyNumber: string;
+  /** The chats this device shares with them. */
+  chatIds: string[];
+  updatedChats: { chatId: string; added: number[]; removed: number[] }[];
+}
+
 /** The server told this device its one-time key packages run low; the SDK uploaded `uploaded` more. */
 export interface KeyPackagesEvent {
   kind: "key_packages";
@@ -211,6 +231,7 @@ export type LiveEvent =
   | PresenceEvent
   | ChatEvent
   | DevicesChangedEvent
+  | IdentityChangedEvent
   | KeyPackagesEvent
   | CallEvent
   | StateEvent

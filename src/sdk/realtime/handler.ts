@@ -9,13 +9,16 @@ import { MessageType, type Message } from "../../gen/cyphr/messaging/v1/messagin
 import type { ServerFrame } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
 import { toCyphrError, type CyphrError } from "../errors.js";
 import type { MlsDevice } from "../mls/mls-device.js";
-import type { ChatEvent, DevicesChangedEvent, LiveEvent } from "./events.js";
+import type { PeerIdentities } from "../peers.js";
+import type { ChatEvent, LiveEvent } from "./events.js";
+import { identityChanged, syncPeerDevices, type PeerSyncDeps } from "./identity-change.js";
 import type { LiveAccount } from "./options.js";
 import { callSignalOf, dateOf, groupChangeOf, messageCommon, messageEventOf } from "./wire.js";
 
 export interface HandlerDeps {
   account: LiveAccount;
   mls: MlsDevice;
+  peers: PeerIdentities;
   keyPackageTarget: number;
   emit(event: LiveEvent): Promise<void>;
   /** A message of someone else was handled: mark it delivered (coalesced by the caller). */
@@ -72,8 +75,12 @@ export class FrameHandler {
       case "frameError":
         // A typing frame the server refused (the only frames Live sends that it answers this way).
         return emit({ kind: "error", error: toCyphrError(new ConnectError(e.value.error?.message ?? "the server refused a frame", e.value.error?.code ?? Code.Unknown)) });
-      case "devicesChanged":
-        return this.devicesChanged(e.value.userId, e.value.cyphrId);
+      case "devicesChanged": {
+        const updatedChats = await syncPeerDevices(this.peerSync(), e.value.cyphrId, await mls.chatIds());
+        return emit({ kind: "devices_changed", userId: e.value.userId, cyphrId: e.value.cyphrId, updatedChats });
+      }
+      case "identityChanged":
+        return identityChanged(this.peerSync(), { userId: e.value.userId, cyphrId: e.value.cyphrId, identityKey: e.value.identityPublicKey });
       case "keyPackagesLow":
         if (e.value.deviceId !== account.deviceId) return;
         return emit({ kind: "key_packages", uploaded: await mls.keyPackages.onKeyPackagesLow(this.deps.keyPackageTarget) });
@@ -115,29 +122,20 @@ export class FrameHandler {
       const removal = await mls.removeDepartedMembers(event.chatId);
       if (removal) return emit({ ...event, removedLeavesOf: removal.departed });
     } catch (err) {
-      const error = toCyphrError(err);
-      if (isTransient(error)) throw error;
-      await emit({ kind: "error", error, chatId: event.chatId });
+      await this.report(err, event.chatId);
     }
     return emit(event);
   }
 
-  private async devicesChanged(userId: string, cyphrId: string): Promise<void> {
-    const { mls, account, emit } = this.deps;
-    const list = await account.listDevices(cyphrId);
-    const devices = list.devices.map((d) => ({ deviceId: d.deviceId, signingKey: d.signingKey }));
-    const updatedChats: DevicesChangedEvent["updatedChats"] = [];
-    for (const chatId of await mls.chatIds()) {
-      try {
-        const update = await mls.updateDevicesOf(chatId, cyphrId, devices);
-        if (update) updatedChats.push({ chatId, added: update.added, removed: update.removed });
-      } catch (err) {
-        const error = toCyphrError(err);
-        if (isTransient(error)) throw error;
-        await emit({ kind: "error", error, chatId });
-      }
-    }
-    await emit({ kind: "devices_changed", userId, cyphrId, updatedChats });
+  private peerSync(): PeerSyncDeps {
+    return { ...this.deps, report: (err, chatId) => this.report(err, chatId) };
+  }
+
+  /** One chat's step failed: a transient failure is thrown again (the frame comes again), others become an error event. */
+  private async report(err: unknown, chatId: string): Promise<void> {
+    const error = toCyphrError(err);
+    if (isTransient(error)) throw error;
+    await this.deps.emit({ kind: "error", error, chatId });
   }
 }
 

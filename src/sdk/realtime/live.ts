@@ -8,6 +8,7 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { RealtimeService, type ServerFrame } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
 import { CyphrError, toCyphrError } from "../errors.js";
+import { PeerIdentities } from "../peers.js";
 import { AckFlusher } from "./ack-flusher.js";
 import { reconnectDelay, type BackoffPolicy } from "./backoff.js";
 import { openConnection, type Connection } from "./connection.js";
@@ -51,6 +52,7 @@ export class Live {
     this.handler = new FrameHandler({
       account: options.account,
       mls: options.mls,
+      peers: new PeerIdentities(options.store),
       keyPackageTarget: this.o.keyPackageTarget,
       emit: (event) => this.emitter.emit(event),
       delivered: (chatId, seq) => this.o.autoDeliver && this.flusher.delivered(chatId, seq),

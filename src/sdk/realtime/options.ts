@@ -9,10 +9,12 @@ export interface LiveAccount {
   readonly cyphrId: string;
   readonly userId: string;
   readonly deviceId: number;
+  /** This account's identity public key (for safety numbers). */
+  readonly identityPublicKey: Uint8Array;
   /** A valid access token (refreshed before expiry): asked again for every stream opened. */
   accessToken(): Promise<string>;
-  /** The verified devices of an account (for devices_changed). */
-  listDevices(cyphrId?: string): Promise<DeviceList>;
+  /** The verified devices of an account (for devices_changed), checked against `expectedIdentityKey` when given. */
+  listDevices(cyphrId?: string, expectedIdentityKey?: Uint8Array): Promise<DeviceList>;
 }
 
 /**
