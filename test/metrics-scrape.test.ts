@@ -1,6 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { identityClient } from "./helpers/clients.js";
+import { PrivacyService } from "../src/gen/cyphr/privacy/v1/privacy_pb.js";
+import { clientFor, identityClient, type Protocol } from "./helpers/clients.js";
 import { participants, sendTo } from "./helpers/messaging.js";
 import { closeAllStreams, eventually, subscribe } from "./helpers/realtime.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
@@ -61,6 +62,44 @@ describe("GET /metrics on the API port", () => {
     expect(after).toMatch(/^cyphr_notify_queue_usage_ratio [\d.e-]+$/m);
     expect(after).toMatch(/^cyphr_process_resident_memory_bytes \d+/m);
     for (const secret of [alice.userId, bob.userId, alice.cyphrId, bob.cyphrId, alice.sessionId]) expect(after).not.toContain(secret);
+  });
+});
+
+describe("codes of failed unary calls", () => {
+  const failures = [
+    {
+      what: "NOT_FOUND (an unknown Cyphr ID)",
+      method: "cyphr.identity.v1.IdentityService/GetProfile",
+      code: "NotFound",
+      call: (protocol: Protocol, httpVersion: "2" | "1.1") =>
+        expectRpcError(identityClient(protocol, server.baseUrl, { httpVersion }).getProfile({ cyphrId: "nobody_here" }), Code.NotFound, /nobody_here/),
+    },
+    {
+      // Refused by the authentication interceptor at once: the answer is out before the stream's end callback runs.
+      what: "UNAUTHENTICATED (a malformed token)",
+      method: "cyphr.privacy.v1.PrivacyService/GetPrivacySettings",
+      code: "Unauthenticated",
+      call: (protocol: Protocol, httpVersion: "2" | "1.1") =>
+        expectRpcError(clientFor(PrivacyService, protocol, server.baseUrl, { token: "not-a-token", httpVersion }).getPrivacySettings({}), Code.Unauthenticated, /authorization/),
+    },
+  ];
+  const cases = failures.flatMap((failure) => [
+    { ...failure, protocol: "connect" as const, httpVersion: "2" as const },
+    { ...failure, protocol: "connect" as const, httpVersion: "1.1" as const },
+    { ...failure, protocol: "grpc-web" as const, httpVersion: "2" as const },
+  ]);
+  it.each(cases)("$protocol over HTTP/$httpVersion failing with $what is counted under its code, never Canceled", async ({ method, code, call, protocol, httpVersion }) => {
+    const calls = (text: string, label: string) => sample(text, "cyphr_rpc_calls_total", `method="${method}",code="${label}"`);
+    const before = await scrape(server.baseUrl);
+    for (let i = 0; i < 5; i++) await call(protocol, httpVersion);
+    let after = "";
+    await eventually(async () => {
+      after = await scrape(server.baseUrl);
+      return calls(after, code) + calls(after, "Canceled") - calls(before, code) - calls(before, "Canceled") >= 5;
+    }, 5000, "the calls in the metrics");
+    expect(calls(after, "Canceled") - calls(before, "Canceled")).toBe(0);
+    expect(calls(after, code) - calls(before, code)).toBe(5);
+    expect(sample(after, "cyphr_rpc_duration_seconds_count", `method="${method}",code="${code}"`) - sample(before, "cyphr_rpc_duration_seconds_count", `method="${method}",code="${code}"`)).toBe(5);
   });
 });
 

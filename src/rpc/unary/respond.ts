@@ -25,7 +25,7 @@ export type UnaryResult = { output: Uint8Array; error?: undefined } | { output?:
 export class UnaryResponder {
   private readonly enveloped: StreamResponder | undefined;
   private readonly compression: Compression | null;
-  private connectDelivered = false;
+  private bodyEnded = false;
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
@@ -38,9 +38,14 @@ export class UnaryResponder {
     this.enveloped = protocol === "connect" ? undefined : new StreamResponder(stream, protocol);
   }
 
-  /** The answer was handed to the transport in full, status included. */
+  /**
+   * The answer was handed to the transport in full, status included: for gRPC once its
+   * trailers went out; for Connect and gRPC-Web, whose status travels in the body, once that
+   * body was ended. Not the end() callback: when the client's END_STREAM is already in, nghttp2
+   * closes the stream as soon as the last frame is sent, and "close" can come before it.
+   */
   get delivered(): boolean {
-    return this.enveloped ? this.enveloped.delivered : this.connectDelivered;
+    return this.protocol === "grpc" ? this.enveloped!.delivered : this.bodyEnded;
   }
 
   async respond(result: UnaryResult, header: Headers, trailer: Headers): Promise<void> {
@@ -64,7 +69,8 @@ export class UnaryResponder {
     all.set("content-length", String(body.byteLength));
     if (this.stream.destroyed || this.stream.closed) return;
     this.stream.respond({ ...record(all), ":status": status });
-    this.stream.end(body, () => (this.connectDelivered = true));
+    this.stream.end(body);
+    this.bodyEnded = true;
     stopUpload(this.stream);
   }
 
@@ -81,6 +87,7 @@ export class UnaryResponder {
     responder.open(fields);
     if (message) responder.write(message, flags);
     responder.finish(result.error, trailer);
+    this.bodyEnded = true;
   }
 }
 
