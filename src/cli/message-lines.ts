@@ -1,5 +1,5 @@
 /** How messages read for people and for --json, in history, send and the chat screen. */
-import { Attachments, type HistoryMessage } from "../sdk/index.js";
+import { Attachments, type HistoryMessage, type IdentityNotice } from "../sdk/index.js";
 import { formatBytes } from "./progress-bar.js";
 
 const REASONS: Record<string, string> = {
@@ -44,6 +44,26 @@ export function messageBody(m: HistoryMessage): string {
 /** One line of history: "[seq] sender: text". */
 export function messageLine(m: HistoryMessage): string {
   return `[${m.seq}] ${m.senderCyphrId}: ${sanitize(messageBody(m))}`;
+}
+
+/** A peer's identity change as history and the chat screen say it. */
+export function safetyNumberText(n: Pick<IdentityNotice, "cyphrId" | "safetyNumber">): string {
+  return sanitize(`${n.cyphrId}'s safety number changed (they recovered their account); new: ${n.safetyNumber}`);
+}
+
+/** History's lines: the messages, each identity change placed after the last message before it. */
+export function historyLines(messages: HistoryMessage[], notices: IdentityNotice[]): string[] {
+  const lines: string[] = [];
+  let next = 0;
+  const noticesUpTo = (seq: bigint | undefined) => {
+    while (next < notices.length && (seq === undefined || notices[next]!.afterSeq < seq)) lines.push(`-- ${safetyNumberText(notices[next++]!)}`);
+  };
+  for (const m of messages) {
+    noticesUpTo(m.seq);
+    lines.push(messageLine(m));
+  }
+  noticesUpTo(undefined);
+  return lines;
 }
 
 /** Control characters (ANSI escapes from a peer, newlines) cannot reach the terminal. */

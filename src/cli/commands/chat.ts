@@ -5,11 +5,12 @@
  */
 import type { Command } from "commander";
 import { call } from "../../sdk/errors.js";
+import { PeerIdentities } from "../../sdk/index.js";
 import { Live, type LiveState } from "../../sdk/realtime/index.js";
 import { ensureJoined, resolveChat } from "../chat-directory.js";
 import { action } from "../command.js";
 import { CliError, EXIT } from "../errors.js";
-import { messageBody, sanitize } from "../message-lines.js";
+import { messageBody, safetyNumberText, sanitize } from "../message-lines.js";
 import { openSession } from "../session.js";
 import { ChatScreen } from "../tui/chat-screen.js";
 import { MAX_ENTRIES } from "../tui/screen.js";
@@ -58,6 +59,9 @@ export function chatCommand(program: Command): void {
         for (const m of await session.mls.history(chatId, { afterSeq })) {
           screen.message({ seq: m.seq, messageId: m.messageId, sender: m.senderCyphrId, body: sanitize(messageBody(m)), own: m.senderCyphrId === me });
         }
+        const safetyNumberChanged = (n: { cyphrId: string; safetyNumber: string; afterSeq: bigint; at: Date }) =>
+          screen.message({ seq: n.afterSeq, messageId: `identity:${n.cyphrId}:${n.at.getTime()}`, sender: "--", body: safetyNumberText(n), own: false, at: n.at });
+        for (const n of await new PeerIdentities(session.profile.store).noticesIn(chatId)) if (n.afterSeq >= afterSeq) safetyNumberChanged(n);
         live.on("message", (e) => {
           if (e.chatId !== chatId) return;
           const body = e.text ?? `(${e.bytes.length} bytes)`;
@@ -71,6 +75,14 @@ export function chatCommand(program: Command): void {
         live.on("unreadable", (e) => {
           if (e.chatId !== chatId) return;
           screen.message({ seq: e.seq, messageId: e.messageId, sender: e.sender.cyphrId, body: `(cannot read: ${e.reason.replace(/_/g, " ")})`, own: false, at: e.sentAt });
+        });
+        live.on("identity_changed", (e) => {
+          if (!e.chatIds.includes(chatId)) return;
+          void new PeerIdentities(session.profile.store).noticesIn(chatId).then((notices) => {
+            const latest = notices.filter((n) => n.cyphrId === e.cyphrId).at(-1);
+            if (latest) safetyNumberChanged(latest);
+            screen.notice(safetyNumberText(e));
+          }, noticeOf);
         });
         live.on("deleted", (e) => e.chatId === chatId && screen.remove(e.messageId));
         live.on("typing", (e) => e.chatId === chatId && screen.typing(e.cyphrId, e.typing));

@@ -3,11 +3,12 @@ import type { Command } from "commander";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ChatKind } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { call } from "../../sdk/errors.js";
+import { PeerIdentities } from "../../sdk/index.js";
 import { HISTORY_PAGE_LIMIT } from "../../sdk/mls/index.js";
 import { ensureJoined, listChats, resolveChat, titleOf } from "../chat-directory.js";
 import { action } from "../command.js";
 import { CliError, EXIT } from "../errors.js";
-import { messageJson, messageLine } from "../message-lines.js";
+import { historyLines, messageJson } from "../message-lines.js";
 import { formatDate } from "../output.js";
 import { openSession } from "../session.js";
 
@@ -57,8 +58,12 @@ export function messageCommands(program: Command): void {
         const messages = await session.mls.history(chat.chatId, { afterSeq: BigInt(afterSeq), limit });
         const last = messages.at(-1);
         if (last !== undefined) await call(async () => session.messaging.markRead({ chatId: chat.chatId, upToSeq: last.seq }, await session.auth()));
-        out.data({ chatId: chat.chatId, title: chat.title, messages: messages.map(messageJson) }, (v) =>
-          v.messages.length === 0 ? [`No messages in ${v.title}.`] : messages.map(messageLine),
+        // Identity changes this profile's stream saw (PeerIdentities), within the page shown (a full page: before its last message).
+        const pageEnd = messages.length === limit ? last?.seq : undefined;
+        const notices = (await new PeerIdentities(session.profile.store).noticesIn(chat.chatId)).filter((n) => n.afterSeq >= BigInt(afterSeq) && (pageEnd === undefined || n.afterSeq < pageEnd));
+        const safetyNumberChanges = notices.map((n) => ({ cyphrId: n.cyphrId, safetyNumber: n.safetyNumber, afterSeq: n.afterSeq.toString(), at: n.at.toISOString() }));
+        out.data({ chatId: chat.chatId, title: chat.title, messages: messages.map(messageJson), safetyNumberChanges }, (v) =>
+          v.messages.length === 0 && notices.length === 0 ? [`No messages in ${v.title}.`] : historyLines(messages, notices),
         );
       }),
     );
