@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { sql } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CliHome, type CliUser } from "./helpers/cli.js";
 import { findEverywhere } from "./helpers/db-scan.js";
@@ -54,6 +55,16 @@ describe("the cyphr CLI sends and receives files", () => {
     expect(json).toMatchObject({ path: copy, name: "report.pdf", size: file.length });
     expect((await fs.readFile(copy)).equals(file)).toBe(true);
     expect(await findEverywhere(server.databaseUrl, file.subarray(4096, 4128))).toEqual([]);
+  }, 120_000);
+
+  it("send-file --expires gives the attachment that lifetime on the server (e.g. the chat's disappearing timer)", async () => {
+    const source = path.join(home.folder, "expiring.bin");
+    await fs.writeFile(source, randomBytes(5000));
+    const sent = await alice.json<{ attachmentId: string }>(["send-file", "bob_files", source, "--expires", "3600"]);
+    const ttl = await server.app.pool.oneFirst(sql.unsafe`SELECT ttl_seconds FROM attachments WHERE attachment_id = ${sent.attachmentId}`);
+    expect(ttl).toBe(3600);
+    const refused = await alice.run(["send-file", "bob_files", source, "--expires", "soon"]);
+    expect({ code: refused.code, stderr: refused.stderr.trim() }).toEqual({ code: 2, stderr: `cyphr: Invalid --expires "soon": give a whole number from 1.` });
   }, 120_000);
 
   it("refuses a message without a file and a missing file in one line", async () => {

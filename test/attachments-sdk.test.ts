@@ -7,12 +7,14 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { concatBytes } from "@noble/hashes/utils.js";
 import { sql } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { Attachments, type AttachmentRef, type PendingUpload, type Progress } from "../src/sdk/index.js";
 import { MlsDevice } from "../src/sdk/mls/mls-device.js";
 import { fileSource, saveToFile } from "../src/sdk/attachments/node.js";
 import { MemoryStore } from "../src/sdk/store.js";
+import { MessagingService } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { startCuttingProxy } from "./helpers/attachments.js";
-import { identityClient } from "./helpers/clients.js";
+import { clientFor, identityClient } from "./helpers/clients.js";
 import { findEverywhere } from "./helpers/db-scan.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { registerUser, type RegisteredUser } from "./helpers/users.js";
@@ -90,6 +92,43 @@ describe("files through the SDK", () => {
     // The server holds ciphertext only, and not the reference (it travelled inside the MLS message).
     expect(await findEverywhere(server.databaseUrl, file.subarray(MiB, MiB + 32))).toEqual([]);
     expect(await findEverywhere(server.databaseUrl, ref!.key)).toEqual([]);
+  });
+
+  it("sends a file that disappears with its message: the chat's timer as expiresInSeconds, kept until the timer has passed, then both purged", async () => {
+    const { alice, bob } = await chatOfTwo();
+    const a = device(alice);
+    const b = device(bob);
+    for (const d of [a, b]) await d.mls.ensureKeyPackages(2);
+    const { chatId } = await a.mls.startDirectChat(bob.cyphrId);
+    await b.mls.acceptWelcome(chatId);
+    const timer = 3600;
+    await clientFor(MessagingService, "connect", server.baseUrl, { token: alice.accessToken }).setChatTimer({ chatId, timerSeconds: timer });
+
+    const file = new Uint8Array(randomBytes(100_000));
+    const sent = await a.files.sendFile(chatId, new Blob([file]), { chunkSize: 64 * 1024, expiresInSeconds: timer });
+    const millis = (column: string) => sql.fragment`(extract(epoch FROM ${sql.identifier(column.split("."))}) * 1000)::float8`;
+    const row = await server.app.pool.one(sql.type(z.object({ upload_id: z.string(), completed_at: z.number(), expires_at: z.number(), message_expires_at: z.number() }))`
+      SELECT a.upload_id, ${millis("a.completed_at")} AS completed_at, ${millis("a.expires_at")} AS expires_at, ${millis("m.expires_at")} AS message_expires_at
+      FROM attachments a, messages m WHERE a.attachment_id = ${sent.reference.attachmentId} AND m.id = ${sent.messageId}`);
+    expect(row.expires_at - row.completed_at).toBe(timer * 1000);
+    // The attachment completed just before its message was sent: it never goes before the message.
+    expect(row.message_expires_at - row.expires_at).toBeGreaterThanOrEqual(0);
+    expect(row.message_expires_at - row.expires_at).toBeLessThan(30_000);
+
+    const purgeAt = async (at: number) => {
+      await server.app.jobs.run("messaging.expired-messages", new Date(at));
+      await server.app.jobs.run("attachments.expired", new Date(at));
+      await server.app.jobs.run("attachments.bytes");
+    };
+    // A minute before the timer: both stay, and Bob still downloads the file.
+    await purgeAt(row.expires_at - 60_000);
+    expect(await server.app.attachments.store.hasBlob(row.upload_id)).toBe(true);
+    expect(Buffer.from(await readAll(b.files.download(sent.reference))).equals(Buffer.from(file))).toBe(true);
+    // Once it has passed: the message is purged and so are the attachment's row and bytes.
+    await purgeAt(row.message_expires_at + 1000);
+    expect(await server.app.attachments.store.hasBlob(row.upload_id)).toBe(false);
+    expect(await server.app.pool.exists(sql.unsafe`SELECT 1 FROM attachments WHERE upload_id = ${row.upload_id}`)).toBe(false);
+    expect(await server.app.pool.exists(sql.unsafe`SELECT 1 FROM messages WHERE id = ${sent.messageId}`)).toBe(false);
   });
 
   it("uploads a file by path in Node and saves a download to a file", async () => {

@@ -35,7 +35,7 @@ export type CreateUploadRequest = Message<"cyphr.attachments.v1.CreateUploadRequ
   sha256: Uint8Array;
 
   /**
-   * Bytes of every chunk but the last: 1024 to 1048576.
+   * Bytes of every chunk but the last: 65536 to 1048576.
    *
    * @generated from field: uint32 chunk_size = 3;
    */
@@ -43,7 +43,7 @@ export type CreateUploadRequest = Message<"cyphr.attachments.v1.CreateUploadRequ
 
   /**
    * Seconds the attachment lives after CompleteUpload: 0 for
-   * ATTACHMENTS_TTL_SECONDS, else 60 to ATTACHMENTS_TTL_SECONDS (e.g. the
+   * ATTACHMENTS_TTL_SECONDS, else 1 to ATTACHMENTS_TTL_SECONDS (e.g. the
    * disappearing timer of the message that carries it).
    *
    * @generated from field: uint32 expires_in_seconds = 4;
@@ -683,7 +683,7 @@ export const AttachmentReferenceSchema: GenMessage<AttachmentReference> = /*@__P
  * most ATTACHMENTS_MAX_BYTES [100 MiB]; the live attachments and unfinished
  * uploads of one account hold at most ATTACHMENTS_QUOTA_BYTES [1 GiB]
  * together (the declared size of an upload counts from CreateUpload on); a
- * chunk is 1 KiB to 1 MiB; an upload not completed within
+ * chunk is 64 KiB to 1 MiB; an upload not completed within
  * ATTACHMENTS_UPLOAD_TTL_SECONDS [24 h] is removed; an attachment expires
  * ATTACHMENTS_TTL_SECONDS [30 days] after it was completed, or earlier when
  * the client asks (e.g. with its message's disappearing timer). The account's
@@ -702,7 +702,7 @@ export const AttachmentsService: GenService<{
    * shorter). The declared size is reserved against the account's quota at
    * once, atomically: concurrent uploads can never exceed it.
    * Errors: INVALID_ARGUMENT (size 0 or above ATTACHMENTS_MAX_BYTES, sha256
-   * not 32 bytes, chunk_size outside 1 KiB..1 MiB, expires_in_seconds above
+   * not 32 bytes, chunk_size outside 64 KiB..1 MiB, expires_in_seconds above
    * ATTACHMENTS_TTL_SECONDS); RESOURCE_EXHAUSTED (the account's quota would be
    * exceeded; the message says how many bytes are free).
    *
