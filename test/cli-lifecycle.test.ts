@@ -127,6 +127,14 @@ describe("the cyphr CLI: recovery, PIN, two-factor login, sessions, export and d
 
     expect(await carol.json(["totp", "disable", "--code", await nextCode()])).toEqual({ cyphrId: "totp_carol", totp: false });
     await carol.ok(["login"]);
+
+    // For people: the URI and a QR code, then a code is asked; no answer leaves it pending (login needs none).
+    const shown = await carol.run(["totp", "enable"], { input: "" });
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^ {2}otpauth:\/\/totp\/Cyphr:totp_carol\?/m);
+    expect(shown.stdout).toMatch(/[▄▀█]{10}/);
+    expect(shown.stderr).toContain("Not confirmed yet: two-factor login starts with `cyphr totp confirm --code CODE`.");
+    await carol.ok(["login"]);
   }, 240_000);
 
   it("sessions lists each session with device and dates; revoke and revoke-others sign them out", async () => {
