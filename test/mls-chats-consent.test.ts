@@ -9,7 +9,9 @@ import { privacyOf } from "./helpers/privacy.js";
 import { closeAllStreams, grpcJsConnect, type RealtimeStream } from "./helpers/realtime.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
+import { registerLiveDevice, type LiveDevice } from "./helpers/sdk-live.js";
 import { registerUser, type RegisteredUser } from "./helpers/users.js";
+import type { LiveEvent } from "../src/sdk/index.js";
 
 /**
  * MLS chats follow consent exactly as MessagingService and GroupsService do: starting an MLS
@@ -26,7 +28,11 @@ beforeAll(async () => {
   server = await startTestServer();
 });
 afterEach(closeAllStreams);
-afterAll(() => server?.close());
+const lives: LiveDevice[] = [];
+afterAll(async () => {
+  for (const d of lives) await d.live.close();
+  await server?.close();
+});
 
 const privacy = (d: MlsDevice) => privacyOf(server.baseUrl, d.user);
 const groups = (d: MlsDevice) => clientFor(GroupsService, "connect", server.baseUrl, { token: d.user.accessToken });
@@ -201,5 +207,50 @@ describe("adding users to an MLS group by commit", () => {
     expect(await chatIds(carol, ChatListFilter.UNSPECIFIED)).toEqual([]);
     const history = await alice.messaging.listMessages({ chatId, cursorSeq: 0n, direction: 2, limit: 50 });
     expect(history.messages.filter((m) => m.messageType === MessageType.MLS_COMMIT)).toHaveLength(1); // createGroup's own
+  });
+});
+
+describe("the SDK's Live", () => {
+  async function started(name: string): Promise<LiveDevice> {
+    const d = await registerLiveDevice(name, { baseUrl: server.baseUrl });
+    lives.push(d);
+    await d.live.start();
+    return d;
+  }
+  const typingOf = (d: LiveDevice) => (events: LiveEvent[]) => events.some((e) => e.kind === "typing" && e.cyphrId === d.account.cyphrId && e.typing);
+
+  it("says a chat it joins is a request; after live.acceptChat the peer's typing and read receipts reach the creator", async () => {
+    const alice = await started("rq_alice");
+    const bob = await started("rq_bob");
+    const { chatId } = await alice.mls.startDirectChat(bob.account.cyphrId);
+    await bob.until((ev) => ev.some((e) => e.kind === "chat" && e.change === "joined" && e.chatId === chatId));
+    expect(bob.events.find((e) => e.kind === "chat" && e.change === "joined")).toMatchObject({ chatId, request: true });
+    await alice.until((ev) => ev.some((e) => e.kind === "state" && e.state === "caught_up"));
+
+    const { seq } = await alice.mls.send(chatId, "read me");
+    await bob.live.markRead(chatId, seq);
+    await bob.live.setTyping(chatId, true);
+    await alice.live.setTyping(chatId, true);
+    await bob.until(typingOf(alice)); // the creator accepted Bob by starting the chat
+    expect(alice.events.filter((e) => e.kind === "receipt" || e.kind === "typing")).toEqual([]);
+
+    await bob.live.acceptChat(chatId);
+    await bob.live.setTyping(chatId, true);
+    await alice.until(typingOf(bob));
+    const second = await alice.mls.send(chatId, "and this");
+    await bob.live.markRead(chatId, second.seq);
+    await alice.until((ev) => ev.some((e) => e.kind === "receipt" && e.cyphrId === bob.account.cyphrId && e.readSeq === second.seq));
+  });
+
+  it("declines a request with live.declineChat: the creator's next message never comes", async () => {
+    const alice = await started("dc_alice");
+    const bob = await started("dc_bob");
+    const { chatId } = await alice.mls.startDirectChat(bob.account.cyphrId);
+    await bob.until((ev) => ev.some((e) => e.kind === "chat" && e.change === "joined" && e.chatId === chatId));
+    await bob.live.declineChat(chatId);
+    const { seq } = await alice.mls.send(chatId, "unheard");
+    await alice.until((ev) => ev.some((e) => e.kind === "message" && e.seq === seq));
+    await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+    expect(bob.events.filter((e) => e.kind === "message" || e.kind === "unreadable")).toEqual([]);
   });
 });

@@ -1,9 +1,11 @@
 /**
- * What the client says besides messages: receipts and the chat timer (MessagingService), typing and
- * call signals (on the bidi stream, or through Publish), ICE servers. Every failure is a CyphrError.
+ * What the client says besides messages: receipts and the chat timer (MessagingService), answers to
+ * message requests (PrivacyService), typing and call signals (on the bidi stream, or through
+ * Publish), ICE servers. Every failure is a CyphrError.
  */
 import type { Client } from "@connectrpc/connect";
 import type { MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
+import type { PrivacyService } from "../../gen/cyphr/privacy/v1/privacy_pb.js";
 import type { RealtimeService } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
 import { toCyphrError } from "../errors.js";
 import type { Connection } from "./connection.js";
@@ -23,6 +25,7 @@ export class ChatActions {
   constructor(
     private readonly realtime: Client<typeof RealtimeService>,
     private readonly messaging: Client<typeof MessagingService>,
+    private readonly privacy: Client<typeof PrivacyService>,
     private readonly account: LiveAccount,
   ) {}
 
@@ -34,6 +37,14 @@ export class ChatActions {
   async markRead(chatId: string, upToSeq: bigint): Promise<{ readSeq: bigint; deliveredSeq: bigint }> {
     const res = await this.call((auth) => this.messaging.markRead({ chatId, upToSeq }, auth));
     return { readSeq: res.readSeq, deliveredSeq: res.deliveredSeq };
+  }
+
+  async acceptChat(chatId: string): Promise<void> {
+    await this.call((auth) => this.privacy.acceptChat({ chatId }, auth));
+  }
+
+  async declineChat(chatId: string): Promise<void> {
+    await this.call((auth) => this.privacy.declineChat({ chatId }, auth));
   }
 
   /** On `stream` when given (a refusal then comes back as a frame_error, Live's error event), else through Publish. */

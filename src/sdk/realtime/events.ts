@@ -122,6 +122,12 @@ export interface ChatEvent {
   /** For `timer`: seconds after sending that new messages disappear; 0 = off. */
   timerSeconds?: number;
   /**
+   * For `joined`: true when the chat is a message request for this user (someone they have not
+   * accepted started it or added them). Until `acceptChat` (or sending in it) nothing of theirs
+   * (receipts, typing, presence) reaches the others; `declineChat` removes it.
+   */
+  request?: boolean;
+  /**
    * For `members` (left or removed): the users whose MLS leaves this device removed, when it was
    * the one to act (see docs/sdk.md); their devices cannot read the group's next epochs.
    */

@@ -87,7 +87,7 @@ export class FrameHandler {
       case "mlsWelcome":
         if (e.value.deviceId !== account.deviceId) return;
         await mls.acceptWelcome(e.value.chatId);
-        return emit({ kind: "chat", chatId: e.value.chatId, change: "joined", seq: e.value.commitSeq });
+        return emit({ kind: "chat", chatId: e.value.chatId, change: "joined", seq: e.value.commitSeq, request: e.value.request });
       default:
         // heartbeat; caught_up is Live's; results of frames Live does not send; kinds newer than this SDK.
         return;

@@ -6,6 +6,7 @@
  */
 import { createClient, type Client } from "@connectrpc/connect";
 import { MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
+import { PrivacyService } from "../../gen/cyphr/privacy/v1/privacy_pb.js";
 import { RealtimeService, type ServerFrame } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
 import { CyphrError, toCyphrError } from "../errors.js";
 import { PeerIdentities } from "../peers.js";
@@ -48,7 +49,7 @@ export class Live {
     this.emitter = new Emitter(this.o.iteratorBuffer);
     this.realtime = createClient(RealtimeService, options.transport);
     this.messaging = createClient(MessagingService, options.transport);
-    this.actions = new ChatActions(this.realtime, this.messaging, options.account);
+    this.actions = new ChatActions(this.realtime, this.messaging, createClient(PrivacyService, options.transport), options.account);
     this.handler = new FrameHandler({
       account: options.account,
       mls: options.mls,
@@ -118,6 +119,16 @@ export class Live {
   /** Records that this user read every message of the chat up to seq (and so received it). */
   markRead(chatId: string, upToSeq: bigint): Promise<{ readSeq: bigint; deliveredSeq: bigint }> {
     return this.actions.markRead(chatId, upToSeq);
+  }
+
+  /** Accepts a message request (a chat `joined` with `request`): the others then get this user's receipts, typing and presence. */
+  acceptChat(chatId: string): Promise<void> {
+    return this.actions.acceptChat(chatId);
+  }
+
+  /** Declines a message request: the chat is gone for this user, and the others are not told. */
+  declineChat(chatId: string): Promise<void> {
+    return this.actions.declineChat(chatId);
   }
 
   /** Tells the chat's other members this user is (or stopped) typing: on the stream in bidi mode, else Publish. */
