@@ -25,8 +25,6 @@ export interface FeedHost {
   replaySlots: Semaphore;
   /** Reads the resume point and first page of streams opening together in one statement (in a replay slot). */
   replayStarts: ReplayStarts;
-  /** Aborted when the stream ends: queued replay queries are dropped, not run. */
-  gone: AbortSignal;
   /** Writes the session's pending ack now (src/realtime/acks.ts). */
   flushAck?(sessionId: string): Promise<void>;
   /** Queues a frame for the client. */
@@ -55,6 +53,14 @@ export class DurableFeed {
   private readingDatabase = true;
   /** Notices may have been lost while reading the database: read once more before going live. */
   private rereadRequested = false;
+  /** The stream ended: nothing more is read or delivered. */
+  private stopped = false;
+  /**
+   * Aborted by stop(), so that a query of the read in progress still waiting for a replay slot
+   * is dropped, not run. Made for each read (the replay, a hole filling) and dropped when it
+   * goes live: an AbortSignal costs ~0.8 KB of heap, and an idle stream reads nothing.
+   */
+  private reading: AbortController | undefined;
 
   constructor(private readonly host: FeedHost) {}
 
@@ -67,8 +73,8 @@ export class DurableFeed {
     // Without a cursor the stream resumes from the session's stored ack: write a pending one first.
     if (resumeCursor === undefined) await host.flushAck?.(host.sessionId);
     const announcedBefore = this.newestSeen;
-    const bounds = await host.replayStarts.start({ userId: host.userId, sessionId: host.sessionId, afterCursor: resumeCursor ?? null }, host.gone);
-    if (bounds === undefined || host.gone.aborted) return;
+    const bounds = await host.replayStarts.start({ userId: host.userId, sessionId: host.sessionId, afterCursor: resumeCursor ?? null }, this.readSignal());
+    if (bounds === undefined || this.stopped) return;
     const requested = resumeCursor ?? BigInt(bounds.acked);
     let resyncRequired = false;
     // Exact whenever it is kept: at most bounds.last, a stored cursor.
@@ -86,6 +92,12 @@ export class DurableFeed {
     // future cursor: none; after a pruned one: from the oldest kept). Nothing after the head: no read at all.
     const first = { events: bounds.events, frames: bounds.firstFrames, announcedBefore };
     await this.readDatabase(() => host.push(ephemeralFrame({ case: "caughtUp", value: { cursor: BigInt(this.delivered), resyncRequired } })), first);
+  }
+
+  /** The stream ended: the read in progress stops, and nothing more is read. */
+  stop(): void {
+    this.stopped = true;
+    this.reading?.abort();
   }
 
   /** A live durable frame. */
@@ -133,17 +145,18 @@ export class DurableFeed {
         if (frames === undefined) return;
         for (const { cursor, frame } of frames) {
           await host.space();
-          if (host.gone.aborted) return;
+          if (this.stopped) return;
           if (cursor > this.delivered) this.emit(cursor, frame);
         }
       }
-      if (host.gone.aborted) return;
+      if (this.stopped) return;
       // Announced while we read, so possibly committed after the read began: read again.
       const announcedMeanwhile = this.newestSeen > this.delivered && this.newestSeen > announcedBefore;
       if (page.length < PAGE && !announcedMeanwhile && !this.rereadRequested) break;
     }
     done?.();
     this.readingDatabase = false;
+    this.reading = undefined;
   }
 
   /**
@@ -151,15 +164,23 @@ export class DurableFeed {
    * a stream that went away while waiting costs the database nothing).
    */
   private async query<T>(run: () => Promise<T>): Promise<T | undefined> {
-    const gone = this.host.gone;
-    if (gone.aborted) return undefined;
+    if (this.stopped) return undefined;
     try {
-      const result = await this.host.replaySlots.run(run, gone);
-      return gone.aborted ? undefined : result;
+      const result = await this.host.replaySlots.run(run, this.readSignal());
+      return this.stopped ? undefined : result;
     } catch (error) {
-      if (gone.aborted) return undefined;
+      if (this.stopped) return undefined;
       throw error;
     }
+  }
+
+  /** The signal of the read in progress (aborted already once the stream ended). */
+  private readSignal(): AbortSignal {
+    if (!this.reading) {
+      this.reading = new AbortController();
+      if (this.stopped) this.reading.abort();
+    }
+    return this.reading.signal;
   }
 
   private emit(cursor: number, frame: ServerFrame | null): void {

@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { pino } from "pino";
@@ -66,6 +67,28 @@ describe("EventStream drain grace", () => {
       gc();
     }
     expect(ref.deref()).toBeUndefined();
+    expect(reset).not.toHaveBeenCalled();
+  });
+});
+
+describe("EventStream on a signal shared by every call (the HTTP/2 fast path's shutdown signal)", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("stops listening to the shared signal once its call ended, so ended streams do not pile up on it", () => {
+    const shutdown = new AbortController();
+    const streams = [0, 1, 2].map(() => stream(vi.fn(), shutdown.signal));
+    expect(getEventListeners(shutdown.signal, "abort")).toHaveLength(3);
+    for (const s of streams) s.callEnded();
+    expect(getEventListeners(shutdown.signal, "abort")).toHaveLength(0);
+  });
+
+  it("a failed stream whose call ended without the signal aborting is not reset after the grace", () => {
+    vi.useFakeTimers();
+    const reset = vi.fn();
+    const failed = stream(reset, new AbortController().signal);
+    failed.fail(new ResourceExhaustedError("behind"));
+    failed.callEnded();
+    vi.advanceTimersByTime(settings.drainGraceMs * 2);
     expect(reset).not.toHaveBeenCalled();
   });
 });

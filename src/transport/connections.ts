@@ -116,7 +116,8 @@ export class ConnectionRegistry {
     this.becomeIdle(conn, this.limits.http2IdleTimeoutMs, idleClose);
     session.on("stream", (stream) => {
       this.becomeBusy(conn);
-      stream.once("close", () => {
+      // "close" comes once: `on` spares the wrapper `once` makes for each stream.
+      stream.on("close", () => {
         conn.active--;
         if (conn.active === 0 && this.open.has(conn) && !session.closed) this.becomeIdle(conn, this.limits.http2IdleTimeoutMs, idleClose);
       });

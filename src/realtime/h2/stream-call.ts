@@ -44,7 +44,8 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
   const started = performance.now();
   const method = `cyphr.realtime.v1.RealtimeService/${route.method}`;
   const responder = new StreamResponder(stream, route.protocol);
-  const call = new AbortController();
+  // Only what the call needs of its headers: the object is not kept for the stream's life.
+  const authorization = headerValue(headers.authorization);
   let events: EventStream | undefined;
   let outcome: Code | 0 | undefined;
 
@@ -56,15 +57,13 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
     outcome = mapped?.code ?? 0;
     responder.finish(mapped);
   };
-  const onShutdown = () => call.abort();
-  deps.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
   stream.on("error", () => undefined); // a reset by the client; "close" follows
-  stream.once("close", () => {
-    deps.shutdownSignal.removeEventListener("abort", onShutdown);
+  // "close" comes once: `on` spares the wrapper `once` makes for each stream.
+  stream.on("close", () => {
     clearTimeout(deadline);
     // The client went away (or the stream was reset) before its status was written.
     if (outcome === undefined) outcome = Code.Canceled;
-    call.abort();
+    events?.callEnded();
     const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_CANCEL } = http2.constants;
     // What the client got: a reset before the status reached it overrides the status.
     const code =
@@ -85,13 +84,14 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
   }
 
   const transport: StreamTransport = {
-    signal: call.signal,
+    // The server's shutdown; the call's own end reaches the stream through callEnded() above.
+    signal: deps.shutdownSignal,
     // Only a client that has not taken its status is cut off.
     resetTransport: (reason) => responder.delivered || resetCallStream(stream, reason),
     transportBacklog: () => (stream.destroyed ? 0 : stream.writableLength),
   };
   const run = async () => {
-    const caller = await deps.authenticate(headerValue(headers.authorization));
+    const caller = await deps.authenticate(authorization);
     // The deadline, a shutdown or the client's reset may have ended the call meanwhile.
     if (ended()) return;
     if (route.method === "Subscribe") {
@@ -113,7 +113,7 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
     const attached = events;
     stream.on("drain", () => attached.resume());
     attached.attach({
-      // A stream the client reset takes nothing more; its end follows through the call's signal.
+      // A stream the client reset takes nothing more; its end follows through callEnded() on "close".
       write: (frame) => stream.destroyed || responder.write(encodeFrameResponse(frame)),
       end,
     });
