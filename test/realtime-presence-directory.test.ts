@@ -11,8 +11,16 @@ import { startTestServer, type TestServer } from "./helpers/server.js";
  * each instance's in-memory directory of visibly online users, fed by every instance's
  * presence changes through PostgreSQL NOTIFY and reloaded whenever its LISTEN connection
  * comes back. It names exactly the peers a database scan would: online on any instance,
- * sharing presence, sharing a chat.
+ * sharing presence, sharing a chat, having accepted the user (each peer here replies).
  */
+
+/** `user` writes to each peer and each replies: accepted both ways, so each may see the other's presence. */
+async function exchange(user: Participant, peers: readonly Participant[]): Promise<void> {
+  for (const peer of peers) {
+    await sendTo(user, peer);
+    await sendTo(peer, user);
+  }
+}
 
 /** Long enough for a frame that was going to arrive to have arrived. */
 const SETTLE_MS = 300;
@@ -50,7 +58,7 @@ async function online(server: TestServer, user: Participant): Promise<RealtimeSt
 describe("presence snapshot across instances", () => {
   it("names the peers online on the other instance who share presence: not hidden ones, not strangers, not those gone offline", async () => {
     const [alice, bob, carol, dave, erin] = await participants(a.baseUrl, 5);
-    for (const peer of [bob, carol, dave]) await sendTo(alice, peer);
+    await exchange(alice, [bob, carol, dave]);
     await setSharePresence(b.baseUrl, carol, false);
 
     const bobOnB = await online(b, bob);
@@ -75,7 +83,7 @@ describe("presence snapshot across instances", () => {
 
   it("after its LISTEN connection was lost, an instance reloads: changes made meanwhile elsewhere are in the next snapshot", async () => {
     const [alice, bob, carol] = await participants(a.baseUrl, 3);
-    for (const peer of [bob, carol]) await sendTo(alice, peer);
+    await exchange(alice, [bob, carol]);
     const carolOnB = await online(b, carol);
     await eventually(() => directoryOf(a).cyphrIdOf(carol.userId) !== undefined, 5000, "A learns carol is online");
 

@@ -20,7 +20,7 @@ export async function blockUser(ctx: PrivacyContext, caller: Caller, cyphrId: st
     await declineRequestsFrom(tx, caller.userId, blockedId);
   });
   relationsChanged();
-  await ctx.onAudienceChanged?.(caller.userId);
+  await ctx.onAudienceChanged?.(caller.userId, blockedId);
 }
 
 /** Lifts a block; the user is not accepted again until the caller writes to them or accepts a request. */

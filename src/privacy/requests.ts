@@ -12,13 +12,15 @@ import { closeRequest, declineRequest } from "./requests-repo.js";
 /** Accepts a request: a direct chat's requester becomes an accepted contact; a group stops being a request. */
 export async function acceptChat(ctx: PrivacyContext, caller: Caller, chatIdInput: string): Promise<void> {
   const chatId = requireUuid("chat_id", chatIdInput);
-  await ctx.pool.transaction(async (tx) => {
+  const accepted = await ctx.pool.transaction(async (tx) => {
     const kind = await requireMembership(tx, chatId, caller.userId);
     const closed = await closeRequest(tx, chatId, caller.userId);
-    if (closed?.requesterId && kind === 1) await addContact(tx, caller.userId, closed.requesterId);
+    if (!closed?.requesterId || kind !== 1) return null;
+    await addContact(tx, caller.userId, closed.requesterId);
+    return closed.requesterId;
   });
   relationsChanged();
-  await ctx.onAudienceChanged?.(caller.userId);
+  if (accepted) await ctx.onAudienceChanged?.(caller.userId, accepted);
 }
 
 /** Declines an open request: the chat disappears for the caller and nothing more of it reaches them. */

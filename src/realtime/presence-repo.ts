@@ -70,11 +70,23 @@ export async function presenceSubject(db: Db, userId: string): Promise<z.infer<t
     /* presenceSubject */ SELECT cyphr_id, share_presence FROM identities WHERE id = ${userId}`);
 }
 
-/** Users who share a chat with `userId` (both current members), in one row: an index scan of chat_members, no other table. */
-export async function chatPeers(db: Db, userId: string): Promise<string[]> {
+/** Who may see `userId`'s presence: chat peers `userId` accepted, no block either way (migration 0014), in one row. */
+export async function presenceAudience(db: Db, userId: string): Promise<string[]> {
   return [
     ...(await db.oneFirst(sql.type(z.object({ peers: z.array(z.string()) }))`
-      /* chatPeers */ SELECT cyphr_chat_peers(${userId}) AS peers`)),
+      /* presenceAudience */ SELECT cyphr_presence_audience(${userId}) AS peers`)),
+  ];
+}
+
+/**
+ * Whose presence `viewerId` may see when they share it: chat peers who accepted the viewer,
+ * no block either way (migration 0014), in one row: an index scan of chat_members and a
+ * primary-key probe of contacts and blocks per peer.
+ */
+export async function presenceSources(db: Db, viewerId: string): Promise<string[]> {
+  return [
+    ...(await db.oneFirst(sql.type(z.object({ peers: z.array(z.string()) }))`
+      /* presenceSources */ SELECT cyphr_presence_sources(${viewerId}) AS peers`)),
   ];
 }
 
@@ -99,17 +111,36 @@ export async function visibleUsers(db: Db): Promise<VisibleUser[]> {
   return rows.map(toVisible);
 }
 
-/** Peers of `userId` who are online now and share their presence (a scan of every peer: used while the directory is not ready). */
-export async function onlinePeers(db: Db, userId: string): Promise<VisibleUser[]> {
+/** Of the users whose presence `viewerId` may see, those online now who share it (a scan of each: used while the directory is not ready). */
+export async function onlinePeers(db: Db, viewerId: string): Promise<VisibleUser[]> {
   const rows = await db.any(sql.type(visibleRow)`
     /* onlinePeers */
-    SELECT DISTINCT i.id AS user_id, i.cyphr_id
-    FROM chat_members mine
-    JOIN chat_members other ON other.chat_id = mine.chat_id AND other.left_seq IS NULL AND other.user_id <> mine.user_id
-    JOIN identities i ON i.id = other.user_id AND i.share_presence
-    WHERE mine.user_id = ${userId} AND mine.left_seq IS NULL
-      AND EXISTS (SELECT 1 FROM presence p WHERE p.user_id = i.id)`);
+    SELECT i.id AS user_id, i.cyphr_id
+    FROM unnest(cyphr_presence_sources(${viewerId})) AS peer (id)
+    JOIN identities i ON i.id = peer.id AND i.share_presence
+    WHERE EXISTS (SELECT 1 FROM presence p WHERE p.user_id = i.id)`);
   return rows.map(toVisible);
+}
+
+/** One of two users who is visibly online, and whether the other may see their presence now. */
+export interface PresenceBetween {
+  userId: string;
+  cyphrId: string;
+  otherId: string;
+  otherMaySee: boolean;
+}
+
+const betweenRow = z.object({ user_id: uuid, cyphr_id: z.string(), other_id: uuid, other_may_see: z.boolean() });
+
+/** Of `a` and `b`, each who is online somewhere and shares presence, with whether the other is in their presence audience. */
+export async function presenceBetween(db: Db, a: string, b: string): Promise<PresenceBetween[]> {
+  const rows = await db.any(sql.type(betweenRow)`
+    /* presenceBetween */
+    SELECT i.id AS user_id, i.cyphr_id, pair.other_id, pair.other_id = ANY (cyphr_presence_audience(i.id)) AS other_may_see
+    FROM (VALUES (${a}::uuid, ${b}::uuid), (${b}::uuid, ${a}::uuid)) AS pair (user_id, other_id)
+    JOIN identities i ON i.id = pair.user_id AND i.share_presence
+    WHERE EXISTS (SELECT 1 FROM presence p WHERE p.user_id = i.id)`);
+  return rows.map((r) => ({ userId: r.user_id, cyphrId: r.cyphr_id, otherId: r.other_id, otherMaySee: r.other_may_see }));
 }
 
 export async function usersPresentOn(db: Db, instanceId: string): Promise<string[]> {

@@ -4,11 +4,13 @@ import type { DatabasePool } from "slonik";
 import type { Hub } from "./hub.js";
 import { PresenceDirectory } from "./presence-directory.js";
 import {
-  chatPeers,
   closePresence,
   onlinePeers,
   openPresence,
+  presenceAudience,
+  presenceBetween,
   presenceRows,
+  presenceSources,
   presenceSubject,
   reapStaleInstances,
   registerInstance,
@@ -28,14 +30,16 @@ const INSTANCE_STALE_MS = 45_000;
  * A user is online while any instance holds a stream of theirs (a `presence` row per
  * instance). Transitions (first stream anywhere opens, last one closes) are decided
  * under a per-user advisory lock, one statement each (0005_presence_transitions.sql), and
- * announced to chat peers, unless the user turned presence sharing off. A stream opening
+ * announced to the chat peers the user accepted, never across a block (migration 0014),
+ * unless the user turned presence sharing off. A stream opening
  * or closing while the user has other streams on this instance touches no database at
  * all. Instances that stop heartbeating lose their rows.
  *
  * The snapshot a stream gets after caught_up comes from the in-memory directory of users
  * visibly online in the cluster (src/realtime/presence-directory.ts): no query at all when
- * nobody else is visibly online, else one index scan for the user's peer ids, intersected
- * in memory; it reads the database the old way only while the directory is reconnecting.
+ * nobody else is visibly online, else one statement for the ids of the peers who accepted
+ * the user (cyphr_presence_sources), intersected in memory; it reads the database the old
+ * way only while the directory is reconnecting.
  */
 export class Presence {
   private readonly chains = new Map<string, Promise<void>>();
@@ -68,7 +72,7 @@ export class Presence {
     await this.directory.stop();
   }
 
-  /** Presence frames for the user's peers who are online now and share it (sent after caught_up). */
+  /** Presence frames for the peers the user may see who are online now and share it (sent after caught_up). */
   async snapshot(userId: string): Promise<ServerFrame[]> {
     return (await this.visiblePeers(userId)).map(({ userId: peer, cyphrId }) =>
       ephemeralFrame({ case: "presence", value: { userId: peer, cyphrId, online: true } }),
@@ -81,7 +85,7 @@ export class Presence {
     const othersVisible = directory.size - (directory.cyphrIdOf(userId) === undefined ? 0 : 1);
     if (othersVisible === 0) return [];
     const visible: VisibleUser[] = [];
-    for (const peer of await chatPeers(this.pool, userId)) {
+    for (const peer of await presenceSources(this.pool, userId)) {
       const cyphrId = directory.cyphrIdOf(peer);
       if (cyphrId !== undefined) visible.push({ userId: peer, cyphrId });
     }
@@ -97,11 +101,27 @@ export class Presence {
     const subject = await presenceSubject(this.pool, userId);
     // Peers only ever saw an online user change: nothing to correct while offline.
     if (!subject || !online) return;
-    const peers = await chatPeers(this.pool, userId);
+    const peers = await presenceAudience(this.pool, userId);
     await publishEphemeral(this.pool, { users: peers }, {
       case: "presence",
       value: { userId, cyphrId: subject.cyphr_id, online: sharing && online, lastSeen: sharing ? undefined : timestampFromDate(new Date()) },
     });
+  }
+
+  /**
+   * Who may see whom between `a` and `b` changed (a block, an accepted request): each of the
+   * two who is visibly online is shown to the other as they now may see them, online, or
+   * offline as when going away (a blocked user cannot tell the block from the blocker
+   * leaving). Nothing is sent about someone offline or not sharing: the other sees them
+   * offline already.
+   */
+  async relationChanged(a: string, b: string): Promise<void> {
+    for (const { userId, cyphrId, otherId, otherMaySee } of await presenceBetween(this.pool, a, b)) {
+      await publishEphemeral(this.pool, { users: [otherId] }, {
+        case: "presence",
+        value: { userId, cyphrId, online: otherMaySee, lastSeen: otherMaySee ? undefined : timestampFromDate(new Date()) },
+      });
+    }
   }
 
   /** Call after the stream was added to the hub. */
