@@ -46,7 +46,7 @@ describe.skipIf(!hasTmux)("cyphr chat: the interactive screen in a real terminal
     const b = await chatIn(bob, "alice_t");
     expect(a.term.status().alternate).toBe(true);
 
-    // A first message makes bob alice's contact and the chat a request for bob; his reply accepts alice (cyphr.privacy.v1).
+    // Starting the chat made bob alice's contact and the chat a request for bob; opening it accepted alice (cyphr.privacy.v1).
     a.term.type(typed[0]!);
     a.term.key("Enter");
     const atBob = await b.term.waitForText(`alice_t: ${typed[0]}`);

@@ -78,11 +78,13 @@ describe.skipIf(!hasTmux)("README quick start: the two-terminal chat, exactly as
       }
     }
 
-    // alice writes first (bob becomes her contact); bob's reply accepts her (cyphr.privacy.v1), so typing and receipts flow both ways.
+    // Bob opening alice's chat accepted her request (cyphr.privacy.v1): typing and receipts flow both ways before he writes.
     terms[1].type(typed[1]);
     terms[1].key("Enter");
     await terms[2].waitForText(`alice_1: ${typed[1]}`);
+    await terms[1].waitForText(`alice_1: ${typed[1]} ✓✓ read`);
     terms[2].type(typed[2]);
+    await terms[1].waitForText("bob_1 is typing…");
     terms[2].key("Enter");
     await terms[1].waitForText(`bob_1: ${typed[2]}`);
     await terms[2].waitForText(`bob_1: ${typed[2]} ✓✓ read`);
