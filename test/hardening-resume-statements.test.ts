@@ -41,6 +41,7 @@ beforeAll(async () => {
   [alice, bob, carol] = await participants(server.baseUrl, 3);
   await sendTo(alice, bob);
   await sendTo(carol, bob);
+  await sendTo(bob, carol); // a reply: carol and bob accepted each other, so each sees the other's presence
   // Bob has more peers than he sees online: a peer scan would grow with them.
   const others = await participants(server.baseUrl, 6);
   for (const other of others) await sendTo(other, bob);
