@@ -42,7 +42,7 @@ describe("the cyphr CLI sends and receives files", () => {
     expect(await bob.ok(["history", "alice_files"])).toContain(`[${seq}] alice_files: (file report.pdf, 2.0 MiB: \`cyphr get\` saves it)`);
     const got = await bob.run(["get", "alice_files", seq]);
     expect(got.code).toBe(0);
-    expect(got.stderr).toMatch(/receiving report\.pdf \[#{24}\] 100%/);
+    expect(got.stderr).toMatch(/receiving report\.pdf \[#{24}\] 100% {2}2\.0 MiB of 2\.0 MiB {2}[\d.]+ \w+\/s {2}0s left/);
     const saved = path.join(home.folder, "report.pdf");
     expect(got.stdout.trim()).toBe(`Saved report.pdf (2.0 MiB) to ${saved}.`);
     expect((await fs.readFile(saved)).equals(file)).toBe(true);

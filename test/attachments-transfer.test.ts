@@ -200,6 +200,39 @@ describe.each(["postgres", "s3"])("attachments on the %s BlobStore", (store) => 
     await expectPurged(uploadId, bytes.subarray(5000, 5032));
   });
 
+  it("removes an upload not completed within ATTACHMENTS_UPLOAD_TTL_SECONDS (24 h): kept a minute before, its bytes purged after, its quota freed", async () => {
+    const alice = as(await newUser());
+    const bytes = new Uint8Array(randomBytes(100_000));
+    const { uploadId, expiresAt } = await alice.createUpload({ size: BigInt(bytes.length), sha256: sha256(bytes), chunkSize: 65_536 });
+    await alice.putChunk({ uploadId, offset: 0n, data: bytes.subarray(0, 65_536) });
+    const removedAt = Number(expiresAt!.seconds) * 1000;
+    expect(removedAt - Date.now()).toBeGreaterThan(86_400_000 - 60_000);
+    expect(removedAt - Date.now()).toBeLessThanOrEqual(86_400_000);
+    await server().app.jobs.run("attachments.expired", new Date(removedAt - 60_000));
+    await server().app.jobs.run("attachments.bytes");
+    expect((await alice.getUploadStatus({ uploadId })).receivedBytes).toBe(65_536n);
+    await server().app.jobs.run("attachments.expired", new Date(removedAt + 1000));
+    await server().app.jobs.run("attachments.bytes");
+    await expectRpcError(alice.getUploadStatus({ uploadId }), Code.NotFound, "no such unfinished upload");
+    expect((await alice.getAttachmentUsage({})).usedBytes).toBe(0n);
+    await expectPurged(uploadId, bytes.subarray(1000, 1032));
+  });
+
+  it("gives the same file uploaded twice two unrelated attachment ids, and works over gRPC-Web (every call but the download stream is unary)", async () => {
+    const user = await newUser();
+    const web = clientFor(AttachmentsService, "grpc-web", server().baseUrl, { token: user.accessToken });
+    const bytes = new Uint8Array(randomBytes(100_000));
+    const first = await uploadBytes(web, bytes);
+    const second = await uploadBytes(web, bytes);
+    expect(first).not.toBe(second);
+    expect(first.slice(0, 8)).not.toBe(second.slice(0, 8));
+    const range = await web.readAttachment({ attachmentId: second, offset: 65_000n, length: 2000 });
+    expect(Buffer.from(range.data).equals(Buffer.from(bytes.subarray(65_000, 67_000)))).toBe(true);
+    expect(Buffer.from(range.info!.sha256).equals(Buffer.from(sha256(bytes)))).toBe(true);
+    await web.deleteAttachment({ id: first });
+    await expectRpcError(web.readAttachment({ attachmentId: first, offset: 0n, length: 1 }), Code.NotFound, "no such attachment");
+  });
+
   it("lets only the uploader delete; deleted attachments answer NOT_FOUND at once and their bytes are purged", async () => {
     const alice = as(await newUser());
     const bob = as(await newUser());

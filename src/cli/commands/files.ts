@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import { Attachments } from "../../sdk/index.js";
-import { fileSource, saveToFile } from "../../sdk/attachments/node.js";
+import { saveToFile, sendFileAt } from "../../sdk/attachments/node.js";
 import { ensureJoined, resolveChat } from "../chat-directory.js";
 import { action } from "../command.js";
 import { CliError, EXIT } from "../errors.js";
@@ -25,11 +25,10 @@ export function fileCommands(program: Command): void {
         const session = await openSession(globals.profile);
         const chat = await resolveChat(session, target, { create: true });
         await ensureJoined(session, chat.chatId);
-        const { blob, name } = await fileSource(filePath);
-        const bar = globals.json ? undefined : new ProgressBar(`sending ${name}`);
-        const sent = await attachmentsOf(session).sendFile(chat.chatId, blob, { name, expiresInSeconds, onProgress: (p) => bar?.update(p.bytes, p.total) });
+        const bar = globals.json ? undefined : new ProgressBar(`sending ${path.basename(filePath)}`);
+        const sent = await sendFileAt(attachmentsOf(session), chat.chatId, filePath, { expiresInSeconds, onProgress: (p) => bar?.update(p.bytes, p.total) });
         out.data(
-          { chatId: chat.chatId, messageId: sent.messageId, seq: sent.seq.toString(), attachmentId: sent.reference.attachmentId, name, size: sent.reference.plaintextSize },
+          { chatId: chat.chatId, messageId: sent.messageId, seq: sent.seq.toString(), attachmentId: sent.reference.attachmentId, name: sent.reference.name, size: sent.reference.plaintextSize },
           (v) => `Sent ${v.name} (${formatBytes(v.size)}) to ${chat.title} (seq ${v.seq}).`,
         );
       }),
