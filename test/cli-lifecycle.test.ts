@@ -3,13 +3,16 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newRecoveryPhrase } from "../src/sdk/index.js";
 import { totpCode } from "./helpers/account.js";
-import { CliHome, type CliUser } from "./helpers/cli.js";
+import { CLI_BIN, CliHome, shellQuote, TmuxTerminal, type CliUser } from "./helpers/cli.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**
  * The account lifecycle from the terminal: real `cyphr` processes against a real server —
  * recovery phrase and recover, PIN, TOTP, sessions, export and delete-account.
  */
+
+const hasTmux = TmuxTerminal.available();
+if (!hasTmux) console.warn("\n*** test/cli-lifecycle.test.ts: the terminal prompts test SKIPPED: tmux is not installed (apt-get install tmux) ***\n");
 
 interface SessionRow {
   sessionId: string;
@@ -211,6 +214,42 @@ describe("the cyphr CLI: recovery, PIN, two-factor login, sessions, export and d
     const register = await again.run(["register", "delete_gina"]);
     expect(register.code).toBe(1);
     expect(register.stderr).toMatch(/^cyphr: cyphr_id "delete_gina" belonged to a deleted account; it can be registered from /);
+  }, 240_000);
+
+  it.skipIf(!hasTmux)("on a terminal, recover asks for the phrase and the PIN without echo, and login asks for the TOTP code", async () => {
+    const socket = `cyphr-lifecycle-test-${process.pid}`;
+    try {
+      const hana = await registered("tty-hana", "tty_hana");
+      const { recoveryPhrase } = await hana.json<{ recoveryPhrase: string }>(["recovery", "setup", "--yes"]);
+      await hana.ok(["pin", "set"], { env: { CYPHR_NEW_PIN: "pin-1357" } });
+      const { secret } = await hana.json<{ secret: string }>(["totp", "enable"]);
+      const step = Math.floor(Date.now() / 30_000);
+      await hana.ok(["totp", "confirm", "--code", totpCode(secret, step * 30_000)]);
+
+      const env = { CYPHR_HOME: home.folder, CYPHR_PASSPHRASE: "passphrase of tty-new", TERM: "xterm-256color" };
+      const cyphr = (args: string) => `node ${shellQuote(CLI_BIN)} --profile tty-new ${args}`;
+      const recover = await TmuxTerminal.start(socket, "recover", cyphr(`recover tty_hana --server ${server.baseUrl}`), { cols: 120, rows: 30 }, env, home.folder);
+      await recover.waitForText("Recovery phrase:");
+      recover.type(recoveryPhrase);
+      recover.key("Enter");
+      await recover.waitForText("PIN (empty if the account has none):");
+      recover.type("pin-1357");
+      recover.key("Enter");
+      // Rows joined as they were written (a long line wraps): no two words of the phrase in a row, no PIN.
+      const screen = (await recover.waitForText("Recovered tty_hana: this profile is device 2", 90_000)).join("");
+      const words = recoveryPhrase.split(" ");
+      expect(words.slice(1).filter((word, i) => screen.includes(`${words[i]} ${word}`))).toEqual([]);
+      expect(screen).not.toContain("pin-1357");
+
+      const login = await TmuxTerminal.start(socket, "login", cyphr("login"), { cols: 120, rows: 30 }, env, home.folder);
+      await login.waitForText("Code from your authenticator app:");
+      // A later step than the confirmed one (a code is accepted once), within the ±1 step window.
+      login.type(totpCode(secret, Math.max(step + 1, Math.floor(Date.now() / 30_000)) * 30_000));
+      login.key("Enter");
+      await login.waitForText("Signed in as tty_hana (device 2).", 60_000);
+    } finally {
+      TmuxTerminal.killServer(socket);
+    }
   }, 240_000);
 
   it("every lifecycle command has --help", async () => {
