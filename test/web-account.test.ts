@@ -167,6 +167,11 @@ describe.skipIf(!hasChromium)("the account lifecycle in the web app (Chromium)",
     await sessions.getByRole("button", { name: "Sign out all other sessions" }).click();
     await sessions.getByText("1 other session signed out.").waitFor(WAIT);
     await signInScreen(linkedPage).getByText("signed out").waitFor(WAIT);
+    // Reloaded, the profile unlocks to the sign-in screen: its stored session is no longer valid.
+    await linkedPage.reload();
+    await linkedPage.getByRole("form", { name: "Welcome back" }).getByLabel("Passphrase").fill(PASS);
+    await linkedPage.getByRole("button", { name: "Unlock" }).click();
+    await signInScreen(linkedPage).getByText(`holds the keys of ${alice}`).waitFor(WAIT);
   }, STEP_MS);
 
   it("exports the account's data as a JSON download named with the Cyphr ID and the date", async () => {
@@ -203,7 +208,11 @@ describe.skipIf(!hasChromium)("the account lifecycle in the web app (Chromium)",
 
   it("works at phone width; turns two-factor login off with a code; deleting needs the typed Cyphr ID and clears the browser", async () => {
     await recoveredPage.setViewportSize({ width: 390, height: 844 });
-    await openSecurity(recoveredPage);
+    // From the keyboard: Enter on the sidebar's button opens the pane and moves focus to its heading.
+    await recoveredPage.getByRole("button", { name: "Account & security" }).focus();
+    await recoveredPage.keyboard.press("Enter");
+    await security(recoveredPage).waitFor(WAIT);
+    expect(await recoveredPage.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id)).toBe("security-title");
     expect(await recoveredPage.locator(".sidebar").isVisible()).toBe(false);
     await browser.screenshot(recoveredPage, "08-phone-security");
 
