@@ -102,6 +102,7 @@ it("logout ends that session's streams on every instance with UNAUTHENTICATED; t
 it("a user stays online while any instance holds a stream of theirs", async () => {
   const [alice, bob] = await participants(a.baseUrl, 2);
   await sendTo(alice, bob);
+  await sendTo(bob, alice); // bob accepts alice by replying: his presence reaches her
   const watcher = subscribe(a.baseUrl, alice.accessToken);
   await watcher.caughtUp();
 
