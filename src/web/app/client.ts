@@ -61,7 +61,7 @@ export class SignIn {
   }
 }
 
-/** What unlocking, linking or recovering ends in: signed in, or keys open and a login still to do. */
+/** What unlocking or linking ends in: signed in, or keys open and a login still to do. */
 export type Opened = Session | SignIn;
 
 export class Session {
