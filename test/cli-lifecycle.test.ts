@@ -60,8 +60,12 @@ describe("the cyphr CLI: recovery, PIN, two-factor login, sessions, export and d
     const wrong = await fresh.run(["recover", "rec_alice", "--server", server.baseUrl], { env: { CYPHR_RECOVERY_PHRASE: newRecoveryPhrase() } });
     expect(wrong.code).toBe(4);
     expect(wrong.stderr).toMatch(/^cyphr: Recovery refused/);
-    const typo = await fresh.run(["recover", "rec_alice"], { env: { CYPHR_RECOVERY_PHRASE: recoveryPhrase.replace(/^\S+/, "notaword") } });
+    // Trying again with --server reuses the profile the failed try made.
+    const typo = await fresh.run(["recover", "rec_alice", "--server", server.baseUrl], { env: { CYPHR_RECOVERY_PHRASE: recoveryPhrase.replace(/^\S+/, "notaword") } });
     expect(typo.stderr).toMatch(/^cyphr: That is not a valid recovery phrase/);
+    const elsewhere = await fresh.run(["recover", "rec_alice", "--server", "http://127.0.0.1:1"], { env: { CYPHR_RECOVERY_PHRASE: recoveryPhrase } });
+    expect(elsewhere.code).toBe(2);
+    expect(elsewhere.stderr).toBe(`cyphr: The profile "rec-new" is for ${server.baseUrl}: leave out --server, or use another --profile.\n`);
     const recovered = await fresh.run(["recover", "rec_alice"], { env: { CYPHR_RECOVERY_PHRASE: recoveryPhrase } });
     expect(recovered.stderr).toBe("");
     expect(recovered.code).toBe(0);

@@ -51,6 +51,10 @@ export async function createProfile(name: string, settings: ProfileSettings): Pr
   return { name, folder, store, settings };
 }
 
+export function profileExists(name: string): Promise<boolean> {
+  return exists(profileFolder(name));
+}
+
 /** Opens an existing profile with its passphrase. */
 export async function openProfile(name: string): Promise<Profile> {
   const folder = profileFolder(name);

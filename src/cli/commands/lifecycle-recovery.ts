@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { CyphrError, newRecoveryPhrase, recoverAccount } from "../../sdk/index.js";
 import { action, type Ctx } from "../command.js";
 import { CliError, EXIT } from "../errors.js";
-import { createProfile, openProfile, parseProtocol, parseServerUrl, PROTOCOLS, transportOf, type Profile } from "../profile.js";
+import { createProfile, openProfile, parseProtocol, parseServerUrl, profileExists, PROTOCOLS, transportOf, type Profile } from "../profile.js";
 import { openSession, sessionOf } from "../session.js";
 import { askLine, readSecret } from "../terminal-input.js";
 import { defaultDeviceName } from "./account.js";
@@ -17,7 +17,7 @@ export function recoveryCommands(program: Command): void {
     .command("recover")
     .description("take the account back on this new profile with its recovery phrase: every other device is removed")
     .argument("<cyphr_id>", "the account to recover")
-    .option("--server <url>", "create the profile for this server first (as `cyphr init` does)")
+    .option("--server <url>", "create the profile for this server first (as `cyphr init` does; reused if it exists for that server)")
     .option("--protocol <protocol>", `with --server: how to talk to it (${PROTOCOLS.join(", ")})`, "connect")
     .option("--pin <pin>", "the account's PIN when it has one (or CYPHR_PIN; asked on a terminal)")
     .option("--device-name <name>", "this device's name (encrypted; only your devices read it)", defaultDeviceName())
@@ -80,7 +80,14 @@ function rows(cells: string[], perRow: number): string[] {
   return lines;
 }
 
+/** The profile to recover into: with --server it is created first, or reused when a failed try already made it for that server. */
 async function recoveryProfile(name: string, options: { server?: string; protocol: string }): Promise<Profile> {
   if (options.server === undefined) return openProfile(name);
-  return createProfile(name, { server: parseServerUrl(options.server), protocol: parseProtocol(options.protocol) });
+  const settings = { server: parseServerUrl(options.server), protocol: parseProtocol(options.protocol) };
+  if (!(await profileExists(name))) return createProfile(name, settings);
+  const profile = await openProfile(name);
+  if (profile.settings.server !== settings.server) {
+    throw new CliError(`The profile "${name}" is for ${profile.settings.server}: leave out --server, or use another --profile.`, EXIT.usage);
+  }
+  return profile;
 }
