@@ -11,7 +11,7 @@ import type { Session } from "./session.js";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** ListChats pages read at most (200 chats each): the CLI looks through at most 2,000 chats. */
 const MAX_CHAT_PAGES = 10;
-/** How long a join waits for the creator's first commit (its Welcome) before giving up. */
+/** How long a join waits for the creator's first commit (its Welcome) before finishing a direct chat itself, or giving up on a group. */
 const WELCOME_WAIT_MS = 15_000;
 const WELCOME_POLL_MS = 300;
 
@@ -77,8 +77,12 @@ export async function ensureJoined(session: Session, chatId: string): Promise<vo
       await session.mls.joinOwnChat(chatId);
       return;
     }
-    // The creator has not sent the first commit yet (it is adding us right now).
-    if (Date.now() >= deadline) throw new CliError(`Chat ${chatId} has no Welcome for this device yet: try again in a moment.`);
+    // The creator has not sent the first commit yet (it is adding us right now)...
+    if (Date.now() >= deadline) {
+      // ...or its start was cut off: a direct chat is finished from this side (the SDK makes the first commit).
+      if (chat?.kind === ChatKind.DIRECT) return startDirectChat(session, chat.peerCyphrId).then(() => undefined);
+      throw new CliError(`Chat ${chatId} has no Welcome for this device yet: try again in a moment.`);
+    }
     await new Promise((resolve) => setTimeout(resolve, WELCOME_POLL_MS));
   }
 }

@@ -6,7 +6,9 @@
  * (device-sync.ts), one device acts: the one at the lowest leaf index among the leaves that stay.
  * The plan is built again on every commit attempt (a commit that won may have removed them).
  */
+import type { Client } from "@connectrpc/connect";
 import type { ClientState, Proposal } from "ts-mls";
+import type { GroupsService } from "../../gen/cyphr/groups/v1/groups_pb.js";
 import { parseDeviceCredentialIdentity } from "../../mls/credential.js";
 import type { CommitResult } from "./mls-device.js";
 
@@ -70,4 +72,16 @@ export async function removeDeparted(engine: Engine, chatId: string, ownCyphrId:
     return (now?.removeLeaves ?? []).map((removed): Proposal => ({ proposalType: "remove", remove: { removed } }));
   });
   return departed.length > 0 ? { departed, result } : undefined;
+}
+
+/** A group's current members (Cyphr IDs), every page of GroupsService.ListMembers. */
+export async function memberIds(groups: Client<typeof GroupsService>, chatId: string, auth: () => Promise<{ headers: Record<string, string> }>): Promise<string[]> {
+  const ids: string[] = [];
+  let pageToken = "";
+  do {
+    const page = await groups.listMembers({ chatId, limit: 1000, pageToken }, await auth());
+    ids.push(...page.members.map((m) => m.cyphrId));
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  return ids;
 }

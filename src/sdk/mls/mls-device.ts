@@ -18,12 +18,13 @@ import { ChatReader } from "./chat-reader.js";
 import { suiteImpl } from "./codec.js";
 import { addProposals, buildCommit, leavesOf, removeProposals, type BuiltCommit } from "./commits.js";
 import { updateDevices, type DeviceUpdate, type VerifiedDevice } from "./device-sync.js";
+import { finishUnfinished, startDirect, type StartEngine } from "./direct-start.js";
 import { isStaleEpoch, mlsFailure, noState, removedFrom } from "./errors.js";
 import { GroupStore, type ChatPosition } from "./group-store.js";
 import type { HistoryMessage } from "./history.js";
 import { joinByExternalCommit, joinFromWelcomes } from "./joins.js";
 import { KeyPackages, refHex, type DeviceIdentity } from "./key-packages.js";
-import { removeDeparted, type DepartedRemoval } from "./member-sync.js";
+import { memberIds, removeDeparted, type DepartedRemoval } from "./member-sync.js";
 
 export interface TokenSource {
   accessToken(): Promise<string>;
@@ -77,13 +78,9 @@ export class MlsDevice {
   }
 
   /** Starts the MLS direct chat with a user: Welcomes every device of theirs and this account's other devices. */
+  /** A start of the pair's chat that failed midway (epoch 0, nobody welcomed) is finished instead: see direct-start.ts. */
   startDirectChat(peerCyphrId: string): Promise<CommitResult> {
-    return guard(async () => {
-      const created = await this.chats.createMlsChat({ kind: { case: "peerCyphrId", value: peerCyphrId }, ciphersuite: 0 }, await this.auth());
-      await this.initGroup(created.chatId, created.groupId);
-      const claimed = [...(await this.claim(peerCyphrId)), ...(await this.claim(this.identity.cyphrId))];
-      return this.commit(created.chatId, () => addProposals(claimed));
-    });
+    return guard(() => startDirect(this.startEngine(), peerCyphrId));
   }
 
   /** Creates an MLS group with this user as its admin, adding `members` (and this account's other devices). */
@@ -136,7 +133,10 @@ export class MlsDevice {
 
   /** Encrypts and sends one message; a retry after a transport failure reuses its client_message_id. */
   send(chatId: string, content: Content, options: { messageType?: MessageType } = {}): Promise<{ messageId: string; seq: bigint }> {
-    return guard(() => this.locks.run(chatId, () => this.messages.send(chatId, content, options.messageType)));
+    return guard(async () => {
+      await finishUnfinished(this.startEngine(), chatId); // a direct chat whose start this device left half done
+      return this.locks.run(chatId, () => this.messages.send(chatId, content, options.messageType));
+    });
   }
 
   /** Replaces one of this user's messages with a new MLS application message. */
@@ -176,7 +176,7 @@ export class MlsDevice {
    * Undefined when it did nothing.
    */
   removeDepartedMembers(chatId: string): Promise<DepartedRemoval | undefined> {
-    return guard(() => removeDeparted(this, chatId, this.identity.cyphrId, () => this.memberIds(chatId)));
+    return guard(() => removeDeparted(this, chatId, this.identity.cyphrId, () => memberIds(this.groupsApi, chatId, () => this.auth())));
   }
 
   /** Processes what arrived since the last call (commits applied, messages decrypted); returns the new messages. */
@@ -296,20 +296,24 @@ export class MlsDevice {
     return guard(() => this.claim(cyphrId));
   }
 
-  /** The group's current members (Cyphr IDs), every page of GroupsService.ListMembers. */
-  private async memberIds(chatId: string): Promise<string[]> {
-    const ids: string[] = [];
-    let pageToken = "";
-    do {
-      const page = await this.groupsApi.listMembers({ chatId, limit: 1000, pageToken }, await this.auth());
-      ids.push(...page.members.map((m) => m.cyphrId));
-      pageToken = page.nextPageToken;
-    } while (pageToken);
-    return ids;
-  }
-
   private async claim(cyphrId: string): Promise<ClaimedKeyPackage[]> {
     return (await this.keys.claimKeyPackages({ cyphrId, ciphersuite: 0 }, await this.auth())).keyPackages;
+  }
+
+  private startEngine(): StartEngine {
+    return {
+      identity: this.identity,
+      chats: this.chats,
+      messaging: this.messaging,
+      auth: () => this.auth(),
+      stateIfAny: (chatId) => this.groups.state(chatId),
+      positionIfAny: (chatId) => this.groups.position(chatId),
+      initGroup: (chatId, groupId) => this.initGroup(chatId, groupId),
+      claimKeyPackages: (cyphrId) => this.claim(cyphrId),
+      commit: (chatId, proposals) => this.commit(chatId, proposals),
+      acceptWelcome: (chatId) => this.acceptWelcome(chatId),
+      joinOwnChat: (chatId) => this.joinOwnChat(chatId),
+    };
   }
 
   private async auth(): Promise<{ headers: Record<string, string> }> {
