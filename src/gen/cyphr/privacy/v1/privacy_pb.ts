@@ -643,9 +643,11 @@ export const StorageClassSchema: GenEnum<StorageClass> = /*@__PURE__*/
  * what others learn about them: settings with secure defaults, blocks, message
  * requests, and the inventory of everything the server stores.
  *
- * Contacts: user A has accepted user B once A wrote to B first, replied to B,
- * accepted a request from B (AcceptChat), or added B to a group. Until then a
- * chat B started with A (or a group B added A to) is a request for A: B gets
+ * Contacts: user A has accepted user B once A wrote to B first (a first
+ * message, or starting an MLS direct chat with B), replied to B, accepted a
+ * request from B (AcceptChat), or added B to a group (GroupsService, or an MLS
+ * commit). Until then a chat B started with A (or a group B added A to) is a
+ * request for A, the same for OPAQUE and MLS chats: B gets
  * no delivery or read receipts, no typing and no presence from A; A sees the
  * chat apart (MessagingService.ListChats with CHAT_LIST_FILTER_REQUESTS).
  *
