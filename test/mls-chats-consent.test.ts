@@ -151,6 +151,20 @@ describe("an MLS direct chat started by someone the peer blocked", () => {
   });
 });
 
+describe("blocking the creator of an MLS direct chat", () => {
+  it("declines its request: the chat is gone for the blocker and the creator's later messages and commits never reach them", async () => {
+    const [alice, bob] = await users(2);
+    const { chatId } = await alice.sdk.startDirectChat(bob.user.cyphrId);
+    await bob.acceptWelcome(chatId);
+    await privacy(bob).blockUser({ cyphrId: alice.user.cyphrId });
+    expect(await chatIds(bob, ChatListFilter.UNSPECIFIED)).toEqual([]);
+    const bobStream = await online(bob);
+    const sent = await alice.send(chatId, "after the block");
+    const commit = await alice.sdk.updateKeys(chatId);
+    expect(await bobStream.quiet("messageNew", QUIET_MS, (m) => m.seq === sent.seq || m.seq === commit.seq)).toEqual([]);
+  });
+});
+
 describe("adding users to an MLS group by commit", () => {
   it("is refused for a user whose group_adds is NOBODY, as GroupsService refuses it, and leaves nothing: no member, no Welcome, the epoch unchanged", async () => {
     const [alice, bob, carol] = await users(3);
