@@ -2,6 +2,7 @@ import { sql } from "slonik";
 import { z } from "zod";
 import { bytes, timestamp, uuid, type Db } from "../db/types.js";
 import { MLS_COMMIT_MESSAGE_TYPE, type ChatKind, type LeftReason, type Role } from "../chats/model.js";
+import { hiddenFrom } from "./repo.js";
 
 const chatRow = z.object({
   id: uuid,
@@ -75,8 +76,9 @@ export async function listChatsOf(db: Db, userId: string, after: ChatCursor | nu
     /* listChatsOf */
     SELECT * FROM (
       SELECT c.id, c.kind, c.encrypted_name, c.group_version, c.protocol, c.mls_epoch::text AS mls_epoch, c.mls_ciphersuite, c.timer_seconds,
-        CASE WHEN m.left_at IS NULL THEN c.last_activity_at ELSE least(c.last_activity_at, m.left_at) END AS activity_at,
-        coalesce(m.left_seq, c.last_seq) AS last_seq,
+        CASE WHEN hid.covers_top THEN coalesce(vis.created_at, c.created_at)
+             WHEN m.left_at IS NULL THEN c.last_activity_at ELSE least(c.last_activity_at, m.left_at) END AS activity_at,
+        CASE WHEN hid.covers_top THEN coalesce(vis.seq, 0) ELSE coalesce(m.left_seq, c.last_seq) END AS last_seq,
         m.role, m.left_reason, m.read_seq, m.delivered_seq,
         (SELECT count(*)::int FROM chat_members x WHERE x.chat_id = c.id AND x.left_seq IS NULL) AS member_count,
         (SELECT count(*)::int FROM messages msg
@@ -84,7 +86,8 @@ export async function listChatsOf(db: Db, userId: string, after: ChatCursor | nu
             AND msg.seq <= coalesce(m.left_seq, c.last_seq)
             AND msg.sender_id IS DISTINCT FROM m.user_id AND msg.sender_id IS NOT NULL
             AND msg.message_type <> ${MLS_COMMIT_MESSAGE_TYPE}
-            AND msg.deleted_at IS NULL AND (msg.expires_at IS NULL OR msg.expires_at > now())) AS unread_count,
+            AND msg.deleted_at IS NULL AND (msg.expires_at IS NULL OR msg.expires_at > now())
+            AND NOT ${hiddenFrom(sql.fragment`m.user_id`, "msg")}) AS unread_count,
         p.id AS peer_id, p.cyphr_id AS peer_cyphr_id, p.display_name AS peer_display_name,
         q.chat_id IS NOT NULL AS request
       FROM chat_members m
@@ -92,6 +95,16 @@ export async function listChatsOf(db: Db, userId: string, after: ChatCursor | nu
       LEFT JOIN identities p ON c.kind = 1
         AND p.id = CASE WHEN c.direct_user_low = m.user_id THEN c.direct_user_high ELSE c.direct_user_low END
       LEFT JOIN chat_requests q ON q.chat_id = m.chat_id AND q.user_id = m.user_id
+      -- The newest message the member can see is the chat's last one unless that one is hidden from them.
+      CROSS JOIN LATERAL (
+        SELECT coalesce(max(h.seq) >= coalesce(m.left_seq, c.last_seq), false) AS covers_top
+        FROM hidden_messages h WHERE h.user_id = m.user_id AND h.chat_id = m.chat_id
+      ) hid
+      LEFT JOIN LATERAL (
+        SELECT v.seq, v.created_at FROM messages v
+        WHERE hid.covers_top AND v.chat_id = m.chat_id AND v.seq <= coalesce(m.left_seq, c.last_seq) AND NOT ${hiddenFrom(sql.fragment`m.user_id`, "v")}
+        ORDER BY v.seq DESC LIMIT 1
+      ) vis ON true
       WHERE m.user_id = ${userId} AND q.declined_at IS NULL ${requests}
     ) chats
     CROSS JOIN LATERAL (SELECT (extract(epoch FROM activity_at) * 1000000)::bigint::text AS activity_us) us

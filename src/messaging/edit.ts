@@ -6,9 +6,9 @@ import type { MessagingContext } from "./context.js";
 import { requireMembership } from "./access.js";
 import type { StoredMessage } from "./model.js";
 import { requirePayload, type EncryptedPayload } from "./payload.js";
-import { findMessage, replacePayload, tombstone } from "./repo.js";
+import { findMessage, membersSeeing, replacePayload, tombstone } from "./repo.js";
 import type { Db } from "../db/types.js";
-import { activeMemberIds, recordEvents } from "../events/log.js";
+import { recordEvents } from "../events/log.js";
 import { DurableKind } from "../events/model.js";
 import type { Membership } from "../chats/model.js";
 
@@ -31,7 +31,7 @@ export async function editMessage(
     if (message.deletedAt) throw new FailedPreconditionError("the message was deleted and cannot be edited");
     await replacePayload(tx, message.chatId, message.seq, payload);
     await recordEvents(tx, [
-      { kind: DurableKind.messageEdited, chatId: message.chatId, seq: message.seq, data: null, recipients: await activeMemberIds(tx, message.chatId) },
+      { kind: DurableKind.messageEdited, chatId: message.chatId, seq: message.seq, data: null, recipients: await membersSeeing(tx, message.chatId, message.seq) },
     ]);
     return (await findMessage(tx, messageId, caller.userId))!;
   });
@@ -55,7 +55,7 @@ export async function deleteMessage(ctx: MessagingContext, caller: Caller, messa
     if (!message.deletedAt) {
       await tombstone(tx, message.chatId, message.seq);
       await recordEvents(tx, [
-        { kind: DurableKind.messageDeleted, chatId: message.chatId, seq: message.seq, data: null, recipients: await activeMemberIds(tx, message.chatId) },
+        { kind: DurableKind.messageDeleted, chatId: message.chatId, seq: message.seq, data: null, recipients: await membersSeeing(tx, message.chatId, message.seq) },
       ]);
     }
     return (await findMessage(tx, messageId, caller.userId))!;

@@ -55,7 +55,8 @@ export const IDENTITY_JOINS = sql.fragment`
 /**
  * Columns of a message as history shows it, for `viewerId`: sender and system-event
  * Cyphr IDs joined in, and receipt counts over the other current members on the
- * viewer's own messages. Expects the message aliased `m`.
+ * viewer's own messages (a member the message is hidden from counts as a recipient who
+ * never receives or reads it). Expects the message aliased `m`.
  */
 function messageSelect(viewerId: string): FragmentSqlToken {
   return sql.fragment`
@@ -64,8 +65,8 @@ function messageSelect(viewerId: string): FragmentSqlToken {
     ${IDENTITY_JOINS}
     LEFT JOIN LATERAL (
       SELECT count(*)::int AS recipient_count,
-             (count(*) FILTER (WHERE cm.delivered_seq >= m.seq))::int AS delivered_count,
-             (count(*) FILTER (WHERE cm.read_seq >= m.seq))::int AS read_count
+             (count(*) FILTER (WHERE cm.delivered_seq >= m.seq AND NOT ${hiddenFrom(sql.fragment`cm.user_id`, "m")}))::int AS delivered_count,
+             (count(*) FILTER (WHERE cm.read_seq >= m.seq AND NOT ${hiddenFrom(sql.fragment`cm.user_id`, "m")}))::int AS read_count
       FROM chat_members cm
       WHERE cm.chat_id = m.chat_id AND cm.user_id <> m.sender_id AND cm.left_seq IS NULL
     ) r ON m.sender_id = ${viewerId}`;
@@ -118,6 +119,28 @@ export function toMessage(row: z.infer<typeof messageRow>): StoredMessage {
 /** Expired messages are never shown (the sweeper deletes them later); delivery applies the same rule (src/delivery/read-back.ts). */
 export const NOT_EXPIRED = sql.fragment`(m.expires_at IS NULL OR m.expires_at > now())`;
 
+/**
+ * The message aliased `alias` is hidden from `viewer` (a bound value or a column): it was
+ * stored while the viewer had blocked its sender (migration 0015), so no read path of theirs
+ * shows or counts it. A primary-key probe of hidden_messages.
+ */
+export function hiddenFrom(viewer: FragmentSqlToken, alias: string): FragmentSqlToken {
+  const message = sql.identifier([alias]);
+  return sql.fragment`EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ${viewer} AND h.chat_id = ${message}.chat_id AND h.seq = ${message}.seq)`;
+}
+
+const viewer = (viewerId: string) => sql.fragment`${viewerId}::uuid`;
+
+/** Of the chat's current members, those the message at `seq` is not hidden from (who get its edits and deletion). */
+export async function membersSeeing(db: Db, chatId: string, seq: number): Promise<string[]> {
+  const rows = await db.anyFirst(sql.type(z.object({ user_id: uuid }))`
+    /* membersSeeingMessage */
+    SELECT cm.user_id FROM chat_members cm
+    WHERE cm.chat_id = ${chatId} AND cm.left_seq IS NULL
+      AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = cm.user_id AND h.chat_id = ${chatId} AND h.seq = ${seq})`);
+  return [...rows];
+}
+
 export interface HistoryPage {
   chatId: string;
   viewerId: string;
@@ -130,7 +153,7 @@ export interface HistoryPage {
   limit: number;
 }
 
-/** One page of visible history (never expired messages) in the requested order. */
+/** One page of visible history (never expired messages, never those hidden from the viewer) in the requested order. */
 export async function listMessages(db: Db, page: HistoryPage): Promise<StoredMessage[]> {
   const bound = page.cursorSeq === 0n ? sql.fragment`TRUE` : page.forward ? sql.fragment`m.seq > ${page.cursorSeq}` : sql.fragment`m.seq < ${page.cursorSeq}`;
   const upper = page.toSeq === null ? sql.fragment`TRUE` : sql.fragment`m.seq <= ${page.toSeq}`;
@@ -138,17 +161,18 @@ export async function listMessages(db: Db, page: HistoryPage): Promise<StoredMes
     /* listMessages */
     SELECT ${messageSelect(page.viewerId)}
     WHERE m.chat_id = ${page.chatId} AND m.seq >= ${page.fromSeq} AND ${upper} AND ${bound} AND ${NOT_EXPIRED}
+      AND NOT ${hiddenFrom(viewer(page.viewerId), "m")}
     ORDER BY m.seq ${page.forward ? sql.fragment`ASC` : sql.fragment`DESC`}
     LIMIT ${page.limit}`);
   return rows.map(toMessage);
 }
 
-/** The message (not expired) by id, as `viewerId` would see it. */
+/** The message (not expired, not hidden from the viewer) by id, as `viewerId` would see it. */
 export async function findMessage(db: Db, messageId: string, viewerId: string): Promise<StoredMessage | null> {
   const row = await db.maybeOne(sql.type(messageRow)`
     /* findMessage */
     SELECT ${messageSelect(viewerId)}
-    WHERE m.id = ${messageId} AND ${NOT_EXPIRED}`);
+    WHERE m.id = ${messageId} AND ${NOT_EXPIRED} AND NOT ${hiddenFrom(viewer(viewerId), "m")}`);
   return row ? toMessage(row) : null;
 }
 
