@@ -88,12 +88,25 @@ export function accountCommands(program: Command): void {
 /** Login, asking for the TOTP code on a terminal when the server says one is needed and none was given. */
 async function loginWithSecondFactor(session: Session, totpCode: string | undefined): Promise<void> {
   try {
-    await session.account.login({ totpCode });
+    await loginOnce(session, totpCode);
   } catch (error) {
-    if (!(error instanceof CyphrError && error.code === "unauthenticated" && /TOTP code is required/.test(error.message))) throw error;
+    if (!isTotpRefusal(error, "a TOTP code is required")) throw error;
     if (totpCode !== undefined || !process.stdin.isTTY) {
       throw new CliError(`Two-factor login is on for ${session.account.cyphrId}: give the current code, \`cyphr login --totp CODE\`.`, EXIT.unauthenticated);
     }
-    await session.account.login({ totpCode: await askLine("Code from your authenticator app: ") });
+    await loginOnce(session, await askLine("Code from your authenticator app: "));
   }
+}
+
+async function loginOnce(session: Session, totpCode: string | undefined): Promise<void> {
+  try {
+    await session.account.login({ totpCode });
+  } catch (error) {
+    if (!isTotpRefusal(error, "invalid TOTP code")) throw error;
+    throw new CliError("Wrong or already used TOTP code: wait for the next code of your authenticator app and sign in again.", EXIT.unauthenticated);
+  }
+}
+
+function isTotpRefusal(error: unknown, message: string): boolean {
+  return error instanceof CyphrError && error.code === "unauthenticated" && error.message.startsWith(message);
 }
