@@ -14,23 +14,27 @@ interface FirstPage {
   announcedBefore: number;
 }
 
-/** What the feed needs from the stream it feeds (src/realtime/stream.ts). */
-export interface FeedHost {
-  userId: string;
-  sessionId: string;
-  /** The stream's device: durable events addressed to another device of the account (mls_welcome) pass it by. */
-  deviceId: number;
+/** What the feed reads with, shared by every stream of the instance. */
+export interface FeedDeps {
   pool: DatabasePool;
-  /** Shared by every stream of the instance: bounds how much of the database pool replays may hold. */
+  /** Bounds how much of the database pool replays may hold. */
   replaySlots: Semaphore;
   /** Reads the resume point and first page of streams opening together in one statement (in a replay slot). */
   replayStarts: ReplayStarts;
   /** Writes the session's pending ack now (src/realtime/acks.ts). */
   flushAck?(sessionId: string): Promise<void>;
+}
+
+/** The stream the feed feeds (src/realtime/stream.ts): no closures of its own per stream. */
+export interface FeedTarget {
+  readonly userId: string;
+  readonly sessionId: string;
+  /** The stream's device: durable events addressed to another device of the account (mls_welcome) pass it by. */
+  readonly deviceId: number;
   /** Queues a frame for the client. */
-  push(frame: ServerFrame): void;
+  queueFrame(frame: ServerFrame): void;
   /** Resolves once the stream's buffer is under half its budgets (or the stream ended). */
-  space(): Promise<void>;
+  bufferSpace(): Promise<void>;
   /** A database read failed: the stream ends. */
   failUnexpected(err: unknown): void;
 }
@@ -62,18 +66,21 @@ export class DurableFeed {
    */
   private reading: AbortController | undefined;
 
-  constructor(private readonly host: FeedHost) {}
+  constructor(
+    private readonly deps: FeedDeps,
+    private readonly target: FeedTarget,
+  ) {}
 
   /**
    * Replays everything after the resume cursor, then sends caught_up and goes live.
    * `resumeCursor` is the client's (at most INT8_MAX), compared exactly with the stored bounds.
    */
   async replay(resumeCursor: bigint | undefined): Promise<void> {
-    const host = this.host;
+    const { deps, target } = this;
     // Without a cursor the stream resumes from the session's stored ack: write a pending one first.
-    if (resumeCursor === undefined) await host.flushAck?.(host.sessionId);
+    if (resumeCursor === undefined) await deps.flushAck?.(target.sessionId);
     const announcedBefore = this.newestSeen;
-    const bounds = await host.replayStarts.start({ userId: host.userId, sessionId: host.sessionId, afterCursor: resumeCursor ?? null }, this.readSignal());
+    const bounds = await deps.replayStarts.start({ userId: target.userId, sessionId: target.sessionId, afterCursor: resumeCursor ?? null }, this.readSignal());
     if (bounds === undefined || this.stopped) return;
     const requested = resumeCursor ?? BigInt(bounds.acked);
     let resyncRequired = false;
@@ -91,7 +98,7 @@ export class DurableFeed {
     // The first page came with the bounds: what listEvents(delivered) reads in the same snapshot (events after a
     // future cursor: none; after a pruned one: from the oldest kept). Nothing after the head: no read at all.
     const first = { events: bounds.events, frames: bounds.firstFrames, announcedBefore };
-    await this.readDatabase(() => host.push(ephemeralFrame({ case: "caughtUp", value: { cursor: BigInt(this.delivered), resyncRequired } })), first);
+    await this.readDatabase(() => target.queueFrame(ephemeralFrame({ case: "caughtUp", value: { cursor: BigInt(this.delivered), resyncRequired } })), first);
   }
 
   /** The stream ended: the read in progress stops, and nothing more is read. */
@@ -118,7 +125,7 @@ export class DurableFeed {
   /** Live notices were missed (a cursor skipped, or the bus reconnected): read what lies between from the database. */
   private fillFromDatabase(): void {
     this.readingDatabase = true;
-    this.readDatabase().catch((err: unknown) => this.host.failUnexpected(err));
+    this.readDatabase().catch((err: unknown) => this.target.failUnexpected(err));
   }
 
   /**
@@ -126,25 +133,25 @@ export class DurableFeed {
    * been delivered; then runs `done` and switches to live delivery in the same tick.
    */
   private async readDatabase(done?: () => void, first?: FirstPage): Promise<void> {
-    const host = this.host;
+    const { deps, target } = this;
     for (;;) {
       // The first page may have been read already (with the replay's start), before a reread could be asked for.
       if (!first) this.rereadRequested = false;
       const announcedBefore = first ? first.announcedBefore : this.newestSeen;
-      const page = first ? first.events : await this.query(() => listEvents(host.pool, host.userId, this.delivered, PAGE));
+      const page = first ? first.events : await this.query(() => listEvents(deps.pool, target.userId, this.delivered, PAGE));
       // The first chunk's frames came loaded with the first page.
       let loaded = first?.frames;
       first = undefined;
       if (page === undefined) return;
       for (let at = 0; at < page.length; at += REPLAY_CHUNK) {
         // Only a client that took its frames gets more loaded: a stalled stream holds one chunk at most.
-        await host.space();
+        await target.bufferSpace();
         const preloaded = loaded;
         loaded = undefined;
-        const frames = preloaded ?? (await this.query(() => framesForEvents(host.pool, page.slice(at, at + REPLAY_CHUNK))));
+        const frames = preloaded ?? (await this.query(() => framesForEvents(deps.pool, page.slice(at, at + REPLAY_CHUNK))));
         if (frames === undefined) return;
         for (const { cursor, frame } of frames) {
-          await host.space();
+          await target.bufferSpace();
           if (this.stopped) return;
           if (cursor > this.delivered) this.emit(cursor, frame);
         }
@@ -166,7 +173,7 @@ export class DurableFeed {
   private async query<T>(run: () => Promise<T>): Promise<T | undefined> {
     if (this.stopped) return undefined;
     try {
-      const result = await this.host.replaySlots.run(run, this.readSignal());
+      const result = await this.deps.replaySlots.run(run, this.readSignal());
       return this.stopped ? undefined : result;
     } catch (error) {
       if (this.stopped) return undefined;
@@ -185,7 +192,7 @@ export class DurableFeed {
 
   private emit(cursor: number, frame: ServerFrame | null): void {
     this.delivered = cursor;
-    if (frame && frame.event.case !== undefined && forThisDevice(frame, this.host.deviceId)) this.host.push(frame);
+    if (frame && frame.event.case !== undefined && forThisDevice(frame, this.target.deviceId)) this.target.queueFrame(frame);
   }
 }
 

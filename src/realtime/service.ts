@@ -7,7 +7,8 @@ import { InvalidArgumentError } from "../shared/errors.js";
 import type { RealtimeContext } from "./context.js";
 import { handleFrame } from "./frame-handler.js";
 import { iceServersFor } from "./ice.js";
-import { helloTimeoutMs, openStream, readClientFrames, requireHello, withinHelloTimeout, type StreamTransport } from "./stream-open.js";
+import { helloTimeoutMs, openStream, readClientFrames, requireHello, withinHelloTimeout } from "./stream-open.js";
+import type { StreamTransport } from "./stream.js";
 
 export function realtimeService(rt: RealtimeContext): ServiceImpl<typeof RealtimeService> {
   return {

@@ -5,7 +5,7 @@ import { requireInt8 } from "../shared/uint64.js";
 import type { RealtimeContext } from "./context.js";
 import { ClientFrames } from "./client-frames.js";
 import { handleFrame } from "./frame-handler.js";
-import { EventStream } from "./stream.js";
+import { EventStream, type StreamDeps, type StreamSettings, type StreamTransport } from "./stream.js";
 
 /**
  * How an event stream is opened and fed, whichever engine carries it: connect-es's
@@ -14,16 +14,6 @@ import { EventStream } from "./stream.js";
 
 /** Longest a failed stream waits for its client to take the last frames before the transport is reset. */
 const MAX_DRAIN_GRACE_MS = 5_000;
-
-/** What the stream needs from the call that carries it. */
-export interface StreamTransport {
-  /** Aborts when the server shuts down or the call ends. */
-  signal: AbortSignal;
-  /** Cuts the call off at the transport (a client that stopped reading never sees the final status otherwise). */
-  resetTransport?(reason: Error): void;
-  /** Bytes written to the transport that the client has not taken yet. */
-  transportBacklog?(): number;
-}
 
 /** A bidi `Connect` stream expects frames (at least heartbeats) from its client; a `Subscribe` stream expects none. */
 export type StreamKind = "connect" | "subscribe";
@@ -39,32 +29,42 @@ export function openStream(rt: RealtimeContext, caller: Caller, resumeCursor: bi
       `at most ${rt.streamsPerUser} live streams per user on this server; close one (or let a dead one time out) before opening another`,
     );
   }
-  const stream = new EventStream(
-    {
-      pool: rt.pool,
-      hub: rt.hub,
-      log: rt.log,
-      onOpen: (u) => rt.presence.opened(u),
-      onClose: (u) => rt.presence.closed(u),
-      snapshot: (u) => rt.presence.snapshot(u),
-      resetTransport: transport.resetTransport,
-      transportBacklog: transport.transportBacklog,
-      replaySlots: rt.replaySlots,
-      replayStarts: rt.replayStarts,
-      flushAck: (sessionId) => rt.acks.flushSession(sessionId),
-    },
-    caller,
-    {
+  const shared = sharedOf(rt);
+  const stream = new EventStream(shared.deps, transport, caller, kind === "connect" ? shared.connect : shared.subscribe);
+  stream.open(resume);
+  return stream;
+}
+
+/** The dependencies and settings every stream of one realtime context shares: made once, not per stream. */
+const sharedByContext = new WeakMap<RealtimeContext, { deps: StreamDeps; connect: StreamSettings; subscribe: StreamSettings }>();
+
+function sharedOf(rt: RealtimeContext): { deps: StreamDeps; connect: StreamSettings; subscribe: StreamSettings } {
+  let found = sharedByContext.get(rt);
+  if (!found) {
+    const settings = {
       bufferFrames: rt.streamBufferFrames,
       bufferBytes: rt.streamBufferBytes,
       heartbeatIntervalMs: rt.heartbeatIntervalMs,
-      clientIdleTimeoutMs: kind === "connect" ? helloTimeoutMs(rt) : undefined,
       drainGraceMs: Math.min(rt.heartbeatIntervalMs, MAX_DRAIN_GRACE_MS),
-    },
-    transport.signal,
-  );
-  stream.open(resume);
-  return stream;
+    };
+    found = {
+      deps: {
+        pool: rt.pool,
+        hub: rt.hub,
+        log: rt.log,
+        onOpen: (u) => rt.presence.opened(u),
+        onClose: (u) => rt.presence.closed(u),
+        snapshot: (u) => rt.presence.snapshot(u),
+        replaySlots: rt.replaySlots,
+        replayStarts: rt.replayStarts,
+        flushAck: (sessionId) => rt.acks.flushSession(sessionId),
+      },
+      connect: { ...settings, clientIdleTimeoutMs: helloTimeoutMs(rt) },
+      subscribe: { ...settings, clientIdleTimeoutMs: undefined },
+    };
+    sharedByContext.set(rt, found);
+  }
+  return found;
 }
 
 /** How long a Connect client may stay silent, before its hello and after: three heartbeat intervals. */

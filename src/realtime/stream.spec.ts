@@ -23,9 +23,8 @@ function stream(resetTransport: (reason: Error) => void, signal: AbortSignal, gr
     onClose: () => undefined,
     replaySlots: new Semaphore(1),
     replayStarts: undefined as unknown as ReplayStarts,
-    resetTransport,
   };
-  return new EventStream(deps, caller, { ...settings, drainGraceMs: grace }, signal);
+  return new EventStream(deps, { signal, resetTransport }, caller, { ...settings, drainGraceMs: grace });
 }
 
 describe("EventStream drain grace", () => {

@@ -5,7 +5,7 @@ import type { Caller } from "../identity/tokens.js";
 import { DeadlineExceededError, ResourceExhaustedError, UnavailableError } from "../shared/errors.js";
 import type { ReplayStarts } from "./replay-starts.js";
 import type { Semaphore } from "../shared/semaphore.js";
-import { DurableFeed } from "./durable-feed.js";
+import { DurableFeed, type FeedDeps, type FeedTarget } from "./durable-feed.js";
 import { heartbeatFrame } from "./frames.js";
 import type { Hub, Subscriber } from "./hub.js";
 import { StreamBuffer, type BufferBudget } from "./stream-buffer.js";
@@ -19,7 +19,8 @@ export interface StreamSettings extends BufferBudget {
   drainGraceMs: number;
 }
 
-export interface StreamDeps {
+/** What every stream of the instance shares (one object, made once: src/realtime/stream-open.ts). */
+export interface StreamDeps extends FeedDeps {
   pool: DatabasePool;
   hub: Hub;
   log: Logger;
@@ -27,16 +28,26 @@ export interface StreamDeps {
   onClose(userId: string): void;
   /** Ephemeral frames a client needs once caught up (who of its peers is online now). */
   snapshot?(userId: string): Promise<ServerFrame[]>;
-  /** Cuts the call off at the transport (a client that stopped reading never sees the final status otherwise). */
-  resetTransport?(reason: Error): void;
-  /** Bytes written to the transport that the client has not taken yet. */
-  transportBacklog?(): number;
   /** Shared by every stream of the instance: bounds how much of the database pool replays may hold. */
   replaySlots: Semaphore;
   /** Reads the resume point and first page of streams opening together in one statement. */
   replayStarts: ReplayStarts;
   /** Writes the session's pending ack now (src/realtime/acks.ts). */
   flushAck?(sessionId: string): Promise<void>;
+}
+
+/** What the stream needs from the call that carries it. */
+export interface StreamTransport {
+  /**
+   * Aborts when the call ends or the server shuts down; heard until callEnded(). The HTTP/2
+   * fast path passes the server's shutdown signal, shared by every call, and calls callEnded()
+   * when its stream closes (an AbortSignal of each call's own costs ~0.8 KB of heap).
+   */
+  signal: AbortSignal;
+  /** Cuts the call off at the transport (a client that stopped reading never sees the final status otherwise). */
+  resetTransport?(reason: Error): void;
+  /** Bytes written to the transport that the client has not taken yet. */
+  transportBacklog?(): number;
 }
 
 /** Where an attached stream's frames go (push mode). */
@@ -53,9 +64,10 @@ export interface FrameSink {
  * delivered strictly in cursor order, each once, by its DurableFeed (src/realtime/durable-feed.ts):
  * the replay, live delivery and hole filling.
  */
-export class EventStream implements Subscriber {
+export class EventStream implements Subscriber, FeedTarget {
   readonly userId: string;
   readonly sessionId: string;
+  readonly deviceId: number;
   private readonly buffer: StreamBuffer;
   private readonly feed: DurableFeed;
   private ended: { error?: Error } | undefined;
@@ -75,39 +87,26 @@ export class EventStream implements Subscriber {
 
   constructor(
     private readonly deps: StreamDeps,
+    private readonly transport: StreamTransport,
     caller: Caller,
     private readonly settings: StreamSettings,
-    /** Aborts when the call ends or the server shuts down; heard until callEnded(). */
-    private readonly signal: AbortSignal,
   ) {
     this.userId = caller.userId;
     this.sessionId = caller.sessionId;
+    this.deviceId = caller.deviceId;
     this.idleTimeoutMs = settings.clientIdleTimeoutMs;
-    this.buffer = new StreamBuffer(settings, deps.transportBacklog);
-    this.feed = new DurableFeed({
-      userId: this.userId,
-      sessionId: this.sessionId,
-      deviceId: caller.deviceId,
-      pool: deps.pool,
-      replaySlots: deps.replaySlots,
-      replayStarts: deps.replayStarts,
-      ...(deps.flushAck && { flushAck: (sessionId: string) => deps.flushAck!(sessionId) }),
-      push: (frame) => this.push(frame),
-      space: () => this.buffer.waitForSpace(() => this.ended !== undefined),
-      failUnexpected: (err) => this.failUnexpected(err),
-    });
-    if (signal.aborted) this.callEnded();
-    else signal.addEventListener("abort", this.onAbort, { once: true });
+    this.buffer = new StreamBuffer(settings, transport.transportBacklog);
+    this.feed = new DurableFeed(deps, this);
+    if (transport.signal.aborted) this.callEnded();
+    else transport.signal.addEventListener("abort", this.onAbort, { once: true });
   }
 
   /**
    * The call ended (or the server is shutting down): the stream ends; a failed stream's
-   * transport needs no reset any more once its call is over. The HTTP/2 fast path calls this
-   * when its stream closes and passes the server's shutdown signal, shared by every call,
-   * instead of a signal of each call's own (an AbortSignal costs ~0.8 KB of heap).
+   * transport needs no reset any more once its call is over.
    */
   callEnded(): void {
-    this.signal.removeEventListener("abort", this.onAbort);
+    this.transport.signal.removeEventListener("abort", this.onAbort);
     if (this.ended) clearTimeout(this.drainTimer);
     else this.fail(new UnavailableError("stream closed by the server; reconnect and resume from your last cursor"));
   }
@@ -132,12 +131,12 @@ export class EventStream implements Subscriber {
   }
 
   deliverEphemeral(frame: ServerFrame): void {
-    this.push(frame);
+    this.queueFrame(frame);
   }
 
   /** A frame answering the client (send or receipt results). */
   reply(frame: ServerFrame): void {
-    this.push(frame);
+    this.queueFrame(frame);
   }
 
   resync(): void {
@@ -176,7 +175,7 @@ export class EventStream implements Subscriber {
     // The timer holds the reset and its reason only, not this stream, so an ended stream and
     // its buffers are not kept alive for the grace. (An error whose stack was never read keeps
     // its call frames, receivers included, and so this stream: reading it drops them.)
-    const reset = this.deps.resetTransport;
+    const reset = this.transport.resetTransport;
     if (reset) {
       void error.stack;
       this.drainTimer = setTimeout(() => reset(error), this.settings.drainGraceMs).unref();
@@ -262,7 +261,8 @@ export class EventStream implements Subscriber {
     for (const frame of (await this.deps.snapshot?.(this.userId)) ?? []) this.deliverEphemeral(frame);
   }
 
-  private push(frame: ServerFrame): void {
+  /** Queues a frame for the client: the feed's durable frames, ephemeral frames, replies, heartbeats. */
+  queueFrame(frame: ServerFrame): void {
     if (this.ended) return;
     const behind = this.buffer.push(frame);
     if (behind) {
@@ -278,10 +278,15 @@ export class EventStream implements Subscriber {
       this.fail(new DeadlineExceededError(`no frame from the client for ${idle} ms; the stream was ended`));
       return;
     }
-    this.push(heartbeatFrame());
+    this.queueFrame(heartbeatFrame());
   }
 
-  private failUnexpected(err: unknown): void {
+  /** Resolves once the buffer is under half its budgets, or the stream ended. */
+  bufferSpace(): Promise<void> {
+    return this.buffer.waitForSpace(() => this.ended !== undefined);
+  }
+
+  failUnexpected(err: unknown): void {
     this.deps.log.error({ err: { message: (err as Error).message } }, "event stream failed");
     this.fail(new UnavailableError("event stream failed; reconnect and resume from your last processed cursor"));
   }

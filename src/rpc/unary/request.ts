@@ -59,7 +59,8 @@ export function readUnaryInput(stream: http2.ServerHttp2Stream, headers: http2.I
       resolve({ message: standIn(), refusal: budgetRefusalError(refusal) });
     };
     const charge = budget.open(stream.session ?? stream, refuse);
-    stream.once("close", () => charge.release());
+    // Each event comes once, and stop() takes the listeners off: `on` spares the wrappers `once` makes per call.
+    stream.on("close", () => charge.release());
     const onData = (chunk: Buffer) => {
       const refused = charge.take(chunk.length);
       if (refused) return refuse(refused);
@@ -70,7 +71,7 @@ export function readUnaryInput(stream: http2.ServerHttp2Stream, headers: http2.I
     };
     const onClose = () => reject(new ConnectError("the client went away", Code.Canceled));
     // "aborted": the client reset the stream before its request ended.
-    stream.on("data", onData).once("end", done).once("close", onClose).once("aborted", onClose);
+    stream.on("data", onData).on("end", done).on("close", onClose).on("aborted", onClose);
     if (stream.readableEnded) done();
   });
 }
