@@ -77,8 +77,10 @@ export class MlsDevice {
     return guard(() => this.keyPackages.ensure(target));
   }
 
-  /** Starts the MLS direct chat with a user: Welcomes every device of theirs and this account's other devices. */
-  /** A start of the pair's chat that failed midway (epoch 0, nobody welcomed) is finished instead: see direct-start.ts. */
+  /**
+   * Starts the MLS direct chat with a user: Welcomes every device of theirs and this account's other
+   * devices. A start of the pair's chat that failed midway (epoch 0, nobody welcomed) is finished instead: see direct-start.ts.
+   */
   startDirectChat(peerCyphrId: string): Promise<CommitResult> {
     return guard(() => startDirect(this.startEngine(), peerCyphrId));
   }
