@@ -1,6 +1,6 @@
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { AccountService } from "../gen/cyphr/account/v1/account_pb.js";
+import { AccountService, TotpState } from "../gen/cyphr/account/v1/account_pb.js";
 import { sessionMessage } from "../identity/wire.js";
 import { requireCaller } from "../rpc/caller.js";
 import type { AccountContext } from "./context.js";
@@ -8,15 +8,32 @@ import { createDeletionChallenge, deleteAccount } from "./deletion.js";
 import { exportAccountData } from "./export.js";
 import { removePin, setPin } from "./pin.js";
 import { createRecoveryChallenge, recoverAccount, setRecoveryKey } from "./recovery.js";
+import { getSecuritySettings } from "./security-settings.js";
 import { listSessions, revokeOtherSessions, revokeSession } from "./sessions.js";
 import { confirmTotp, disableTotp, enableTotp } from "./totp.js";
 
 /** AccountService methods callable without a token (the caller has lost every device). */
 export const ACCOUNT_PUBLIC_METHODS = ["CreateRecoveryChallenge", "RecoverAccount"].map((m) => `${AccountService.typeName}/${m}`);
 
+const TOTP_STATES = { off: TotpState.OFF, pending: TotpState.PENDING, on: TotpState.ON } as const;
+const optionalTimestamp = (date: Date | null): Timestamp | undefined => (date ? timestampFromDate(date) : undefined);
+
 /** Thin mapping between AccountService messages and the account lifecycle use cases. */
 export function accountService(ctx: AccountContext): ServiceImpl<typeof AccountService> {
   return {
+    async getSecuritySettings(_req, context) {
+      const settings = await getSecuritySettings(ctx, requireCaller(context));
+      return {
+        recoveryKeySet: settings.recoveryKeySetDate !== null,
+        recoveryKeySetDate: optionalTimestamp(settings.recoveryKeySetDate),
+        pinSet: settings.pinSetDate !== null,
+        pinSetDate: optionalTimestamp(settings.pinSetDate),
+        pinLockedUntil: optionalTimestamp(settings.pinLockedUntil),
+        totpState: TOTP_STATES[settings.totp],
+        totpEnabledDate: optionalTimestamp(settings.totpEnabledDate),
+        totpLockedUntil: optionalTimestamp(settings.totpLockedUntil),
+      };
+    },
     async listSessions(_req, context) {
       const caller = requireCaller(context);
       const sessions = await listSessions(ctx, caller);

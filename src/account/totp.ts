@@ -46,8 +46,8 @@ export async function disableTotp(ctx: AccountContext, caller: Caller, code: str
 export async function requireLoginCode(ctx: AccountContext, userId: string, code: string): Promise<void> {
   const enrolment = await findTotp(ctx.pool, userId);
   if (!enrolment?.confirmedAt) return;
-  if (code === "") throw new UnauthenticatedError("a TOTP code is required");
-  if (!/^\d{6}$/.test(code) || !(await checkCode(ctx, userId, code, "confirmed"))) throw new UnauthenticatedError(INVALID_CODE);
+  if (code === "") throw new UnauthenticatedError("a TOTP code is required", "TOTP_REQUIRED");
+  if (!/^\d{6}$/.test(code) || !(await checkCode(ctx, userId, code, "confirmed"))) throw new UnauthenticatedError(INVALID_CODE, "TOTP_INVALID");
 }
 
 /**

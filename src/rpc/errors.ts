@@ -1,5 +1,7 @@
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { isDatabaseUnavailable } from "../db/connection-loss.js";
 import { DomainError, ResourceExhaustedError, type ErrorKind } from "../shared/errors.js";
 
@@ -16,9 +18,12 @@ const CODES: Record<ErrorKind, Code> = {
   unavailable: Code.Unavailable,
 };
 
+/** The google.rpc.ErrorInfo domain of every reason this server attaches. */
+export const ERROR_DOMAIN = "cyphr.im";
+
 /**
  * Turns anything a handler threw into a ConnectError. Expected failures keep their
- * message; anything unexpected is logged here and reaches the client as a bare
+ * message, and their reason as a google.rpc.ErrorInfo detail; anything unexpected is logged here and reaches the client as a bare
  * INTERNAL with no detail.
  */
 export function toConnectError(error: unknown, log: Logger, method: string): ConnectError {
@@ -28,7 +33,8 @@ export function toConnectError(error: unknown, log: Logger, method: string): Con
       metadata.set("retry-after", String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
       metadata.set("retry-after-ms", String(Math.ceil(error.retryAfterMs)));
     }
-    return new ConnectError(error.message, CODES[error.kind], metadata);
+    const details = error.reason ? [{ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason: error.reason, domain: ERROR_DOMAIN }) }] : [];
+    return new ConnectError(error.message, CODES[error.kind], metadata, details);
   }
   if (error instanceof ConnectError) return singleRequestRefusal(error, method) ?? error;
   if (isDatabaseUnavailable(error)) {

@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 
 /**
  * The gRPC status code names, in snake case ("invalid_argument", "unauthenticated", …):
@@ -22,7 +23,17 @@ export type CyphrErrorCode =
   | "data_loss"
   | "unauthenticated";
 
-/** Every failure the SDK reports: a code, a message a person can act on, and a retry hint. */
+/**
+ * Why the server refused, when it says so for a client to act on: the google.rpc.ErrorInfo
+ * reasons of domain "cyphr.im" (proto/cyphr/account/v1/account.proto lists them).
+ */
+export type CyphrErrorReason = "TOTP_REQUIRED" | "TOTP_INVALID";
+
+/** The domain of the ErrorInfo details the Cyphr server attaches. */
+const REASON_DOMAIN = "cyphr.im";
+const REASONS: ReadonlySet<string> = new Set<CyphrErrorReason>(["TOTP_REQUIRED", "TOTP_INVALID"]);
+
+/** Every failure the SDK reports: a code, a message a person can act on, a retry hint, and a reason to branch on. */
 export class CyphrError extends Error {
   override readonly name = "CyphrError";
 
@@ -31,10 +42,14 @@ export class CyphrError extends Error {
     message: string,
     /** From the server's retry-after-ms: how long to wait before trying again. */
     readonly retryAfterMs?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; reason?: CyphrErrorReason },
   ) {
     super(message, options);
+    this.reason = options?.reason;
   }
+
+  /** The server's structured reason (its ErrorInfo detail), when it gave one; match this, not the message. */
+  readonly reason: CyphrErrorReason | undefined;
 }
 
 const HINTS: Partial<Record<CyphrErrorCode, string>> = {
@@ -59,7 +74,12 @@ export function toCyphrError(error: unknown): CyphrError {
   const text = connect.rawMessage.trim();
   const hint = HINTS[code];
   const message = text === "" ? `The server refused the call (${code})${hint ? `: ${hint}` : ""}.` : text;
-  return new CyphrError(code, message, retryAfterMs, { cause: error });
+  return new CyphrError(code, message, retryAfterMs, { cause: error, reason: reasonOf(connect) });
+}
+
+function reasonOf(error: ConnectError): CyphrErrorReason | undefined {
+  const info = error.findDetails(ErrorInfoSchema).find((d) => d.domain === REASON_DOMAIN && REASONS.has(d.reason));
+  return info?.reason as CyphrErrorReason | undefined;
 }
 
 /** Runs one call and reports its failure as a CyphrError. */

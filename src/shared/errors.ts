@@ -14,8 +14,22 @@ export type ErrorKind =
   | "deadline_exceeded"
   | "unavailable";
 
+/**
+ * Why a failure happened, for clients that must act on it (sent as a google.rpc.ErrorInfo
+ * reason; proto/cyphr/account/v1/account.proto lists them).
+ */
+export type ErrorReason = "TOTP_REQUIRED" | "TOTP_INVALID";
+
 export abstract class DomainError extends Error {
   abstract readonly kind: ErrorKind;
+
+  constructor(
+    message: string,
+    /** Set when a client is expected to branch on this failure. */
+    readonly reason?: ErrorReason,
+  ) {
+    super(message);
+  }
 }
 
 /** The request is malformed; the message names the field and the rule. */

@@ -2,7 +2,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { deleteAccountSignedBytes, recoveryKeySignedBytes } from "../../account/signed-bytes.js";
-import { AccountService } from "../../gen/cyphr/account/v1/account_pb.js";
+import { AccountService, TotpState } from "../../gen/cyphr/account/v1/account_pb.js";
 import { call } from "../errors.js";
 import type { AccountKeys } from "../keys.js";
 import { recoveryKeyFromPhrase } from "./recovery-phrase.js";
@@ -17,6 +17,16 @@ export interface AccountSession {
   /** The session this device is using. */
   current: boolean;
 }
+
+/** What protects the account now (GetSecuritySettings); days are midnight UTC. */
+export interface SecuritySettings {
+  recoveryKey: { set: false } | { set: true; setDate: Date | undefined };
+  pin: { set: false } | { set: true; setDate: Date | undefined; lockedUntil: Date | undefined };
+  /** Off, enrolled but not confirmed yet, or required at login. */
+  totp: { state: "off" | "pending"; lockedUntil: Date | undefined } | { state: "on"; enabledDate: Date | undefined; lockedUntil: Date | undefined };
+}
+
+const TOTP_STATES: Partial<Record<TotpState, "off" | "pending" | "on">> = { [TotpState.OFF]: "off", [TotpState.PENDING]: "pending", [TotpState.ON]: "on" };
 
 /** What the lifecycle needs from the Account it belongs to. */
 export interface LifecycleHost {
@@ -37,6 +47,20 @@ export class AccountLifecycle {
 
   constructor(private readonly host: LifecycleHost) {
     this.api = createClient(AccountService, host.transport);
+  }
+
+  /** Whether a recovery key, a PIN and TOTP are set, and whether PIN or TOTP attempts are locked. */
+  async securitySettings(): Promise<SecuritySettings> {
+    const headers = await this.host.authHeaders();
+    const res = await call(() => this.api.getSecuritySettings({}, { headers }));
+    const date = (t: typeof res.pinSetDate) => t && timestampDate(t);
+    const totpLockedUntil = date(res.totpLockedUntil);
+    const totp = TOTP_STATES[res.totpState] ?? "off";
+    return {
+      recoveryKey: res.recoveryKeySet ? { set: true, setDate: date(res.recoveryKeySetDate) } : { set: false },
+      pin: res.pinSet ? { set: true, setDate: date(res.pinSetDate), lockedUntil: date(res.pinLockedUntil) } : { set: false },
+      totp: totp === "on" ? { state: "on", enabledDate: date(res.totpEnabledDate), lockedUntil: totpLockedUntil } : { state: totp, lockedUntil: totpLockedUntil },
+    };
   }
 
   async listSessions(): Promise<AccountSession[]> {

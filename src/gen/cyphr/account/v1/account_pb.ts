@@ -2,8 +2,8 @@
 // @generated from file cyphr/account/v1/account.proto (package cyphr.account.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { SessionTokens } from "../../identity/v1/identity_pb.js";
 import { file_cyphr_identity_v1_identity } from "../../identity/v1/identity_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -14,7 +14,95 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cyphr/account/v1/account.proto.
  */
 export const file_cyphr_account_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("Ch5jeXBoci9hY2NvdW50L3YxL2FjY291bnQucHJvdG8SEGN5cGhyLmFjY291bnQudjEiFQoTTGlzdFNlc3Npb25zUmVxdWVzdCJDChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIrCghzZXNzaW9ucxgBIAMoCzIZLmN5cGhyLmFjY291bnQudjEuU2Vzc2lvbiKlAQoHU2Vzc2lvbhISCgpzZXNzaW9uX2lkGAEgASgJEhEKCWRldmljZV9pZBgCIAEoDRIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfZGF0ZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHY3VycmVudBgFIAEoCCIqChRSZXZva2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIhcKFVJldm9rZVNlc3Npb25SZXNwb25zZSIcChpSZXZva2VPdGhlclNlc3Npb25zUmVxdWVzdCIuChtSZXZva2VPdGhlclNlc3Npb25zUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoDSIxCg1TZXRQaW5SZXF1ZXN0EgsKA3BpbhgBIAEoCRITCgtjdXJyZW50X3BpbhgCIAEoCSIQCg5TZXRQaW5SZXNwb25zZSInChBSZW1vdmVQaW5SZXF1ZXN0EhMKC2N1cnJlbnRfcGluGAEgASgJIhMKEVJlbW92ZVBpblJlc3BvbnNlIkcKFVNldFJlY292ZXJ5S2V5UmVxdWVzdBIbChNyZWNvdmVyeV9wdWJsaWNfa2V5GAEgASgMEhEKCXNpZ25hdHVyZRgCIAEoDCIYChZTZXRSZWNvdmVyeUtleVJlc3BvbnNlIjIKHkNyZWF0ZVJlY292ZXJ5Q2hhbGxlbmdlUmVxdWVzdBIQCghjeXBocl9pZBgBIAEoCSJzCh9DcmVhdGVSZWNvdmVyeUNoYWxsZW5nZVJlc3BvbnNlEg0KBW5vbmNlGAEgASgMEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWRldmljZV9pZBgDIAEoDSKDAgoVUmVjb3ZlckFjY291bnRSZXF1ZXN0EhAKCGN5cGhyX2lkGAEgASgJEg0KBW5vbmNlGAIgASgMEhsKE2lkZW50aXR5X3B1YmxpY19rZXkYAyABKAwSGQoRbWxfa2VtX3B1YmxpY19rZXkYBCABKAwSGgoSZGV2aWNlX2ZpbmdlcnByaW50GAUgASgMEhoKEmRldmljZV9zaWduaW5nX2tleRgGIAEoDBIaChJkZXZpY2VfY2VydGlmaWNhdGUYByABKAwSEQoJc2lnbmF0dXJlGAggASgMEgsKA3BpbhgJIAEoCRIdChVkZXZpY2VfZW5jcnlwdGVkX25hbWUYCiABKAwibwoWUmVjb3ZlckFjY291bnRSZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEhEKCWRldmljZV9pZBgCIAEoDRIxCgdzZXNzaW9uGAMgASgLMiAuY3lwaHIuaWRlbnRpdHkudjEuU2Vzc2lvblRva2VucyITChFFbmFibGVUb3RwUmVxdWVzdCI5ChJFbmFibGVUb3RwUmVzcG9uc2USDgoGc2VjcmV0GAEgASgJEhMKC290cGF1dGhfdXJpGAIgASgJIiIKEkNvbmZpcm1Ub3RwUmVxdWVzdBIMCgRjb2RlGAEgASgJIhUKE0NvbmZpcm1Ub3RwUmVzcG9uc2UiIgoSRGlzYWJsZVRvdHBSZXF1ZXN0EgwKBGNvZGUYASABKAkiFQoTRGlzYWJsZVRvdHBSZXNwb25zZSIgCh5DcmVhdGVEZWxldGlvbkNoYWxsZW5nZVJlcXVlc3QiYAofQ3JlYXRlRGVsZXRpb25DaGFsbGVuZ2VSZXNwb25zZRINCgVub25jZRgBIAEoDBIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI4ChREZWxldGVBY2NvdW50UmVxdWVzdBINCgVub25jZRgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwiUgoVRGVsZXRlQWNjb3VudFJlc3BvbnNlEjkKFWN5cGhyX2lkX2F2YWlsYWJsZV9hdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiGgoYRXhwb3J0QWNjb3VudERhdGFSZXF1ZXN0IioKGUV4cG9ydEFjY291bnREYXRhUmVzcG9uc2USDQoFY2h1bmsYASABKAwynwsKDkFjY291bnRTZXJ2aWNlEmIKDExpc3RTZXNzaW9ucxIlLmN5cGhyLmFjY291bnQudjEuTGlzdFNlc3Npb25zUmVxdWVzdBomLmN5cGhyLmFjY291bnQudjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiA5ACARJgCg1SZXZva2VTZXNzaW9uEiYuY3lwaHIuYWNjb3VudC52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBonLmN5cGhyLmFjY291bnQudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlEnIKE1Jldm9rZU90aGVyU2Vzc2lvbnMSLC5jeXBoci5hY2NvdW50LnYxLlJldm9rZU90aGVyU2Vzc2lvbnNSZXF1ZXN0Gi0uY3lwaHIuYWNjb3VudC52MS5SZXZva2VPdGhlclNlc3Npb25zUmVzcG9uc2USSwoGU2V0UGluEh8uY3lwaHIuYWNjb3VudC52MS5TZXRQaW5SZXF1ZXN0GiAuY3lwaHIuYWNjb3VudC52MS5TZXRQaW5SZXNwb25zZRJUCglSZW1vdmVQaW4SIi5jeXBoci5hY2NvdW50LnYxLlJlbW92ZVBpblJlcXVlc3QaIy5jeXBoci5hY2NvdW50LnYxLlJlbW92ZVBpblJlc3BvbnNlEmMKDlNldFJlY292ZXJ5S2V5EicuY3lwaHIuYWNjb3VudC52MS5TZXRSZWNvdmVyeUtleVJlcXVlc3QaKC5jeXBoci5hY2NvdW50LnYxLlNldFJlY292ZXJ5S2V5UmVzcG9uc2USfgoXQ3JlYXRlUmVjb3ZlcnlDaGFsbGVuZ2USMC5jeXBoci5hY2NvdW50LnYxLkNyZWF0ZVJlY292ZXJ5Q2hhbGxlbmdlUmVxdWVzdBoxLmN5cGhyLmFjY291bnQudjEuQ3JlYXRlUmVjb3ZlcnlDaGFsbGVuZ2VSZXNwb25zZRJjCg5SZWNvdmVyQWNjb3VudBInLmN5cGhyLmFjY291bnQudjEuUmVjb3ZlckFjY291bnRSZXF1ZXN0GiguY3lwaHIuYWNjb3VudC52MS5SZWNvdmVyQWNjb3VudFJlc3BvbnNlElcKCkVuYWJsZVRvdHASIy5jeXBoci5hY2NvdW50LnYxLkVuYWJsZVRvdHBSZXF1ZXN0GiQuY3lwaHIuYWNjb3VudC52MS5FbmFibGVUb3RwUmVzcG9uc2USWgoLQ29uZmlybVRvdHASJC5jeXBoci5hY2NvdW50LnYxLkNvbmZpcm1Ub3RwUmVxdWVzdBolLmN5cGhyLmFjY291bnQudjEuQ29uZmlybVRvdHBSZXNwb25zZRJaCgtEaXNhYmxlVG90cBIkLmN5cGhyLmFjY291bnQudjEuRGlzYWJsZVRvdHBSZXF1ZXN0GiUuY3lwaHIuYWNjb3VudC52MS5EaXNhYmxlVG90cFJlc3BvbnNlEn4KF0NyZWF0ZURlbGV0aW9uQ2hhbGxlbmdlEjAuY3lwaHIuYWNjb3VudC52MS5DcmVhdGVEZWxldGlvbkNoYWxsZW5nZVJlcXVlc3QaMS5jeXBoci5hY2NvdW50LnYxLkNyZWF0ZURlbGV0aW9uQ2hhbGxlbmdlUmVzcG9uc2USYAoNRGVsZXRlQWNjb3VudBImLmN5cGhyLmFjY291bnQudjEuRGVsZXRlQWNjb3VudFJlcXVlc3QaJy5jeXBoci5hY2NvdW50LnYxLkRlbGV0ZUFjY291bnRSZXNwb25zZRJzChFFeHBvcnRBY2NvdW50RGF0YRIqLmN5cGhyLmFjY291bnQudjEuRXhwb3J0QWNjb3VudERhdGFSZXF1ZXN0GisuY3lwaHIuYWNjb3VudC52MS5FeHBvcnRBY2NvdW50RGF0YVJlc3BvbnNlIgOQAgEwAWIGcHJvdG8z", [file_cyphr_identity_v1_identity, file_google_protobuf_timestamp]);
+  fileDesc("Ch5jeXBoci9hY2NvdW50L3YxL2FjY291bnQucHJvdG8SEGN5cGhyLmFjY291bnQudjEiHAoaR2V0U2VjdXJpdHlTZXR0aW5nc1JlcXVlc3QiigMKG0dldFNlY3VyaXR5U2V0dGluZ3NSZXNwb25zZRIYChByZWNvdmVyeV9rZXlfc2V0GAEgASgIEjkKFXJlY292ZXJ5X2tleV9zZXRfZGF0ZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHcGluX3NldBgDIAEoCBIwCgxwaW5fc2V0X2RhdGUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKEHBpbl9sb2NrZWRfdW50aWwYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KCnRvdHBfc3RhdGUYBiABKA4yGy5jeXBoci5hY2NvdW50LnYxLlRvdHBTdGF0ZRI1ChF0b3RwX2VuYWJsZWRfZGF0ZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRdG90cF9sb2NrZWRfdW50aWwYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhUKE0xpc3RTZXNzaW9uc1JlcXVlc3QiQwoUTGlzdFNlc3Npb25zUmVzcG9uc2USKwoIc2Vzc2lvbnMYASADKAsyGS5jeXBoci5hY2NvdW50LnYxLlNlc3Npb24ipQEKB1Nlc3Npb24SEgoKc2Vzc2lvbl9pZBgBIAEoCRIRCglkZXZpY2VfaWQYAiABKA0SLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF91c2VkX2RhdGUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2N1cnJlbnQYBSABKAgiKgoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIXChVSZXZva2VTZXNzaW9uUmVzcG9uc2UiHAoaUmV2b2tlT3RoZXJTZXNzaW9uc1JlcXVlc3QiLgobUmV2b2tlT3RoZXJTZXNzaW9uc1Jlc3BvbnNlEg8KB3Jldm9rZWQYASABKA0iMQoNU2V0UGluUmVxdWVzdBILCgNwaW4YASABKAkSEwoLY3VycmVudF9waW4YAiABKAkiEAoOU2V0UGluUmVzcG9uc2UiJwoQUmVtb3ZlUGluUmVxdWVzdBITCgtjdXJyZW50X3BpbhgBIAEoCSITChFSZW1vdmVQaW5SZXNwb25zZSJHChVTZXRSZWNvdmVyeUtleVJlcXVlc3QSGwoTcmVjb3ZlcnlfcHVibGljX2tleRgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwiGAoWU2V0UmVjb3ZlcnlLZXlSZXNwb25zZSIyCh5DcmVhdGVSZWNvdmVyeUNoYWxsZW5nZVJlcXVlc3QSEAoIY3lwaHJfaWQYASABKAkicwofQ3JlYXRlUmVjb3ZlcnlDaGFsbGVuZ2VSZXNwb25zZRINCgVub25jZRgBIAEoDBIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglkZXZpY2VfaWQYAyABKA0igwIKFVJlY292ZXJBY2NvdW50UmVxdWVzdBIQCghjeXBocl9pZBgBIAEoCRINCgVub25jZRgCIAEoDBIbChNpZGVudGl0eV9wdWJsaWNfa2V5GAMgASgMEhkKEW1sX2tlbV9wdWJsaWNfa2V5GAQgASgMEhoKEmRldmljZV9maW5nZXJwcmludBgFIAEoDBIaChJkZXZpY2Vfc2lnbmluZ19rZXkYBiABKAwSGgoSZGV2aWNlX2NlcnRpZmljYXRlGAcgASgMEhEKCXNpZ25hdHVyZRgIIAEoDBILCgNwaW4YCSABKAkSHQoVZGV2aWNlX2VuY3J5cHRlZF9uYW1lGAogASgMIm8KFlJlY292ZXJBY2NvdW50UmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCRIRCglkZXZpY2VfaWQYAiABKA0SMQoHc2Vzc2lvbhgDIAEoCzIgLmN5cGhyLmlkZW50aXR5LnYxLlNlc3Npb25Ub2tlbnMiEwoRRW5hYmxlVG90cFJlcXVlc3QiOQoSRW5hYmxlVG90cFJlc3BvbnNlEg4KBnNlY3JldBgBIAEoCRITCgtvdHBhdXRoX3VyaRgCIAEoCSIiChJDb25maXJtVG90cFJlcXVlc3QSDAoEY29kZRgBIAEoCSIVChNDb25maXJtVG90cFJlc3BvbnNlIiIKEkRpc2FibGVUb3RwUmVxdWVzdBIMCgRjb2RlGAEgASgJIhUKE0Rpc2FibGVUb3RwUmVzcG9uc2UiIAoeQ3JlYXRlRGVsZXRpb25DaGFsbGVuZ2VSZXF1ZXN0ImAKH0NyZWF0ZURlbGV0aW9uQ2hhbGxlbmdlUmVzcG9uc2USDQoFbm9uY2UYASABKAwSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOAoURGVsZXRlQWNjb3VudFJlcXVlc3QSDQoFbm9uY2UYASABKAwSEQoJc2lnbmF0dXJlGAIgASgMIlIKFURlbGV0ZUFjY291bnRSZXNwb25zZRI5ChVjeXBocl9pZF9hdmFpbGFibGVfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhoKGEV4cG9ydEFjY291bnREYXRhUmVxdWVzdCIqChlFeHBvcnRBY2NvdW50RGF0YVJlc3BvbnNlEg0KBWNodW5rGAEgASgMKmYKCVRvdHBTdGF0ZRIaChZUT1RQX1NUQVRFX1VOU1BFQ0lGSUVEEAASEgoOVE9UUF9TVEFURV9PRkYQARIWChJUT1RQX1NUQVRFX1BFTkRJTkcQAhIRCg1UT1RQX1NUQVRFX09OEAMymAwKDkFjY291bnRTZXJ2aWNlEncKE0dldFNlY3VyaXR5U2V0dGluZ3MSLC5jeXBoci5hY2NvdW50LnYxLkdldFNlY3VyaXR5U2V0dGluZ3NSZXF1ZXN0Gi0uY3lwaHIuYWNjb3VudC52MS5HZXRTZWN1cml0eVNldHRpbmdzUmVzcG9uc2UiA5ACARJiCgxMaXN0U2Vzc2lvbnMSJS5jeXBoci5hY2NvdW50LnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaJi5jeXBoci5hY2NvdW50LnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgOQAgESYAoNUmV2b2tlU2Vzc2lvbhImLmN5cGhyLmFjY291bnQudjEuUmV2b2tlU2Vzc2lvblJlcXVlc3QaJy5jeXBoci5hY2NvdW50LnYxLlJldm9rZVNlc3Npb25SZXNwb25zZRJyChNSZXZva2VPdGhlclNlc3Npb25zEiwuY3lwaHIuYWNjb3VudC52MS5SZXZva2VPdGhlclNlc3Npb25zUmVxdWVzdBotLmN5cGhyLmFjY291bnQudjEuUmV2b2tlT3RoZXJTZXNzaW9uc1Jlc3BvbnNlEksKBlNldFBpbhIfLmN5cGhyLmFjY291bnQudjEuU2V0UGluUmVxdWVzdBogLmN5cGhyLmFjY291bnQudjEuU2V0UGluUmVzcG9uc2USVAoJUmVtb3ZlUGluEiIuY3lwaHIuYWNjb3VudC52MS5SZW1vdmVQaW5SZXF1ZXN0GiMuY3lwaHIuYWNjb3VudC52MS5SZW1vdmVQaW5SZXNwb25zZRJjCg5TZXRSZWNvdmVyeUtleRInLmN5cGhyLmFjY291bnQudjEuU2V0UmVjb3ZlcnlLZXlSZXF1ZXN0GiguY3lwaHIuYWNjb3VudC52MS5TZXRSZWNvdmVyeUtleVJlc3BvbnNlEn4KF0NyZWF0ZVJlY292ZXJ5Q2hhbGxlbmdlEjAuY3lwaHIuYWNjb3VudC52MS5DcmVhdGVSZWNvdmVyeUNoYWxsZW5nZVJlcXVlc3QaMS5jeXBoci5hY2NvdW50LnYxLkNyZWF0ZVJlY292ZXJ5Q2hhbGxlbmdlUmVzcG9uc2USYwoOUmVjb3ZlckFjY291bnQSJy5jeXBoci5hY2NvdW50LnYxLlJlY292ZXJBY2NvdW50UmVxdWVzdBooLmN5cGhyLmFjY291bnQudjEuUmVjb3ZlckFjY291bnRSZXNwb25zZRJXCgpFbmFibGVUb3RwEiMuY3lwaHIuYWNjb3VudC52MS5FbmFibGVUb3RwUmVxdWVzdBokLmN5cGhyLmFjY291bnQudjEuRW5hYmxlVG90cFJlc3BvbnNlEloKC0NvbmZpcm1Ub3RwEiQuY3lwaHIuYWNjb3VudC52MS5Db25maXJtVG90cFJlcXVlc3QaJS5jeXBoci5hY2NvdW50LnYxLkNvbmZpcm1Ub3RwUmVzcG9uc2USWgoLRGlzYWJsZVRvdHASJC5jeXBoci5hY2NvdW50LnYxLkRpc2FibGVUb3RwUmVxdWVzdBolLmN5cGhyLmFjY291bnQudjEuRGlzYWJsZVRvdHBSZXNwb25zZRJ+ChdDcmVhdGVEZWxldGlvbkNoYWxsZW5nZRIwLmN5cGhyLmFjY291bnQudjEuQ3JlYXRlRGVsZXRpb25DaGFsbGVuZ2VSZXF1ZXN0GjEuY3lwaHIuYWNjb3VudC52MS5DcmVhdGVEZWxldGlvbkNoYWxsZW5nZVJlc3BvbnNlEmAKDURlbGV0ZUFjY291bnQSJi5jeXBoci5hY2NvdW50LnYxLkRlbGV0ZUFjY291bnRSZXF1ZXN0GicuY3lwaHIuYWNjb3VudC52MS5EZWxldGVBY2NvdW50UmVzcG9uc2UScwoRRXhwb3J0QWNjb3VudERhdGESKi5jeXBoci5hY2NvdW50LnYxLkV4cG9ydEFjY291bnREYXRhUmVxdWVzdBorLmN5cGhyLmFjY291bnQudjEuRXhwb3J0QWNjb3VudERhdGFSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_cyphr_identity_v1_identity, file_google_protobuf_timestamp]);
+
+/**
+ * GetSecuritySettingsRequest has no fields: the caller's account is read.
+ *
+ * @generated from message cyphr.account.v1.GetSecuritySettingsRequest
+ */
+export type GetSecuritySettingsRequest = Message<"cyphr.account.v1.GetSecuritySettingsRequest"> & {
+};
+
+/**
+ * Describes the message cyphr.account.v1.GetSecuritySettingsRequest.
+ * Use `create(GetSecuritySettingsRequestSchema)` to create a new message.
+ */
+export const GetSecuritySettingsRequestSchema: GenMessage<GetSecuritySettingsRequest> = /*@__PURE__*/
+  messageDesc(file_cyphr_account_v1_account, 0);
+
+/**
+ * GetSecuritySettingsResponse is what protects the account now.
+ *
+ * @generated from message cyphr.account.v1.GetSecuritySettingsResponse
+ */
+export type GetSecuritySettingsResponse = Message<"cyphr.account.v1.GetSecuritySettingsResponse"> & {
+  /**
+   * True when a recovery key is set (SetRecoveryKey).
+   *
+   * @generated from field: bool recovery_key_set = 1;
+   */
+  recoveryKeySet: boolean;
+
+  /**
+   * The day (00:00 UTC) the recovery key was last set; unset without one.
+   *
+   * @generated from field: google.protobuf.Timestamp recovery_key_set_date = 2;
+   */
+  recoveryKeySetDate?: Timestamp | undefined;
+
+  /**
+   * True when a PIN is set (SetPin).
+   *
+   * @generated from field: bool pin_set = 3;
+   */
+  pinSet: boolean;
+
+  /**
+   * The day (00:00 UTC) the PIN was last set or changed; unset without one.
+   *
+   * @generated from field: google.protobuf.Timestamp pin_set_date = 4;
+   */
+  pinSetDate?: Timestamp | undefined;
+
+  /**
+   * Until when PIN attempts are refused (see the attempt limits); unset when
+   * they are not locked now.
+   *
+   * @generated from field: google.protobuf.Timestamp pin_locked_until = 5;
+   */
+  pinLockedUntil?: Timestamp | undefined;
+
+  /**
+   * Two-factor login: off, enrolment pending confirmation, or on.
+   *
+   * @generated from field: cyphr.account.v1.TotpState totp_state = 6;
+   */
+  totpState: TotpState;
+
+  /**
+   * The day (00:00 UTC) two-factor login was turned on (ConfirmTotp); unset
+   * unless totp_state is TOTP_STATE_ON.
+   *
+   * @generated from field: google.protobuf.Timestamp totp_enabled_date = 7;
+   */
+  totpEnabledDate?: Timestamp | undefined;
+
+  /**
+   * Until when TOTP codes are refused (see the attempt limits); unset when
+   * they are not locked now.
+   *
+   * @generated from field: google.protobuf.Timestamp totp_locked_until = 8;
+   */
+  totpLockedUntil?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message cyphr.account.v1.GetSecuritySettingsResponse.
+ * Use `create(GetSecuritySettingsResponseSchema)` to create a new message.
+ */
+export const GetSecuritySettingsResponseSchema: GenMessage<GetSecuritySettingsResponse> = /*@__PURE__*/
+  messageDesc(file_cyphr_account_v1_account, 1);
 
 /**
  * ListSessionsRequest has no fields: the caller's account is listed.
@@ -29,7 +117,7 @@ export type ListSessionsRequest = Message<"cyphr.account.v1.ListSessionsRequest"
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 0);
+  messageDesc(file_cyphr_account_v1_account, 2);
 
 /**
  * ListSessionsResponse lists the account's active sessions.
@@ -50,7 +138,7 @@ export type ListSessionsResponse = Message<"cyphr.account.v1.ListSessionsRespons
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 1);
+  messageDesc(file_cyphr_account_v1_account, 3);
 
 /**
  * Session is one signed-in session of a device.
@@ -100,7 +188,7 @@ export type Session = Message<"cyphr.account.v1.Session"> & {
  * Use `create(SessionSchema)` to create a new message.
  */
 export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 2);
+  messageDesc(file_cyphr_account_v1_account, 4);
 
 /**
  * RevokeSessionRequest names the session to revoke.
@@ -121,7 +209,7 @@ export type RevokeSessionRequest = Message<"cyphr.account.v1.RevokeSessionReques
  * Use `create(RevokeSessionRequestSchema)` to create a new message.
  */
 export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 3);
+  messageDesc(file_cyphr_account_v1_account, 5);
 
 /**
  * RevokeSessionResponse confirms the revocation.
@@ -136,7 +224,7 @@ export type RevokeSessionResponse = Message<"cyphr.account.v1.RevokeSessionRespo
  * Use `create(RevokeSessionResponseSchema)` to create a new message.
  */
 export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 4);
+  messageDesc(file_cyphr_account_v1_account, 6);
 
 /**
  * RevokeOtherSessionsRequest has no fields.
@@ -151,7 +239,7 @@ export type RevokeOtherSessionsRequest = Message<"cyphr.account.v1.RevokeOtherSe
  * Use `create(RevokeOtherSessionsRequestSchema)` to create a new message.
  */
 export const RevokeOtherSessionsRequestSchema: GenMessage<RevokeOtherSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 5);
+  messageDesc(file_cyphr_account_v1_account, 7);
 
 /**
  * RevokeOtherSessionsResponse says how many sessions were revoked.
@@ -172,7 +260,7 @@ export type RevokeOtherSessionsResponse = Message<"cyphr.account.v1.RevokeOtherS
  * Use `create(RevokeOtherSessionsResponseSchema)` to create a new message.
  */
 export const RevokeOtherSessionsResponseSchema: GenMessage<RevokeOtherSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 6);
+  messageDesc(file_cyphr_account_v1_account, 8);
 
 /**
  * SetPinRequest sets or changes the PIN.
@@ -200,7 +288,7 @@ export type SetPinRequest = Message<"cyphr.account.v1.SetPinRequest"> & {
  * Use `create(SetPinRequestSchema)` to create a new message.
  */
 export const SetPinRequestSchema: GenMessage<SetPinRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 7);
+  messageDesc(file_cyphr_account_v1_account, 9);
 
 /**
  * SetPinResponse confirms the new PIN.
@@ -215,7 +303,7 @@ export type SetPinResponse = Message<"cyphr.account.v1.SetPinResponse"> & {
  * Use `create(SetPinResponseSchema)` to create a new message.
  */
 export const SetPinResponseSchema: GenMessage<SetPinResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 8);
+  messageDesc(file_cyphr_account_v1_account, 10);
 
 /**
  * RemovePinRequest removes the PIN.
@@ -236,7 +324,7 @@ export type RemovePinRequest = Message<"cyphr.account.v1.RemovePinRequest"> & {
  * Use `create(RemovePinRequestSchema)` to create a new message.
  */
 export const RemovePinRequestSchema: GenMessage<RemovePinRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 9);
+  messageDesc(file_cyphr_account_v1_account, 11);
 
 /**
  * RemovePinResponse confirms the removal.
@@ -251,7 +339,7 @@ export type RemovePinResponse = Message<"cyphr.account.v1.RemovePinResponse"> & 
  * Use `create(RemovePinResponseSchema)` to create a new message.
  */
 export const RemovePinResponseSchema: GenMessage<RemovePinResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 10);
+  messageDesc(file_cyphr_account_v1_account, 12);
 
 /**
  * SetRecoveryKeyRequest stores the recovery public key.
@@ -281,7 +369,7 @@ export type SetRecoveryKeyRequest = Message<"cyphr.account.v1.SetRecoveryKeyRequ
  * Use `create(SetRecoveryKeyRequestSchema)` to create a new message.
  */
 export const SetRecoveryKeyRequestSchema: GenMessage<SetRecoveryKeyRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 11);
+  messageDesc(file_cyphr_account_v1_account, 13);
 
 /**
  * SetRecoveryKeyResponse confirms the key was stored.
@@ -296,7 +384,7 @@ export type SetRecoveryKeyResponse = Message<"cyphr.account.v1.SetRecoveryKeyRes
  * Use `create(SetRecoveryKeyResponseSchema)` to create a new message.
  */
 export const SetRecoveryKeyResponseSchema: GenMessage<SetRecoveryKeyResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 12);
+  messageDesc(file_cyphr_account_v1_account, 14);
 
 /**
  * CreateRecoveryChallengeRequest names the account to recover.
@@ -317,7 +405,7 @@ export type CreateRecoveryChallengeRequest = Message<"cyphr.account.v1.CreateRec
  * Use `create(CreateRecoveryChallengeRequestSchema)` to create a new message.
  */
 export const CreateRecoveryChallengeRequestSchema: GenMessage<CreateRecoveryChallengeRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 13);
+  messageDesc(file_cyphr_account_v1_account, 15);
 
 /**
  * CreateRecoveryChallengeResponse carries the nonce to sign.
@@ -353,7 +441,7 @@ export type CreateRecoveryChallengeResponse = Message<"cyphr.account.v1.CreateRe
  * Use `create(CreateRecoveryChallengeResponseSchema)` to create a new message.
  */
 export const CreateRecoveryChallengeResponseSchema: GenMessage<CreateRecoveryChallengeResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 14);
+  messageDesc(file_cyphr_account_v1_account, 16);
 
 /**
  * RecoverAccountRequest replaces the account's keys.
@@ -443,7 +531,7 @@ export type RecoverAccountRequest = Message<"cyphr.account.v1.RecoverAccountRequ
  * Use `create(RecoverAccountRequestSchema)` to create a new message.
  */
 export const RecoverAccountRequestSchema: GenMessage<RecoverAccountRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 15);
+  messageDesc(file_cyphr_account_v1_account, 17);
 
 /**
  * RecoverAccountResponse returns the new device's first session.
@@ -478,7 +566,7 @@ export type RecoverAccountResponse = Message<"cyphr.account.v1.RecoverAccountRes
  * Use `create(RecoverAccountResponseSchema)` to create a new message.
  */
 export const RecoverAccountResponseSchema: GenMessage<RecoverAccountResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 16);
+  messageDesc(file_cyphr_account_v1_account, 18);
 
 /**
  * EnableTotpRequest has no fields.
@@ -493,7 +581,7 @@ export type EnableTotpRequest = Message<"cyphr.account.v1.EnableTotpRequest"> & 
  * Use `create(EnableTotpRequestSchema)` to create a new message.
  */
 export const EnableTotpRequestSchema: GenMessage<EnableTotpRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 17);
+  messageDesc(file_cyphr_account_v1_account, 19);
 
 /**
  * EnableTotpResponse is the only time the secret leaves the server.
@@ -522,7 +610,7 @@ export type EnableTotpResponse = Message<"cyphr.account.v1.EnableTotpResponse"> 
  * Use `create(EnableTotpResponseSchema)` to create a new message.
  */
 export const EnableTotpResponseSchema: GenMessage<EnableTotpResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 18);
+  messageDesc(file_cyphr_account_v1_account, 20);
 
 /**
  * ConfirmTotpRequest carries a current code.
@@ -543,7 +631,7 @@ export type ConfirmTotpRequest = Message<"cyphr.account.v1.ConfirmTotpRequest"> 
  * Use `create(ConfirmTotpRequestSchema)` to create a new message.
  */
 export const ConfirmTotpRequestSchema: GenMessage<ConfirmTotpRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 19);
+  messageDesc(file_cyphr_account_v1_account, 21);
 
 /**
  * ConfirmTotpResponse confirms TOTP is now required at login.
@@ -558,7 +646,7 @@ export type ConfirmTotpResponse = Message<"cyphr.account.v1.ConfirmTotpResponse"
  * Use `create(ConfirmTotpResponseSchema)` to create a new message.
  */
 export const ConfirmTotpResponseSchema: GenMessage<ConfirmTotpResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 20);
+  messageDesc(file_cyphr_account_v1_account, 22);
 
 /**
  * DisableTotpRequest carries a current code.
@@ -579,7 +667,7 @@ export type DisableTotpRequest = Message<"cyphr.account.v1.DisableTotpRequest"> 
  * Use `create(DisableTotpRequestSchema)` to create a new message.
  */
 export const DisableTotpRequestSchema: GenMessage<DisableTotpRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 21);
+  messageDesc(file_cyphr_account_v1_account, 23);
 
 /**
  * DisableTotpResponse confirms TOTP is off.
@@ -594,7 +682,7 @@ export type DisableTotpResponse = Message<"cyphr.account.v1.DisableTotpResponse"
  * Use `create(DisableTotpResponseSchema)` to create a new message.
  */
 export const DisableTotpResponseSchema: GenMessage<DisableTotpResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 22);
+  messageDesc(file_cyphr_account_v1_account, 24);
 
 /**
  * CreateDeletionChallengeRequest has no fields.
@@ -609,7 +697,7 @@ export type CreateDeletionChallengeRequest = Message<"cyphr.account.v1.CreateDel
  * Use `create(CreateDeletionChallengeRequestSchema)` to create a new message.
  */
 export const CreateDeletionChallengeRequestSchema: GenMessage<CreateDeletionChallengeRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 23);
+  messageDesc(file_cyphr_account_v1_account, 25);
 
 /**
  * CreateDeletionChallengeResponse carries the nonce to sign.
@@ -637,7 +725,7 @@ export type CreateDeletionChallengeResponse = Message<"cyphr.account.v1.CreateDe
  * Use `create(CreateDeletionChallengeResponseSchema)` to create a new message.
  */
 export const CreateDeletionChallengeResponseSchema: GenMessage<CreateDeletionChallengeResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 24);
+  messageDesc(file_cyphr_account_v1_account, 26);
 
 /**
  * DeleteAccountRequest deletes the account: the identity, devices, keys, key
@@ -672,7 +760,7 @@ export type DeleteAccountRequest = Message<"cyphr.account.v1.DeleteAccountReques
  * Use `create(DeleteAccountRequestSchema)` to create a new message.
  */
 export const DeleteAccountRequestSchema: GenMessage<DeleteAccountRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 25);
+  messageDesc(file_cyphr_account_v1_account, 27);
 
 /**
  * DeleteAccountResponse confirms the deletion.
@@ -693,7 +781,7 @@ export type DeleteAccountResponse = Message<"cyphr.account.v1.DeleteAccountRespo
  * Use `create(DeleteAccountResponseSchema)` to create a new message.
  */
 export const DeleteAccountResponseSchema: GenMessage<DeleteAccountResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 26);
+  messageDesc(file_cyphr_account_v1_account, 28);
 
 /**
  * ExportAccountDataRequest has no fields.
@@ -708,7 +796,7 @@ export type ExportAccountDataRequest = Message<"cyphr.account.v1.ExportAccountDa
  * Use `create(ExportAccountDataRequestSchema)` to create a new message.
  */
 export const ExportAccountDataRequestSchema: GenMessage<ExportAccountDataRequest> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 27);
+  messageDesc(file_cyphr_account_v1_account, 29);
 
 /**
  * ExportAccountDataResponse is one chunk of the JSON document.
@@ -729,7 +817,49 @@ export type ExportAccountDataResponse = Message<"cyphr.account.v1.ExportAccountD
  * Use `create(ExportAccountDataResponseSchema)` to create a new message.
  */
 export const ExportAccountDataResponseSchema: GenMessage<ExportAccountDataResponse> = /*@__PURE__*/
-  messageDesc(file_cyphr_account_v1_account, 28);
+  messageDesc(file_cyphr_account_v1_account, 30);
+
+/**
+ * TotpState is where the account's two-factor login stands.
+ *
+ * @generated from enum cyphr.account.v1.TotpState
+ */
+export enum TotpState {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: TOTP_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * No TOTP secret: Login needs no code; EnableTotp starts enrolment.
+   *
+   * @generated from enum value: TOTP_STATE_OFF = 1;
+   */
+  OFF = 1,
+
+  /**
+   * EnableTotp was called but ConfirmTotp not yet: Login needs no code;
+   * ConfirmTotp activates it, EnableTotp replaces the pending secret.
+   *
+   * @generated from enum value: TOTP_STATE_PENDING = 2;
+   */
+  PENDING = 2,
+
+  /**
+   * Confirmed: Login needs a code; DisableTotp turns it off.
+   *
+   * @generated from enum value: TOTP_STATE_ON = 3;
+   */
+  ON = 3,
+}
+
+/**
+ * Describes the enum cyphr.account.v1.TotpState.
+ */
+export const TotpStateSchema: GenEnum<TotpState> = /*@__PURE__*/
+  enumDesc(file_cyphr_account_v1_account, 0);
 
 /**
  * AccountService is the lifecycle of an account after registration: its
@@ -753,9 +883,32 @@ export const ExportAccountDataResponseSchema: GenMessage<ExportAccountDataRespon
  * RESOURCE_EXHAUSTED and a retry-after, without being checked or counted. A
  * success resets the count.
  *
+ * Structured error details: besides its message, a failure a client must act on
+ * carries a google.rpc.ErrorInfo (domain "cyphr.im") in the status details
+ * (grpc-status-details-bin; "details" in Connect's JSON error). Clients match
+ * the reason, never the message text. The reasons:
+ *   TOTP_REQUIRED: cyphr.identity.v1 Login with an empty totp_code while the
+ *     account has two-factor login on (UNAUTHENTICATED "a TOTP code is
+ *     required"): ask for the code, then log in again with it.
+ *   TOTP_INVALID: Login with a totp_code that is malformed, wrong or already
+ *     used (UNAUTHENTICATED "invalid TOTP code"): ask for the next code.
+ *
  * @generated from service cyphr.account.v1.AccountService
  */
 export const AccountService: GenService<{
+  /**
+   * GetSecuritySettings tells what protects the caller's account: whether a
+   * recovery key and a PIN are set (and since which day), the TOTP state, and
+   * whether the PIN or TOTP attempts are locked right now (until when), so
+   * that a client offers the actions that fit.
+   *
+   * @generated from rpc cyphr.account.v1.AccountService.GetSecuritySettings
+   */
+  getSecuritySettings: {
+    methodKind: "unary";
+    input: typeof GetSecuritySettingsRequestSchema;
+    output: typeof GetSecuritySettingsResponseSchema;
+  },
   /**
    * ListSessions lists the caller's account's active sessions (not revoked,
    * refresh window open), newest first, at most 1,000.

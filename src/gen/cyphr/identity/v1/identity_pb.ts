@@ -334,9 +334,10 @@ export type LoginRequest = Message<"cyphr.identity.v1.LoginRequest"> & {
    * has two-factor login on (cyphr.account.v1.AccountService.ConfirmTotp);
    * empty otherwise. Checked only after the signature verifies. Each code is
    * accepted once. Errors: UNAUTHENTICATED "a TOTP code is required" or
-   * "invalid TOTP code", RESOURCE_EXHAUSTED while TOTP attempts are locked
-   * (see the attempt limits in cyphr.account.v1). Not part of the signed
-   * bytes.
+   * "invalid TOTP code", with a google.rpc.ErrorInfo detail of reason
+   * TOTP_REQUIRED or TOTP_INVALID (domain "cyphr.im"; see cyphr.account.v1),
+   * RESOURCE_EXHAUSTED while TOTP attempts are locked (see the attempt limits
+   * in cyphr.account.v1). Not part of the signed bytes.
    *
    * @generated from field: string totp_code = 6;
    */
