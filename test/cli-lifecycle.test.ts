@@ -90,6 +90,8 @@ describe("the cyphr CLI: recovery, PIN, two-factor login, sessions, export and d
     const { recoveryPhrase } = await phone.json<{ recoveryPhrase: string }>(["recovery", "setup", "--yes"]);
     expect(await phone.ok(["pin", "set"], { env: { CYPHR_NEW_PIN: "2468" } })).toContain("PIN set for pin_bob");
     await phone.ok(["pin", "change"], { env: { CYPHR_PIN: "2468", CYPHR_NEW_PIN: "97531" } });
+    const today = new Date().toISOString().slice(0, 10);
+    expect(await phone.json(["security"])).toEqual({ cyphrId: "pin_bob", recoveryPhrase: true, recoveryPhraseSetDate: today, pin: true, pinSetDate: today, totp: "off" });
     const wrongRemove = await phone.run(["pin", "remove"], { env: { CYPHR_PIN: "2468" } });
     expect(wrongRemove.code).toBe(1);
 
@@ -121,7 +123,12 @@ describe("the cyphr CLI: recovery, PIN, two-factor login, sessions, export and d
     const bad = await carol.run(["totp", "confirm", "--code", "12345"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe('cyphr: Invalid code "12345": give the 6 digits your authenticator app shows.\n');
+    expect(await carol.json(["security"])).toEqual({ cyphrId: "totp_carol", recoveryPhrase: false, pin: false, totp: "pending" });
     expect(await carol.json(["totp", "confirm", "--code", await nextCode()])).toEqual({ cyphrId: "totp_carol", totp: true });
+    const security = await carol.run(["security"]);
+    expect(security.stdout).toBe(
+      "Security of totp_carol:\n  recovery phrase: not set (`cyphr recovery setup`)\n  PIN: not set (`cyphr pin set`)\n  two-factor login: on (`cyphr totp disable --code CODE` turns it off)\n",
+    );
 
     const without = await carol.run(["login"]);
     expect(without.code).toBe(4);

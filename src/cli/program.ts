@@ -8,6 +8,7 @@ import { groupCommands } from "./commands/groups.js";
 import { dataCommands } from "./commands/lifecycle-data.js";
 import { pinCommands } from "./commands/lifecycle-pin.js";
 import { recoveryCommands } from "./commands/lifecycle-recovery.js";
+import { securityCommand } from "./commands/lifecycle-security.js";
 import { sessionCommands } from "./commands/lifecycle-sessions.js";
 import { totpCommands } from "./commands/lifecycle-totp.js";
 import { messageCommands } from "./commands/messages.js";
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   accountCommands(program);
   deviceCommands(program);
   sessionCommands(program);
+  securityCommand(program);
   recoveryCommands(program);
   pinCommands(program);
   totpCommands(program);

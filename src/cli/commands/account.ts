@@ -90,7 +90,7 @@ async function loginWithSecondFactor(session: Session, totpCode: string | undefi
   try {
     await loginOnce(session, totpCode);
   } catch (error) {
-    if (!isTotpRefusal(error, "a TOTP code is required")) throw error;
+    if (!(error instanceof CyphrError && error.reason === "TOTP_REQUIRED")) throw error;
     if (totpCode !== undefined || !process.stdin.isTTY) {
       throw new CliError(`Two-factor login is on for ${session.account.cyphrId}: give the current code, \`cyphr login --totp CODE\`.`, EXIT.unauthenticated);
     }
@@ -102,11 +102,7 @@ async function loginOnce(session: Session, totpCode: string | undefined): Promis
   try {
     await session.account.login({ totpCode });
   } catch (error) {
-    if (!isTotpRefusal(error, "invalid TOTP code")) throw error;
+    if (!(error instanceof CyphrError && error.reason === "TOTP_INVALID")) throw error;
     throw new CliError("Wrong or already used TOTP code: wait for the next code of your authenticator app and sign in again.", EXIT.unauthenticated);
   }
-}
-
-function isTotpRefusal(error: unknown, message: string): boolean {
-  return error instanceof CyphrError && error.code === "unauthenticated" && error.message.startsWith(message);
 }
