@@ -657,7 +657,8 @@ export type UpdateProfileResponse = Message<"cyphr.identity.v1.UpdateProfileResp
   discoverable: boolean;
 
   /**
-   * Whether chat peers see this account's presence.
+   * Whether this account's accepted contacts (chat peers it accepted, no block
+   * either way) see its presence.
    *
    * @generated from field: bool share_presence = 4;
    */

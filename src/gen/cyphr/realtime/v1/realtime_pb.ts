@@ -756,8 +756,10 @@ export const TypingEventSchema: GenMessage<TypingEvent> = /*@__PURE__*/
   messageDesc(file_cyphr_realtime_v1_realtime, 16);
 
 /**
- * PresenceEvent tells that a user who shares a chat came online or went
- * offline. Not sent for users who turned presence sharing off.
+ * PresenceEvent tells that a user who shares a chat and accepted the receiver
+ * came online or went offline. Not sent for users who turned presence sharing
+ * off, nor across a block; a block, or sharing turned off, looks like going
+ * offline now.
  *
  * @generated from message cyphr.realtime.v1.PresenceEvent
  */
@@ -1283,7 +1285,8 @@ export const CallSignalTypeSchema: GenEnum<CallSignalType> = /*@__PURE__*/
  * its last frames within min(HEARTBEAT_INTERVAL_MS, 5 s), the HTTP/2 stream
  * is reset with ENHANCE_YOUR_CALM (HTTP/1.1: the connection is closed).
  * After `caught_up`, a presence event is sent for each chat peer who is
- * online at that moment and shares presence. The server sends a heartbeat every
+ * online at that moment, shares presence and accepted the caller (never across
+ * a block). The server sends a heartbeat every
  * 25 seconds (HEARTBEAT_INTERVAL_MS) and ends a `Connect` stream whose client
  * sent nothing for three intervals (DEADLINE_EXCEEDED); a client that
  * half-closed its side (as grpcurl does after the hello) keeps receiving
