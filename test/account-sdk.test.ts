@@ -44,11 +44,24 @@ describe.each(["connect", "grpc", "grpc-web"] as const)("SDK account lifecycle o
   it("turns TOTP on with a code from the otpauth secret; login then needs a code; sessions can be listed and revoked", async () => {
     const store = new MemoryStore();
     const alice = await Account.register(options(store, protocol), uniqueCyphrId("sdk"));
+    expect((await alice.lifecycle().securitySettings()).totp).toEqual({ state: "off", lockedUntil: undefined });
     const { secret, otpauthUri } = await alice.lifecycle().enableTotp();
     expect(otpauthUri).toContain(`secret=${secret}`);
+    expect((await alice.lifecycle().securitySettings()).totp.state).toBe("pending");
     await alice.lifecycle().confirmTotp(totpCode(secret, Date.now()));
+    const midnight = new Date(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`);
+    expect(await alice.lifecycle().securitySettings()).toEqual({
+      recoveryKey: { set: false },
+      pin: { set: false },
+      totp: { state: "on", enabledDate: midnight, lockedUntil: undefined },
+    });
     const second = await Account.open(options(await copyOf(store), protocol));
-    expect((await caught(second.login())).message).toContain("a TOTP code is required");
+    const required = await caught(second.login());
+    expect([required.code, required.reason, required.message]).toEqual(["unauthenticated", "TOTP_REQUIRED", "a TOTP code is required"]);
+    const wrong = await caught(second.login({ totpCode: "000000" }));
+    expect([wrong.code, wrong.reason]).toEqual(["unauthenticated", "TOTP_INVALID"]);
+    // A refusal without a structured reason has none.
+    expect((await caught(Account.register(options(new MemoryStore(), protocol), alice.cyphrId))).reason).toBeUndefined();
     // The confirming code was used; the next step's code is valid now (window ±1 step).
     await second.login({ totpCode: totpCode(secret, Date.now() + 30_000) });
     const sessions = await alice.lifecycle().listSessions();
