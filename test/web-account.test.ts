@@ -51,6 +51,9 @@ describe.skipIf(!hasChromium)("the account lifecycle in the web app (Chromium)",
   };
   const part = (page: Page, name: string) => security(page).getByRole("region", { name });
   const signInScreen = (page: Page) => page.getByRole("form", { name: "Sign in" });
+  /** What a section says is set (from GetSecuritySettings). */
+  const stateOf = (page: Page, testId: string) => () => security(page).getByTestId(testId).textContent();
+  const today = () => new Date().toISOString().slice(0, 10);
 
   beforeAll(async () => {
     const webDir = path.join(await fs.mkdtemp(path.join(os.tmpdir(), "cyphr-web-")), "web");
@@ -78,6 +81,9 @@ describe.skipIf(!hasChromium)("the account lifecycle in the web app (Chromium)",
     await openSecurity(alicePage);
 
     const recovery = part(alicePage, "Recovery phrase");
+    await expect.poll(stateOf(alicePage, "recovery-state"), WAIT).toBe("Not set: losing every device would lose the account.");
+    await expect.poll(stateOf(alicePage, "pin-state"), WAIT).toBe("No PIN is set.");
+    expect(await part(alicePage, "PIN").getByRole("form", { name: "Remove the PIN" }).isVisible()).toBe(false);
     await recovery.getByRole("button", { name: "Create a recovery phrase" }).click();
     const words = await recovery.getByTestId("recovery-phrase").locator("li").allTextContents();
     expect(words).toHaveLength(24);
@@ -89,6 +95,7 @@ describe.skipIf(!hasChromium)("the account lifecycle in the web app (Chromium)",
     await save.click();
     await recovery.getByText("Recovery phrase saved").waitFor(WAIT);
     expect(await recovery.getByTestId("recovery-phrase").count()).toBe(0);
+    await expect.poll(stateOf(alicePage, "recovery-state"), WAIT).toBe(`Set on ${today()}.`);
     expect(await recovery.getByRole("button", { name: "Replace the recovery phrase" }).isVisible()).toBe(true);
     const stored = await queryDatabase<{ n: number }>(server.databaseUrl, "SELECT count(*)::int AS n FROM account_recovery_keys k JOIN identities i ON i.id = k.user_id WHERE i.cyphr_id = $1", [alice]);
     expect(stored[0]!.n).toBe(1);
@@ -99,6 +106,8 @@ describe.skipIf(!hasChromium)("the account lifecycle in the web app (Chromium)",
     await setForm.getByLabel("Repeat the new PIN").fill("0000 0000");
     await setForm.getByRole("button", { name: "Save PIN" }).click();
     await pin.getByText("PIN saved").waitFor(WAIT);
+    await expect.poll(stateOf(alicePage, "pin-state"), WAIT).toBe(`Set on ${today()}.`);
+    await pin.getByRole("form", { name: "Remove the PIN" }).waitFor(WAIT);
     // Changing it without the current PIN is refused by the server; with it, the new PIN is saved.
     await setForm.getByLabel("New PIN", { exact: true }).fill(PIN);
     await setForm.getByLabel("Repeat the new PIN").fill(PIN);
@@ -121,6 +130,8 @@ describe.skipIf(!hasChromium)("the account lifecycle in the web app (Chromium)",
     await factor.getByLabel("Code from the app").fill(nextCode());
     await factor.getByRole("button", { name: "Confirm" }).click();
     await factor.getByText("Two-factor login is on").waitFor(WAIT);
+    await expect.poll(stateOf(alicePage, "totp-state"), WAIT).toBe(`On since ${today()}.`);
+    expect(await factor.getByRole("button", { name: "Turn on two-factor login" }).isVisible()).toBe(false);
 
     linkedPage = await openPage(browser, "alice-linked", `${server.baseUrl}/`);
     await linkedPage.getByLabel("Passphrase for this browser").fill(PASS);
@@ -202,8 +213,21 @@ describe.skipIf(!hasChromium)("the account lifecycle in the web app (Chromium)",
     await recoveredPage.locator(".me strong", { hasText: alice }).waitFor(WAIT);
     await online(recoveredPage);
     await browser.screenshot(recoveredPage, "07-recovered");
-    // Recovery removed every old device: the first browser's stream ends.
-    await signInScreen(alicePage).getByText("signed out").waitFor(WAIT);
+    // Recovery removed every old device: the first browser's stream ends, and its device is gone for good.
+    const oldSignIn = signInScreen(alicePage);
+    await oldSignIn.getByText("signed out").waitFor(WAIT);
+    await oldSignIn.getByRole("button", { name: "Sign in" }).click();
+    await oldSignIn.locator(".status.error", { hasText: "invalid login credentials" }).waitFor(WAIT);
+    // Removing the dead profile asks first; "Keep it" keeps it.
+    await oldSignIn.getByRole("button", { name: "Remove this profile from this browser" }).click();
+    await oldSignIn.getByRole("group", { name: "Remove this profile" }).getByText(`This deletes the keys of ${alice}`).waitFor(WAIT);
+    await oldSignIn.getByRole("button", { name: "Keep it" }).click();
+    expect(await profilesIn(alicePage)).toHaveLength(1);
+    await oldSignIn.getByRole("button", { name: "Remove this profile from this browser" }).click();
+    await oldSignIn.getByRole("button", { name: "Remove profile" }).click();
+    await alicePage.getByRole("form", { name: "New account" }).waitFor(WAIT);
+    expect(await alicePage.getByRole("form", { name: "Welcome back" }).count()).toBe(0);
+    expect(await profilesIn(alicePage)).toEqual([]);
   }, STEP_MS);
 
   it("works at phone width; turns two-factor login off with a code; deleting needs the typed Cyphr ID and clears the browser", async () => {
@@ -220,6 +244,8 @@ describe.skipIf(!hasChromium)("the account lifecycle in the web app (Chromium)",
     await factor.getByLabel("Code to turn it off").fill(nextCode());
     await factor.getByRole("button", { name: "Turn off" }).click();
     await factor.getByText("Two-factor login is off.").waitFor(WAIT);
+    await expect.poll(stateOf(recoveredPage, "totp-state"), WAIT).toBe("Off.");
+    await factor.getByRole("button", { name: "Turn on two-factor login" }).waitFor(WAIT);
 
     const remove = part(recoveredPage, "Delete account");
     const button = remove.getByRole("button", { name: "Delete account" });
@@ -229,11 +255,15 @@ describe.skipIf(!hasChromium)("the account lifecycle in the web app (Chromium)",
     await button.click();
     await recoveredPage.getByRole("form", { name: "New account" }).waitFor(WAIT);
     expect(await recoveredPage.getByRole("form", { name: "Welcome back" }).count()).toBe(0);
-    // The page's IndexedDB (this file is typed for Node, so the browser global is declared here).
-    type PageIdb = { indexedDB: { databases(): Promise<{ name?: string }[]> } };
-    const databases = await recoveredPage.evaluate(async () => (await (globalThis as unknown as PageIdb).indexedDB.databases()).map((d) => d.name ?? ""));
-    expect(databases.filter((n) => n.startsWith("cyphr-profile-"))).toEqual([]);
+    expect(await profilesIn(recoveredPage)).toEqual([]);
     await browser.screenshot(recoveredPage, "09-deleted");
     expect(await queryDatabase(server.databaseUrl, "SELECT 1 FROM identities WHERE cyphr_id = $1", [alice])).toEqual([]);
   }, STEP_MS);
 });
+
+/** The Cyphr profiles in the page's IndexedDB (this file is typed for Node, so the browser global is declared here). */
+async function profilesIn(page: Page): Promise<string[]> {
+  type PageIdb = { indexedDB: { databases(): Promise<{ name?: string }[]> } };
+  const databases = await page.evaluate(async () => (await (globalThis as unknown as PageIdb).indexedDB.databases()).map((d) => d.name ?? ""));
+  return databases.filter((n) => n.startsWith("cyphr-profile-"));
+}

@@ -25,9 +25,9 @@ export function transport(): Transport {
 
 const deviceName = () => `${/Mobi/.test(navigator.userAgent) ? "Phone" : "Browser"} (${navigator.platform || "web"})`;
 
-/** The server's answer to a Login without a code while two-factor login is on (identity.proto, LoginRequest.totp_code). */
+/** The server's answer to a Login without a code while two-factor login is on: its ErrorInfo reason TOTP_REQUIRED (account.proto). */
 export function isTotpRequired(error: unknown): boolean {
-  return error instanceof CyphrError && error.code === "unauthenticated" && /TOTP code is required/i.test(error.message);
+  return error instanceof CyphrError && error.reason === "TOTP_REQUIRED";
 }
 
 const isUnauthenticated = (error: unknown) => error instanceof CyphrError && error.code === "unauthenticated";
@@ -58,6 +58,12 @@ export class SignIn {
 
   close(): void {
     this.store.close();
+  }
+
+  /** Deletes this profile (keys, session, chats' state) from the browser: for a device the account no longer has. */
+  async removeProfile(): Promise<void> {
+    this.store.close();
+    await IndexedDbStore.remove(this.store.profile);
   }
 }
 

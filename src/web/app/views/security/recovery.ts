@@ -2,10 +2,11 @@
 import { newRecoveryPhrase } from "../../../../sdk/lifecycle/index.js";
 import type { Session } from "../../client.js";
 import { busy, h, replace, statusLine } from "../../dom.js";
-import { section } from "./section.js";
+import { dayOf, section, stateLine, type Refresh, type SettingSection } from "./section.js";
 
-export function recoverySection(session: Session): HTMLElement {
+export function recoverySection(session: Session, refresh: Refresh): SettingSection {
   const status = statusLine();
+  const state = stateLine("recovery-state");
   const start = h("button", { type: "button" }, "Create a recovery phrase");
   const shown = h("div", { class: "phrase-box" });
   start.addEventListener("click", () => {
@@ -24,8 +25,8 @@ export function recoverySection(session: Session): HTMLElement {
     save.addEventListener("click", () =>
       void busy(save, "Saving…", status, async () => {
         await session.lifecycle.setRecoveryPhrase(phrase);
-        start.textContent = "Replace the recovery phrase";
         discard();
+        await refresh();
         status.show("Recovery phrase saved. It is not shown again: keep what you wrote somewhere safe.");
       }),
     );
@@ -40,12 +41,20 @@ export function recoverySection(session: Session): HTMLElement {
     status.show("");
     written.focus();
   });
-  return section(
+  const element = section(
     "recovery-title",
     "Recovery phrase",
     h("p", {}, "If you lose every device, the recovery phrase gets your account back on a new one. Creating a new phrase replaces the previous one; only a key derived from it is sent to the server."),
+    state,
     start,
     shown,
     status,
   );
+  return {
+    element,
+    show({ recoveryKey }) {
+      state.textContent = recoveryKey.set ? `Set on ${dayOf(recoveryKey.setDate)}.` : "Not set: losing every device would lose the account.";
+      start.textContent = recoveryKey.set ? "Replace the recovery phrase" : "Create a recovery phrase";
+    },
+  };
 }

@@ -1,13 +1,17 @@
-/** Two-factor login (TOTP): enrolment with a QR code of the otpauth URI and its secret, confirmed with a code; disabling with a code. */
+/**
+ * Two-factor login (TOTP): while off (or enrolled but not confirmed), enrolment with a QR code of
+ * the otpauth URI and its secret, confirmed with a code; while on, disabling with a code.
+ */
 import type { Session } from "../../client.js";
 import { busy, field, h, replace, statusLine } from "../../dom.js";
 import { qrCode } from "../../qr.js";
-import { section } from "./section.js";
+import { dayOf, lockText, section, stateLine, type Refresh, type SettingSection } from "./section.js";
 
 const codeInput = (name: string) => h("input", { name, inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}", minlength: 6, maxlength: 6, required: true, spellcheck: "false" });
 
-export function totpSection(session: Session): HTMLElement {
+export function totpSection(session: Session, refresh: Refresh): SettingSection {
   const status = statusLine();
+  const state = stateLine("totp-state");
   const enable = h("button", { type: "button" }, "Turn on two-factor login");
   const enrolment = h("div", { class: "totp-enrolment" });
   enable.addEventListener("click", () =>
@@ -22,9 +26,8 @@ export function totpSection(session: Session): HTMLElement {
         void busy(confirm, "Confirming…", status, async () => {
           await session.lifecycle.confirmTotp(code.value.trim());
           replace(enrolment);
-          enable.hidden = false;
           status.show("Two-factor login is on: signing in on a new device now asks for a code from your app.");
-        });
+        }).then(refresh);
       });
       replace(
         enrolment,
@@ -36,7 +39,7 @@ export function totpSection(session: Session): HTMLElement {
       enable.hidden = true;
       status.show("");
       code.focus();
-    }),
+    }).then(refresh),
   );
 
   const disableCode = codeInput("totp-disable-code");
@@ -48,15 +51,28 @@ export function totpSection(session: Session): HTMLElement {
       await session.lifecycle.disableTotp(disableCode.value.trim());
       disableForm.reset();
       status.show("Two-factor login is off.");
-    });
+    }).then(refresh);
   });
-  return section(
+  disableForm.hidden = true;
+  const element = section(
     "totp-title",
     "Two-factor login",
     h("p", {}, "With two-factor login on, signing in on a new device also needs a 6-digit code from an authenticator app (each code works once)."),
+    state,
     enable,
     enrolment,
     disableForm,
     status,
   );
+  return {
+    element,
+    show({ totp }) {
+      const lock = lockText(totp.lockedUntil, "codes");
+      state.textContent =
+        totp.state === "on" ? `On since ${dayOf(totp.enabledDate)}.${lock}` : totp.state === "pending" ? `Off: an enrolment waits for its confirming code.${lock}` : "Off.";
+      // While this pane shows an enrolment, its confirm form is the action; otherwise the state's.
+      enable.hidden = totp.state === "on" || enrolment.childElementCount > 0;
+      disableForm.hidden = totp.state !== "on";
+    },
+  };
 }
