@@ -68,6 +68,31 @@ describe("a blocked user's messages in the blocker's reads", () => {
     expect((await chatEntry(bob, first.chatId))!.lastSeq).toBe(again.seq);
   });
 
+  it("a new direct chat from a blocked user never shows for the blocker, not as a request and not after an unblock, until the blocker writes; an earlier chat keeps its state", async () => {
+    const [alice, bob, carol] = await participants(server.baseUrl, 3);
+    // An earlier conversation with carol, who bob then blocks too.
+    const earlier = await sendTo(carol, bob);
+    await sendTo(bob, carol);
+    await privacy(bob).blockUser({ cyphrId: alice.cyphrId });
+    await privacy(bob).blockUser({ cyphrId: carol.cyphrId });
+
+    const fresh = await sendTo(alice, bob);
+    expect(fresh.duplicate).toBe(false);
+    await sendTo(carol, bob);
+    expect(await chatEntry(bob, fresh.chatId)).toBeUndefined();
+    const kept = (await chatEntry(bob, earlier.chatId))!;
+    expect(kept.request).toBe(false);
+
+    await privacy(bob).unblockUser({ cyphrId: alice.cyphrId });
+    expect(await chatEntry(bob, fresh.chatId)).toBeUndefined();
+    // Bob writing to alice brings the chat back, without what arrived during the block.
+    const reply = await sendTo(bob, alice);
+    expect(reply.chatId).toBe(fresh.chatId);
+    const entry = (await chatEntry(bob, fresh.chatId))!;
+    expect(entry.request).toBe(false);
+    expect(seqsOf(await fullHistory(bob, fresh.chatId))).toEqual([Number(reply.seq)]);
+  });
+
   it("a group: the blocked member's later messages are gone for the blocker only, the others' stay; their edits and deletion never reach the blocker", async () => {
     const [bob, alice, carol] = await participants(server.baseUrl, 3);
     const chatId = await createGroupOf(bob, [alice, carol]);

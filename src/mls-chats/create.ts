@@ -50,7 +50,7 @@ export async function createMlsChat(ctx: MlsChatsContext, caller: Caller, input:
     const created = await ctx.pool.transaction(async (tx) => {
       if (!(await insertDirectChat(tx, chatId, caller.userId, peer.id, { ciphersuite }))) return false;
       // Starting a chat is writing first: for the peer it is a request until they accept (src/privacy/consent.ts).
-      await directChatCreated(tx, chatId, caller.userId, peer.id);
+      await directChatCreated(tx, chatId, caller.userId);
       return true;
     });
     if (!created) {

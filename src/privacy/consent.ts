@@ -11,7 +11,7 @@ import { PermissionDeniedError } from "../shared/errors.js";
 import { quote } from "../shared/quote.js";
 import { GroupAddPolicy } from "./model.js";
 import { addContact, chatAudience, contactAudience, hasAccepted, hasBlocked, notBlocking, type Shared } from "./relations-repo.js";
-import { declineRequest, openRequest, recordDirectSend, requestStates } from "./requests-repo.js";
+import { openRequest, recordDirectSend, requestStates } from "./requests-repo.js";
 import { readSettings } from "./settings-repo.js";
 
 export { chatAudience, contactAudience, notBlocking, requestStates, type Shared };
@@ -32,14 +32,13 @@ export async function messageStored(db: Db, chatId: string, senderId: string): P
 }
 
 /**
- * For a direct chat `creatorId` just created with `peerId` (MlsChatsService.CreateMlsChat), in
- * its transaction: as a first message, the creator accepts the peer and the chat is a request
+ * For a direct chat `creatorId` just created (MlsChatsService.CreateMlsChat), in its
+ * transaction: as a first message, the creator accepts the peer and the chat is a request
  * for the peer unless the peer accepted the creator; a declined one when the peer blocked the
- * creator, so that it never shows for the blocker (as blocking declines open requests).
+ * creator, so that it never shows for the blocker (recordDirectSend).
  */
-export async function directChatCreated(db: Db, chatId: string, creatorId: string, peerId: string): Promise<void> {
+export async function directChatCreated(db: Db, chatId: string, creatorId: string): Promise<void> {
   await recordDirectSend(db, chatId, creatorId);
-  if (await hasBlocked(db, peerId, creatorId)) await declineRequest(db, chatId, peerId);
 }
 
 /** Forgets recorded senders of a user (their relations changed: a block, an unblock, a decline). */

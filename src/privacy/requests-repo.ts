@@ -42,7 +42,9 @@ export async function declineRequestsFrom(db: Db, userId: string, requesterId: s
  * For a message `senderId` stores in `chatId`: a request the sender had in the chat ends (a
  * reply accepts it, in a group too); in a direct chat the sender accepts the peer (writing
  * to someone accepts them) and the chat becomes a request for the peer unless the peer
- * accepted the sender. One statement.
+ * accepted the sender. When the peer blocked the sender, nothing of it may show for the
+ * peer: a chat the peer never wrote in becomes a declined request (as blocking declines
+ * open requests), and one the peer wrote in keeps its state. One statement.
  */
 export async function recordDirectSend(db: Db, chatId: string, senderId: string): Promise<void> {
   await db.query(sql.unsafe`
@@ -55,10 +57,15 @@ export async function recordDirectSend(db: Db, chatId: string, senderId: string)
       INSERT INTO contacts (user_id, contact_id)
       SELECT ${senderId}, chat.peer FROM chat JOIN identities i ON i.id = chat.peer ON CONFLICT DO NOTHING
     ),
-    replied AS (DELETE FROM chat_requests WHERE chat_id = ${chatId} AND user_id = ${senderId})
-    INSERT INTO chat_requests (chat_id, user_id, requester_id)
-    SELECT ${chatId}, chat.peer, ${senderId} FROM chat JOIN identities i ON i.id = chat.peer
-    WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.user_id = chat.peer AND c.contact_id = ${senderId})
+    replied AS (DELETE FROM chat_requests WHERE chat_id = ${chatId} AND user_id = ${senderId}),
+    peer AS (
+      SELECT chat.peer AS id, EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = chat.peer AND b.blocked_id = ${senderId}) AS blocked
+      FROM chat JOIN identities i ON i.id = chat.peer
+      WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.user_id = chat.peer AND c.contact_id = ${senderId})
+    )
+    INSERT INTO chat_requests (chat_id, user_id, requester_id, declined_at)
+    SELECT ${chatId}, peer.id, ${senderId}, CASE WHEN peer.blocked THEN now() END FROM peer
+    WHERE NOT peer.blocked OR NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = ${chatId} AND m.sender_id = peer.id)
     ON CONFLICT DO NOTHING`);
 }
 
