@@ -6,9 +6,10 @@ import { GroupsService } from "../src/gen/cyphr/groups/v1/groups_pb.js";
 import { Direction, type Message } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import type { LiveEvent } from "../src/sdk/index.js";
 import { decodeMessage, suiteImpl } from "../src/sdk/mls/codec.js";
+import { GroupStore } from "../src/sdk/mls/group-store.js";
 import { nodeTransport } from "../src/sdk/node/transport.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
-import { errorsOf, linkLiveDevice, registerLiveDevice, type LiveDevice } from "./helpers/sdk-live.js";
+import { errorsOf, linkLiveDevice, liveDevice, registerLiveDevice, type LiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
@@ -121,5 +122,44 @@ describe("SDK: the MLS leaves of members who left a group or deleted the account
     expect(errorsOf(alice.events)).toEqual([]);
     expect(errorsOf(dave.events)).toEqual([]);
     expect(await findAllEverywhere(server.databaseUrl, plaintexts.map((p) => new TextEncoder().encode(p)))).toEqual([]);
+  }, 180_000);
+
+  it("while the device that acts is offline, the next sender removes the departed member's leaves before encrypting", async () => {
+    const alice = await started(await registerLiveDevice("off_alice", { baseUrl: server.baseUrl }));
+    const bob = await started(await registerLiveDevice("off_bob", { baseUrl: server.baseUrl }));
+    const bobTablet = await started(await linkLiveDevice("off_bob_tablet", bob, { baseUrl: server.baseUrl }));
+    const carol = await started(await registerLiveDevice("off_carol", { baseUrl: server.baseUrl }));
+    const dave = await started(await registerLiveDevice("off_dave", { baseUrl: server.baseUrl }));
+    const { chatId } = await alice.mls.createGroup([bob.account.cyphrId, carol.account.cyphrId, dave.account.cyphrId]);
+    for (const d of [bob, bobTablet, carol, dave]) await d.until(joined(chatId));
+    const hello = unique("hello while alice is here");
+    await alice.mls.send(chatId, hello);
+    for (const d of [bob, bobTablet, carol, dave]) await d.until(() => d.texts(chatId).includes(hello));
+
+    // Alice's device holds the lowest leaf: it is the one to remove departed members, and it is not running.
+    expect(await bob.mls.leavesOf(chatId, alice.account.cyphrId)).toEqual([0]);
+    await alice.live.close();
+    const groups = createClient(GroupsService, nodeTransport(server.baseUrl));
+    await groups.leaveGroup({ chatId }, { headers: { authorization: `Bearer ${await carol.account.accessToken()}` } });
+    await bob.until((events) => events.some((e) => e.kind === "chat" && e.chatId === chatId && e.member?.action === "left"));
+    expect(await bob.mls.leavesOf(chatId, carol.account.cyphrId)).toHaveLength(1);
+    const carolState = await carol.mls.state(chatId);
+    const carolSeq = (await carol.mls.position(chatId)).lastSeq;
+
+    const afterLeave = unique("sent by bob after carol left");
+    await bob.mls.send(chatId, afterLeave);
+    for (const d of [bobTablet, dave]) await d.until(() => d.texts(chatId).includes(afterLeave));
+    expect(await readableWith(carolState, await messagesAfter(bob, chatId, carolSeq))).toEqual([]);
+    expect(await bob.mls.leavesOf(chatId, carol.account.cyphrId)).toEqual([]);
+    expect(carol.texts(chatId)).toEqual([hello]);
+    // The departure is settled: later sends read no member list.
+    expect(await new GroupStore(bob.store).departureSeq(chatId)).toBeUndefined();
+
+    // Alice's device comes back: it catches up, finds nothing left to remove, and reads Bob's message.
+    const aliceBack = await started(liveDevice("off_alice_back", alice.account, alice.store, { baseUrl: server.baseUrl }));
+    await aliceBack.until(() => aliceBack.texts(chatId).includes(afterLeave));
+    expect(await aliceBack.mls.history(chatId)).toMatchObject([{ text: hello }, { text: afterLeave }]);
+    expect(aliceBack.events.some((e) => e.kind === "chat" && (e.removedLeavesOf?.length ?? 0) > 0)).toBe(false);
+    for (const d of [aliceBack, bob, bobTablet, dave]) expect(errorsOf(d.events)).toEqual([]);
   }, 180_000);
 });

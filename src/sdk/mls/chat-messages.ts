@@ -1,7 +1,9 @@
 /**
  * Sending, editing and deleting application messages of MLS chats for one device: each encrypted
  * with the chat's current group state, sent with a client_message_id that retries reuse, and kept
- * in the Store's log (an MLS sender cannot decrypt its own messages). Callers hold the chat's lock.
+ * in the Store's log (an MLS sender cannot decrypt its own messages). Before encrypting, a chat
+ * whose departed members' leaves are still in the tree has them removed (`removeDeparted`, see
+ * member-sync.ts), so no message is encrypted to them. Callers hold the chat's lock.
  */
 import type { Client } from "@connectrpc/connect";
 import { createApplicationMessage, type ClientState } from "ts-mls";
@@ -20,6 +22,7 @@ export class ChatMessages {
     private readonly reader: ChatReader,
     private readonly messaging: Client<typeof MessagingService>,
     private readonly activeState: (chatId: string) => Promise<ClientState>,
+    private readonly removeDeparted: (chatId: string) => Promise<unknown>,
     private readonly auth: () => Promise<{ headers: Record<string, string> }>,
   ) {}
 
@@ -57,7 +60,9 @@ export class ChatMessages {
     await this.reader.forget(chatId, messageId);
   }
 
+  /** Called after a sync: the chat's departed members are removed first. */
   private async encrypt(chatId: string, content: Content): Promise<Uint8Array> {
+    await this.removeDeparted(chatId);
     const position = await this.reader.position(chatId);
     const { newState, privateMessage } = await createApplicationMessage(await this.activeState(chatId), body(content).body, await suiteImpl());
     // Saved before sending: a generation used once is never used again, even if the send fails.

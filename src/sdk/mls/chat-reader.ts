@@ -5,7 +5,7 @@
  */
 import type { Client } from "@connectrpc/connect";
 import { emptyPskIndex, processPrivateMessage, processPublicMessage, type ClientState } from "ts-mls";
-import { Direction, MessageType, type Message, type MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
+import { Direction, MessageType, SystemEventKind, type Message, type MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { decodeMessage, suiteImpl } from "./codec.js";
 import { mlsFailure, noState } from "./errors.js";
 import type { ChatPosition, GroupStore, LoggedMessage } from "./group-store.js";
@@ -17,6 +17,7 @@ const PAGE = 200;
 
 export class ChatReader {
   constructor(
+    private readonly cyphrId: string,
     private readonly groups: GroupStore,
     private readonly messaging: Client<typeof MessagingService>,
     private readonly auth: () => Promise<{ headers: Record<string, string> }>,
@@ -126,6 +127,8 @@ export class ChatReader {
   private async process(chatId: string, m: Message, position: ChatPosition): Promise<HistoryMessage | undefined> {
     const skip = m.messageType === MessageType.SYSTEM || !m.payload || m.deleted || (await this.groups.isOwn(chatId, m.messageId));
     const message = skip ? undefined : decodeMessage(m.payload!.ciphertext);
+    const departed = departedUser(m);
+    if (departed !== undefined && departed !== this.cyphrId) await this.groups.noteDeparture(chatId, m.seq);
     if (!message) {
       await this.groups.savePosition(chatId, position);
       return undefined;
@@ -179,6 +182,14 @@ export class ChatReader {
     if (!state) throw noState(chatId);
     return state;
   }
+}
+
+/** Who left or was removed, for a system message that says so. */
+function departedUser(m: Message): string | undefined {
+  const event = m.messageType === MessageType.SYSTEM ? m.systemEvent : undefined;
+  if (event?.kind === SystemEventKind.MEMBER_LEFT) return event.actorCyphrId;
+  if (event?.kind === SystemEventKind.MEMBER_REMOVED) return event.targetCyphrId;
+  return undefined;
 }
 
 /** When a message was last edited, in milliseconds since the epoch; 0 if never. */

@@ -2,8 +2,9 @@
  * Everything the MLS engine remembers, in the SDK Store, so that a device restarted from its
  * store continues every chat: each chat's group state (ts-mls encodeGroupState), where it is in
  * the chat's history (last processed seq, the seq it joined at), the private keys of its key
- * packages by KeyPackageRef, the ids of the messages it sent itself, and the plaintexts it read
- * or sent (history). Only this module reads or writes the "mls/" keys.
+ * packages by KeyPackageRef, the ids of the messages it sent itself, the plaintexts it read
+ * or sent (history), and the seq of the last departure of another member it processed whose
+ * leaves may still be in the tree (member-sync.ts). Only this module reads or writes the "mls/" keys.
  */
 import { decodeGroupState, encodeGroupState, type ClientState, type KeyPackage, type PrivateKeyPackage } from "ts-mls";
 import { defaultClientConfig } from "ts-mls/clientConfig.js";
@@ -72,6 +73,22 @@ export class GroupStore {
 
   async savePosition(chatId: string, position: ChatPosition): Promise<void> {
     await this.store.set(`mls/chat/${chatId}`, encodeRecord(position));
+  }
+
+  /** A member other than this one left or was removed at `seq` (a system message): their leaves may still be in the tree. */
+  async noteDeparture(chatId: string, seq: bigint): Promise<void> {
+    await this.store.set(`mls/departure/${chatId}`, encodeRecord({ seq }));
+  }
+
+  /** The seq of the last departure noted and not yet cleared. */
+  async departureSeq(chatId: string): Promise<bigint | undefined> {
+    const bytes = await this.store.get(`mls/departure/${chatId}`);
+    return bytes && decodeRecord<{ seq: bigint }>(bytes).seq;
+  }
+
+  /** Clears the departure noted at `seq` (a later one noted meanwhile stays). */
+  async clearDeparture(chatId: string, seq: bigint): Promise<void> {
+    if ((await this.departureSeq(chatId)) === seq) await this.store.delete(`mls/departure/${chatId}`);
   }
 
   async chatIds(): Promise<string[]> {

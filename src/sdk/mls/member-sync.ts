@@ -5,12 +5,16 @@
  * the group's epoch secrets and could read what is sent next. As for device changes
  * (device-sync.ts), one device acts: the one at the lowest leaf index among the leaves that stay.
  * The plan is built again on every commit attempt (a commit that won may have removed them).
+ * Should that device be offline, the departure still never reaches a message: every device that
+ * processed the departure's system message checks before it encrypts (removeDepartedBeforeSending)
+ * and, if the leaves are still there, commits their removal itself.
  */
 import type { Client } from "@connectrpc/connect";
 import type { ClientState, Proposal } from "ts-mls";
 import type { GroupsService } from "../../gen/cyphr/groups/v1/groups_pb.js";
 import { parseDeviceCredentialIdentity } from "../../mls/credential.js";
-import type { CommitResult } from "./mls-device.js";
+import type { CommitResult } from "./group-commits.js";
+import type { GroupStore } from "./group-store.js";
 
 /** What removeDeparted needs of the engine (MlsDevice). */
 interface Engine {
@@ -65,13 +69,47 @@ export async function removeDeparted(engine: Engine, chatId: string, ownCyphrId:
   if (!members.has(ownCyphrId)) return undefined;
   const plan = planDepartedRemoval(await engine.state(chatId), members);
   if (!plan?.actor) return undefined;
-  let departed: string[] = [];
-  const result = await engine.commit(chatId, (current) => {
-    const now = planDepartedRemoval(current, members);
-    departed = now?.departed ?? [];
-    return (now?.removeLeaves ?? []).map((removed): Proposal => ({ proposalType: "remove", remove: { removed } }));
-  });
-  return departed.length > 0 ? { departed, result } : undefined;
+  const removal = departedRemoval(members);
+  const result = await engine.commit(chatId, removal.proposals);
+  return removal.departed.length > 0 ? { departed: removal.departed, result } : undefined;
+}
+
+/** What removeDepartedBeforeSending needs: the store and a commit made under the chat lock the caller holds. */
+export interface SendingEngine {
+  ownCyphrId: string;
+  groups: GroupStore;
+  state(chatId: string): Promise<ClientState>;
+  commitLocked(chatId: string, proposals: (state: ClientState) => Proposal[]): Promise<CommitResult>;
+  currentMembers(chatId: string): Promise<string[]>;
+}
+
+/**
+ * Before this device encrypts an application message (its state just synced, the chat's lock
+ * held): if it processed a departure of another member since the last check, it reads the current
+ * members (one ListMembers, only then) and commits the Remove of every leaf of a user who is no
+ * longer one, whichever leaf it is at. The departed users whose leaves it removed (none: nothing done).
+ */
+export async function removeDepartedBeforeSending(engine: SendingEngine, chatId: string): Promise<string[]> {
+  const noted = await engine.groups.departureSeq(chatId);
+  if (noted === undefined) return [];
+  const members = new Set(await engine.currentMembers(chatId));
+  const removal = departedRemoval(members);
+  if (members.has(engine.ownCyphrId) && planDepartedRemoval(await engine.state(chatId), members)) await engine.commitLocked(chatId, removal.proposals);
+  await engine.groups.clearDeparture(chatId, noted);
+  return removal.departed;
+}
+
+/** The Remove proposals of one commit attempt, planned again on each attempt's state; `departed` says whom the last one removed. */
+function departedRemoval(members: ReadonlySet<string>): { departed: string[]; proposals(state: ClientState): Proposal[] } {
+  const removal = {
+    departed: [] as string[],
+    proposals(state: ClientState): Proposal[] {
+      const plan = planDepartedRemoval(state, members);
+      removal.departed = plan?.departed ?? [];
+      return (plan?.removeLeaves ?? []).map((removed): Proposal => ({ proposalType: "remove", remove: { removed } }));
+    },
+  };
+  return removal;
 }
 
 /** A group's current members (Cyphr IDs), every page of GroupsService.ListMembers. */

@@ -5,26 +5,26 @@
  * (see GroupStore): a new MlsDevice over the same Store continues every chat.
  */
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
-import { createGroup, type ClientState, type Proposal } from "ts-mls";
+import type { ClientState, Proposal } from "ts-mls";
 import { GroupsService } from "../../gen/cyphr/groups/v1/groups_pb.js";
 import { MessagingService, type Message, type MessageType } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { KeyPackagesService, type ClaimedKeyPackage } from "../../gen/cyphr/mls/v1/key_packages_pb.js";
 import { MlsChatsService } from "../../gen/cyphr/mls/v1/mls_chats_pb.js";
 import type { Store } from "../store.js";
-import { guard, MAX_COMMIT_ATTEMPTS, resend } from "./calls.js";
+import { guard, MAX_COMMIT_ATTEMPTS } from "./calls.js";
 import { ChatLocks } from "./chat-lock.js";
 import { ChatMessages, type Content } from "./chat-messages.js";
 import { ChatReader } from "./chat-reader.js";
-import { suiteImpl } from "./codec.js";
-import { addProposals, buildCommit, leavesOf, removeProposals, type BuiltCommit } from "./commits.js";
+import { addProposals, leavesOf, removeProposals, type BuiltCommit } from "./commits.js";
 import { updateDevices, type DeviceUpdate, type VerifiedDevice } from "./device-sync.js";
 import { finishUnfinished, startDirect, type StartEngine } from "./direct-start.js";
-import { isStaleEpoch, mlsFailure, noState, removedFrom } from "./errors.js";
+import { mlsFailure, noState, removedFrom } from "./errors.js";
+import { GroupCommits, type CommitResult, type MembershipChange } from "./group-commits.js";
 import { GroupStore, type ChatPosition } from "./group-store.js";
 import type { HistoryMessage } from "./history.js";
 import { joinByExternalCommit, joinFromWelcomes } from "./joins.js";
-import { KeyPackages, refHex, type DeviceIdentity } from "./key-packages.js";
-import { memberIds, removeDeparted, type DepartedRemoval } from "./member-sync.js";
+import { KeyPackages, type DeviceIdentity } from "./key-packages.js";
+import { memberIds, removeDeparted, removeDepartedBeforeSending, type DepartedRemoval } from "./member-sync.js";
 
 export interface TokenSource {
   accessToken(): Promise<string>;
@@ -35,15 +35,7 @@ export { MAX_COMMIT_ATTEMPTS };
 /** history() returns at most this many messages a call. */
 export const HISTORY_PAGE_LIMIT = 1000;
 
-export type { Content };
-
-export interface CommitResult {
-  chatId: string;
-  seq: bigint;
-  epoch: bigint;
-  messageId: string;
-  welcomed: { cyphrId: string; deviceId: number }[];
-}
+export type { CommitResult, Content };
 
 export class MlsDevice {
   readonly keyPackages: KeyPackages;
@@ -55,6 +47,7 @@ export class MlsDevice {
   private readonly locks = new ChatLocks();
   private readonly reader: ChatReader;
   private readonly messages: ChatMessages;
+  private readonly commits: GroupCommits;
 
   constructor(
     transport: Transport,
@@ -68,8 +61,17 @@ export class MlsDevice {
     this.messaging = createClient(MessagingService, transport);
     this.groupsApi = createClient(GroupsService, transport);
     this.keyPackages = new KeyPackages(identity, this.groups, this.keys, () => this.auth());
-    this.reader = new ChatReader(this.groups, this.messaging, () => this.auth());
-    this.messages = new ChatMessages(identity.cyphrId, this.groups, this.reader, this.messaging, (chatId) => this.activeState(chatId), () => this.auth());
+    this.reader = new ChatReader(identity.cyphrId, this.groups, this.messaging, () => this.auth());
+    this.commits = new GroupCommits(this.groups, this.reader, this.keyPackages, this.chats, (chatId) => this.activeState(chatId), () => this.auth());
+    const sending = {
+      ownCyphrId: identity.cyphrId,
+      groups: this.groups,
+      state: (chatId: string) => this.state(chatId),
+      commitLocked: (chatId: string, proposals: (state: ClientState) => Proposal[]) => this.commits.commit(chatId, proposals),
+      currentMembers: (chatId: string) => memberIds(this.groupsApi, chatId, () => this.auth()),
+    };
+    const removeDepartedFirst = (chatId: string) => removeDepartedBeforeSending(sending, chatId);
+    this.messages = new ChatMessages(identity.cyphrId, this.groups, this.reader, this.messaging, (chatId) => this.activeState(chatId), removeDepartedFirst, () => this.auth());
   }
 
   /** Keeps `target` one-time key packages and a last-resort one uploaded. */
@@ -239,20 +241,16 @@ export class MlsDevice {
   }
 
   /** Creates a chat's MLS group locally at epoch 0, this device its only member (CreateMlsChat gives chat and group id). */
-  async initGroup(chatId: string, groupId: Uint8Array): Promise<void> {
-    const kp = await this.keyPackages.create();
-    const state = await createGroup(groupId, kp.publicPackage, kp.privatePackage, [], await suiteImpl());
-    await this.groups.saveState(chatId, state, { lastSeq: 0n, joinedSeq: 0n });
-    await this.groups.deleteKeyPackage(await refHex(kp.publicPackage));
+  initGroup(chatId: string, groupId: Uint8Array): Promise<void> {
+    return this.commits.initGroup(chatId, groupId);
   }
 
   /**
    * A commit of this device's current state, not sent: `apply` records it as this device's once
    * the server accepted it (CommitMlsChat's seq and message id). For callers that send it themselves.
    */
-  async prepareCommit(chatId: string, proposals: Proposal[]): Promise<BuiltCommit & { apply(seq: bigint, messageId: string): Promise<void> }> {
-    const built = await buildCommit(await this.activeState(chatId), proposals);
-    return { ...built, apply: (seq, messageId) => this.applyOwnCommit(chatId, built.newState, seq, messageId) };
+  prepareCommit(chatId: string, proposals: Proposal[]): Promise<BuiltCommit & { apply(seq: bigint, messageId: string): Promise<void> }> {
+    return this.commits.prepare(chatId, proposals);
   }
 
   /**
@@ -260,37 +258,8 @@ export class MlsDevice {
    * what arrived), sent with its Welcome and the new epoch's GroupInfo. Lost to another commit
    * ("stale epoch"), it processes the winner from history and is built again, MAX_COMMIT_ATTEMPTS in all.
    */
-  commit(chatId: string, proposals: (state: ClientState) => Proposal[], change: { addCyphrIds?: string[]; removeCyphrIds?: string[] } = {}): Promise<CommitResult> {
-    return guard(() =>
-      this.locks.run(chatId, async () => {
-        for (let attempt = 1; ; attempt++) {
-          await this.reader.sync(chatId);
-          const state = await this.activeState(chatId);
-          const built = await buildCommit(state, proposals(state));
-          const request = {
-            chatId,
-            clientMessageId: crypto.randomUUID(),
-            commit: built.commit,
-            welcome: built.welcome,
-            groupInfo: built.groupInfo,
-            addCyphrIds: change.addCyphrIds ?? [],
-            removeCyphrIds: change.removeCyphrIds ?? [],
-          };
-          try {
-            const res = await resend(async () => this.chats.commitMlsChat(request, await this.auth()));
-            await this.applyOwnCommit(chatId, built.newState, res.seq, res.messageId);
-            return { chatId, seq: res.seq, epoch: res.epoch, messageId: res.messageId, welcomed: res.welcomed.map((w) => ({ cyphrId: w.cyphrId, deviceId: w.deviceId })) };
-          } catch (err) {
-            if (!isStaleEpoch(err) || attempt >= MAX_COMMIT_ATTEMPTS) throw err;
-          }
-        }
-      }),
-    );
-  }
-
-  private async applyOwnCommit(chatId: string, newState: ClientState, seq: bigint, messageId: string): Promise<void> {
-    await this.groups.markOwn(chatId, messageId);
-    await this.groups.saveState(chatId, newState, { ...(await this.reader.position(chatId)), lastSeq: seq });
+  commit(chatId: string, proposals: (state: ClientState) => Proposal[], change: MembershipChange = {}): Promise<CommitResult> {
+    return guard(() => this.locks.run(chatId, () => this.commits.commit(chatId, proposals, change)));
   }
 
   /** One key package of each device of a user (of the own account: each other device), as ClaimKeyPackages hands them out. */
