@@ -93,6 +93,21 @@ describe("a blocked user's messages in the blocker's reads", () => {
     expect(seqsOf(await fullHistory(bob, fresh.chatId))).toEqual([Number(reply.seq)]);
   });
 
+  it("an edit the blocked user makes of a message sent before the block hides that message from the blocker: no edit event, gone from history", async () => {
+    const [alice, bob] = await participants(server.baseUrl, 2);
+    const old = await sendTo(alice, bob);
+    await sendTo(bob, alice);
+    await privacy(bob).blockUser({ cyphrId: alice.cyphrId });
+    const bobStream = await online(bob);
+
+    await alice.messaging.editMessage({ messageId: old.messageId, payload: randomPayload() });
+    expect(await bobStream.quiet("messageEdited", QUIET_MS)).toEqual([]);
+    expect(seqsOf(await fullHistory(bob, old.chatId))).not.toContain(Number(old.seq));
+    // Alice still sees her edited message, with bob as a recipient who never read it.
+    const hers = (await fullHistory(alice, old.chatId)).find((m) => m.seq === old.seq)!;
+    expect(hers.editedAt).toBeDefined();
+  });
+
   it("a group: the blocked member's later messages are gone for the blocker only, the others' stay; their edits and deletion never reach the blocker", async () => {
     const [bob, alice, carol] = await participants(server.baseUrl, 3);
     const chatId = await createGroupOf(bob, [alice, carol]);

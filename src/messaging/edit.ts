@@ -6,7 +6,7 @@ import type { MessagingContext } from "./context.js";
 import { requireMembership } from "./access.js";
 import type { StoredMessage } from "./model.js";
 import { requirePayload, type EncryptedPayload } from "./payload.js";
-import { findMessage, membersSeeing, replacePayload, tombstone } from "./repo.js";
+import { findMessage, hideFromBlockersOf, membersSeeing, replacePayload, tombstone } from "./repo.js";
 import type { Db } from "../db/types.js";
 import { recordEvents } from "../events/log.js";
 import { DurableKind } from "../events/model.js";
@@ -30,6 +30,7 @@ export async function editMessage(
     if (!isActive(membership)) throw new PermissionDeniedError("you are no longer a member of this group");
     if (message.deletedAt) throw new FailedPreconditionError("the message was deleted and cannot be edited");
     await replacePayload(tx, message.chatId, message.seq, payload);
+    await hideFromBlockersOf(tx, message.chatId, message.seq, caller.userId);
     await recordEvents(tx, [
       { kind: DurableKind.messageEdited, chatId: message.chatId, seq: message.seq, data: null, recipients: await membersSeeing(tx, message.chatId, message.seq) },
     ]);

@@ -141,6 +141,21 @@ export async function membersSeeing(db: Db, chatId: string, seq: number): Promis
   return [...rows];
 }
 
+/**
+ * Hides the message at `seq` from the chat's current members who blocked `senderId`: an edit
+ * the blocked sender makes now is something they sent during the block, so the blocker no
+ * longer sees the message at all (the row is rewritten in place; there is no earlier version to show).
+ */
+export async function hideFromBlockersOf(db: Db, chatId: string, seq: number, senderId: string): Promise<void> {
+  await db.query(sql.unsafe`
+    /* hideMessageFromBlockers */
+    INSERT INTO hidden_messages (chat_id, seq, user_id)
+    SELECT ${chatId}, ${seq}, cm.user_id FROM chat_members cm
+    JOIN blocks b ON b.blocker_id = cm.user_id AND b.blocked_id = ${senderId}
+    WHERE cm.chat_id = ${chatId} AND cm.left_seq IS NULL
+    ON CONFLICT DO NOTHING`);
+}
+
 export interface HistoryPage {
   chatId: string;
   viewerId: string;

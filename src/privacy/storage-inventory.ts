@@ -236,7 +236,7 @@ export const STORAGE_INVENTORY: readonly TableEntry[] = [
     ["blocked_id", C.RoutingMetadata, "whom"],
     ["blocked_at", C.Timestamp, "when (ListBlocked order)"],
   ]),
-  table("hidden_messages", "Messages a member never sees: stored while they had blocked the sender; until the message goes.", [
+  table("hidden_messages", "Messages a member never sees: stored (or edited) while they had blocked the sender; until the message goes.", [
     ["chat_id", C.RoutingMetadata, "the message's chat"],
     ["seq", C.Counter, "the message's position in the chat"],
     ["user_id", C.RoutingMetadata, "the member it is hidden from"],
