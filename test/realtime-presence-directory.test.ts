@@ -100,7 +100,7 @@ describe("presence snapshot across instances", () => {
       await db.query("INSERT INTO presence (user_id, instance_id) VALUES ($1, $2)", [bob.userId, remote]);
       await db.query("DELETE FROM presence WHERE user_id = $1", [carol.userId]);
       const { rows } = await db.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_stat_activity s, pg_terminate_backend(s.pid, 5000) WHERE s.application_name = 'cyphr-presence-directory'",
+        "SELECT count(*)::int AS n FROM pg_stat_activity s, pg_terminate_backend(s.pid, 5000) WHERE s.application_name = 'cyphr-presence-directory' AND s.datname = current_database()",
       );
       terminated = rows[0]!.n;
       await db.query("COMMIT");
