@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { isDatabaseUnavailable } from "../db/connection-loss.js";
-import { DomainError, ResourceExhaustedError, type ErrorKind } from "../shared/errors.js";
+import { DomainError, ERROR_REASON_DOMAIN, ResourceExhaustedError, type ErrorKind } from "../shared/errors.js";
 
 /** The one place where domain failures become gRPC status codes. */
 const CODES: Record<ErrorKind, Code> = {
@@ -18,9 +18,6 @@ const CODES: Record<ErrorKind, Code> = {
   unavailable: Code.Unavailable,
 };
 
-/** The google.rpc.ErrorInfo domain of every reason this server attaches. */
-export const ERROR_DOMAIN = "cyphr.im";
-
 /**
  * Turns anything a handler threw into a ConnectError. Expected failures keep their
  * message, and their reason as a google.rpc.ErrorInfo detail; anything unexpected is logged here and reaches the client as a bare
@@ -33,7 +30,7 @@ export function toConnectError(error: unknown, log: Logger, method: string): Con
       metadata.set("retry-after", String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
       metadata.set("retry-after-ms", String(Math.ceil(error.retryAfterMs)));
     }
-    const details = error.reason ? [{ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason: error.reason, domain: ERROR_DOMAIN }) }] : [];
+    const details = error.reason ? [{ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason: error.reason, domain: ERROR_REASON_DOMAIN }) }] : [];
     return new ConnectError(error.message, CODES[error.kind], metadata, details);
   }
   if (error instanceof ConnectError) return singleRequestRefusal(error, method) ?? error;

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+import { ERROR_REASON_DOMAIN, ERROR_REASONS, type ErrorReason } from "../shared/errors.js";
 
 /**
  * The gRPC status code names, in snake case ("invalid_argument", "unauthenticated", …):
@@ -27,11 +28,9 @@ export type CyphrErrorCode =
  * Why the server refused, when it says so for a client to act on: the google.rpc.ErrorInfo
  * reasons of domain "cyphr.im" (proto/cyphr/account/v1/account.proto lists them).
  */
-export type CyphrErrorReason = "TOTP_REQUIRED" | "TOTP_INVALID";
+export type CyphrErrorReason = ErrorReason;
 
-/** The domain of the ErrorInfo details the Cyphr server attaches. */
-const REASON_DOMAIN = "cyphr.im";
-const REASONS: ReadonlySet<string> = new Set<CyphrErrorReason>(["TOTP_REQUIRED", "TOTP_INVALID"]);
+const REASONS: ReadonlySet<string> = new Set(ERROR_REASONS);
 
 /** Every failure the SDK reports: a code, a message a person can act on, a retry hint, and a reason to branch on. */
 export class CyphrError extends Error {
@@ -78,7 +77,7 @@ export function toCyphrError(error: unknown): CyphrError {
 }
 
 function reasonOf(error: ConnectError): CyphrErrorReason | undefined {
-  const info = error.findDetails(ErrorInfoSchema).find((d) => d.domain === REASON_DOMAIN && REASONS.has(d.reason));
+  const info = error.findDetails(ErrorInfoSchema).find((d) => d.domain === ERROR_REASON_DOMAIN && REASONS.has(d.reason));
   return info?.reason as CyphrErrorReason | undefined;
 }
 

@@ -15,10 +15,13 @@ export type ErrorKind =
   | "unavailable";
 
 /**
- * Why a failure happened, for clients that must act on it (sent as a google.rpc.ErrorInfo
- * reason; proto/cyphr/account/v1/account.proto lists them).
+ * Why a failure happened, for clients that must act on it: sent as a google.rpc.ErrorInfo
+ * reason of domain ERROR_REASON_DOMAIN (proto/cyphr/account/v1/account.proto lists them); the
+ * SDK reads them from here too.
  */
-export type ErrorReason = "TOTP_REQUIRED" | "TOTP_INVALID";
+export const ERROR_REASONS = ["TOTP_REQUIRED", "TOTP_INVALID"] as const;
+export type ErrorReason = (typeof ERROR_REASONS)[number];
+export const ERROR_REASON_DOMAIN = "cyphr.im";
 
 export abstract class DomainError extends Error {
   abstract readonly kind: ErrorKind;
