@@ -1,7 +1,9 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryStore, newRecoveryPhrase, PeerIdentities, recoverAccount, safetyNumber, type LiveEvent } from "../src/sdk/index.js";
 import { nodeTransport } from "../src/sdk/node/transport.js";
+import { saveCursor } from "../src/sdk/realtime/cursor-store.js";
+import { identityChanged } from "../src/sdk/realtime/identity-change.js";
 import { errorsOf, liveDevice, registerLiveDevice, type LiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -73,4 +75,59 @@ describe("SDK: a chat peer's identity change (identity_changed)", () => {
     // The recovered device itself is not told about its own account's change.
     expect(bob2.events.some((e) => e.kind === "identity_changed")).toBe(false);
   }, 120_000);
+
+  it("a replayed or caught-up identity_changed that a later recovery superseded is history, not an error; a key no change explains is data_loss", async () => {
+    const alice = await started(await registerLiveDevice("idr_alice", { baseUrl: server.baseUrl }));
+    const carol = await started(await registerLiveDevice("idr_carol", { baseUrl: server.baseUrl }));
+    const bob = await started(await registerLiveDevice("idr_bob", { baseUrl: server.baseUrl }));
+    const { chatId } = await alice.mls.startDirectChat(bob.account.cyphrId);
+    const { chatId: carolChat } = await carol.mls.startDirectChat(bob.account.cyphrId);
+    await bob.until(joined(chatId));
+    await bob.until(joined(carolChat));
+    // Carol's device is offline through both recoveries.
+    await carol.live.close();
+    const numberWith = (who: LiveDevice, key: Uint8Array) => safetyNumber({ cyphrId: who.account.cyphrId, identityKey: who.account.identityPublicKey }, { cyphrId: bob.account.cyphrId, identityKey: key });
+
+    // Bob recovers twice: identity keys one and two. Alice's device handles each change as it happens.
+    const first = newRecoveryPhrase();
+    await bob.account.lifecycle().setRecoveryPhrase(first);
+    await bob.live.close();
+    const one = await recoverAccount({ transport: nodeTransport(server.baseUrl), store: new MemoryStore() }, bob.account.cyphrId, first);
+    await alice.until((ev) => ev.filter((e) => e.kind === "identity_changed").length === 1);
+    const second = newRecoveryPhrase();
+    await one.lifecycle().setRecoveryPhrase(second);
+    const two = await recoverAccount({ transport: nodeTransport(server.baseUrl), store: new MemoryStore() }, bob.account.cyphrId, second);
+    await alice.until((ev) => ev.filter((e) => e.kind === "identity_changed").length === 2);
+    const history = [numberWith(alice, one.identityPublicKey), numberWith(alice, two.identityPublicKey)];
+    const aliceView = async () => (await new PeerIdentities(alice.store).get(bob.account.cyphrId))!;
+    expect((await aliceView()).changes.map((c) => c.safetyNumber)).toEqual(history);
+
+    // Alice's device resumes from cursor 0: both events come again; nothing is stored twice, no error.
+    await alice.live.close();
+    await saveCursor(alice.store, 0n);
+    const aliceAgain = await started(liveDevice("idr_alice_again", alice.account, alice.store, { baseUrl: server.baseUrl }));
+    await aliceAgain.until((ev) => ev.some((e) => e.kind === "state" && e.state === "caught_up"));
+    await aliceAgain.until((ev) => ev.some((e) => e.kind === "identity_changed"));
+    expect(errorsOf(aliceAgain.events)).toEqual([]);
+    expect(aliceAgain.events.filter((e) => e.kind === "identity_changed").map((e) => e.kind === "identity_changed" && e.safetyNumber)).toEqual([history[1]]);
+    expect(await aliceView()).toMatchObject({ identityKey: two.identityPublicKey, safetyNumber: history[1] });
+    expect((await aliceView()).changes.map((c) => c.safetyNumber)).toEqual(history);
+
+    // Carol's device catches up: the first event's key is no longer the server's, but every device it
+    // lists came after the event: history, then the second change is the current one.
+    const carolBack = await started(liveDevice("idr_carol_back", carol.account, carol.store, { baseUrl: server.baseUrl }));
+    await carolBack.until((ev) => ev.some((e) => e.kind === "identity_changed"));
+    await carolBack.until((ev) => ev.some((e) => e.kind === "state" && e.state === "caught_up"));
+    expect(errorsOf(carolBack.events)).toEqual([]);
+    const carolView = (await new PeerIdentities(carol.store).get(bob.account.cyphrId))!;
+    expect(carolView).toMatchObject({ identityKey: two.identityPublicKey, safetyNumber: numberWith(carol, two.identityPublicKey) });
+    expect(carolView.changes.map((c) => c.safetyNumber)).toEqual([numberWith(carol, one.identityPublicKey), numberWith(carol, two.identityPublicKey)]);
+    expect(carolBack.events.filter((e) => e.kind === "identity_changed").map((e) => e.kind === "identity_changed" && e.safetyNumber)).toEqual([numberWith(carol, two.identityPublicKey)]);
+
+    // An event naming a key the server does not have, newer than the server's devices: no later change explains it.
+    const forged = { userId: bob.account.userId, cyphrId: bob.account.cyphrId, identityKey: new Uint8Array(randomBytes(32)) };
+    const deps = { account: alice.account, mls: alice.mls, peers: new PeerIdentities(alice.store), emit: async () => {}, report: async () => {} };
+    await expect(identityChanged(deps, forged, new Date())).rejects.toMatchObject({ code: "data_loss" });
+    expect((await aliceView()).changes.map((c) => c.safetyNumber)).toEqual(history);
+  }, 180_000);
 });

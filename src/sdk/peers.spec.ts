@@ -29,4 +29,14 @@ describe("the stored view of peers' identities", () => {
     expect(changes).toHaveLength(MAX_IDENTITY_CHANGES);
     expect(changes[0]!.safetyNumber).toBe("3");
   });
+
+  it("records a superseded change as history only: the current key stays, or is that one until a newer change", async () => {
+    const peers = new PeerIdentities(new MemoryStore());
+    const bob = { userId: "u-bob", cyphrId: "bob" };
+    await peers.recordSuperseded(bob, { at: new Date(1000), identityKey: key(1), safetyNumber: "one", chats: [] });
+    expect(await peers.get("bob")).toMatchObject({ identityKey: key(1), safetyNumber: "one", changes: [{ safetyNumber: "one" }] });
+    await peers.recordChange(bob, { at: new Date(2000), identityKey: key(2), safetyNumber: "two", chats: [] });
+    await peers.recordSuperseded(bob, { at: new Date(3000), identityKey: key(3), safetyNumber: "three", chats: [] });
+    expect(await peers.get("bob")).toMatchObject({ identityKey: key(2), safetyNumber: "two", changes: [{ safetyNumber: "one" }, { safetyNumber: "two" }, { safetyNumber: "three" }] });
+  });
 });

@@ -67,7 +67,21 @@ export class PeerIdentities {
   /** Records a verified new identity key of a peer (identity_changed) as the current one, and the change. */
   async recordChange(peer: { userId: string; cyphrId: string }, change: IdentityChange): Promise<PeerIdentity> {
     const earlier = (await this.get(peer.cyphrId))?.changes ?? [];
-    const next: PeerIdentity = { ...peer, identityKey: change.identityKey, safetyNumber: change.safetyNumber, changes: [...earlier, change].slice(-MAX_IDENTITY_CHANGES) };
+    return this.save({ ...peer, identityKey: change.identityKey, safetyNumber: change.safetyNumber, changes: [...earlier, change].slice(-MAX_IDENTITY_CHANGES) });
+  }
+
+  /**
+   * Records a change a later one superseded (an identity_changed whose key the server no longer
+   * has) as history only: the current key stays, or is this one when none was stored yet (until
+   * the newer change is recorded).
+   */
+  async recordSuperseded(peer: { userId: string; cyphrId: string }, change: IdentityChange): Promise<PeerIdentity> {
+    const earlier = await this.get(peer.cyphrId);
+    const current = earlier ?? { identityKey: change.identityKey, safetyNumber: change.safetyNumber };
+    return this.save({ ...peer, identityKey: current.identityKey, safetyNumber: current.safetyNumber, changes: [...(earlier?.changes ?? []), change].slice(-MAX_IDENTITY_CHANGES) });
+  }
+
+  private async save(next: PeerIdentity): Promise<PeerIdentity> {
     const stored: Stored = {
       userId: next.userId,
       cyphrId: next.cyphrId,
@@ -75,7 +89,7 @@ export class PeerIdentities {
       safetyNumber: next.safetyNumber,
       changes: next.changes.map((c) => ({ at: c.at.getTime(), identityKey: toHex(c.identityKey), safetyNumber: c.safetyNumber, chats: c.chats.map((x) => ({ chatId: x.chatId, afterSeq: x.afterSeq.toString() })) })),
     };
-    await this.store.set(PREFIX + peer.cyphrId, encodeJson(stored));
+    await this.store.set(PREFIX + next.cyphrId, encodeJson(stored));
     return next;
   }
 

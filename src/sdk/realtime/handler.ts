@@ -80,7 +80,7 @@ export class FrameHandler {
         return emit({ kind: "devices_changed", userId: e.value.userId, cyphrId: e.value.cyphrId, updatedChats });
       }
       case "identityChanged":
-        return identityChanged(this.peerSync(), { userId: e.value.userId, cyphrId: e.value.cyphrId, identityKey: e.value.identityPublicKey });
+        return identityChanged(this.peerSync(), { userId: e.value.userId, cyphrId: e.value.cyphrId, identityKey: e.value.identityPublicKey }, dateOf(frame.time));
       case "keyPackagesLow":
         if (e.value.deviceId !== account.deviceId) return;
         return emit({ kind: "key_packages", uploaded: await mls.keyPackages.onKeyPackagesLow(this.deps.keyPackageTarget) });
