@@ -197,6 +197,7 @@ export async function createApp(config: Config, log: Logger, databaseUrl: string
     acks: new AckCoalescer(pool, log, config.ackFlushMs),
   };
   identity.onPresenceSharingChanged = (userId, sharing) => realtime.presence.sharingChanged(userId, sharing);
+  messaging.onPeerAccepted = mlsChats.onPeerAccepted = (userId, peerId) => realtime.presence.relationChanged(userId, peerId);
   const privacy: PrivacyContext = {
     pool,
     onPresenceSharingChanged: identity.onPresenceSharingChanged,

@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { MlsChatsService } from "../src/gen/cyphr/mls/v1/mls_chats_pb.js";
 import { onlinePeers } from "../src/realtime/presence-repo.js";
+import { clientFor } from "./helpers/clients.js";
 import { participants, sendTo, type Participant } from "./helpers/messaging.js";
 import { acceptRequest, privacyOf } from "./helpers/privacy.js";
 import { closeAllStreams, eventually, grpcJsConnect, type RealtimeStream } from "./helpers/realtime.js";
@@ -71,16 +73,33 @@ describe("presence for accepted contacts only", () => {
     await aliceStream.take("presence", (p) => p.userId === bob.userId && !p.online);
   });
 
-  it("a reply accepts: the replier's presence reaches the first writer from their next stream on", async () => {
+  it("a reply accepts at once: the replier's presence reaches the first writer's open stream as the reply is stored, and later snapshots", async () => {
     const [alice, bob] = await participants(server.baseUrl, 2);
     await sendTo(alice, bob);
-    await sendTo(bob, alice);
     const bobStream = await online(bob);
     await visible(bob);
-    expect(await snapshotOf(alice)).toEqual([bob.userId]);
     const aliceStream = await online(alice);
+    expect(await aliceStream.quiet("presence", QUIET_MS, (p) => p.userId === bob.userId)).toEqual([]);
+
+    await sendTo(bob, alice);
+    const { value } = await aliceStream.take("presence", (p) => p.userId === bob.userId);
+    expect(value.online).toBe(true);
+    expect(await snapshotOf(alice)).toEqual([bob.userId]);
     bobStream.close();
     await aliceStream.take("presence", (p) => p.userId === bob.userId && !p.online);
+  });
+
+  it("starting an MLS direct chat accepts the peer at once: the creator's presence reaches the peer's open stream", async () => {
+    const [alice, bob] = await participants(server.baseUrl, 2);
+    const bobStream = await online(bob);
+    await online(alice);
+    await visible(alice);
+    expect(await bobStream.quiet("presence", QUIET_MS, (p) => p.userId === alice.userId)).toEqual([]);
+
+    const chats = clientFor(MlsChatsService, "connect", server.baseUrl, { token: alice.accessToken });
+    await chats.createMlsChat({ kind: { case: "peerCyphrId", value: bob.cyphrId }, ciphersuite: 0 });
+    const { value } = await bobStream.take("presence", (p) => p.userId === alice.userId);
+    expect(value.online).toBe(true);
   });
 
   it("a block hides each from the other as if they went offline, in live events and snapshots, and stays so after unblocking until accepted again", async () => {

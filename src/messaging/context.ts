@@ -18,4 +18,6 @@ export interface MessagingContext {
    * message or proposal of a current epoch; see src/mls-chats/payload-check.ts).
    */
   checkChatPayload: (chatId: string, payload: EncryptedPayload, userId: string) => Promise<void>;
+  /** A send made its sender accept the peer for the first time (who may see whose presence changed). */
+  onPeerAccepted?: (userId: string, peerId: string) => Promise<void> | void;
 }

@@ -52,7 +52,7 @@ export async function sendMessage(ctx: MessagingContext, caller: Caller, input: 
   if (input.chatId !== undefined) await ctx.checkChatPayload(chatId, payload, caller.userId);
   // Writing accepts the peer; a first message to someone who has not accepted the sender is a
   // request for them (src/privacy/consent.ts). Recorded beside the commit, not after it.
-  const [result] = await Promise.all([
+  const [result, accepted] = await Promise.all([
     ctx.sendBatcher.submit({
       chatId,
       senderId: caller.userId,
@@ -64,6 +64,7 @@ export async function sendMessage(ctx: MessagingContext, caller: Caller, input: 
     }),
     messageStored(ctx.pool, chatId, caller.userId),
   ]);
+  if (accepted) await ctx.onPeerAccepted?.(caller.userId, accepted);
   return result;
 }
 

@@ -15,4 +15,6 @@ export interface MlsChatsContext {
   protocols: ChatProtocols;
   /** The per-sender send budget (SEND_RATE_PER_SECOND, SEND_BURST): a commit is a message too. */
   sendLimiter: RateLimiter;
+  /** Starting a direct chat made its creator accept the peer for the first time (who may see whose presence changed). */
+  onPeerAccepted?: (userId: string, peerId: string) => Promise<void> | void;
 }

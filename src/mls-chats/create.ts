@@ -50,9 +50,9 @@ export async function createMlsChat(ctx: MlsChatsContext, caller: Caller, input:
     const created = await ctx.pool.transaction(async (tx) => {
       if (!(await insertDirectChat(tx, chatId, caller.userId, peer.id, { ciphersuite }))) return false;
       // Starting a chat is writing first: for the peer it is a request until they accept (src/privacy/consent.ts).
-      await directChatCreated(tx, chatId, caller.userId);
-      return true;
+      return { accepted: await directChatCreated(tx, chatId, caller.userId) };
     });
+    if (created && created.accepted) await ctx.onPeerAccepted?.(caller.userId, created.accepted);
     if (!created) {
       const existing = await findDirectChat(ctx.pool, caller.userId, peer.id, ChatProtocol.mls);
       throw new AlreadyExistsError(`you already have an MLS direct chat with ${quote(input.peerCyphrId)}: ${existing}`);

@@ -22,13 +22,15 @@ const recordedSenders = new BoundedMap<string, true>(100_000);
 /**
  * For a message being stored: writing accepts the peer, a reply accepts a request, and a first
  * message to someone who has not accepted the sender makes the chat a request for them.
- * Once per (chat, sender) per process; the statement is idempotent.
+ * Once per (chat, sender) per process; the statement is idempotent. Answers the peer the
+ * sender accepted by this message, if it is the first time.
  */
-export async function messageStored(db: Db, chatId: string, senderId: string): Promise<void> {
+export async function messageStored(db: Db, chatId: string, senderId: string): Promise<string | null> {
   const key = `${chatId}:${senderId}`;
-  if (recordedSenders.get(key)) return;
-  await recordDirectSend(db, chatId, senderId);
+  if (recordedSenders.get(key)) return null;
+  const accepted = await recordDirectSend(db, chatId, senderId);
   recordedSenders.set(key, true);
+  return accepted;
 }
 
 /**
@@ -37,8 +39,8 @@ export async function messageStored(db: Db, chatId: string, senderId: string): P
  * for the peer unless the peer accepted the creator; a declined one when the peer blocked the
  * creator, so that it never shows for the blocker (recordDirectSend).
  */
-export async function directChatCreated(db: Db, chatId: string, creatorId: string): Promise<void> {
-  await recordDirectSend(db, chatId, creatorId);
+export async function directChatCreated(db: Db, chatId: string, creatorId: string): Promise<string | null> {
+  return recordDirectSend(db, chatId, creatorId);
 }
 
 /** Forgets recorded senders of a user (their relations changed: a block, an unblock, a decline). */

@@ -44,10 +44,11 @@ export async function declineRequestsFrom(db: Db, userId: string, requesterId: s
  * to someone accepts them) and the chat becomes a request for the peer unless the peer
  * accepted the sender. When the peer blocked the sender, nothing of it may show for the
  * peer: a chat the peer never wrote in becomes a declined request (as blocking declines
- * open requests), and one the peer wrote in keeps its state. One statement.
+ * open requests), and one the peer wrote in keeps its state. One statement; answers the peer
+ * when this send is the sender's first acceptance of them (the sender's presence audience grew).
  */
-export async function recordDirectSend(db: Db, chatId: string, senderId: string): Promise<void> {
-  await db.query(sql.unsafe`
+export async function recordDirectSend(db: Db, chatId: string, senderId: string): Promise<string | null> {
+  return db.maybeOneFirst(sql.type(z.object({ peer: uuid }))`
     /* recordDirectSend */
     WITH chat AS (
       SELECT CASE WHEN direct_user_low = ${senderId} THEN direct_user_high ELSE direct_user_low END AS peer
@@ -56,17 +57,21 @@ export async function recordDirectSend(db: Db, chatId: string, senderId: string)
     accepted AS (
       INSERT INTO contacts (user_id, contact_id)
       SELECT ${senderId}, chat.peer FROM chat JOIN identities i ON i.id = chat.peer ON CONFLICT DO NOTHING
+      RETURNING contact_id AS peer
     ),
     replied AS (DELETE FROM chat_requests WHERE chat_id = ${chatId} AND user_id = ${senderId}),
     peer AS (
       SELECT chat.peer AS id, EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = chat.peer AND b.blocked_id = ${senderId}) AS blocked
       FROM chat JOIN identities i ON i.id = chat.peer
       WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.user_id = chat.peer AND c.contact_id = ${senderId})
+    ),
+    opened AS (
+      INSERT INTO chat_requests (chat_id, user_id, requester_id, declined_at)
+      SELECT ${chatId}, peer.id, ${senderId}, CASE WHEN peer.blocked THEN now() END FROM peer
+      WHERE NOT peer.blocked OR NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = ${chatId} AND m.sender_id = peer.id)
+      ON CONFLICT DO NOTHING
     )
-    INSERT INTO chat_requests (chat_id, user_id, requester_id, declined_at)
-    SELECT ${chatId}, peer.id, ${senderId}, CASE WHEN peer.blocked THEN now() END FROM peer
-    WHERE NOT peer.blocked OR NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = ${chatId} AND m.sender_id = peer.id)
-    ON CONFLICT DO NOTHING`);
+    SELECT peer FROM accepted`);
 }
 
 /** Whether `chatId` is a request for a user, and whether they declined it. */
