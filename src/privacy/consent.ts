@@ -10,11 +10,11 @@ import { BoundedMap } from "../shared/bounded-map.js";
 import { PermissionDeniedError } from "../shared/errors.js";
 import { quote } from "../shared/quote.js";
 import { GroupAddPolicy } from "./model.js";
-import { addContact, chatAudience, contactAudience, hasAccepted, hasBlocked, notBlocking, type Shared } from "./relations-repo.js";
+import { addContact, chatAudience, hasAccepted, hasBlocked, notBlocking, type Shared } from "./relations-repo.js";
 import { openRequest, recordDirectSend, requestStates } from "./requests-repo.js";
 import { readSettings } from "./settings-repo.js";
 
-export { chatAudience, contactAudience, notBlocking, requestStates, type Shared };
+export { chatAudience, notBlocking, requestStates, type Shared };
 
 /** (chat, sender) pairs whose consent effects are recorded: a sender's later sends in the chat change nothing more. */
 const recordedSenders = new BoundedMap<string, true>(100_000);

@@ -62,19 +62,6 @@ export async function chatAudience(db: Db, chatId: string, subjectId: string, ca
   return [...rows];
 }
 
-/** Of `candidates`, the subject's accepted contacts who may see `what` (presence: contacts only, never across a block). */
-export async function contactAudience(db: Db, subjectId: string, candidates: readonly string[], what: Shared): Promise<string[]> {
-  if (candidates.length === 0) return [];
-  const rows = await db.anyFirst(sql.type(z.object({ u: uuid }))`
-    /* privacyContactAudience */
-    SELECT u FROM unnest(${sql.array(candidates, "uuid")}) AS u
-    JOIN identities i ON i.id = ${subjectId}
-    WHERE ${SETTING_OF[what]}
-      AND EXISTS (SELECT 1 FROM contacts c WHERE c.user_id = ${subjectId} AND c.contact_id = u)
-      AND ${NOT_BLOCKED_EITHER_WAY(subjectId)}`);
-  return [...rows];
-}
-
 /** Of `candidates`, those who did not block `senderId` (who may receive what the sender does). */
 export async function notBlocking(db: Db, senderId: string, candidates: readonly string[]): Promise<string[]> {
   if (candidates.length === 0) return [];
