@@ -7,7 +7,10 @@ import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildWebApp } from "../src/web/build.js";
 import { staticSiteListener } from "../src/web/static-server.js";
+import { MemoryStore, newRecoveryPhrase, recoverAccount } from "../src/sdk/index.js";
+import { nodeTransport } from "../src/sdk/node/transport.js";
 import { chromiumPath, launchBrowser, warnNoChromium, type Browser } from "./helpers/browser.js";
+import { registerLiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { uniqueCyphrId } from "./helpers/users.js";
 import { online, openPage, PASS, register, WAIT } from "./helpers/web-app.js";
@@ -17,7 +20,7 @@ import { online, openPage, PASS, register, WAIT } from "./helpers/web-app.js";
  * register in two browser profiles and chat live both ways (typing, receipts, unread counts); a
  * third profile links as Alice's second device and receives new messages; a reload resumes without
  * duplicates; a page served from another origin works when listed in CORS_ALLOWED_ORIGINS and is
- * refused when not. Screenshots of each step go to test-artifacts/web/messenger/.
+ * refused when not; a peer's safety-number change shows in the open chat. Screenshots of each step go to test-artifacts/web/messenger/.
  */
 
 const hasChromium = chromiumPath() !== undefined;
@@ -223,5 +226,31 @@ describe.skipIf(!hasChromium)("the web messenger in Chromium", () => {
     await bobPage.locator(".chat .composer").waitFor(WAIT);
     expect(await bobPage.locator(".sidebar").isVisible()).toBe(false);
     await browser.screenshot(bobPage, "15-phone-chat");
+  }, STEP_MS);
+
+  it("a peer who recovers the account shows as a safety-number change in the open chat", async () => {
+    const erin = uniqueCyphrId("erin");
+    const erinPage = await openPage(browser, "erin", `${server.baseUrl}/`);
+    await register(erinPage, erin);
+    await online(erinPage);
+    // Dave uses the SDK from Node: he starts a chat with Erin, then recovers his account.
+    const dave = await registerLiveDevice("web_dave", { baseUrl: server.baseUrl });
+    const { chatId } = await dave.mls.startDirectChat(erin);
+    await dave.mls.send(chatId, "hi erin");
+    await openChat(erinPage, dave.account.cyphrId);
+    await messageRows(erinPage, "hi erin").waitFor(WAIT);
+    const phrase = newRecoveryPhrase();
+    await dave.account.lifecycle().setRecoveryPhrase(phrase);
+    const recovered = await recoverAccount({ transport: nodeTransport(server.baseUrl), store: new MemoryStore() }, dave.account.cyphrId, phrase);
+    const notice = erinPage.locator(".system.identity", { hasText: `${dave.account.cyphrId}'s safety number changed` });
+    await notice.waitFor(WAIT);
+    expect(recovered.cyphrId).toBe(dave.account.cyphrId);
+    expect(await notice.textContent()).toMatch(/new: [\d ]{60,}$/);
+    // Opened again, the chat shows it once, from the stored view, after the message it followed.
+    await erinPage.locator("section.chat").evaluate((el) => el.setAttribute("data-before", ""));
+    await openChat(erinPage, dave.account.cyphrId);
+    await erinPage.locator("section.chat:not([data-before]) .message + .system.identity").waitFor(WAIT);
+    expect(await notice.count()).toBe(1);
+    await browser.screenshot(erinPage, "16-safety-number-changed");
   }, STEP_MS);
 });

@@ -1,11 +1,12 @@
 /**
  * One open chat: its messages (history from this device's MLS state, then live events; one row
  * per seq, so replays and reloads never duplicate), typing, receipts on own messages, the
- * disappearing-message timer and, for groups, the members.
+ * disappearing-message timer, a peer's safety-number change (from the SDK's stored view, placed
+ * after the message it followed, and live) and, for groups, the members.
  */
 import { ChatKind } from "../../../gen/cyphr/messaging/v1/messaging_pb.js";
 import type { EventOf } from "../../../sdk/realtime/events.js";
-import type { HistoryMessage } from "../../../sdk/index.js";
+import { PeerIdentities, type HistoryMessage, type IdentityNotice } from "../../../sdk/index.js";
 import type { Session } from "../client.js";
 import { busy, field, h, messageOf, replace, statusLine } from "../dom.js";
 import { TIMER_CHOICES, timerLabel } from "../format.js";
@@ -19,6 +20,8 @@ export class ChatPane {
   readonly element: HTMLElement;
   private readonly list = h("ol", { class: "messages", "aria-label": "Messages", tabindex: 0 });
   private readonly rows = new Map<bigint, HTMLElement>();
+  /** The safety-number changes shown, by Cyphr ID and number (the stored view and the live event name the same one). */
+  private readonly identityNotices = new Set<string>();
   private readonly typingLine = h("p", { class: "typing", "aria-live": "polite" });
   private readonly typers = new Set<string>();
   private readonly status = statusLine();
@@ -86,6 +89,7 @@ export class ChatPane {
 
   async load(): Promise<void> {
     for (const m of await this.session.mls.history(this.item.chat.chatId)) this.show(m);
+    for (const n of await new PeerIdentities(this.session.store).noticesIn(this.item.chat.chatId)) this.safetyNumberChanged(n);
     await this.markRead();
   }
 
@@ -122,6 +126,21 @@ export class ChatPane {
   onTimer(seconds: number): void {
     this.timer.value = String(seconds);
     this.note(`Disappearing messages: ${timerLabel(seconds)}`);
+  }
+
+  onIdentityChanged(e: EventOf<"identity_changed">): void {
+    this.safetyNumberChanged(e);
+  }
+
+  /** A notice after the message with seq `afterSeq` (at the end when live). */
+  private safetyNumberChanged(n: Pick<IdentityNotice, "cyphrId" | "safetyNumber"> & { afterSeq?: bigint }): void {
+    const key = `${n.cyphrId}:${n.safetyNumber}`;
+    if (this.identityNotices.has(key)) return;
+    this.identityNotices.add(key);
+    const notice = h("li", { class: "system identity" }, `${n.cyphrId}'s safety number changed (they recovered their account); new: ${n.safetyNumber}`);
+    const after = n.afterSeq;
+    const next = after === undefined ? undefined : [...this.rows.entries()].filter(([s]) => s > after).sort(([a], [b]) => (a < b ? -1 : 1))[0];
+    this.list.insertBefore(notice, next ? next[1] : null);
   }
 
   private show(m: HistoryMessage): void {

@@ -133,6 +133,7 @@ export async function shellScreen(root: HTMLElement, session: Session, exits: Sh
   live.on("deleted", (d) => open?.item.chat.chatId === d.chatId && open.onDeleted(d.seq));
   live.on("receipt", (r) => open?.item.chat.chatId === r.chatId && open.onReceipt(r));
   live.on("typing", (t) => open?.item.chat.chatId === t.chatId && open.onTyping(t));
+  live.on("identity_changed", (e) => open && e.chatIds.includes(open.item.chat.chatId) && open.onIdentityChanged(e));
   live.on("chat", (c) => {
     if (c.change === "timer" && open?.item.chat.chatId === c.chatId) open.onTimer(c.timerSeconds ?? 0);
     if (c.change === "members") titles.delete(c.chatId);
