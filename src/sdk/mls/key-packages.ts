@@ -2,13 +2,14 @@
  * The device's key packages: generated here (basic credential of the device, signed by its
  * device signing key), their private keys kept in the Store by KeyPackageRef, the public parts
  * uploaded. ensureKeyPackages keeps `target` one-time packages and one last-resort package on the
- * server; onKeyPackagesLow is the entry point for the realtime `key_packages_low` event.
+ * server; onKeyPackagesLow is the entry point for the realtime `key_packages_low` event. Claiming
+ * other devices' packages (to add them to a group) goes through here too.
  */
 import type { Client } from "@connectrpc/connect";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { defaultCapabilities, generateKeyPackageWithKey, type KeyPackage } from "ts-mls";
 import { makeKeyPackageRef } from "ts-mls/keyPackage.js";
-import type { KeyPackagesService } from "../../gen/cyphr/mls/v1/key_packages_pb.js";
+import type { ClaimedKeyPackage, KeyPackagesService } from "../../gen/cyphr/mls/v1/key_packages_pb.js";
 import { deviceCredentialIdentity } from "../../mls/credential.js";
 import { DEFAULT_SUITE, suiteImpl, toHex, wire } from "./codec.js";
 import type { GroupStore, StoredKeyPackage } from "./group-store.js";
@@ -33,6 +34,13 @@ export class KeyPackages {
     private readonly client: Client<typeof KeyPackagesService>,
     private readonly callOptions: () => Promise<{ headers: Record<string, string> }>,
   ) {}
+
+  /** One key package of each device of each user (of the own account: each other device), as ClaimKeyPackages hands them out. */
+  async claim(cyphrIds: string[]): Promise<ClaimedKeyPackage[]> {
+    const claimed: ClaimedKeyPackage[] = [];
+    for (const cyphrId of cyphrIds) claimed.push(...(await this.client.claimKeyPackages({ cyphrId, ciphersuite: 0 }, await this.callOptions())).keyPackages);
+    return claimed;
+  }
 
   /** A new key package of this device; its private keys are in the Store before it is used anywhere. */
   async create(lastResort = false): Promise<StoredKeyPackage> {

@@ -13,7 +13,7 @@ import type { Client } from "@connectrpc/connect";
 import type { ClientState, Proposal } from "ts-mls";
 import type { GroupsService } from "../../gen/cyphr/groups/v1/groups_pb.js";
 import { parseDeviceCredentialIdentity } from "../../mls/credential.js";
-import type { CommitResult } from "./group-commits.js";
+import type { CommitResult, GroupCommits } from "./group-commits.js";
 import type { GroupStore } from "./group-store.js";
 
 /** What removeDeparted needs of the engine (MlsDevice). */
@@ -74,12 +74,11 @@ export async function removeDeparted(engine: Engine, chatId: string, ownCyphrId:
   return removal.departed.length > 0 ? { departed: removal.departed, result } : undefined;
 }
 
-/** What removeDepartedBeforeSending needs: the store and a commit made under the chat lock the caller holds. */
+/** What removeDepartedBeforeSending needs: the store, and commits made under the chat lock the caller holds. */
 export interface SendingEngine {
   ownCyphrId: string;
   groups: GroupStore;
-  state(chatId: string): Promise<ClientState>;
-  commitLocked(chatId: string, proposals: (state: ClientState) => Proposal[]): Promise<CommitResult>;
+  commits: Pick<GroupCommits, "commit">;
   currentMembers(chatId: string): Promise<string[]>;
 }
 
@@ -94,7 +93,8 @@ export async function removeDepartedBeforeSending(engine: SendingEngine, chatId:
   if (noted === undefined) return [];
   const members = new Set(await engine.currentMembers(chatId));
   const removal = departedRemoval(members);
-  if (members.has(engine.ownCyphrId) && planDepartedRemoval(await engine.state(chatId), members)) await engine.commitLocked(chatId, removal.proposals);
+  const state = await engine.groups.state(chatId);
+  if (state && members.has(engine.ownCyphrId) && planDepartedRemoval(state, members)) await engine.commits.commit(chatId, removal.proposals);
   await engine.groups.clearDeparture(chatId, noted);
   return removal.departed;
 }

@@ -41,7 +41,6 @@ export class MlsDevice {
   readonly keyPackages: KeyPackages;
   readonly chats: Client<typeof MlsChatsService>;
   readonly messaging: Client<typeof MessagingService>;
-  private readonly keys: Client<typeof KeyPackagesService>;
   private readonly groupsApi: Client<typeof GroupsService>;
   private readonly groups: GroupStore;
   private readonly locks = new ChatLocks();
@@ -56,20 +55,13 @@ export class MlsDevice {
     store: Store,
   ) {
     this.groups = new GroupStore(store);
-    this.keys = createClient(KeyPackagesService, transport);
     this.chats = createClient(MlsChatsService, transport);
     this.messaging = createClient(MessagingService, transport);
     this.groupsApi = createClient(GroupsService, transport);
-    this.keyPackages = new KeyPackages(identity, this.groups, this.keys, () => this.auth());
+    this.keyPackages = new KeyPackages(identity, this.groups, createClient(KeyPackagesService, transport), () => this.auth());
     this.reader = new ChatReader(identity.cyphrId, this.groups, this.messaging, () => this.auth());
     this.commits = new GroupCommits(this.groups, this.reader, this.keyPackages, this.chats, (chatId) => this.activeState(chatId), () => this.auth());
-    const sending = {
-      ownCyphrId: identity.cyphrId,
-      groups: this.groups,
-      state: (chatId: string) => this.state(chatId),
-      commitLocked: (chatId: string, proposals: (state: ClientState) => Proposal[]) => this.commits.commit(chatId, proposals),
-      currentMembers: (chatId: string) => memberIds(this.groupsApi, chatId, () => this.auth()),
-    };
+    const sending = { ownCyphrId: identity.cyphrId, groups: this.groups, commits: this.commits, currentMembers: (chatId: string) => memberIds(this.groupsApi, chatId, () => this.auth()) };
     const removeDepartedFirst = (chatId: string) => removeDepartedBeforeSending(sending, chatId);
     this.messages = new ChatMessages(identity.cyphrId, this.groups, this.reader, this.messaging, (chatId) => this.activeState(chatId), removeDepartedFirst, () => this.auth());
   }
@@ -92,8 +84,7 @@ export class MlsDevice {
     return guard(async () => {
       const created = await this.chats.createMlsChat({ kind: { case: "group", value: spec }, ciphersuite: 0 }, await this.auth());
       await this.initGroup(created.chatId, created.groupId);
-      const claimed = [...(await this.claim(this.identity.cyphrId))];
-      for (const m of members) claimed.push(...(await this.claim(m)));
+      const claimed = await this.keyPackages.claim([this.identity.cyphrId, ...members]);
       return this.commit(created.chatId, () => addProposals(claimed), { addCyphrIds: members });
     });
   }
@@ -101,8 +92,7 @@ export class MlsDevice {
   /** Adds users to a group: the server's membership change, the commit and its Welcome in one call. */
   addMembers(chatId: string, cyphrIds: string[]): Promise<CommitResult> {
     return guard(async () => {
-      const claimed: ClaimedKeyPackage[] = [];
-      for (const id of cyphrIds) claimed.push(...(await this.claim(id)));
+      const claimed = await this.keyPackages.claim(cyphrIds);
       return this.commit(chatId, () => addProposals(claimed), { addCyphrIds: cyphrIds });
     });
   }
@@ -264,11 +254,7 @@ export class MlsDevice {
 
   /** One key package of each device of a user (of the own account: each other device), as ClaimKeyPackages hands them out. */
   claimKeyPackages(cyphrId: string): Promise<ClaimedKeyPackage[]> {
-    return guard(() => this.claim(cyphrId));
-  }
-
-  private async claim(cyphrId: string): Promise<ClaimedKeyPackage[]> {
-    return (await this.keys.claimKeyPackages({ cyphrId, ciphersuite: 0 }, await this.auth())).keyPackages;
+    return guard(() => this.keyPackages.claim([cyphrId]));
   }
 
   private startEngine(): StartEngine {
@@ -280,7 +266,7 @@ export class MlsDevice {
       stateIfAny: (chatId) => this.groups.state(chatId),
       positionIfAny: (chatId) => this.groups.position(chatId),
       initGroup: (chatId, groupId) => this.initGroup(chatId, groupId),
-      claimKeyPackages: (cyphrId) => this.claim(cyphrId),
+      claimKeyPackages: (cyphrId) => this.keyPackages.claim([cyphrId]),
       commit: (chatId, proposals) => this.commit(chatId, proposals),
       acceptWelcome: (chatId) => this.acceptWelcome(chatId),
       joinOwnChat: (chatId) => this.joinOwnChat(chatId),
