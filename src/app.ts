@@ -1,48 +1,52 @@
+import { randomUUID } from "node:crypto";
 import type { DescFile } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
+import type { AccountContext } from "./account/context.js";
+import { createAccountContext, registerAccountJobs } from "./account/wiring.js";
+import type { AttachmentsContext } from "./attachments/context.js";
+import { createAttachments, registerAttachmentJobs } from "./attachments/wiring.js";
 import type { Config } from "./config.js";
 import { loadMigrations } from "./db/migrate.js";
 import { closeDatabasePool, createDatabasePool, type DatabasePool } from "./db/pool.js";
 import { ReadinessProbe } from "./db/readiness.js";
-import { DevicesService, file_cyphr_devices_v1_devices } from "./gen/cyphr/devices/v1/devices_pb.js";
-import { file_cyphr_mls_v1_key_packages, KeyPackagesService } from "./gen/cyphr/mls/v1/key_packages_pb.js";
-import type { KeyPackagesContext } from "./key-packages/context.js";
-import { CLAIM_BURST, CLAIM_RATE_PER_SECOND, UPLOAD_BURST, UPLOAD_RATE_PER_SECOND } from "./key-packages/limits.js";
-import { file_cyphr_mls_v1_mls_chats, MlsChatsService } from "./gen/cyphr/mls/v1/mls_chats_pb.js";
-import { ChatProtocols } from "./mls-chats/chat-protocols.js";
-import { checkChatPayload } from "./mls-chats/payload-check.js";
-import { requireActiveMembership } from "./messaging/access.js";
-import type { MlsChatsContext } from "./mls-chats/context.js";
-import { file_cyphr_groups_v1_groups, GroupsService } from "./gen/cyphr/groups/v1/groups_pb.js";
-import { file_cyphr_identity_v1_identity, IdentityService } from "./gen/cyphr/identity/v1/identity_pb.js";
-import { file_cyphr_messaging_v1_messaging, MessagingService } from "./gen/cyphr/messaging/v1/messaging_pb.js";
-import { file_cyphr_realtime_v1_realtime, RealtimeService } from "./gen/cyphr/realtime/v1/realtime_pb.js";
-import { file_cyphr_privacy_v1_privacy, PrivacyService } from "./gen/cyphr/privacy/v1/privacy_pb.js";
-import type { PrivacyContext } from "./privacy/context.js";
-import { SharedRateLimiter } from "./privacy/limits/shared-limiter.js";
-import { file_grpc_health_v1_health, Health } from "./gen/grpc/health/v1/health_pb.js";
-import { file_grpc_reflection_v1_reflection, ServerReflection as ReflectionV1 } from "./gen/grpc/reflection/v1/reflection_pb.js";
-import {
-  file_grpc_reflection_v1alpha_reflection,
-  ServerReflection as ReflectionV1alpha,
-} from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
-import type { AccountContext } from "./account/context.js";
-import { createAccountContext, registerAccountJobs } from "./account/wiring.js";
-import { AccountService, file_cyphr_account_v1_account } from "./gen/cyphr/account/v1/account_pb.js";
-import type { AttachmentsContext } from "./attachments/context.js";
-import { createAttachments, registerAttachmentJobs } from "./attachments/wiring.js";
-import { AttachmentsService, file_cyphr_attachments_v1_attachments } from "./gen/cyphr/attachments/v1/attachments_pb.js";
-import type { GroupsContext } from "./groups/context.js";
-import type { IdentityContext } from "./identity/context.js";
+import { RecentSends } from "./delivery/recent-sends.js";
 import type { DevicesContext } from "./devices/context.js";
 import { MAX_LINK_WAITERS } from "./devices/limits.js";
 import { LinkWaiters } from "./devices/link-waiters.js";
+import { AccountService, file_cyphr_account_v1_account } from "./gen/cyphr/account/v1/account_pb.js";
+import { AttachmentsService, file_cyphr_attachments_v1_attachments } from "./gen/cyphr/attachments/v1/attachments_pb.js";
+import { DevicesService, file_cyphr_devices_v1_devices } from "./gen/cyphr/devices/v1/devices_pb.js";
+import { file_cyphr_groups_v1_groups, GroupsService } from "./gen/cyphr/groups/v1/groups_pb.js";
+import { file_cyphr_identity_v1_identity, IdentityService } from "./gen/cyphr/identity/v1/identity_pb.js";
+import { file_cyphr_messaging_v1_messaging, MessagingService } from "./gen/cyphr/messaging/v1/messaging_pb.js";
+import { file_cyphr_mls_v1_key_packages, KeyPackagesService } from "./gen/cyphr/mls/v1/key_packages_pb.js";
+import { file_cyphr_mls_v1_mls_chats, MlsChatsService } from "./gen/cyphr/mls/v1/mls_chats_pb.js";
+import { file_cyphr_privacy_v1_privacy, PrivacyService } from "./gen/cyphr/privacy/v1/privacy_pb.js";
+import { file_cyphr_realtime_v1_realtime, RealtimeService } from "./gen/cyphr/realtime/v1/realtime_pb.js";
+import { file_grpc_health_v1_health, Health } from "./gen/grpc/health/v1/health_pb.js";
+import { file_grpc_reflection_v1_reflection, ServerReflection as ReflectionV1 } from "./gen/grpc/reflection/v1/reflection_pb.js";
+import { file_grpc_reflection_v1alpha_reflection, ServerReflection as ReflectionV1alpha } from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
+import type { GroupsContext } from "./groups/context.js";
+import { ActiveSessions } from "./identity/active-sessions.js";
+import type { IdentityContext } from "./identity/context.js";
+import { loadServerKeys } from "./identity/server-keys.js";
+import { AccessTokens } from "./identity/tokens.js";
+import { type Clock, Jobs } from "./jobs/jobs.js";
+import { registerJobs } from "./jobs/schedule.js";
+import type { KeyPackagesContext } from "./key-packages/context.js";
+import { CLAIM_BURST, CLAIM_RATE_PER_SECOND, UPLOAD_BURST, UPLOAD_RATE_PER_SECOND } from "./key-packages/limits.js";
+import { requireActiveMembership } from "./messaging/access.js";
 import type { MessagingContext } from "./messaging/context.js";
 import { RateLimiter } from "./messaging/rate-limit.js";
-import { RecentSends } from "./delivery/recent-sends.js";
 import { SendBatcher } from "./messaging/send-batcher.js";
-import { BoundedMap } from "./shared/bounded-map.js";
-import { Semaphore } from "./shared/semaphore.js";
+import { listenForMetrics, type MetricsListener } from "./metrics/endpoint.js";
+import { setKnownMethods } from "./metrics/registry.js";
+import { watchInstance } from "./metrics/sources.js";
+import { ChatProtocols } from "./mls-chats/chat-protocols.js";
+import type { MlsChatsContext } from "./mls-chats/context.js";
+import { checkChatPayload } from "./mls-chats/payload-check.js";
+import type { PrivacyContext } from "./privacy/context.js";
+import { SharedRateLimiter } from "./privacy/limits/shared-limiter.js";
 import { AckCoalescer } from "./realtime/acks.js";
 import { EventBus } from "./realtime/bus.js";
 import { CallSignaling } from "./realtime/calls.js";
@@ -51,16 +55,9 @@ import { Hub } from "./realtime/hub.js";
 import { Presence } from "./realtime/presence.js";
 import { ReplayStarts } from "./realtime/replay-starts.js";
 import { TypingRelay } from "./realtime/typing.js";
-import { randomUUID } from "node:crypto";
-import { loadServerKeys } from "./identity/server-keys.js";
-import { AccessTokens } from "./identity/tokens.js";
-import { ActiveSessions } from "./identity/active-sessions.js";
 import { HealthState } from "./rpc/health.js";
-import { Jobs, type Clock } from "./jobs/jobs.js";
-import { registerJobs } from "./jobs/schedule.js";
-import { listenForMetrics, type MetricsListener } from "./metrics/endpoint.js";
-import { setKnownMethods } from "./metrics/registry.js";
-import { watchInstance } from "./metrics/sources.js";
+import { BoundedMap } from "./shared/bounded-map.js";
+import { Semaphore } from "./shared/semaphore.js";
 
 /** Proto files whose services this server answers (reflection describes these). */
 export const SERVED_FILES: readonly DescFile[] = [
@@ -79,7 +76,18 @@ export const SERVED_FILES: readonly DescFile[] = [
   file_grpc_reflection_v1alpha_reflection,
 ];
 /** Application services, whose health is reported individually. */
-const APPLICATION_SERVICES = [IdentityService, DevicesService, AccountService, KeyPackagesService, MlsChatsService, MessagingService, GroupsService, RealtimeService, AttachmentsService, PrivacyService].map((s) => s.typeName);
+const APPLICATION_SERVICES = [
+  IdentityService,
+  DevicesService,
+  AccountService,
+  KeyPackagesService,
+  MlsChatsService,
+  MessagingService,
+  GroupsService,
+  RealtimeService,
+  AttachmentsService,
+  PrivacyService,
+].map((s) => s.typeName);
 export const SERVED_SERVICES = [...APPLICATION_SERVICES, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName];
 
 /** Everything the RPC layer needs, built once: the composition root. */

@@ -1,9 +1,9 @@
 import net from "node:net";
 import os from "node:os";
 import type { Logger } from "pino";
-import { createApp, type App } from "./app.js";
-import { ConfigError, loadConfig, type Config } from "./config.js";
-import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded.js";
+import { type App, createApp } from "./app.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
+import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded.js";
 import { migrate } from "./db/migrate.js";
 import { createLogger } from "./log.js";
 

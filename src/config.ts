@@ -1,9 +1,9 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { isSupportedCiphersuite, SUPPORTED_CIPHERSUITES, type SupportedCiphersuite } from "./mls/suites.js";
-import { MAX_SIGNAL_PAYLOAD_BYTES } from "./realtime/limits.js";
-import { readRateLimits, type RateLimits } from "./privacy/limits/limits.js";
 import type { S3Settings } from "./attachments/s3-blob-store.js";
+import { isSupportedCiphersuite, SUPPORTED_CIPHERSUITES, type SupportedCiphersuite } from "./mls/suites.js";
+import { type RateLimits, readRateLimits } from "./privacy/limits/limits.js";
+import { MAX_SIGNAL_PAYLOAD_BYTES } from "./realtime/limits.js";
 
 /** Typed, validated server configuration. Every field comes from one environment variable. */
 export interface Config {
@@ -183,7 +183,8 @@ function readOrigins(entries: string[], problems: string[]): string[] {
     } catch {
       origin = undefined;
     }
-    if (origin === undefined) problems.push(`CORS_ALLOWED_ORIGINS entries must be origins like https://chat.example.com (scheme, host, optional port; no path or "*"), got "${entry}"`);
+    if (origin === undefined)
+      problems.push(`CORS_ALLOWED_ORIGINS entries must be origins like https://chat.example.com (scheme, host, optional port; no path or "*"), got "${entry}"`);
     else origins.push(origin);
   }
   return [...new Set(origins)];
@@ -300,7 +301,8 @@ function readAttachmentsS3(read: EnvReader): S3Settings | undefined {
   const bucket = read.string("ATTACHMENTS_S3_BUCKET");
   const accessKeyId = read.string("ATTACHMENTS_S3_ACCESS_KEY_ID");
   const secretAccessKey = read.string("ATTACHMENTS_S3_SECRET_ACCESS_KEY");
-  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) read.problem("ATTACHMENTS_S3_ACCESS_KEY_ID and ATTACHMENTS_S3_SECRET_ACCESS_KEY must be set together");
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined))
+    read.problem("ATTACHMENTS_S3_ACCESS_KEY_ID and ATTACHMENTS_S3_SECRET_ACCESS_KEY must be set together");
   const endpoint = read.string("ATTACHMENTS_S3_ENDPOINT");
   if (endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(endpoint)) read.problem("ATTACHMENTS_S3_ENDPOINT must be an http:// or https:// URL");
   if (bucket === undefined) return undefined;

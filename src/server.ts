@@ -1,25 +1,25 @@
 import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
-import type { App } from "./app.js";
 import { ACCOUNT_PUBLIC_METHODS } from "./account/service.js";
+import type { App } from "./app.js";
 import { DEVICES_PUBLIC_METHODS } from "./devices/service.js";
+import { RealtimeService } from "./gen/cyphr/realtime/v1/realtime_pb.js";
 import { IDENTITY_PUBLIC_METHODS } from "./identity/service.js";
 import { authenticate as authenticateCaller } from "./identity/sessions.js";
-import { RealtimeService } from "./gen/cyphr/realtime/v1/realtime_pb.js";
-import { realtimeStreamClaim } from "./realtime/h2/claim.js";
-import { authenticate, callerOf, observe } from "./rpc/interceptors.js";
-import { UnauthenticatedError } from "./shared/errors.js";
-import { PUBLIC_SERVICES, routes } from "./routes.js";
-import { trackResponse, transportContextValues } from "./rpc/stream-reset.js";
-import { createListener, transportLimits } from "./transport.js";
-import { createCallHandler } from "./rpc/call-handler.js";
-import { unaryCallClaim } from "./rpc/unary/claim.js";
-import type { StreamClaim } from "./transport/stream-claims.js";
-import { RequestBudget } from "./transport/request-budget.js";
-import { corsPolicy } from "./transport/cors.js";
-import { loadStaticSite } from "./web/static-site.js";
 import { METRICS_PATH, serveMetrics } from "./metrics/endpoint.js";
 import { sharedRateLimits } from "./privacy/limits/interceptor.js";
+import { realtimeStreamClaim } from "./realtime/h2/claim.js";
+import { PUBLIC_SERVICES, routes } from "./routes.js";
+import { createCallHandler } from "./rpc/call-handler.js";
+import { authenticate, callerOf, observe } from "./rpc/interceptors.js";
+import { trackResponse, transportContextValues } from "./rpc/stream-reset.js";
+import { unaryCallClaim } from "./rpc/unary/claim.js";
+import { UnauthenticatedError } from "./shared/errors.js";
+import { corsPolicy } from "./transport/cors.js";
+import { RequestBudget } from "./transport/request-budget.js";
+import type { StreamClaim } from "./transport/stream-claims.js";
+import { createListener, transportLimits } from "./transport.js";
+import { loadStaticSite } from "./web/static-site.js";
 
 /** Largest request message accepted, in bytes (protocol framing included). */
 const READ_MAX_BYTES = 4 * 1024 * 1024;
@@ -88,14 +88,21 @@ export function createServer(app: App): CyphrServer {
     handler(req, res);
   };
   // Connect and Subscribe (src/realtime/h2/) and binary unary calls (src/rpc/unary/) over HTTP/2 skip the per-call pipeline; everything else goes through `handler`.
-  const unaryClaim = unaryCallClaim(handler.unaryMethods, { interceptors, log: app.log, shutdownSignal: shutdownController.signal, readMaxBytes: READ_MAX_BYTES, requestBudget });
+  const unaryClaim = unaryCallClaim(handler.unaryMethods, {
+    interceptors,
+    log: app.log,
+    shutdownSignal: shutdownController.signal,
+    readMaxBytes: READ_MAX_BYTES,
+    requestBudget,
+  });
   const streamClaim =
     app.config.streamEngine === "h2"
       ? realtimeStreamClaim({
           rt: app.realtime,
           log: app.log,
           authenticate: async (header) =>
-            (await callerOf(publicMethods, verify, RealtimeService.typeName, "Connect", header ?? null)) ?? Promise.reject(new UnauthenticatedError("missing authorization")),
+            (await callerOf(publicMethods, verify, RealtimeService.typeName, "Connect", header ?? null)) ??
+            Promise.reject(new UnauthenticatedError("missing authorization")),
           shutdownSignal: shutdownController.signal,
           readMaxBytes: READ_MAX_BYTES,
           requestBudget,

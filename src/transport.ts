@@ -4,7 +4,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import type tls from "node:tls";
 import type { Config } from "./config.js";
-import { ConnectionRegistry, type ConnectionLimits } from "./transport/connections.js";
+import { type ConnectionLimits, ConnectionRegistry } from "./transport/connections.js";
 import { KEEPALIVE_MS, keepAlive } from "./transport/keepalive.js";
 import { claimStreams, type StreamClaim } from "./transport/stream-claims.js";
 import { WriteWatchdog } from "./transport/write-watchdog.js";

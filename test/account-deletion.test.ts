@@ -1,24 +1,30 @@
 import { Code } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { AccountService } from "../src/gen/cyphr/account/v1/account_pb.js";
 import { UnavailableReason } from "../src/gen/cyphr/identity/v1/identity_pb.js";
 import { ChatRole } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { accountClient, deleteAccountRequest, newRecoveryKey, randomNonce, setRecoveryKeyRequest, totpCode } from "./helpers/account.js";
 import { clientFor, identityClient } from "./helpers/clients.js";
-import { WIRES } from "./helpers/wires.js";
-import { AccountService } from "../src/gen/cyphr/account/v1/account_pb.js";
 import { queryDatabase } from "./helpers/database.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
 import { linkDevice } from "./helpers/devices.js";
 import { codeName } from "./helpers/inbox.js";
-import { createGroupOf, fullHistory, participants, sendInChat, sendTo, type Participant } from "./helpers/messaging.js";
+import { createGroupOf, fullHistory, type Participant, participants, sendInChat, sendTo } from "./helpers/messaging.js";
 import { closeAllStreams, subscribe } from "./helpers/realtime.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { registerRequest, newDevice, type RegisteredUser } from "./helpers/users.js";
+import { newDevice, type RegisteredUser, registerRequest } from "./helpers/users.js";
+import { WIRES } from "./helpers/wires.js";
 
 /** DeleteAccount: what goes, what stays as tombstones, the quarantine, and a scan of every table. */
 
-const ROOMY = { DEVICE_LINK_BEGIN_BURST: "1000", DEVICE_LINK_BEGIN_PER_MINUTE: "1000", DEVICE_LINKS_PENDING_PER_SOURCE: "1000", PIN_ARGON2_MEMORY_KIB: "1024", PIN_ARGON2_TIME_COST: "1" };
+const ROOMY = {
+  DEVICE_LINK_BEGIN_BURST: "1000",
+  DEVICE_LINK_BEGIN_PER_MINUTE: "1000",
+  DEVICE_LINKS_PENDING_PER_SOURCE: "1000",
+  PIN_ARGON2_MEMORY_KIB: "1024",
+  PIN_ARGON2_TIME_COST: "1",
+};
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer({ env: ROOMY });
@@ -44,7 +50,11 @@ describe.each(WIRES)("DeleteAccount over $name", (wire) => {
     await expectRpcError(account.deleteAccount(deleteAccountRequest(alice, randomNonce())), Code.PermissionDenied, "deletion signature or nonce is not valid");
     const { nonce: bobs } = await accountClient(server.baseUrl, bob).createDeletionChallenge({});
     await expectRpcError(account.deleteAccount(deleteAccountRequest(alice, bobs)), Code.PermissionDenied, "deletion signature or nonce is not valid");
-    await expectRpcError(account.deleteAccount({ nonce: new Uint8Array(3), signature: new Uint8Array(64) }), Code.InvalidArgument, "nonce must be 32 bytes, got 3");
+    await expectRpcError(
+      account.deleteAccount({ nonce: new Uint8Array(3), signature: new Uint8Array(64) }),
+      Code.InvalidArgument,
+      "nonce must be 32 bytes, got 3",
+    );
     expect((await account.listSessions({})).sessions).toHaveLength(1);
     const { nonce: fresh } = await account.createDeletionChallenge({});
     await account.deleteAccount(deleteAccountRequest(alice, fresh));
@@ -53,7 +63,6 @@ describe.each(WIRES)("DeleteAccount over $name", (wire) => {
 });
 
 describe("DeleteAccount", () => {
-
   it("leaves no row naming the account in any table, keeps its messages in others' histories as tombstones, hands groups over and ends its streams", async () => {
     const [alice, bob, carol] = await participants(server.baseUrl, 3);
     const phone = await linkDevice(server.baseUrl, alice);
@@ -91,7 +100,11 @@ describe("DeleteAccount", () => {
 
     // No column of any table holds the account's id, Cyphr ID or any of its keys.
     const needles = [alice.userId, alice.cyphrId].map((t) => new TextEncoder().encode(t));
-    needles.push(...[alice.device.identityPublicKey, alice.device.mlKemPublicKey, alice.device.deviceSigningKey, phone.device.deviceSigningKey].map((k) => new Uint8Array(k)));
+    needles.push(
+      ...[alice.device.identityPublicKey, alice.device.mlKemPublicKey, alice.device.deviceSigningKey, phone.device.deviceSigningKey].map(
+        (k) => new Uint8Array(k),
+      ),
+    );
     expect(await findAllEverywhere(server.databaseUrl, needles)).toEqual([]);
 
     // Bob still has the direct chat: Alice's message is a tombstone without ciphertext under an id that names nobody.
@@ -120,7 +133,11 @@ describe("DeleteAccount", () => {
     const identity = identityClient("connect", server.baseUrl);
     const availability = await identity.checkAvailability({ cyphrId: alice.cyphrId });
     expect(availability).toMatchObject({ available: false, reason: UnavailableReason.QUARANTINED });
-    await expectRpcError(identity.register(registerRequest(newDevice(), alice.cyphrId)), Code.AlreadyExists, "belonged to a deleted account; it can be registered from");
+    await expectRpcError(
+      identity.register(registerRequest(newDevice(), alice.cyphrId)),
+      Code.AlreadyExists,
+      "belonged to a deleted account; it can be registered from",
+    );
     // Once the quarantine has passed, the id is free again.
     await queryDatabase(server.databaseUrl, "UPDATE quarantined_cyphr_ids SET until = now() - interval '1 second'");
     expect((await identity.checkAvailability({ cyphrId: alice.cyphrId })).available).toBe(true);

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accountClient, newRecoveryKey, setRecoveryKeyRequest } from "./helpers/account.js";
-import { queryDatabase } from "./helpers/database.js";
-import { createGroupOf, participants, sendTo, type Participant } from "./helpers/messaging.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
 import { PROTOCOLS } from "./helpers/clients.js";
+import { queryDatabase } from "./helpers/database.js";
+import { createGroupOf, type Participant, participants, sendTo } from "./helpers/messaging.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
 import type { RegisteredUser } from "./helpers/users.js";
 
 /** ExportAccountData: a JSON document of everything stored about the caller, and nothing about anyone else. */
@@ -43,7 +43,11 @@ describe("ExportAccountData", () => {
 
     const { doc } = await exportOf(alice, protocol);
     expect(doc.format).toBe("cyphr-account-export-v1");
-    expect(doc.identities).toMatchObject({ id: alice.userId, cyphr_id: alice.cyphrId, identity_public_key: Buffer.from(alice.device.identityPublicKey).toString("base64") });
+    expect(doc.identities).toMatchObject({
+      id: alice.userId,
+      cyphr_id: alice.cyphrId,
+      identity_public_key: Buffer.from(alice.device.identityPublicKey).toString("base64"),
+    });
     expect((doc.devices as { device_id: number }[]).map((d) => d.device_id)).toEqual([1]);
     expect((doc.sessions as { id: string }[]).map((s) => s.id)).toEqual([alice.sessionId]);
     expect(doc.account_pins).toHaveProperty("set_at");

@@ -1,14 +1,14 @@
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AccountService } from "../src/gen/cyphr/account/v1/account_pb.js";
 import { accountClient } from "./helpers/account.js";
+import { clientFor } from "./helpers/clients.js";
 import { queryDatabase } from "./helpers/database.js";
 import { participants } from "./helpers/messaging.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import type { RegisteredUser } from "./helpers/users.js";
 import { WIRES } from "./helpers/wires.js";
-import { clientFor } from "./helpers/clients.js";
-import { AccountService } from "../src/gen/cyphr/account/v1/account_pb.js";
 
 /** SetPin / RemovePin, argon2id storage, and the attempt limits (5 free failures, then 30 s doubling). */
 
@@ -105,7 +105,11 @@ describe("PIN attempt limits", () => {
 describe("PIN attempts in parallel", () => {
   it("ten wrong PINs sent at once are all counted: each attempt sees the ones before it, so at most five are checked before the lock", async () => {
     // Costly hashes, so that the ten checks overlap in time if nothing serialises them.
-    const slow = await startTestServer({ databaseUrl: server.databaseUrl, dataDir: server.dataDir, env: { PIN_ARGON2_MEMORY_KIB: "32768", PIN_ARGON2_TIME_COST: "3" } });
+    const slow = await startTestServer({
+      databaseUrl: server.databaseUrl,
+      dataDir: server.dataDir,
+      env: { PIN_ARGON2_MEMORY_KIB: "32768", PIN_ARGON2_TIME_COST: "3" },
+    });
     try {
       await tenAtOnce(slow);
     } finally {

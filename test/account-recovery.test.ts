@@ -1,20 +1,19 @@
-import { Code } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AccountService } from "../src/gen/cyphr/account/v1/account_pb.js";
+import { MessagingService } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { accountClient, newRecoveryKey, randomNonce, recoverRequest, setRecoveryKeyRequest } from "./helpers/account.js";
 import { clientFor, identityClient } from "./helpers/clients.js";
 import { queryDatabase } from "./helpers/database.js";
 import { devicesClient, linkDevice } from "./helpers/devices.js";
 import { codeName } from "./helpers/inbox.js";
-import { fullHistory, participants, sendTo, type Participant } from "./helpers/messaging.js";
+import { fullHistory, type Participant, participants, sendTo } from "./helpers/messaging.js";
 import { closeAllStreams, grpcJsConnect, subscribe } from "./helpers/realtime.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { loginRequest, type RegisteredUser } from "./helpers/users.js";
 import { WIRES } from "./helpers/wires.js";
-import { MessagingService } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 
 /** SetRecoveryKey, CreateRecoveryChallenge and RecoverAccount, end to end. */
 
@@ -51,8 +50,16 @@ describe.each(WIRES)("SetRecoveryKey over $name", (wire) => {
     const account = clientFor(AccountService, wire.protocol, a.baseUrl, { token: alice.accessToken, httpVersion: wire.httpVersion });
     const first = newRecoveryKey();
     const second = newRecoveryKey();
-    await expectRpcError(account.setRecoveryKey({ recoveryPublicKey: new Uint8Array(31), signature: new Uint8Array(64) }), Code.InvalidArgument, "recovery_public_key must be 32 bytes, got 31");
-    await expectRpcError(account.setRecoveryKey({ recoveryPublicKey: first.publicKey, signature: new Uint8Array(63) }), Code.InvalidArgument, "signature must be 64 bytes, got 63");
+    await expectRpcError(
+      account.setRecoveryKey({ recoveryPublicKey: new Uint8Array(31), signature: new Uint8Array(64) }),
+      Code.InvalidArgument,
+      "recovery_public_key must be 32 bytes, got 31",
+    );
+    await expectRpcError(
+      account.setRecoveryKey({ recoveryPublicKey: first.publicKey, signature: new Uint8Array(63) }),
+      Code.InvalidArgument,
+      "signature must be 64 bytes, got 63",
+    );
     const forged = setRecoveryKeyRequest({ ...alice, device: { ...alice.device, identitySecretKey: second.secretKey } }, first.publicKey);
     await expectRpcError(account.setRecoveryKey(forged), Code.PermissionDenied, "signature does not verify with the identity key");
     await account.setRecoveryKey(setRecoveryKeyRequest(alice, first.publicKey));
@@ -68,7 +75,7 @@ describe.each(WIRES)("SetRecoveryKey over $name", (wire) => {
     const other = newRecoveryKey();
     const wrongSignature = await prepareRecovery(alice.cyphrId, other.secretKey);
     await expectRpcError(account.recoverAccount(wrongSignature.request), Code.Unauthenticated, FAILED);
-    const unknown = await prepareRecovery("nobody_" + alice.cyphrId.slice(-10), key.secretKey);
+    const unknown = await prepareRecovery(`nobody_${alice.cyphrId.slice(-10)}`, key.secretKey);
     await expectRpcError(account.recoverAccount(unknown.request), Code.Unauthenticated, FAILED);
     const foreignNonce = recoverRequest(alice.cyphrId, key.secretKey, { nonce: randomNonce(), deviceId: 2 });
     await expectRpcError(account.recoverAccount(foreignNonce.request), Code.Unauthenticated, FAILED);
@@ -112,7 +119,11 @@ describe("RecoverAccount", () => {
       await expectRpcError(identityClient("connect", a.baseUrl).refreshSession({ refreshToken: old.refreshToken }), Code.Unauthenticated, "");
     }
     const { nonce } = await identityClient("connect", a.baseUrl).createChallenge({ cyphrId: alice.cyphrId });
-    await expectRpcError(identityClient("connect", a.baseUrl).login(loginRequest(alice.device, alice.cyphrId, nonce)), Code.Unauthenticated, "invalid login credentials");
+    await expectRpcError(
+      identityClient("connect", a.baseUrl).login(loginRequest(alice.device, alice.cyphrId, nonce)),
+      Code.Unauthenticated,
+      "invalid login credentials",
+    );
 
     // The peer sees identity_changed live; someone who shares no chat does not.
     const { value } = await bobLive.take("identityChanged");
@@ -150,7 +161,9 @@ describe("RecoverAccount", () => {
     const account = accountClient(a.baseUrl);
     await expectRpcError(account.recoverAccount((await prepareRecovery(alice.cyphrId, key.secretKey)).request), Code.Unauthenticated, FAILED);
     await expectRpcError(account.recoverAccount((await prepareRecovery(alice.cyphrId, key.secretKey, "0000")).request), Code.Unauthenticated, FAILED);
-    const [row] = await queryDatabase<{ failures: number }>(a.databaseUrl, "SELECT failures FROM account_attempts WHERE user_id = $1 AND factor = 'pin'", [alice.userId]);
+    const [row] = await queryDatabase<{ failures: number }>(a.databaseUrl, "SELECT failures FROM account_attempts WHERE user_id = $1 AND factor = 'pin'", [
+      alice.userId,
+    ]);
     expect(row!.failures).toBe(1);
     const recovered = await account.recoverAccount((await prepareRecovery(alice.cyphrId, key.secretKey, "8642")).request);
     expect(recovered.userId).toBe(alice.userId);
@@ -164,16 +177,28 @@ describe("RecoverAccount", () => {
     for (let i = 0; i < 5; i++) {
       await expectRpcError(account.recoverAccount((await prepareRecovery(alice.cyphrId, key.secretKey, `000${i}`)).request), Code.Unauthenticated, FAILED);
     }
-    await expectRpcError(account.recoverAccount((await prepareRecovery(alice.cyphrId, key.secretKey, "8642")).request), Code.ResourceExhausted, "too many wrong PIN attempts");
+    await expectRpcError(
+      account.recoverAccount((await prepareRecovery(alice.cyphrId, key.secretKey, "8642")).request),
+      Code.ResourceExhausted,
+      "too many wrong PIN attempts",
+    );
     // Without the recovery key nobody learns about the lock.
-    await expectRpcError(account.recoverAccount((await prepareRecovery(alice.cyphrId, newRecoveryKey().secretKey, "8642")).request), Code.Unauthenticated, FAILED);
+    await expectRpcError(
+      account.recoverAccount((await prepareRecovery(alice.cyphrId, newRecoveryKey().secretKey, "8642")).request),
+      Code.Unauthenticated,
+      FAILED,
+    );
   });
 
   it("a PIN hashed with lower argon2 costs is re-hashed with the configured ones by a successful recovery", async () => {
     const [alice] = await participants(a.baseUrl, 1);
     const key = await withRecoveryKey(alice);
     await accountClient(a.baseUrl, alice).setPin({ pin: "8642" });
-    const stronger = await startTestServer({ databaseUrl: a.databaseUrl, dataDir: a.dataDir, env: { ...CHEAP, PIN_ARGON2_MEMORY_KIB: "2048", PIN_ARGON2_TIME_COST: "2" } });
+    const stronger = await startTestServer({
+      databaseUrl: a.databaseUrl,
+      dataDir: a.dataDir,
+      env: { ...CHEAP, PIN_ARGON2_MEMORY_KIB: "2048", PIN_ARGON2_TIME_COST: "2" },
+    });
     try {
       await accountClient(stronger.baseUrl).recoverAccount((await prepareRecovery(alice.cyphrId, key.secretKey, "8642", stronger)).request);
       const [row] = await queryDatabase<{ pin_hash: string }>(a.databaseUrl, "SELECT pin_hash FROM account_pins WHERE user_id = $1", [alice.userId]);
@@ -188,7 +213,11 @@ describe("RecoverAccount", () => {
     const account = accountClient(a.baseUrl);
     const { request } = await prepareRecovery(alice.cyphrId, newRecoveryKey().secretKey);
     await expectRpcError(account.recoverAccount({ ...request, nonce: new Uint8Array(5) }), Code.InvalidArgument, "nonce must be 32 bytes, got 5");
-    await expectRpcError(account.recoverAccount({ ...request, mlKemPublicKey: new Uint8Array(10) }), Code.InvalidArgument, "ml_kem_public_key must be 1568 bytes");
+    await expectRpcError(
+      account.recoverAccount({ ...request, mlKemPublicKey: new Uint8Array(10) }),
+      Code.InvalidArgument,
+      "ml_kem_public_key must be 1568 bytes",
+    );
     await expectRpcError(account.recoverAccount({ ...request, deviceSigningKey: new Uint8Array(32) }), Code.InvalidArgument, "device_signing_key");
     await expectRpcError(account.recoverAccount({ ...request, cyphrId: "NO" }), Code.InvalidArgument, "cyphr_id must match");
     await expectRpcError(account.recoverAccount(request), Code.Unauthenticated, FAILED);
@@ -202,8 +231,16 @@ describe("RecoverAccount", () => {
     try {
       await accountClient(one.baseUrl).createRecoveryChallenge({ cyphrId: "somebody" });
       // RecoverAccount spends the same per-source bucket, on the other instance.
-      await expectRpcError(accountClient(two.baseUrl).recoverAccount(recoverRequest("somebody", newRecoveryKey().secretKey, { nonce: randomNonce(), deviceId: 1 }).request), Code.Unauthenticated, FAILED);
-      const error = await expectRpcError(accountClient(one.baseUrl).createRecoveryChallenge({ cyphrId: "somebody_else" }), Code.ResourceExhausted, /^recovery rate limit exceeded; retry in \d+ ms$/);
+      await expectRpcError(
+        accountClient(two.baseUrl).recoverAccount(recoverRequest("somebody", newRecoveryKey().secretKey, { nonce: randomNonce(), deviceId: 1 }).request),
+        Code.Unauthenticated,
+        FAILED,
+      );
+      const error = await expectRpcError(
+        accountClient(one.baseUrl).createRecoveryChallenge({ cyphrId: "somebody_else" }),
+        Code.ResourceExhausted,
+        /^recovery rate limit exceeded; retry in \d+ ms$/,
+      );
       expect(Number(error.metadata.get("retry-after-ms"))).toBeGreaterThan(0);
     } finally {
       await two.close();
@@ -243,7 +280,11 @@ describe("RecoverAccount", () => {
       for (const cyphrId of [alice.cyphrId, "nobody_at_all"]) {
         for (const attemptOnce of tries(cyphrId)) await expectRpcError(attemptOnce(), Code.Unauthenticated, FAILED);
         // The fourth try is refused before it is looked at, even with the right key and PIN, on either instance.
-        const error = await expectRpcError(attempt(two, cyphrId, key.secretKey, "8642"), Code.ResourceExhausted, /^recovery_account rate limit exceeded; retry in \d+ ms$/);
+        const error = await expectRpcError(
+          attempt(two, cyphrId, key.secretKey, "8642"),
+          Code.ResourceExhausted,
+          /^recovery_account rate limit exceeded; retry in \d+ ms$/,
+        );
         expect(Number(error.metadata.get("retry-after-ms"))).toBeGreaterThan(0);
       }
     } finally {

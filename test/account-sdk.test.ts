@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Account, CyphrError, MemoryStore, newRecoveryPhrase, recoverAccount, type Store } from "../src/sdk/index.js";
-import { nodeTransport, type NodeProtocol } from "../src/sdk/node/transport.js";
+import { type NodeProtocol, nodeTransport } from "../src/sdk/node/transport.js";
 import { totpCode } from "./helpers/account.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { uniqueCyphrId } from "./helpers/users.js";
@@ -9,14 +9,19 @@ import { uniqueCyphrId } from "./helpers/users.js";
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ env: { PIN_ARGON2_MEMORY_KIB: "1024", PIN_ARGON2_TIME_COST: "1", RATE_LIMIT_RECOVERY: "100/100", RATE_LIMIT_RECOVERY_ACCOUNT: "100/100" } });
+  server = await startTestServer({
+    env: { PIN_ARGON2_MEMORY_KIB: "1024", PIN_ARGON2_TIME_COST: "1", RATE_LIMIT_RECOVERY: "100/100", RATE_LIMIT_RECOVERY_ACCOUNT: "100/100" },
+  });
 });
 afterAll(() => server.close());
 
 const options = (store: Store = new MemoryStore(), protocol: NodeProtocol = "connect") => ({ transport: nodeTransport(server.baseUrl, protocol), store });
 
 async function caught(promise: Promise<unknown>): Promise<CyphrError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(CyphrError);
   return error as CyphrError;
 }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
-import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import protobuf from "protobufjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -121,7 +121,11 @@ describe.each(WIRES)("Login's TOTP failures carry a google.rpc.ErrorInfo over $n
     await at(later, async () => {
       const required = await expectRpcError(login(alice, "", wire.protocol, wire.httpVersion), Code.Unauthenticated, "a TOTP code is required");
       expect(reasons(required)).toEqual(["cyphr.im/TOTP_REQUIRED"]);
-      const wrong = await expectRpcError(login(alice, wrongCode(totpCode(secret, later)), wire.protocol, wire.httpVersion), Code.Unauthenticated, "invalid TOTP code");
+      const wrong = await expectRpcError(
+        login(alice, wrongCode(totpCode(secret, later)), wire.protocol, wire.httpVersion),
+        Code.Unauthenticated,
+        "invalid TOTP code",
+      );
       expect(reasons(wrong)).toEqual(["cyphr.im/TOTP_INVALID"]);
       await login(alice, totpCode(secret, later), wire.protocol, wire.httpVersion);
       const reused = await expectRpcError(login(alice, totpCode(secret, later), wire.protocol, wire.httpVersion), Code.Unauthenticated, "invalid TOTP code");
@@ -144,7 +148,12 @@ describe("the ErrorInfo as an independent gRPC client decodes it", () => {
       const { nonce } = await unary<{ nonce: Buffer }>(client, "CreateChallenge", { cyphr_id: alice.cyphrId });
       const signed = loginRequest(alice.device, alice.cyphrId, nonce);
       const request = { cyphr_id: alice.cyphrId, device_id: signed.deviceId, nonce, signature: Buffer.from(signed.signature), totp_code: "" };
-      const error = await at(later, () => unary(client, "Login", request).then(() => undefined, (e: grpc.ServiceError) => e));
+      const error = await at(later, () =>
+        unary(client, "Login", request).then(
+          () => undefined,
+          (e: grpc.ServiceError) => e,
+        ),
+      );
       expect(error?.code).toBe(grpc.status.UNAUTHENTICATED);
       const [bin] = error!.metadata.get("grpc-status-details-bin");
       expect(decodeStatus(bin as Buffer)).toEqual({

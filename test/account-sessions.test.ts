@@ -1,7 +1,8 @@
 import { Code } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { AccountService } from "../src/gen/cyphr/account/v1/account_pb.js";
 import { accountClient } from "./helpers/account.js";
-import { identityClient } from "./helpers/clients.js";
+import { clientFor, identityClient } from "./helpers/clients.js";
 import { codeName } from "./helpers/inbox.js";
 import { participants } from "./helpers/messaging.js";
 import { closeAllStreams, grpcJsConnect, subscribe } from "./helpers/realtime.js";
@@ -9,8 +10,6 @@ import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { loginUser } from "./helpers/users.js";
 import { WIRES } from "./helpers/wires.js";
-import { clientFor } from "./helpers/clients.js";
-import { AccountService } from "../src/gen/cyphr/account/v1/account_pb.js";
 
 /** ListSessions, RevokeSession and RevokeOtherSessions. */
 
@@ -26,7 +25,7 @@ afterAll(async () => {
   await a?.close();
 });
 
-const today = () => new Date(new Date().toISOString().slice(0, 10) + "T00:00:00Z");
+const today = () => new Date(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`);
 
 describe.each(WIRES)("sessions over $name", (wire) => {
   it("ListSessions shows every active session of the account with its device, start and the day of last use, marking the caller's", async () => {

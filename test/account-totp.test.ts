@@ -6,7 +6,7 @@ import { AccountService } from "../src/gen/cyphr/account/v1/account_pb.js";
 import { accountClient, totpCode, wrongCode } from "./helpers/account.js";
 import { clientFor, identityClient } from "./helpers/clients.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
-import { startLoggedServer, type LoggedServer } from "./helpers/logged-server.js";
+import { type LoggedServer, startLoggedServer } from "./helpers/logged-server.js";
 import { participants } from "./helpers/messaging.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { loginRequest, type RegisteredUser } from "./helpers/users.js";
@@ -57,7 +57,11 @@ describe.each(WIRES)("TOTP enrolment over $name", (wire) => {
 
     await expectRpcError(account.confirmTotp({ code: "12345" }), Code.InvalidArgument, "code must be 6 digits");
     const now = Date.now();
-    await expectRpcError(at(now, () => account.confirmTotp({ code: wrongCode(totpCode(secret, now)) })), Code.PermissionDenied, "invalid TOTP code");
+    await expectRpcError(
+      at(now, () => account.confirmTotp({ code: wrongCode(totpCode(secret, now)) })),
+      Code.PermissionDenied,
+      "invalid TOTP code",
+    );
     await at(now, () => account.confirmTotp({ code: totpCode(secret, now) }));
     await expectRpcError(account.enableTotp({}), Code.FailedPrecondition, "TOTP is already enabled");
     await expectRpcError(account.confirmTotp({ code: "000000" }), Code.FailedPrecondition, "no TOTP enrolment is pending");
@@ -92,7 +96,11 @@ describe("Login with TOTP", () => {
       await expectRpcError(login(alice, totpCode(secret, t1 - 30_000)), Code.Unauthenticated, "invalid TOTP code");
     });
     // The confirmation's own code cannot log in either.
-    await expectRpcError(at(t0, () => login(alice, totpCode(secret, t0))), Code.Unauthenticated, "invalid TOTP code");
+    await expectRpcError(
+      at(t0, () => login(alice, totpCode(secret, t0))),
+      Code.Unauthenticated,
+      "invalid TOTP code",
+    );
   });
 
   it("wrong codes are limited like the PIN: the fifth locks TOTP for 30 s, then a valid code works", async () => {
@@ -114,7 +122,11 @@ describe("Login with TOTP", () => {
     await expectRpcError(account.disableTotp({ code: "123456" }), Code.FailedPrecondition, "TOTP is not enabled");
     const t0 = Date.UTC(2031, 5, 4, 12, 0, 0);
     const secret = await enrol(alice, t0);
-    await expectRpcError(at(t0, () => account.disableTotp({ code: totpCode(secret, t0) })), Code.PermissionDenied, "invalid TOTP code");
+    await expectRpcError(
+      at(t0, () => account.disableTotp({ code: totpCode(secret, t0) })),
+      Code.PermissionDenied,
+      "invalid TOTP code",
+    );
     const t1 = t0 + 30_000;
     await at(t1, () => account.disableTotp({ code: totpCode(secret, t1) }));
     await login(alice);

@@ -8,7 +8,7 @@ import { clientFor, identityClient } from "./helpers/clients.js";
 import { findEverywhere } from "./helpers/db-scan.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { registerUser, type RegisteredUser } from "./helpers/users.js";
+import { type RegisteredUser, registerUser } from "./helpers/users.js";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -51,7 +51,12 @@ describe("avatars are attachments", () => {
     const avatar = await uploadBytes(files(alice), bytes, { expiresInSeconds: 1 });
     await setAvatar(alice, avatar);
     // Wait until its one-second lifetime has passed on the database's clock, then purge as if a year had gone too.
-    await expect.poll(() => server.app.pool.oneFirst(sql.unsafe`SELECT expires_at < now() FROM attachments WHERE attachment_id = ${avatar}`), { timeout: 10_000, interval: 100 }).toBe(true);
+    await expect
+      .poll(() => server.app.pool.oneFirst(sql.unsafe`SELECT expires_at < now() FROM attachments WHERE attachment_id = ${avatar}`), {
+        timeout: 10_000,
+        interval: 100,
+      })
+      .toBe(true);
     await purge(new Date(Date.now() + 400 * 86_400_000));
     const kept = await files(bob).readAttachment({ attachmentId: avatar, offset: 0n, length: 2000 });
     expect(Buffer.from(kept.data).equals(Buffer.from(bytes))).toBe(true);

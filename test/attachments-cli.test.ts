@@ -49,7 +49,10 @@ describe("the cyphr CLI sends and receives files", () => {
 
     // The file is there now: get refuses to replace it, and saves elsewhere with -o (JSON for scripts).
     const again = await bob.run(["get", "alice_files", seq]);
-    expect({ code: again.code, stderr: again.stderr.trim() }).toEqual({ code: 2, stderr: `cyphr: report.pdf exists: pass --force to replace it, or -o to save elsewhere.` });
+    expect({ code: again.code, stderr: again.stderr.trim() }).toEqual({
+      code: 2,
+      stderr: `cyphr: report.pdf exists: pass --force to replace it, or -o to save elsewhere.`,
+    });
     const copy = path.join(home.folder, "copy.pdf");
     const json = await bob.json<{ path: string; name: string; size: number }>(["get", "alice_files", seq, "-o", copy]);
     expect(json).toMatchObject({ path: copy, name: "report.pdf", size: file.length });
@@ -72,7 +75,10 @@ describe("the cyphr CLI sends and receives files", () => {
     const history = await bob.json<{ messages: { seq: string; text?: string }[] }>(["history", "alice_files"]);
     const text = history.messages.find((m) => m.text === "just text")!;
     const refused = await bob.run(["get", "alice_files", text.seq]);
-    expect({ code: refused.code, stderr: refused.stderr.trim() }).toEqual({ code: 1, stderr: `cyphr: Message ${text.seq} in alice_files carries no file this device can read.` });
+    expect({ code: refused.code, stderr: refused.stderr.trim() }).toEqual({
+      code: 1,
+      stderr: `cyphr: Message ${text.seq} in alice_files carries no file this device can read.`,
+    });
     const missing = await alice.run(["send-file", "bob_files", path.join(home.folder, "nope.bin")]);
     expect({ code: missing.code, stderr: missing.stderr.trim() }).toEqual({ code: 2, stderr: `cyphr: No file at ${path.join(home.folder, "nope.bin")}.` });
   }, 120_000);

@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../src/config.js";
+import { type ConfigError, loadConfig } from "../src/config.js";
 import { AttachmentsService } from "../src/gen/cyphr/attachments/v1/attachments_pb.js";
-import { sha256, startLocalS3, uploadBytes, type LocalS3 } from "./helpers/attachments.js";
+import { type LocalS3, sha256, startLocalS3, uploadBytes } from "./helpers/attachments.js";
 import { clientFor, identityClient } from "./helpers/clients.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -41,8 +41,18 @@ describe("attachment settings", () => {
       "ATTACHMENTS_S3_ENDPOINT must be an http:// or https:// URL",
     ]);
     const s3 = loadConfig({ ATTACHMENTS_STORE: "s3", ATTACHMENTS_S3_BUCKET: "files", ATTACHMENTS_S3_ENDPOINT: "http://127.0.0.1:9000" });
-    expect(s3.attachmentsS3).toEqual({ endpoint: "http://127.0.0.1:9000", region: "us-east-1", bucket: "files", prefix: "attachments/", forcePathStyle: true, credentials: undefined, createBucket: false });
-    expect(problems({ ATTACHMENTS_S3_BUCKET: "b", ATTACHMENTS_S3_CREATE_BUCKET: "yes" })).toEqual(['ATTACHMENTS_S3_CREATE_BUCKET must be one of true, false, got "yes"']);
+    expect(s3.attachmentsS3).toEqual({
+      endpoint: "http://127.0.0.1:9000",
+      region: "us-east-1",
+      bucket: "files",
+      prefix: "attachments/",
+      forcePathStyle: true,
+      credentials: undefined,
+      createBucket: false,
+    });
+    expect(problems({ ATTACHMENTS_S3_BUCKET: "b", ATTACHMENTS_S3_CREATE_BUCKET: "yes" })).toEqual([
+      'ATTACHMENTS_S3_CREATE_BUCKET must be one of true, false, got "yes"',
+    ]);
   });
 });
 
@@ -101,7 +111,11 @@ describe("attachment reads at once", () => {
     // A stream that has taken its first message and then waits holds the one slot.
     const reading = files.getAttachment({ attachmentId })[Symbol.asyncIterator]();
     expect((await reading.next()).value.info.attachmentId).toBe(attachmentId);
-    const refused = await expectRpcError(files.readAttachment({ attachmentId, offset: 0n, length: 10 }), Code.ResourceExhausted, "serving 1 attachment reads already");
+    const refused = await expectRpcError(
+      files.readAttachment({ attachmentId, offset: 0n, length: 10 }),
+      Code.ResourceExhausted,
+      "serving 1 attachment reads already",
+    );
     expect(refused.metadata.get("retry-after")).toBe("1");
     while (!(await reading.next()).done);
     // The slot is released when the handler ends, just after the client saw the stream's end.
@@ -110,6 +124,10 @@ describe("attachment reads at once", () => {
     await expectRpcError(files.readAttachment({ attachmentId, offset: 0n, length: 2 * 1024 * 1024 }), Code.InvalidArgument, "length must be 1 to 1048576");
     await expectRpcError(files.readAttachment({ attachmentId, offset: 10_000_000n, length: 1 }), Code.InvalidArgument, "beyond the attachment's end");
     await expectRpcError(files.readAttachment({ attachmentId: "not-an-id", offset: 0n, length: 1 }), Code.InvalidArgument, "attachment_id must be a UUID");
-    await expectRpcError(files.createUpload({ size: 10n, sha256: sha256(new Uint8Array(1)), chunkSize: 65_536, expiresInSeconds: 31 * 86_400 }), Code.InvalidArgument, "expires_in_seconds must be 0");
+    await expectRpcError(
+      files.createUpload({ size: 10n, sha256: sha256(new Uint8Array(1)), chunkSize: 65_536, expiresInSeconds: 31 * 86_400 }),
+      Code.InvalidArgument,
+      "expires_in_seconds must be 0",
+    );
   });
 });

@@ -8,16 +8,16 @@ import { concatBytes } from "@noble/hashes/utils.js";
 import { sql } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { Attachments, type AttachmentRef, type PendingUpload, type Progress } from "../src/sdk/index.js";
-import { MlsDevice } from "../src/sdk/mls/mls-device.js";
-import { fileSource, saveToFile } from "../src/sdk/attachments/node.js";
-import { MemoryStore } from "../src/sdk/store.js";
 import { MessagingService } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
+import { fileSource, saveToFile } from "../src/sdk/attachments/node.js";
+import { type AttachmentRef, Attachments, type PendingUpload, type Progress } from "../src/sdk/index.js";
+import { MlsDevice } from "../src/sdk/mls/mls-device.js";
+import { MemoryStore } from "../src/sdk/store.js";
 import { startCuttingProxy } from "./helpers/attachments.js";
 import { clientFor, identityClient } from "./helpers/clients.js";
 import { findEverywhere } from "./helpers/db-scan.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { registerUser, type RegisteredUser } from "./helpers/users.js";
+import { type RegisteredUser, registerUser } from "./helpers/users.js";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -31,9 +31,15 @@ const MiB = 1024 * 1024;
 function device(user: RegisteredUser, options: { baseUrl?: string; interceptors?: Interceptor[]; protocol?: "grpc" | "connect" } = {}) {
   const baseUrl = options.baseUrl ?? server.baseUrl;
   const interceptors = options.interceptors ?? [];
-  const transport = options.protocol === "grpc" ? createGrpcTransport({ baseUrl, interceptors }) : createConnectTransport({ baseUrl, httpVersion: "2", interceptors });
+  const transport =
+    options.protocol === "grpc" ? createGrpcTransport({ baseUrl, interceptors }) : createConnectTransport({ baseUrl, httpVersion: "2", interceptors });
   const tokens = { accessToken: async () => user.accessToken };
-  const mls = new MlsDevice(transport, tokens, { cyphrId: user.cyphrId, deviceId: user.device.deviceId, signingSecretKey: user.device.deviceSecretKey }, new MemoryStore());
+  const mls = new MlsDevice(
+    transport,
+    tokens,
+    { cyphrId: user.cyphrId, deviceId: user.device.deviceId, signingSecretKey: user.device.deviceSecretKey },
+    new MemoryStore(),
+  );
   return { mls, files: new Attachments(transport, tokens, mls) };
 }
 
@@ -107,7 +113,9 @@ describe("files through the SDK", () => {
     const file = new Uint8Array(randomBytes(100_000));
     const sent = await a.files.sendFile(chatId, new Blob([file]), { chunkSize: 64 * 1024, expiresInSeconds: timer });
     const millis = (column: string) => sql.fragment`(extract(epoch FROM ${sql.identifier(column.split("."))}) * 1000)::float8`;
-    const row = await server.app.pool.one(sql.type(z.object({ upload_id: z.string(), completed_at: z.number(), expires_at: z.number(), message_expires_at: z.number() }))`
+    const row = await server.app.pool.one(sql.type(
+      z.object({ upload_id: z.string(), completed_at: z.number(), expires_at: z.number(), message_expires_at: z.number() }),
+    )`
       SELECT a.upload_id, ${millis("a.completed_at")} AS completed_at, ${millis("a.expires_at")} AS expires_at, ${millis("m.expires_at")} AS message_expires_at
       FROM attachments a, messages m WHERE a.attachment_id = ${sent.reference.attachmentId} AND m.id = ${sent.messageId}`);
     expect(row.expires_at - row.completed_at).toBe(timer * 1000);
@@ -189,6 +197,9 @@ describe("files through the SDK", () => {
     expect(Buffer.from(concatBytes(...delivered)).equals(Buffer.from(file.subarray(0, 64 * 1024 - 16)))).toBe(true);
 
     const other: AttachmentRef = { ...ref, sha256: new Uint8Array(32) };
-    await expect(readAll(device(bob).files.download(other))).rejects.toMatchObject({ code: "data_loss", message: expect.stringContaining("another attachment") });
+    await expect(readAll(device(bob).files.download(other))).rejects.toMatchObject({
+      code: "data_loss",
+      message: expect.stringContaining("another attachment"),
+    });
   });
 });

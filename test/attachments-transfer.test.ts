@@ -1,16 +1,16 @@
 import { randomBytes } from "node:crypto";
-import { Code, type Client } from "@connectrpc/connect";
+import { type Client, Code } from "@connectrpc/connect";
 import { concatBytes } from "@noble/hashes/utils.js";
 import { sql } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AttachmentsService } from "../src/gen/cyphr/attachments/v1/attachments_pb.js";
 import { ciphertextSize, SegmentOpener, sealSegment, segmentCount, segmentRange } from "../src/sdk/attachments/format.js";
-import { sha256, startCuttingProxy, startLocalS3, uploadBytes, type LocalS3 } from "./helpers/attachments.js";
+import { type LocalS3, sha256, startCuttingProxy, startLocalS3, uploadBytes } from "./helpers/attachments.js";
 import { clientFor, identityClient } from "./helpers/clients.js";
 import { findEverywhere } from "./helpers/db-scan.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { registerUser, type RegisteredUser } from "./helpers/users.js";
+import { type RegisteredUser, registerUser } from "./helpers/users.js";
 
 const MiB = 1024 * 1024;
 const CHUNK = 256 * 1024;
@@ -42,12 +42,15 @@ function seal(file: Uint8Array, key: Uint8Array): Uint8Array {
 
 describe.each(["postgres", "s3"])("attachments on the %s BlobStore", (store) => {
   const server = () => servers[store]!;
-  const as = (user: RegisteredUser | undefined): Client<typeof AttachmentsService> => clientFor(AttachmentsService, "connect", server().baseUrl, { token: user?.accessToken });
+  const as = (user: RegisteredUser | undefined): Client<typeof AttachmentsService> =>
+    clientFor(AttachmentsService, "connect", server().baseUrl, { token: user?.accessToken });
   const newUser = () => registerUser(identityClient("connect", server().baseUrl));
   /** The bytes of `attachmentId` are gone from wherever this store keeps them. */
   const stored = (uploadId: string) => server().app.attachments.store.hasBlob(uploadId);
-  const chunkRecords = (uploadId: string) => server().app.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM attachment_chunks WHERE upload_id = ${uploadId}`) as Promise<number>;
-  const uploadIdOf = (attachmentId: string) => server().app.pool.oneFirst(sql.unsafe`SELECT upload_id FROM attachments WHERE attachment_id = ${attachmentId}`) as Promise<string>;
+  const chunkRecords = (uploadId: string) =>
+    server().app.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM attachment_chunks WHERE upload_id = ${uploadId}`) as Promise<number>;
+  const uploadIdOf = (attachmentId: string) =>
+    server().app.pool.oneFirst(sql.unsafe`SELECT upload_id FROM attachments WHERE attachment_id = ${attachmentId}`) as Promise<string>;
   /** Where this store keeps the bytes: none of them left once purged. */
   const expectPurged = async (uploadId: string, sample: Uint8Array) => {
     expect(await stored(uploadId)).toBe(false);
@@ -92,7 +95,11 @@ describe.each(["postgres", "s3"])("attachments on the %s BlobStore", (store) => 
       const covered = status.received.some((r) => BigInt(i * CHUNK) >= r.offset && BigInt(i * CHUNK) < r.offset + r.length);
       if (!covered) await again.putChunk(chunk(i));
     }
-    await expectRpcError(again.putChunk({ uploadId, offset: 1n, data: new Uint8Array(CHUNK) }), Code.InvalidArgument, "offset must be a multiple of chunk_size");
+    await expectRpcError(
+      again.putChunk({ uploadId, offset: 1n, data: new Uint8Array(CHUNK) }),
+      Code.InvalidArgument,
+      "offset must be a multiple of chunk_size",
+    );
     const { attachment } = await again.completeUpload({ uploadId });
     expect(attachment).toMatchObject({ size: BigInt(ciphertext.length), chunkSize: CHUNK, sha256: sha256(ciphertext) });
     expect(attachment!.attachmentId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
@@ -148,7 +155,11 @@ describe.each(["postgres", "s3"])("attachments on the %s BlobStore", (store) => 
     other[7]! ^= 1;
     await expectRpcError(alice.putChunk({ uploadId, offset: 0n, data: other }), Code.FailedPrecondition, "a different chunk is stored at this offset");
     await expectRpcError(alice.completeUpload({ uploadId }), Code.FailedPrecondition, "bytes 65536 to 69999 have not arrived");
-    await expectRpcError(alice.putChunk({ uploadId, offset: 65_536n, data: bytes.subarray(65_536, 65_600) }), Code.InvalidArgument, "must be 4464 bytes, got 64");
+    await expectRpcError(
+      alice.putChunk({ uploadId, offset: 65_536n, data: bytes.subarray(65_536, 65_600) }),
+      Code.InvalidArgument,
+      "must be 4464 bytes, got 64",
+    );
     await alice.putChunk({ uploadId, offset: 65_536n, data: bytes.subarray(65_536) });
     expect(await chunkRecords(uploadId)).toBe(2);
     const { attachment } = await alice.completeUpload({ uploadId });
@@ -162,7 +173,11 @@ describe.each(["postgres", "s3"])("attachments on the %s BlobStore", (store) => 
     const user = await newUser();
     const alice = as(user);
     const digest = sha256(new Uint8Array(1));
-    await expectRpcError(alice.createUpload({ size: BigInt(8 * MiB + 1), sha256: digest, chunkSize: MiB }), Code.InvalidArgument, `size must be 1 to ${8 * MiB} bytes`);
+    await expectRpcError(
+      alice.createUpload({ size: BigInt(8 * MiB + 1), sha256: digest, chunkSize: MiB }),
+      Code.InvalidArgument,
+      `size must be 1 to ${8 * MiB} bytes`,
+    );
     await expectRpcError(alice.createUpload({ size: 10n, sha256: digest, chunkSize: 2 * MiB }), Code.InvalidArgument, "chunk_size must be 65536 to 1048576");
     await expectRpcError(alice.createUpload({ size: 10n, sha256: new Uint8Array(31), chunkSize: MiB }), Code.InvalidArgument, "sha256 must be 32 bytes");
     // Twelve MiB of quota; five concurrent 3 MiB uploads: exactly four fit.
@@ -170,7 +185,11 @@ describe.each(["postgres", "s3"])("attachments on the %s BlobStore", (store) => 
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(4);
     const refused = results.find((r) => r.status === "rejected");
     await expectRpcError(Promise.reject(refused!.reason), Code.ResourceExhausted, "attachment quota exceeded");
-    expect(await alice.getAttachmentUsage({})).toMatchObject({ usedBytes: BigInt(12 * MiB), quotaBytes: BigInt(12 * MiB), maxAttachmentBytes: BigInt(8 * MiB) });
+    expect(await alice.getAttachmentUsage({})).toMatchObject({
+      usedBytes: BigInt(12 * MiB),
+      quotaBytes: BigInt(12 * MiB),
+      maxAttachmentBytes: BigInt(8 * MiB),
+    });
     // Abandoning an upload frees its share at once.
     const first = results.find((r) => r.status === "fulfilled") as PromiseFulfilledResult<{ uploadId: string }>;
     await alice.deleteAttachment({ id: first.value.uploadId });
@@ -186,7 +205,16 @@ describe.each(["postgres", "s3"])("attachments on the %s BlobStore", (store) => 
     expect(info!.expiresAt!.seconds - info!.createdAt!.seconds).toBeLessThanOrEqual(2n);
     const uploadId = await uploadIdOf(attachmentId);
     // Reads follow the database's clock: the first one after the lifetime is NOT_FOUND.
-    await expect.poll(() => bob.readAttachment({ attachmentId, offset: 0n, length: 10 }).then(() => "readable", (e: unknown) => String(e)), { timeout: 10_000, interval: 100 }).toMatch("no such attachment");
+    await expect
+      .poll(
+        () =>
+          bob.readAttachment({ attachmentId, offset: 0n, length: 10 }).then(
+            () => "readable",
+            (e: unknown) => String(e),
+          ),
+        { timeout: 10_000, interval: 100 },
+      )
+      .toMatch("no such attachment");
     await expectRpcError(bob.readAttachment({ attachmentId, offset: 0n, length: 10 }), Code.NotFound, "no such attachment");
     await expectRpcError(
       (async () => {
@@ -242,7 +270,8 @@ describe.each(["postgres", "s3"])("attachments on the %s BlobStore", (store) => 
     if (store === "s3") expect((await s3.keys(`attachments/${uploadId}/`)).length).toBe(3);
     await expectRpcError(bob.deleteAttachment({ id: attachmentId }), Code.NotFound, "no such attachment or unfinished upload of yours");
     await bob.readAttachment({ attachmentId, offset: 0n, length: 10 });
-    if (store === "postgres") expect((await findEverywhere(server().databaseUrl, bytes.subarray(70_000, 70_032))).map((h) => h.table)).toEqual(["public.attachment_blob_parts"]);
+    if (store === "postgres")
+      expect((await findEverywhere(server().databaseUrl, bytes.subarray(70_000, 70_032))).map((h) => h.table)).toEqual(["public.attachment_blob_parts"]);
     await alice.deleteAttachment({ id: attachmentId });
     await expectRpcError(bob.readAttachment({ attachmentId, offset: 0n, length: 10 }), Code.NotFound, "no such attachment");
     await expectRpcError(alice.deleteAttachment({ id: attachmentId }), Code.NotFound, "no such attachment");

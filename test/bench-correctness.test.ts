@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FrameEvent } from "../src/bench/frame-codec.js";
 import { FrameStream } from "../src/bench/frame-stream.js";
 import { H2Connection } from "../src/bench/h2-client.js";
-import { findFailures, type BenchResults } from "../src/bench/report.js";
+import { type BenchResults, findFailures } from "../src/bench/report.js";
 import { connection } from "../src/bench/rpc.js";
 import { DeliveryTracker } from "../src/bench/tracker.js";
 import { registerUsers, runTag } from "../src/bench/users.js";
-import { PairTraffic, type PairSpec, type SendMode } from "../src/bench/worker-pairs.js";
+import { type PairSpec, PairTraffic, type SendMode } from "../src/bench/worker-pairs.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /** The benchmark's correctness check: lost or duplicated messages must fail the run. */
@@ -65,7 +65,12 @@ describe("the load generator's raw HTTP/2 client, against a real server", () => 
 
   const pairs = async (count: number): Promise<PairSpec[]> => {
     const users = await registerUsers(connection(server.baseUrl), `t${runTag()}`, count * 2, 4);
-    return Array.from({ length: count }, (_, i) => ({ sender: users[2 * i]!, recipient: users[2 * i + 1]!, senderUrl: server.baseUrl, recipientUrl: server.baseUrl }));
+    return Array.from({ length: count }, (_, i) => ({
+      sender: users[2 * i]!,
+      recipient: users[2 * i + 1]!,
+      senderUrl: server.baseUrl,
+      recipientUrl: server.baseUrl,
+    }));
   };
 
   for (const mode of ["frames", "unary"] as SendMode[]) {
@@ -88,9 +93,14 @@ describe("the load generator's raw HTTP/2 client, against a real server", () => 
     for (let i = 0; i < 5; i++) expect(await traffic.send(0)).toBe(true);
     await traffic.drain(10_000);
     const conn = new H2Connection(server.baseUrl);
-    const replay = new FrameStream(conn, pair!.recipient.accessToken, (f) => {
-      if (f.event === FrameEvent.messageNew) traffic.tracker.onReceived(f.clientMessageId);
-    }, 0n);
+    const replay = new FrameStream(
+      conn,
+      pair!.recipient.accessToken,
+      (f) => {
+        if (f.event === FrameEvent.messageNew) traffic.tracker.onReceived(f.clientMessageId);
+      },
+      0n,
+    );
     await replay.caughtUp;
     replay.close();
     conn.close();

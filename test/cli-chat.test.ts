@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI_BIN, CliHome, shellQuote, TmuxTerminal, type CliUser } from "./helpers/cli.js";
+import { CLI_BIN, CliHome, type CliUser, shellQuote, TmuxTerminal } from "./helpers/cli.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -87,6 +87,11 @@ describe.skipIf(!hasTmux)("cyphr chat: the interactive screen in a real terminal
       ["bob_t", typed[1]],
       ["alice_t", typed[2]],
     ]);
-    expect(await findAllEverywhere(server.databaseUrl, typed.map((t) => new TextEncoder().encode(t)))).toEqual([]);
+    expect(
+      await findAllEverywhere(
+        server.databaseUrl,
+        typed.map((t) => new TextEncoder().encode(t)),
+      ),
+    ).toEqual([]);
   }, 240_000);
 });

@@ -35,7 +35,12 @@ describe("cyphr send: a direct chat the other side left half started", () => {
       return next(req);
     };
     const transport = createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "2", interceptors: [killer] });
-    const mls = new MlsDevice(transport, { accessToken: async () => alice.accessToken }, { cyphrId: alice.cyphrId, deviceId: alice.device.deviceId, signingSecretKey: alice.device.deviceSecretKey }, new MemoryStore());
+    const mls = new MlsDevice(
+      transport,
+      { accessToken: async () => alice.accessToken },
+      { cyphrId: alice.cyphrId, deviceId: alice.device.deviceId, signingSecretKey: alice.device.deviceSecretKey },
+      new MemoryStore(),
+    );
     await mls.ensureKeyPackages(3);
     await expect(mls.startDirectChat("bob_ds")).rejects.toMatchObject({ code: "canceled" });
     cut = false;

@@ -1,6 +1,6 @@
 import net from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Command } from "commander";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildProgram } from "../src/cli/program.js";
 import { CliHome, type CliResult, type CliUser } from "./helpers/cli.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MemoryStore, newRecoveryPhrase, recoverAccount, type LiveEvent } from "../src/sdk/index.js";
+import { type LiveEvent, MemoryStore, newRecoveryPhrase, recoverAccount } from "../src/sdk/index.js";
 import { nodeTransport } from "../src/sdk/node/transport.js";
-import { CLI_BIN, CliHome, shellQuote, TmuxTerminal, type CliUser } from "./helpers/cli.js";
-import { registerLiveDevice, type LiveDevice } from "./helpers/sdk-live.js";
+import { CLI_BIN, CliHome, type CliUser, shellQuote, TmuxTerminal } from "./helpers/cli.js";
+import { type LiveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const hasTmux = TmuxTerminal.available();
@@ -38,7 +38,13 @@ describe.skipIf(!hasTmux)("cyphr chat and history: a peer's safety number change
     await bob.until((ev: LiveEvent[]) => ev.some((e) => e.kind === "message" && e.text === "hello before"));
 
     const command = `${shellQuote(process.execPath)} ${shellQuote(CLI_BIN)} --profile ${alice.profile} chat ${peer}`;
-    const term = await TmuxTerminal.start(socket, alice.profile, command, { cols: 120, rows: 24 }, { CYPHR_HOME: home.folder, CYPHR_PASSPHRASE: alice.passphrase, TERM: "xterm-256color" });
+    const term = await TmuxTerminal.start(
+      socket,
+      alice.profile,
+      command,
+      { cols: 120, rows: 24 },
+      { CYPHR_HOME: home.folder, CYPHR_PASSPHRASE: alice.passphrase, TERM: "xterm-256color" },
+    );
     await term.waitFor("live chat screen", (s) => /·\s+live\s+·/.test(s[0]!), 60_000);
 
     // Bob loses his device and recovers the account: a new identity key.
@@ -61,7 +67,10 @@ describe.skipIf(!hasTmux)("cyphr chat and history: a peer's safety number change
       expect.stringMatching(new RegExp(`^-- ${peer}'s safety number changed \\(they recovered their account\\); new: \\d{5}( \\d{5}){11}$`)),
       expect.stringMatching(/^\[\d+\] alice_idc: hello after$/),
     ]);
-    const json = await alice.json<{ safetyNumberChanges: { cyphrId: string; safetyNumber: string; afterSeq: string }[]; messages: { seq: string }[] }>(["history", peer]);
+    const json = await alice.json<{ safetyNumberChanges: { cyphrId: string; safetyNumber: string; afterSeq: string }[]; messages: { seq: string }[] }>([
+      "history",
+      peer,
+    ]);
     expect(json.safetyNumberChanges).toMatchObject([{ cyphrId: peer, afterSeq: json.messages[0]!.seq }]);
   }, 180_000);
 });

@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newRecoveryPhrase } from "../src/sdk/index.js";
 import { totpCode } from "./helpers/account.js";
-import { CLI_BIN, CliHome, shellQuote, TmuxTerminal, type CliUser } from "./helpers/cli.js";
+import { CLI_BIN, CliHome, type CliUser, shellQuote, TmuxTerminal } from "./helpers/cli.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**
@@ -61,7 +61,9 @@ describe("the cyphr CLI: recovery, PIN, two-factor login, sessions, export and d
     expect(wrong.code).toBe(4);
     expect(wrong.stderr).toMatch(/^cyphr: Recovery refused/);
     // Trying again with --server reuses the profile the failed try made.
-    const typo = await fresh.run(["recover", "rec_alice", "--server", server.baseUrl], { env: { CYPHR_RECOVERY_PHRASE: recoveryPhrase.replace(/^\S+/, "notaword") } });
+    const typo = await fresh.run(["recover", "rec_alice", "--server", server.baseUrl], {
+      env: { CYPHR_RECOVERY_PHRASE: recoveryPhrase.replace(/^\S+/, "notaword") },
+    });
     expect(typo.stderr).toMatch(/^cyphr: That is not a valid recovery phrase/);
     const elsewhere = await fresh.run(["recover", "rec_alice", "--server", "http://127.0.0.1:1"], { env: { CYPHR_RECOVERY_PHRASE: recoveryPhrase } });
     expect(elsewhere.code).toBe(2);
@@ -91,7 +93,14 @@ describe("the cyphr CLI: recovery, PIN, two-factor login, sessions, export and d
     expect(await phone.ok(["pin", "set"], { env: { CYPHR_NEW_PIN: "2468" } })).toContain("PIN set for pin_bob");
     await phone.ok(["pin", "change"], { env: { CYPHR_PIN: "2468", CYPHR_NEW_PIN: "97531" } });
     const today = new Date().toISOString().slice(0, 10);
-    expect(await phone.json(["security"])).toEqual({ cyphrId: "pin_bob", recoveryPhrase: true, recoveryPhraseSetDate: today, pin: true, pinSetDate: today, totp: "off" });
+    expect(await phone.json(["security"])).toEqual({
+      cyphrId: "pin_bob",
+      recoveryPhrase: true,
+      recoveryPhraseSetDate: today,
+      pin: true,
+      pinSetDate: today,
+      totp: "off",
+    });
     const wrongRemove = await phone.run(["pin", "remove"], { env: { CYPHR_PIN: "2468" } });
     expect(wrongRemove.code).toBe(1);
 
@@ -101,7 +110,9 @@ describe("the cyphr CLI: recovery, PIN, two-factor login, sessions, export and d
     for (const pin of [undefined, "2468"]) {
       const refused = await fresh.run(["recover", "pin_bob"], { env: { ...env, CYPHR_PIN: pin } });
       expect(refused.code).toBe(4);
-      expect(refused.stderr).toBe("cyphr: Recovery refused: the Cyphr ID, the recovery phrase or the PIN is wrong, or the account has no recovery phrase (the server does not say which).\n");
+      expect(refused.stderr).toBe(
+        "cyphr: Recovery refused: the Cyphr ID, the recovery phrase or the PIN is wrong, or the account has no recovery phrase (the server does not say which).\n",
+      );
     }
     const recovered = await fresh.json<{ recovered: boolean; deviceId: number }>(["recover", "pin_bob", "--pin", "97531"], { env });
     expect(recovered).toMatchObject({ recovered: true, cyphrId: "pin_bob", deviceId: 2, otherDevicesRemoved: true });
@@ -227,41 +238,52 @@ describe("the cyphr CLI: recovery, PIN, two-factor login, sessions, export and d
     expect(register.stderr).toMatch(/^cyphr: cyphr_id "delete_gina" belonged to a deleted account; it can be registered from /);
   }, 240_000);
 
-  it.skipIf(!hasTmux)("on a terminal, recover asks for the phrase and the PIN without echo, and login asks for the TOTP code", async () => {
-    const socket = `cyphr-lifecycle-test-${process.pid}`;
-    try {
-      const hana = await registered("tty-hana", "tty_hana");
-      const { recoveryPhrase } = await hana.json<{ recoveryPhrase: string }>(["recovery", "setup", "--yes"]);
-      await hana.ok(["pin", "set"], { env: { CYPHR_NEW_PIN: "pin-1357" } });
-      const { secret } = await hana.json<{ secret: string }>(["totp", "enable"]);
-      const step = Math.floor(Date.now() / 30_000);
-      await hana.ok(["totp", "confirm", "--code", totpCode(secret, step * 30_000)]);
+  it.skipIf(!hasTmux)(
+    "on a terminal, recover asks for the phrase and the PIN without echo, and login asks for the TOTP code",
+    async () => {
+      const socket = `cyphr-lifecycle-test-${process.pid}`;
+      try {
+        const hana = await registered("tty-hana", "tty_hana");
+        const { recoveryPhrase } = await hana.json<{ recoveryPhrase: string }>(["recovery", "setup", "--yes"]);
+        await hana.ok(["pin", "set"], { env: { CYPHR_NEW_PIN: "pin-1357" } });
+        const { secret } = await hana.json<{ secret: string }>(["totp", "enable"]);
+        const step = Math.floor(Date.now() / 30_000);
+        await hana.ok(["totp", "confirm", "--code", totpCode(secret, step * 30_000)]);
 
-      const env = { CYPHR_HOME: home.folder, CYPHR_PASSPHRASE: "passphrase of tty-new", TERM: "xterm-256color" };
-      const cyphr = (args: string) => `node ${shellQuote(CLI_BIN)} --profile tty-new ${args}`;
-      const recover = await TmuxTerminal.start(socket, "recover", cyphr(`recover tty_hana --server ${server.baseUrl}`), { cols: 120, rows: 30 }, env, home.folder);
-      await recover.waitForText("Recovery phrase:");
-      recover.type(recoveryPhrase);
-      recover.key("Enter");
-      await recover.waitForText("PIN (empty if the account has none):");
-      recover.type("pin-1357");
-      recover.key("Enter");
-      // Rows joined as they were written (a long line wraps): no two words of the phrase in a row, no PIN.
-      const screen = (await recover.waitForText("Recovered tty_hana: this profile is device 2", 90_000)).join("");
-      const words = recoveryPhrase.split(" ");
-      expect(words.slice(1).filter((word, i) => screen.includes(`${words[i]} ${word}`))).toEqual([]);
-      expect(screen).not.toContain("pin-1357");
+        const env = { CYPHR_HOME: home.folder, CYPHR_PASSPHRASE: "passphrase of tty-new", TERM: "xterm-256color" };
+        const cyphr = (args: string) => `node ${shellQuote(CLI_BIN)} --profile tty-new ${args}`;
+        const recover = await TmuxTerminal.start(
+          socket,
+          "recover",
+          cyphr(`recover tty_hana --server ${server.baseUrl}`),
+          { cols: 120, rows: 30 },
+          env,
+          home.folder,
+        );
+        await recover.waitForText("Recovery phrase:");
+        recover.type(recoveryPhrase);
+        recover.key("Enter");
+        await recover.waitForText("PIN (empty if the account has none):");
+        recover.type("pin-1357");
+        recover.key("Enter");
+        // Rows joined as they were written (a long line wraps): no two words of the phrase in a row, no PIN.
+        const screen = (await recover.waitForText("Recovered tty_hana: this profile is device 2", 90_000)).join("");
+        const words = recoveryPhrase.split(" ");
+        expect(words.slice(1).filter((word, i) => screen.includes(`${words[i]} ${word}`))).toEqual([]);
+        expect(screen).not.toContain("pin-1357");
 
-      const login = await TmuxTerminal.start(socket, "login", cyphr("login"), { cols: 120, rows: 30 }, env, home.folder);
-      await login.waitForText("Code from your authenticator app:");
-      // A later step than the confirmed one (a code is accepted once), within the ±1 step window.
-      login.type(totpCode(secret, Math.max(step + 1, Math.floor(Date.now() / 30_000)) * 30_000));
-      login.key("Enter");
-      await login.waitForText("Signed in as tty_hana (device 2).", 60_000);
-    } finally {
-      TmuxTerminal.killServer(socket);
-    }
-  }, 240_000);
+        const login = await TmuxTerminal.start(socket, "login", cyphr("login"), { cols: 120, rows: 30 }, env, home.folder);
+        await login.waitForText("Code from your authenticator app:");
+        // A later step than the confirmed one (a code is accepted once), within the ±1 step window.
+        login.type(totpCode(secret, Math.max(step + 1, Math.floor(Date.now() / 30_000)) * 30_000));
+        login.key("Enter");
+        await login.waitForText("Signed in as tty_hana (device 2).", 60_000);
+      } finally {
+        TmuxTerminal.killServer(socket);
+      }
+    },
+    240_000,
+  );
 
   it("every lifecycle command has --help", async () => {
     const commands = [["recovery", "setup"], ["recover"], ["pin", "change"], ["totp", "enable"], ["sessions", "revoke-others"], ["export"], ["delete-account"]];

@@ -51,7 +51,11 @@ describe("the cyphr CLI: two users in two profiles message each other end to end
       ["alice_cli", sent[2], true],
     ]);
     const text = await bob.ok(["history", "alice_cli"]);
-    expect(text.trim().split("\n")).toEqual([expect.stringMatching(/^\[\d+\] alice_cli: hello bob, from the CLI$/), expect.stringMatching(/bob_cli: hi alice/), expect.stringMatching(/alice_cli: a second line/)]);
+    expect(text.trim().split("\n")).toEqual([
+      expect.stringMatching(/^\[\d+\] alice_cli: hello bob, from the CLI$/),
+      expect.stringMatching(/bob_cli: hi alice/),
+      expect.stringMatching(/alice_cli: a second line/),
+    ]);
   }, 120_000);
 
   it("lists chats with --json and as text", async () => {
@@ -61,7 +65,10 @@ describe("the cyphr CLI: two users in two profiles message each other end to end
   }, 60_000);
 
   it("stored none of the plaintexts: every column of every table scanned", async () => {
-    const hits = await findAllEverywhere(server.databaseUrl, sent.map((s) => new TextEncoder().encode(s)));
+    const hits = await findAllEverywhere(
+      server.databaseUrl,
+      sent.map((s) => new TextEncoder().encode(s)),
+    );
     expect(hits).toEqual([]);
   });
 });

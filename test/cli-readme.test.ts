@@ -48,15 +48,19 @@ describe.skipIf(!hasTmux)("README quick start: the two-terminal chat, exactly as
     term.type(command.replace(README_URL, server.baseUrl));
     term.key("Enter");
     let answered = 0;
-    return term.waitFor(`the end of \`${command}\``, (screen) => {
-      const asked = screen.filter((l) => /^(Profile passphrase|Passphrase again):$/.test(l)).length;
-      if (asked > answered) {
-        answered = asked;
-        term.type(passphrase);
-        term.key("Enter");
-      }
-      return done(screen);
-    }, 90_000);
+    return term.waitFor(
+      `the end of \`${command}\``,
+      (screen) => {
+        const asked = screen.filter((l) => /^(Profile passphrase|Passphrase again):$/.test(l)).length;
+        if (asked > answered) {
+          answered = asked;
+          term.type(passphrase);
+          term.key("Enter");
+        }
+        return done(screen);
+      },
+      90_000,
+    );
   }
 
   it("registers alice and bob, both open the chat, and messages appear live on the other side", async () => {
@@ -99,6 +103,11 @@ describe.skipIf(!hasTmux)("README quick start: the two-terminal chat, exactly as
     terms[2].key("C-c");
     for (const term of [terms[1], terms[2]]) await term.waitFor("the shell back", (s) => !term.status().alternate && s.some((l) => l === PROMPT));
 
-    expect(await findAllEverywhere(server.databaseUrl, Object.values(typed).map((t) => new TextEncoder().encode(t)))).toEqual([]);
+    expect(
+      await findAllEverywhere(
+        server.databaseUrl,
+        Object.values(typed).map((t) => new TextEncoder().encode(t)),
+      ),
+    ).toEqual([]);
   }, 400_000);
 });

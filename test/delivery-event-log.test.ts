@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENTS_CHANNEL, MAX_NOTIFY_BYTES, MAX_RECIPIENTS_PER_NOTICE, type DurableNotice } from "../src/delivery/notice.js";
+import { type DurableNotice, EVENTS_CHANNEL, MAX_NOTIFY_BYTES, MAX_RECIPIENTS_PER_NOTICE } from "../src/delivery/notice.js";
 import { NoticeDecoder } from "../src/delivery/notice-codec.js";
 import { recordEvents } from "../src/events/log.js";
 import { DurableKind } from "../src/events/model.js";
@@ -56,7 +56,10 @@ describe("the event log's one writer", () => {
     expect(recordRows.map(({ cursor, at, ...rest }) => ({ ...rest, cursor: cursor - 1 }))).toEqual(sendRows.map(({ at, ...rest }) => rest));
 
     // Notices: split alike (by user id, at most MAX_RECIPIENTS_PER_NOTICE each), naming each row's cursor.
-    for (const [notices, rows] of [[sendNotices, sendRows], [recordNotices, recordRows]] as const) {
+    for (const [notices, rows] of [
+      [sendNotices, sendRows],
+      [recordNotices, recordRows],
+    ] as const) {
       expect(notices.map((n) => n.recipients.length)).toEqual([MAX_RECIPIENTS_PER_NOTICE, 30]);
       const users = notices.flatMap((n) => n.recipients.map(([user]) => user));
       expect(users).toEqual([...users].sort());

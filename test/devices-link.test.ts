@@ -1,17 +1,17 @@
-import type http2 from "node:http2";
 import { randomBytes, randomUUID } from "node:crypto";
-import { ed25519 } from "@noble/curves/ed25519.js";
+import type http2 from "node:http2";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { DevicesService } from "../src/gen/cyphr/devices/v1/devices_pb.js";
+import { ed25519 } from "@noble/curves/ed25519.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deviceCertificateBytes } from "../src/devices/signed-bytes.js";
+import { DevicesService } from "../src/gen/cyphr/devices/v1/devices_pb.js";
 import { identityClient, type Protocol } from "./helpers/clients.js";
 import { queryDatabase } from "./helpers/database.js";
 import { devicesClient, LinkWait, linkDevice, newDeviceOf } from "./helpers/devices.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { deviceCertificate, loginUser, registerUser, type RegisteredUser } from "./helpers/users.js";
+import { deviceCertificate, type RegisteredUser, registerUser } from "./helpers/users.js";
 
 /** Linking a new device to an account: BeginDeviceLink → WaitDeviceLink ← ApproveDeviceLink, then Login as it. */
 
@@ -168,9 +168,7 @@ describe("Link secrets and expiry", () => {
     const begun = await begunLink(alice);
     const wait = new LinkWait(begun.anonymous.waitDeviceLink({ linkId: begun.link.linkId, linkSecret: begun.link.linkSecret }));
     await wait.pending();
-    await queryDatabase(a.databaseUrl, "UPDATE device_links SET expires_at = now() + interval '300 milliseconds' WHERE id = $1", [
-      begun.link.linkId,
-    ]);
+    await queryDatabase(a.databaseUrl, "UPDATE device_links SET expires_at = now() + interval '300 milliseconds' WHERE id = $1", [begun.link.linkId]);
     const { error, approved } = await wait.done;
     expect(approved).toBeUndefined();
     await expectRpcError(Promise.reject(error), Code.DeadlineExceeded, "device link expired");
@@ -182,9 +180,7 @@ describe("Link secrets and expiry", () => {
     await queryDatabase(a.databaseUrl, "UPDATE device_links SET expires_at = now() - interval '1 second' WHERE id = $1", [begun.link.linkId]);
     const run = await a.app.jobs.run("devices.expired-links");
     expect(run.outcome === "ok" && run.rows).toBeGreaterThanOrEqual(1);
-    const [row] = await queryDatabase<{ n: number }>(a.databaseUrl, "SELECT count(*)::int AS n FROM device_links WHERE id = $1", [
-      begun.link.linkId,
-    ]);
+    const [row] = await queryDatabase<{ n: number }>(a.databaseUrl, "SELECT count(*)::int AS n FROM device_links WHERE id = $1", [begun.link.linkId]);
     expect(row!.n).toBe(0);
   });
 });
@@ -194,11 +190,7 @@ describe("What the approver signs", () => {
     const alice = await newAccount();
     const begun = await begunLink(alice);
     const own = devicesClient("connect", a.baseUrl, { token: alice.accessToken });
-    await expectRpcError(
-      own.approveDeviceLink(approveRequest(alice, begun, 3)),
-      Code.FailedPrecondition,
-      "device_id 3 is not the account's next device id 2",
-    );
+    await expectRpcError(own.approveDeviceLink(approveRequest(alice, begun, 3)), Code.FailedPrecondition, "device_id 3 is not the account's next device id 2");
   });
 
   it("a certificate that does not verify (other id in the signed bytes, or another key) is INVALID_ARGUMENT", async () => {
@@ -221,10 +213,7 @@ describe("What the approver signs", () => {
     const first = await begunLink(alice);
     const second = await begunLink(alice);
     const own = devicesClient("connect", a.baseUrl, { token: alice.accessToken });
-    const results = await Promise.allSettled([
-      own.approveDeviceLink(approveRequest(alice, first, 2)),
-      own.approveDeviceLink(approveRequest(alice, second, 2)),
-    ]);
+    const results = await Promise.allSettled([own.approveDeviceLink(approveRequest(alice, first, 2)), own.approveDeviceLink(approveRequest(alice, second, 2))]);
     expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
     const loser = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
     await expectRpcError(Promise.reject(loser.reason), Code.FailedPrecondition, "is not the account's next device id 3");

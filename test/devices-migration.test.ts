@@ -29,10 +29,13 @@ it("an account registered before devices existed becomes device 1 (signing key =
   const cyphrId = uniqueCyphrId("legacy");
   const userId = randomUUID();
   const sessionId = randomUUID();
-  await client.query(
-    `INSERT INTO identities (id, cyphr_id, identity_public_key, ml_kem_public_key, device_fingerprint_hmac) VALUES ($1, $2, $3, $4, $5)`,
-    [userId, cyphrId, Buffer.from(legacy.identityPublicKey), Buffer.from(legacy.mlKemPublicKey), randomBytes(32)],
-  );
+  await client.query(`INSERT INTO identities (id, cyphr_id, identity_public_key, ml_kem_public_key, device_fingerprint_hmac) VALUES ($1, $2, $3, $4, $5)`, [
+    userId,
+    cyphrId,
+    Buffer.from(legacy.identityPublicKey),
+    Buffer.from(legacy.mlKemPublicKey),
+    randomBytes(32),
+  ]);
   await client.query("INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')", [sessionId, userId]);
   await client.end();
 

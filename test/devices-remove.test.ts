@@ -4,7 +4,7 @@ import { identityClient } from "./helpers/clients.js";
 import { queryDatabase } from "./helpers/database.js";
 import { devicesClient, linkDevice } from "./helpers/devices.js";
 import { codeName } from "./helpers/inbox.js";
-import { participants, sendTo, type Participant } from "./helpers/messaging.js";
+import { type Participant, participants, sendTo } from "./helpers/messaging.js";
 import { closeAllStreams, grpcJsConnect, subscribe } from "./helpers/realtime.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -167,11 +167,9 @@ describe("RenameDevice and last-active dates", () => {
     await loginUser(identityClient("connect", a.baseUrl), alice);
     const after = (await devicesOf(alice).listDevices({ cyphrId: alice.cyphrId })).devices[0]!.lastActiveDate!;
     expect(Number(after.seconds) - Number(before.seconds)).toBe(3 * 86_400);
-    const [row] = await queryDatabase<{ today: boolean }>(
-      a.databaseUrl,
-      "SELECT last_active_on = current_date AS today FROM devices WHERE user_id = $1",
-      [alice.userId],
-    );
+    const [row] = await queryDatabase<{ today: boolean }>(a.databaseUrl, "SELECT last_active_on = current_date AS today FROM devices WHERE user_id = $1", [
+      alice.userId,
+    ]);
     expect(row!.today).toBe(true);
     // A second login the same day does not write the row again (its xmin, the writing transaction, stays).
     const xmin = async () =>

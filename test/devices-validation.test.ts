@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import * as grpc from "@grpc/grpc-js";
 import { Code } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deviceCertificateBytes } from "../src/devices/signed-bytes.js";
@@ -9,7 +9,7 @@ import { devicesClient, newDeviceOf } from "./helpers/devices.js";
 import { grpcAddress, grpcJsClientConstructor, unary } from "./helpers/grpc-js.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { deviceCertificate, registerUser, uniqueCyphrId, type RegisteredUser } from "./helpers/users.js";
+import { deviceCertificate, type RegisteredUser, registerUser, uniqueCyphrId } from "./helpers/users.js";
 
 /** Every DevicesService field is validated with INVALID_ARGUMENT naming it; plus one third-party (grpc-js) client. */
 
@@ -133,14 +133,7 @@ describe("DevicesService through @grpc/grpc-js and proto-loader", () => {
   it("loads devices.proto, finds every RPC, and lists devices with a bearer token; a bad field is INVALID_ARGUMENT", async () => {
     const DevicesService = grpcJsClientConstructor("cyphr/devices/v1/devices.proto", "cyphr.devices.v1.DevicesService");
     const { service } = DevicesService as unknown as { service: grpc.ServiceDefinition };
-    expect(Object.keys(service).sort()).toEqual([
-      "ApproveDeviceLink",
-      "BeginDeviceLink",
-      "ListDevices",
-      "RemoveDevice",
-      "RenameDevice",
-      "WaitDeviceLink",
-    ]);
+    expect(Object.keys(service).sort()).toEqual(["ApproveDeviceLink", "BeginDeviceLink", "ListDevices", "RemoveDevice", "RenameDevice", "WaitDeviceLink"]);
     const client = new DevicesService(grpcAddress(server.baseUrl), grpc.credentials.createInsecure());
     try {
       const metadata = new grpc.Metadata();

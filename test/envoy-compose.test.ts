@@ -3,8 +3,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse as parseYaml } from "yaml";
 import { afterAll, describe, expect, test } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { at, type EnvoyYaml } from "./helpers/envoy-fixtures.js";
 import { readEnvoyYaml } from "./helpers/envoy-validate.js";
 import { startTestServer } from "./helpers/server.js";
@@ -38,9 +38,9 @@ describe("envoy/compose.yaml", () => {
   });
 
   test("every upstream endpoint in envoy.yaml is a Cyphr service listening on that port", () => {
-    const endpoints = at.cluster(envoy).load_assignment.endpoints.flatMap((e: EnvoyYaml) =>
-      e.lb_endpoints.map((l: EnvoyYaml) => l.endpoint.address.socket_address),
-    );
+    const endpoints = at
+      .cluster(envoy)
+      .load_assignment.endpoints.flatMap((e: EnvoyYaml) => e.lb_endpoints.map((l: EnvoyYaml) => l.endpoint.address.socket_address));
     expect(endpoints.map((a: EnvoyYaml) => a.address).sort()).toEqual(["cyphr-1", "cyphr-2"]);
     for (const { address, port_value } of endpoints) expect(services[address]!.environment.PORT).toBe(String(port_value));
   });
@@ -63,6 +63,7 @@ describe("envoy/compose.yaml", () => {
     const [one, two] = [services["cyphr-1"]!, services["cyphr-2"]!];
     expect(one.environment).toEqual(two.environment);
     expect(one.secrets).toEqual(two.secrets);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the compose file's own variable syntax
     expect(new URL(one.environment.DATABASE_URL.replace("${POSTGRES_PASSWORD}", "x")).host).toBe("postgres:5432");
     expect(one.environment.JWT_PRIVATE_KEY_FILE).toBe("/run/secrets/jwt_private_key");
     expect(one.environment.FINGERPRINT_SECRET_FILE).toBe("/run/secrets/fingerprint_secret");

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { loadEnvoyApi } from "./helpers/envoy-api.js";
-import { at, editedConfig, typeUrls, type EnvoyYaml } from "./helpers/envoy-fixtures.js";
+import { at, type EnvoyYaml, editedConfig, typeUrls } from "./helpers/envoy-fixtures.js";
 import { EnvoyConfigError, parseEnvoyYaml, readEnvoyYaml, validateBootstrap } from "./helpers/envoy-validate.js";
 
 /** The validation error for a configuration, or undefined when it is accepted. */
@@ -65,7 +65,8 @@ describe("the validation rejects what Envoy rejects", () => {
     ["a duration with a space", (c) => (at.route(c, "realtime-connect").route.idle_timeout = "90 s"), /Duration from JSON: "90 s"/],
     [
       "an unknown @type URL",
-      (c) => (at.httpFilter(c, "envoy.filters.http.grpc_web").typed_config["@type"] = "type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWebFilter"),
+      (c) =>
+        (at.httpFilter(c, "envoy.filters.http.grpc_web").typed_config["@type"] = "type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWebFilter"),
       /GrpcWebFilter is not in the type registry/,
     ],
     [
@@ -82,7 +83,11 @@ describe("the validation rejects what Envoy rejects", () => {
     ["an empty token bucket (PGV uint32.gt)", (c) => (at.rateLimit(c, "unary").token_bucket.max_tokens = 0), /token_bucket\.max_tokens: must be > 0/],
     ["a zero fill interval (PGV duration.gt)", (c) => (at.rateLimit(c, "unary").token_bucket.fill_interval = "0s"), /fill_interval: must be > 0s/],
     ["an empty stat_prefix (PGV string.min_len)", (c) => (at.hcm(c).stat_prefix = ""), /stat_prefix: must be at least 1 character/],
-    ["a health check without timeout (PGV duration.required)", (c) => delete at.cluster(c).health_checks[0].timeout, /health_checks\[0\]\.timeout: value is required/],
+    [
+      "a health check without timeout (PGV duration.required)",
+      (c) => delete at.cluster(c).health_checks[0].timeout,
+      /health_checks\[0\]\.timeout: value is required/,
+    ],
     ["a route without action (required oneof)", (c) => delete at.route(c, "unary").route, /routes\[\d+\]: one of route, redirect, direct_response/],
   ];
 

@@ -1,17 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ChatKind,
-  ChatRole,
-  Direction,
-  MembershipState,
-  MessageType,
-  SystemEventKind,
-  type Message,
-} from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
+import { ChatKind, ChatRole, Direction, MembershipState, type Message, MessageType, SystemEventKind } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { queryDatabase } from "./helpers/database.js";
-import { chatEntry, createGroupOf, fullHistory, participants, seqsOf, type Participant } from "./helpers/messaging.js";
+import { chatEntry, createGroupOf, fullHistory, type Participant, participants, seqsOf } from "./helpers/messaging.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 

@@ -2,17 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChatRole, Direction, MembershipState, SystemEventKind } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
-import {
-  chatEntry,
-  createGroupOf,
-  fullHistory,
-  participants,
-  randomPayload,
-  seqsOf,
-  sendInChat,
-  sendTo,
-  type Participant,
-} from "./helpers/messaging.js";
+import { chatEntry, createGroupOf, fullHistory, type Participant, participants, randomPayload, sendInChat, sendTo, seqsOf } from "./helpers/messaging.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -27,7 +17,8 @@ afterAll(() => server.close());
 /** Every chat-scoped RPC of both services, as `caller` would make it on `chatId` (and a message in it). */
 function everyChatRpc(caller: Participant, chatId: string, messageId: string, someoneElse: string) {
   return {
-    SendMessage: () => caller.messaging.sendMessage({ destination: { case: "chatId", value: chatId }, clientMessageId: randomUUID(), payload: randomPayload() }),
+    SendMessage: () =>
+      caller.messaging.sendMessage({ destination: { case: "chatId", value: chatId }, clientMessageId: randomUUID(), payload: randomPayload() }),
     ListMessages: () => caller.messaging.listMessages({ chatId }),
     MarkDelivered: () => caller.messaging.markDelivered({ chatId, upToSeq: 1n }),
     MarkRead: () => caller.messaging.markRead({ chatId, upToSeq: 1n }),
@@ -148,11 +139,7 @@ describe("history windows", () => {
     expect(await chatEntry(bob, chatId)).toMatchObject({ membership: MembershipState.REMOVED, lastSeq: 4n, unreadCount: 1, memberCount: 2 });
     expect(await bob.messaging.markRead({ chatId, upToSeq: 4n })).toMatchObject({ readSeq: 4n });
     await expectRpcError(bob.messaging.markRead({ chatId, upToSeq: 5n }), Code.InvalidArgument, "beyond the last message you can see (seq 4)");
-    await expectRpcError(
-      bob.messaging.editMessage({ messageId: before.messageId, payload: randomPayload() }),
-      Code.PermissionDenied,
-      "no longer a member",
-    );
+    await expectRpcError(bob.messaging.editMessage({ messageId: before.messageId, payload: randomPayload() }), Code.PermissionDenied, "no longer a member");
     await expectRpcError(bob.groups.getGroup({ chatId }), Code.PermissionDenied, "no longer a member");
     // The removal takes the member out of receipt counts.
     const [own] = (await admin.messaging.listMessages({ chatId, cursorSeq: 4n, limit: 1, direction: Direction.FORWARD })).messages;

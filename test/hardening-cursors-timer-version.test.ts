@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
-import { Direction, MessageType, SystemEventKind, type Message } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
-import { createGroupOf, participants, sendTo, type Participant } from "./helpers/messaging.js";
+import { Direction, type Message, MessageType, SystemEventKind } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
+import { createGroupOf, type Participant, participants, sendTo } from "./helpers/messaging.js";
 import { closeAllStreams, connectEsConnect } from "./helpers/realtime.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 

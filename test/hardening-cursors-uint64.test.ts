@@ -2,7 +2,7 @@ import { Code } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Direction } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { queryDatabase } from "./helpers/database.js";
-import { participants, sendTo, seqsOf, type Participant } from "./helpers/messaging.js";
+import { type Participant, participants, sendTo, seqsOf } from "./helpers/messaging.js";
 import { closeAllStreams, connectEsConnect, grpcJsConnect, realtimeClient, subscribe } from "./helpers/realtime.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -101,8 +101,7 @@ describe("ack frames", () => {
     const [carol, dave] = await participants(server.baseUrl, 2);
     for (let i = 0; i < 4; i++) await sendTo(carol, dave);
     const acked = async () =>
-      (await queryDatabase<{ acked_cursor: string }>(server.databaseUrl, "SELECT acked_cursor FROM sessions WHERE id = $1", [dave.sessionId]))[0]!
-        .acked_cursor;
+      (await queryDatabase<{ acked_cursor: string }>(server.databaseUrl, "SELECT acked_cursor FROM sessions WHERE id = $1", [dave.sessionId]))[0]!.acked_cursor;
 
     const stream = grpcJsConnect(server.baseUrl, dave.accessToken, { resumeCursor: 0 });
     expect(await stream.caughtUp()).toBe(4);
@@ -113,7 +112,9 @@ describe("ack frames", () => {
     expect(stream.all("frameError")).toEqual([]);
 
     await sendTo(carol, dave);
-    expect((await realtimeClient(server.baseUrl, dave.accessToken).publish({ frame: { frame: { case: "ack", value: { cursor: INT8_MAX } } } })).result).toBeUndefined();
+    expect(
+      (await realtimeClient(server.baseUrl, dave.accessToken).publish({ frame: { frame: { case: "ack", value: { cursor: INT8_MAX } } } })).result,
+    ).toBeUndefined();
     await expect.poll(acked, { timeout: 5000 }).toBe("5");
   });
 });

@@ -3,13 +3,13 @@ import { pino } from "pino";
 import { sql } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { participants, sendTo, type Participant } from "./helpers/messaging.js";
-import { queryDatabase } from "./helpers/database.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
 import { isDatabaseUnavailable } from "../src/db/connection-loss.js";
 import { RecentSends } from "../src/delivery/recent-sends.js";
-import { SendBatcher, type CommitSends, type PendingSend } from "../src/messaging/send-batcher.js";
 import { commitSendBatch } from "../src/messaging/send-batch-repo.js";
+import { type CommitSends, type PendingSend, SendBatcher } from "../src/messaging/send-batcher.js";
+import { queryDatabase } from "./helpers/database.js";
+import { type Participant, participants, sendTo } from "./helpers/messaging.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**
  * `duplicate: true` answers a client's retry of a send that was stored before. A batch

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HealthCheckResponse_ServingStatus as Status } from "../src/gen/grpc/health/v1/health_pb.js";
-import { participants, sendTo, type Participant } from "./helpers/messaging.js";
+import { type Participant, participants, sendTo } from "./helpers/messaging.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**

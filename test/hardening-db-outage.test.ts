@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HealthCheckResponse_ServingStatus as Status } from "../src/gen/grpc/health/v1/health_pb.js";
 import { migrate } from "../src/db/migrate.js";
+import { HealthCheckResponse_ServingStatus as Status } from "../src/gen/grpc/health/v1/health_pb.js";
 import { queryDatabase } from "./helpers/database.js";
-import { startKillablePostgres, type KillablePostgres } from "./helpers/killable-postgres.js";
-import { participants, randomPayload, type Participant } from "./helpers/messaging.js";
-import { subscribe, type RealtimeStream } from "./helpers/realtime.js";
+import { type KillablePostgres, startKillablePostgres } from "./helpers/killable-postgres.js";
+import { type Participant, participants, randomPayload } from "./helpers/messaging.js";
+import { type RealtimeStream, subscribe } from "./helpers/realtime.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**
@@ -33,7 +33,10 @@ let bob: Participant;
 beforeAll(async () => {
   db = await startKillablePostgres();
   await migrate(db.url);
-  server = await startTestServer({ databaseUrl: db.url, env: { HEALTH_CHECK_INTERVAL_MS: "200", DATABASE_POOL_SIZE: "4", SEND_RATE_PER_SECOND: "100000", SEND_BURST: "100000" } });
+  server = await startTestServer({
+    databaseUrl: db.url,
+    env: { HEALTH_CHECK_INTERVAL_MS: "200", DATABASE_POOL_SIZE: "4", SEND_RATE_PER_SECOND: "100000", SEND_BURST: "100000" },
+  });
   [alice, bob] = await participants(server.baseUrl, 2);
 }, 60_000);
 afterAll(async () => {
@@ -163,11 +166,9 @@ describe("a crash-like PostgreSQL restart under load", () => {
     // The only failure clients saw is the retryable one: no INTERNAL, no hung call.
     expect([...load.failures.keys()]).toEqual(["Unavailable"]);
 
-    const stored = await queryDatabase<{ client_message_id: string; id: string }>(
-      db.url,
-      "SELECT client_message_id, id FROM messages WHERE sender_id = $1",
-      [alice.userId],
-    );
+    const stored = await queryDatabase<{ client_message_id: string; id: string }>(db.url, "SELECT client_message_id, id FROM messages WHERE sender_id = $1", [
+      alice.userId,
+    ]);
     const storedIds = new Map(stored.map((row) => [row.client_message_id, row.id]));
     expect(stored.length).toBe(load.acknowledged.length);
     expect(storedIds.size).toBe(stored.length);

@@ -7,8 +7,8 @@ import { IdentityService } from "../src/gen/cyphr/identity/v1/identity_pb.js";
 import { Health } from "../src/gen/grpc/health/v1/health_pb.js";
 import { clientFor, identityClient } from "./helpers/clients.js";
 import { serverSigningKey, signAccessToken } from "./helpers/jwt.js";
-import { startLoggedServer, type LoggedServer } from "./helpers/logged-server.js";
-import { participant, type Participant } from "./helpers/messaging.js";
+import { type LoggedServer, startLoggedServer } from "./helpers/logged-server.js";
+import { type Participant, participant } from "./helpers/messaging.js";
 import { connectError, envelope, grpcStatus, h1Request, h2Request } from "./helpers/raw-rpc.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 
@@ -174,7 +174,12 @@ describe("one log line per call, with the code the client got", () => {
     await subscribeRaw({ "content-type": "application/connect+proto" }, 300);
     const lines = await server.waitForRpcLines(SUBSCRIBE, before + 2);
     await sleep(200);
-    expect(server.rpcLines(SUBSCRIBE).slice(before).map((l) => l.code)).toEqual(["Canceled", "Canceled"]);
+    expect(
+      server
+        .rpcLines(SUBSCRIBE)
+        .slice(before)
+        .map((l) => l.code),
+    ).toEqual(["Canceled", "Canceled"]);
     const logged = server.logText().slice(textBefore);
     expect(logged).not.toMatch(/"level":50|Premature close|Unavailable/);
     expect(lines).toHaveLength(before + 2);
@@ -262,7 +267,12 @@ describe("one log line per call, with the code the client got", () => {
     await identityClient("connect", server.baseUrl, { httpVersion: "1.1" }).checkAvailability({ cyphrId: "someone_else" });
     const lines = await server.waitForRpcLines(method, before + 2);
     await sleep(100);
-    expect(server.rpcLines(method).slice(before).map((l) => l.code)).toEqual(["OK", "OK"]);
+    expect(
+      server
+        .rpcLines(method)
+        .slice(before)
+        .map((l) => l.code),
+    ).toEqual(["OK", "OK"]);
     expect(lines).toHaveLength(before + 2);
   });
 });

@@ -2,9 +2,9 @@ import http2 from "node:http2";
 import net from "node:net";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { participant, type Participant } from "./helpers/messaging.js";
+import { type Participant, participant } from "./helpers/messaging.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { makeDevCertificate, type DevCertificate } from "./helpers/tls.js";
+import { type DevCertificate, makeDevCertificate } from "./helpers/tls.js";
 
 /**
  * Connections that hold a slot without doing anything are closed: silent before their first
@@ -50,7 +50,7 @@ async function dribble(socket: net.Socket, text: string, everyMs: number): Promi
   return sent;
 }
 
-const SLOW_HEADERS = "POST /cyphr.identity.v1.IdentityService/CheckAvailability HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + "a".repeat(200) + "\r\n\r\n";
+const SLOW_HEADERS = `POST /cyphr.identity.v1.IdentityService/CheckAvailability HTTP/1.1\r\nHost: localhost\r\nX-Slow: ${"a".repeat(200)}\r\n\r\n`;
 
 interface Dialer {
   name: string;
@@ -68,7 +68,11 @@ let user: Participant;
 beforeAll(async () => {
   cert = await makeDevCertificate();
   plain = await startTestServer({ env: LIMITS });
-  secure = await startTestServer({ env: { ...LIMITS, TLS_CERT_FILE: cert.certFile, TLS_KEY_FILE: cert.keyFile }, databaseUrl: plain.databaseUrl, dataDir: plain.dataDir });
+  secure = await startTestServer({
+    env: { ...LIMITS, TLS_CERT_FILE: cert.certFile, TLS_KEY_FILE: cert.keyFile },
+    databaseUrl: plain.databaseUrl,
+    dataDir: plain.dataDir,
+  });
   user = await participant(plain.baseUrl, "grpc", "idle");
 });
 afterAll(async () => {
@@ -93,7 +97,9 @@ const dialers: Dialer[] = [
     name: "TLS",
     http1: () =>
       new Promise((resolve, reject) => {
-        const socket = tls.connect({ host: "127.0.0.1", port: secure.port, servername: "localhost", ca: cert.cert, ALPNProtocols: ["http/1.1"] }, () => resolve(socket));
+        const socket = tls.connect({ host: "127.0.0.1", port: secure.port, servername: "localhost", ca: cert.cert, ALPNProtocols: ["http/1.1"] }, () =>
+          resolve(socket),
+        );
         socket.on("error", reject);
       }),
     silent: () => connectTcp(secure.port),
@@ -121,7 +127,9 @@ describe.each(dialers)("over $name", (dialer) => {
     const socket = await dialer.http1();
     socket.on("error", () => {});
     const body = "x".repeat(300);
-    socket.write(`POST /cyphr.identity.v1.IdentityService/CheckAvailability HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(
+      `POST /cyphr.identity.v1.IdentityService/CheckAvailability HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
     const closed = closedWithin(socket, 20_000);
     const sent = await dribble(socket, body, 20);
     expect(await closed).toBe(true);
@@ -206,7 +214,9 @@ describe("at the connection cap (MAX_CONNECTIONS=20)", () => {
     for (let i = 0; i < 20; i++) {
       const socket = await connectTcp(capped.port);
       socket.on("error", () => {});
-      socket.write(`POST /cyphr.identity.v1.IdentityService/CheckAvailability HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+      socket.write(
+        `POST /cyphr.identity.v1.IdentityService/CheckAvailability HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
       busy.push(socket);
     }
     await sleep(200);

@@ -2,9 +2,9 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectRequestSchema } from "../src/gen/cyphr/realtime/v1/realtime_pb.js";
 import { identityClient } from "./helpers/clients.js";
-import { startLoggedServer, type LoggedServer } from "./helpers/logged-server.js";
+import { type LoggedServer, startLoggedServer } from "./helpers/logged-server.js";
 import { connectError, envelope, grpcStatus, h1Request, h2Request } from "./helpers/raw-rpc.js";
-import { registerUser, type RegisteredUser } from "./helpers/users.js";
+import { type RegisteredUser, registerUser } from "./helpers/users.js";
 
 /**
  * A request body that does not decode is the client's mistake: INVALID_ARGUMENT naming what is

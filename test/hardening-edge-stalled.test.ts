@@ -5,9 +5,9 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Direction, ListMessagesRequestSchema } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { identityClient } from "./helpers/clients.js";
-import { participant, randomPayload, sendInChat, sendTo, type Participant } from "./helpers/messaging.js";
+import { type LoggedServer, startLoggedServer } from "./helpers/logged-server.js";
+import { type Participant, participant, randomPayload, sendInChat, sendTo } from "./helpers/messaging.js";
 import { envelope } from "./helpers/raw-rpc.js";
-import { startLoggedServer, type LoggedServer } from "./helpers/logged-server.js";
 
 /**
  * Clients that never open their HTTP/2 flow-control window cannot make the server hold their

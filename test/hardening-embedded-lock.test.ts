@@ -1,15 +1,7 @@
 import fs from "node:fs/promises";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { identityClient } from "./helpers/clients.js";
-import {
-  isRunning,
-  makeDataDir,
-  postmasterOf,
-  spawnServer,
-  waitFor,
-  withTimeout,
-  type ServerProcess,
-} from "./helpers/process.js";
+import { isRunning, makeDataDir, postmasterOf, type ServerProcess, spawnServer, waitFor, withTimeout } from "./helpers/process.js";
 import { registerUser } from "./helpers/users.js";
 
 /**

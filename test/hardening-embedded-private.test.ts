@@ -5,7 +5,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identityClient } from "./helpers/clients.js";
-import { REPO_ROOT, runScript, spawnServer, type ServerProcess } from "./helpers/process.js";
+import { REPO_ROOT, runScript, type ServerProcess, spawnServer } from "./helpers/process.js";
 import { registerUser } from "./helpers/users.js";
 
 /**

@@ -1,16 +1,7 @@
 import fs from "node:fs/promises";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { identityClient } from "./helpers/clients.js";
-import {
-  isRunning,
-  logMessages,
-  makeDataDir,
-  postmasterOf,
-  spawnServer,
-  waitFor,
-  withTimeout,
-  type ServerProcess,
-} from "./helpers/process.js";
+import { isRunning, logMessages, makeDataDir, postmasterOf, type ServerProcess, spawnServer, waitFor, withTimeout } from "./helpers/process.js";
 import { registerUser } from "./helpers/users.js";
 
 /**
@@ -57,7 +48,11 @@ describe("kill -9 of the embedded postmaster", () => {
     expect(isRunning(restarted.pid)).toBe(true);
     const identity = identityClient("connect", server.baseUrl);
     await waitFor(
-      () => identity.getProfile({ cyphrId: before.cyphrId }).then(() => true, () => false),
+      () =>
+        identity.getProfile({ cyphrId: before.cyphrId }).then(
+          () => true,
+          () => false,
+        ),
       30_000,
       "GetProfile keeps failing after the restart",
     );

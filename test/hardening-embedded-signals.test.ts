@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { identityClient } from "./helpers/clients.js";
-import { isRunning, logMessages, makeDataDir, postmasterOf, spawnServer, waitFor, withTimeout, type ServerProcess } from "./helpers/process.js";
+import { isRunning, logMessages, makeDataDir, postmasterOf, type ServerProcess, spawnServer, waitFor, withTimeout } from "./helpers/process.js";
 import { subscribe } from "./helpers/realtime.js";
 import { registerUser } from "./helpers/users.js";
 

@@ -4,7 +4,7 @@ import vm from "node:vm";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grpcAddress, grpcJsClientConstructor, unary } from "./helpers/grpc-js.js";
-import { participant, randomPayload, sendTo, type Participant } from "./helpers/messaging.js";
+import { type Participant, participant, randomPayload, sendTo } from "./helpers/messaging.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**
@@ -33,7 +33,9 @@ let server: TestServer;
 let alice: Participant;
 let bob: Participant;
 beforeAll(async () => {
-  server = await startTestServer({ env: { REQUEST_BUFFER_BYTES_PER_CONNECTION: String(PER_CONNECTION), REQUEST_BUFFER_BYTES_TOTAL: String(TOTAL), SEND_BURST: "1000" } });
+  server = await startTestServer({
+    env: { REQUEST_BUFFER_BYTES_PER_CONNECTION: String(PER_CONNECTION), REQUEST_BUFFER_BYTES_TOTAL: String(TOTAL), SEND_BURST: "1000" },
+  });
   alice = await participant(server.baseUrl, "grpc", "alice");
   bob = await participant(server.baseUrl, "connect", "bob");
 });
@@ -51,7 +53,8 @@ function heldBytes(): number {
 async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (${budget().usedBytes} bytes buffered, ${budget().largestShareBytes} on one connection)`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what} (${budget().usedBytes} bytes buffered, ${budget().largestShareBytes} on one connection)`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -88,9 +91,12 @@ async function greedyConnection(path: string, contentType: string, headers: Reco
     const outcome: Outcome = { body: "" };
     stream.on("response", (h) => {
       outcome.httpStatus = Number(h[":status"]);
-      if (h["grpc-status"] !== undefined) Object.assign(outcome, { grpcStatus: String(h["grpc-status"]), grpcMessage: decodeURIComponent(String(h["grpc-message"] ?? "")) });
+      if (h["grpc-status"] !== undefined)
+        Object.assign(outcome, { grpcStatus: String(h["grpc-status"]), grpcMessage: decodeURIComponent(String(h["grpc-message"] ?? "")) });
     });
-    stream.on("trailers", (t) => Object.assign(outcome, { grpcStatus: String(t["grpc-status"]), grpcMessage: decodeURIComponent(String(t["grpc-message"] ?? "")) }));
+    stream.on("trailers", (t) =>
+      Object.assign(outcome, { grpcStatus: String(t["grpc-status"]), grpcMessage: decodeURIComponent(String(t["grpc-message"] ?? "")) }),
+    );
     stream.on("data", (d: Buffer) => (outcome.body += d.toString("latin1")));
     stream.once("close", () => {
       outcome.rstCode = stream.rstCode;
@@ -133,7 +139,11 @@ describe("the budget of buffered request bytes", () => {
   });
 
   it("lets the connection holding the most yield when the process is full, so a newcomer is still served", async () => {
-    const greedy = [await greedyConnection(SEND, "application/grpc"), await greedyConnection(SEND, "application/grpc"), await greedyConnection(SEND, "application/grpc")];
+    const greedy = [
+      await greedyConnection(SEND, "application/grpc"),
+      await greedyConnection(SEND, "application/grpc"),
+      await greedyConnection(SEND, "application/grpc"),
+    ];
     await waitFor("all greedy streams past the budget to be refused", () => greedy.every((g) => g.outcomes.length >= STREAMS - FITTING));
     expect(budget().usedBytes).toBeLessThanOrEqual(TOTAL);
     expect(budget().largestShareBytes).toBeLessThanOrEqual(PER_CONNECTION);
@@ -172,7 +182,11 @@ describe("the budget of buffered request bytes", () => {
     const metadata = new grpc.Metadata();
     metadata.set("authorization", `Bearer ${alice.accessToken}`);
     // Twelve 3 MiB payloads at once on one connection: HTTP/2 interleaves them, so all are partly received together.
-    const big = { recipient_cyphr_id: bob.cyphrId, client_message_id: "", payload: { ciphertext: Buffer.alloc(3 * MIB, 1), nonce: Buffer.alloc(12), tag: Buffer.alloc(16) } };
+    const big = {
+      recipient_cyphr_id: bob.cyphrId,
+      client_message_id: "",
+      payload: { ciphertext: Buffer.alloc(3 * MIB, 1), nonce: Buffer.alloc(12), tag: Buffer.alloc(16) },
+    };
     const results = await Promise.allSettled(Array.from({ length: 12 }, () => unary(client, "SendMessage", big, metadata)));
     const errors = results.map((r) => (r.status === "rejected" ? (r.reason as grpc.ServiceError) : undefined));
     const refused = errors.filter((e) => e?.code === grpc.status.RESOURCE_EXHAUSTED);

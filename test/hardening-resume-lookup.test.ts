@@ -58,7 +58,12 @@ it("a lookup of one chat's messages is planned against that chat's partition onl
   const [alice, bob] = await participants(server.baseUrl, 2);
   const { chatId } = await sendTo(alice, bob);
   await sendTo(alice, bob);
-  expect(await partitionsPlannedFor([{ chatId, seq: 1 }, { chatId, seq: 2 }])).toEqual([await partitionOf(chatId)]);
+  expect(
+    await partitionsPlannedFor([
+      { chatId, seq: 1 },
+      { chatId, seq: 2 },
+    ]),
+  ).toEqual([await partitionOf(chatId)]);
 });
 
 it("a lookup across three chats is planned against at most their three partitions, and still finds every message", async () => {

@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { createTestDatabase, queryDatabase } from "./helpers/database.js";
-import { participants, sendTo, type Participant } from "./helpers/messaging.js";
-import { closeAllStreams, connectEsConnect, eventually, setSharePresence, type RealtimeStream } from "./helpers/realtime.js";
-import { startStatementCounter, type StatementCounter } from "./helpers/pg-statement-counter.js";
+import { type Participant, participants, sendTo } from "./helpers/messaging.js";
+import { type StatementCounter, startStatementCounter } from "./helpers/pg-statement-counter.js";
+import { closeAllStreams, connectEsConnect, eventually, type RealtimeStream, setSharePresence } from "./helpers/realtime.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**
@@ -81,7 +81,10 @@ it("ten reconnects with a backlog each: every replay is exactly the missed event
     await carolStream.take("presence", (p) => p.userId === bob.userId && p.online);
     const open = measured();
 
-    const replayed = stream.received.slice(0, stream.received.findIndex((f) => f.event.case === "caughtUp"));
+    const replayed = stream.received.slice(
+      0,
+      stream.received.findIndex((f) => f.event.case === "caughtUp"),
+    );
     expect(replayed.map((f) => Number(f.cursor))).toEqual([lastCursor + 1, lastCursor + 2, lastCursor + 3]);
     expect(replayed.map((f) => (f.event.case === "messageNew" ? f.event.value.messageId : f.event.case))).toEqual(missed);
     expect(caughtUp).toBe(lastCursor + 3);
@@ -131,7 +134,10 @@ it("opening a stream while none of the user's peers is visibly online runs no pr
   await stream.caughtUp();
   expect(await stream.quiet("presence", 300)).toEqual([]);
   const open = measured();
-  expect(open.filter((name) => /peers/i.test(name)), `opening ran: ${open.join(", ")}`).toEqual([]);
+  expect(
+    open.filter((name) => /peers/i.test(name)),
+    `opening ran: ${open.join(", ")}`,
+  ).toEqual([]);
   expect(open.length, `opening ran: ${open.join(", ")}`).toBeLessThanOrEqual(MAX_OPEN_STATEMENTS);
 });
 
@@ -147,6 +153,9 @@ it("streams opening at once each replay exactly their own backlog from the start
     expect(replayed).toEqual(sent.get(user.userId));
   }
   const open = measured();
-  expect(open.filter((name) => name === "listEvents"), `opening ran: ${open.join(", ")}`).toEqual([]);
+  expect(
+    open.filter((name) => name === "listEvents"),
+    `opening ran: ${open.join(", ")}`,
+  ).toEqual([]);
   expect(open.filter((name) => name === "replayStarts").length).toBeLessThanOrEqual(users.length);
 });

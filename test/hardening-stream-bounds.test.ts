@@ -91,7 +91,11 @@ describe("live streams per user (STREAM_MAX_PER_USER)", () => {
 
   it("a user's stream beyond the cap ends with RESOURCE_EXHAUSTED naming the cap; other users are unaffected; a closed stream frees its place", async () => {
     const [bob, carol] = await participants(server.baseUrl, 2);
-    const open = [subscribe(server.baseUrl, bob.accessToken), grpcJsConnect(server.baseUrl, bob.accessToken), subscribe(server.baseUrl, bob.accessToken, { httpVersion: "1.1" })];
+    const open = [
+      subscribe(server.baseUrl, bob.accessToken),
+      grpcJsConnect(server.baseUrl, bob.accessToken),
+      subscribe(server.baseUrl, bob.accessToken, { httpVersion: "1.1" }),
+    ];
     await Promise.all(open.map((s) => s.caughtUp()));
 
     for (const extra of [subscribe(server.baseUrl, bob.accessToken), grpcJsConnect(server.baseUrl, bob.accessToken)]) {

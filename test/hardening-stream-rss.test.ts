@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createTestDatabase } from "./helpers/database.js";
 import { participants, randomPayload, sendTo } from "./helpers/messaging.js";
-import { spawnServer, type ServerProcess } from "./helpers/process.js";
+import { type ServerProcess, spawnServer } from "./helpers/process.js";
 import { sleep } from "./helpers/realtime.js";
 import { expectAnotherClientAnswered, stalledSubscribe } from "./helpers/stalled-stream.js";
 

@@ -156,12 +156,7 @@ describe("IdentityService through @grpc/grpc-js and proto-loader", () => {
     expect(updated.profile.display_name).toBe("Via grpc-js");
     expect(updated.discoverable).toBe(false); // new accounts are not discoverable (secure default)
 
-    const found = await unary<{ profiles: Profile[]; next_page_token: string }>(
-      client,
-      "SearchUsers",
-      { prefix: cyphrId },
-      bearer(session.access_token),
-    );
+    const found = await unary<{ profiles: Profile[]; next_page_token: string }>(client, "SearchUsers", { prefix: cyphrId }, bearer(session.access_token));
     expect(found.profiles.map((p) => p.cyphr_id)).toEqual([cyphrId]);
     expect(found.next_page_token).toBe("");
 
@@ -184,9 +179,7 @@ describe("IdentityService through @grpc/grpc-js and proto-loader", () => {
     const cyphrId = uniqueCyphrId("grpcjs");
     await unary(client, "Register", snakeRegisterRequest(cyphrId).request);
     const { nonce } = await unary<{ nonce: Buffer }>(client, "CreateChallenge", { cyphr_id: cyphrId });
-    const error = await failure(
-      unary(client, "Login", { cyphr_id: cyphrId, device_id: 1, nonce, signature: Buffer.alloc(64) }),
-    );
+    const error = await failure(unary(client, "Login", { cyphr_id: cyphrId, device_id: 1, nonce, signature: Buffer.alloc(64) }));
     expect(error.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(detailsOf(error)).toBe("invalid login credentials");
   });

@@ -5,7 +5,7 @@ import { identityClient } from "./helpers/clients.js";
 import { queryDatabase } from "./helpers/database.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { loginRequest, newDevice, registerUser, uniqueCyphrId, type RegisteredUser } from "./helpers/users.js";
+import { loginRequest, newDevice, type RegisteredUser, registerUser, uniqueCyphrId } from "./helpers/users.js";
 import { identityClientOver, WIRES } from "./helpers/wires.js";
 
 /** CreateChallenge and Login: signing in a registered device with a single-use nonce. */
@@ -25,9 +25,7 @@ async function nonceFor(cyphrId: string): Promise<Uint8Array> {
 
 /** Moves a nonce's expiry to `expression`, e.g. "now() - interval '1 second'". */
 async function setNonceExpiry(nonce: Uint8Array, expression: string): Promise<void> {
-  await queryDatabase(server.databaseUrl, `UPDATE login_challenges SET expires_at = ${expression} WHERE nonce = $1`, [
-    Buffer.from(nonce),
-  ]);
+  await queryDatabase(server.databaseUrl, `UPDATE login_challenges SET expires_at = ${expression} WHERE nonce = $1`, [Buffer.from(nonce)]);
 }
 
 /** Login must fail with exactly this message, whatever the cause, so that causes cannot be told apart. */
@@ -179,9 +177,7 @@ describe("Login is per device", () => {
     expect(res.deviceId).toBe(1);
     const claims = JSON.parse(Buffer.from(res.session!.accessToken.split(".")[1]!, "base64url").toString("utf8"));
     expect(claims.did).toBe(1);
-    const [row] = await queryDatabase<{ device_id: number }>(server.databaseUrl, "SELECT device_id FROM sessions WHERE id = $1", [
-      res.session!.sessionId,
-    ]);
+    const [row] = await queryDatabase<{ device_id: number }>(server.databaseUrl, "SELECT device_id FROM sessions WHERE id = $1", [res.session!.sessionId]);
     expect(row!.device_id).toBe(1);
   });
 });

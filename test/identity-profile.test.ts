@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { Code, type Client } from "@connectrpc/connect";
+import { type Client, Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AttachmentsService } from "../src/gen/cyphr/attachments/v1/attachments_pb.js";
 import type { IdentityService } from "../src/gen/cyphr/identity/v1/identity_pb.js";
@@ -8,7 +8,7 @@ import { clientFor, identityClient } from "./helpers/clients.js";
 import { createLinguisticCollationDatabase } from "./helpers/collation.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { registerUser, uniqueCyphrId, type RegisteredUser } from "./helpers/users.js";
+import { type RegisteredUser, registerUser, uniqueCyphrId } from "./helpers/users.js";
 import { identityClientOver, WIRES } from "./helpers/wires.js";
 
 /** GetProfile, UpdateProfile and SearchUsers. */
@@ -235,7 +235,8 @@ describe("SearchUsers", () => {
       const prefix = uniquePrefix();
       const ids = [`${prefix}b`, `${prefix}_a`, `${prefix}9`, `${prefix}a`];
       const users = await Promise.all(ids.map((id) => registerUser(rpc, id)));
-      for (const u of users) await identityClient("connect", icuServer.baseUrl, { token: u.accessToken }).updateProfile(update(["discoverable"], { discoverable: true }));
+      for (const u of users)
+        await identityClient("connect", icuServer.baseUrl, { token: u.accessToken }).updateProfile(update(["discoverable"], { discoverable: true }));
       const authed = identityClient("connect", icuServer.baseUrl, { token: users[0]!.accessToken });
       const all = await authed.searchUsers({ prefix });
       expect(all.profiles.map((p) => p.cyphrId.slice(prefix.length))).toEqual(["9", "_a", "a", "b"]);

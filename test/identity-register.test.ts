@@ -7,7 +7,7 @@ import { identityClient } from "./helpers/clients.js";
 import { queryDatabase } from "./helpers/database.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { deviceCertificate, newDevice, registerRequest, registerUser, uniqueCyphrId, type Device } from "./helpers/users.js";
+import { type Device, deviceCertificate, newDevice, registerRequest, registerUser, uniqueCyphrId } from "./helpers/users.js";
 import { identityClientOver, WIRES } from "./helpers/wires.js";
 
 /** CheckAvailability and Register: who may claim which Cyphr ID, with which keys. */
@@ -132,22 +132,14 @@ describe("identity_public_key", () => {
     expect(ed25519.Point.fromBytes(nonCanonical, true).equals(ed25519.Point.fromBytes(encodeY(3n)))).toBe(true);
 
     const device = { ...newDevice(), identityPublicKey: nonCanonical };
-    await expectRpcError(
-      client().register(registerRequest(device, uniqueCyphrId())),
-      Code.InvalidArgument,
-      "identity_public_key is not a valid Ed25519 point",
-    );
+    await expectRpcError(client().register(registerRequest(device, uniqueCyphrId())), Code.InvalidArgument, "identity_public_key is not a valid Ed25519 point");
   });
 
   it("an encoding of a point that is not on the curve is refused", async () => {
     const offCurve = encodeY(2n); // no x satisfies the curve equation for y = 2
     expect(() => ed25519.Point.fromBytes(offCurve, true)).toThrow();
     const device = { ...newDevice(), identityPublicKey: offCurve };
-    await expectRpcError(
-      client().register(registerRequest(device, uniqueCyphrId())),
-      Code.InvalidArgument,
-      "identity_public_key is not a valid Ed25519 point",
-    );
+    await expectRpcError(client().register(registerRequest(device, uniqueCyphrId())), Code.InvalidArgument, "identity_public_key is not a valid Ed25519 point");
   });
 
   it.each([
@@ -310,11 +302,7 @@ describe("device 1", () => {
       deviceCertificate({ identitySecretKey: device.deviceSecretKey }, cyphrId, 1, device.deviceSigningKey),
     ];
     for (const certificate of bad) {
-      await expectRpcError(
-        client().register({ ...good, deviceCertificate: certificate }),
-        Code.InvalidArgument,
-        "device_certificate does not verify",
-      );
+      await expectRpcError(client().register({ ...good, deviceCertificate: certificate }), Code.InvalidArgument, "device_certificate does not verify");
     }
     expect(await client().checkAvailability({ cyphrId })).toMatchObject({ available: true });
     expect((await client().register(good)).deviceId).toBe(1);
@@ -380,9 +368,7 @@ describe("concurrent registration of one id", () => {
     const cyphrId = uniqueCyphrId("race");
     const devices = Array.from({ length: 8 }, () => newDevice());
     // One client per call, so that the requests travel on separate connections.
-    const results = await Promise.allSettled(
-      devices.map((device) => identityClient("grpc", server.baseUrl).register(registerRequest(device, cyphrId))),
-    );
+    const results = await Promise.allSettled(devices.map((device) => identityClient("grpc", server.baseUrl).register(registerRequest(device, cyphrId))));
 
     const winners = results.flatMap((r, i) => (r.status === "fulfilled" ? [{ device: devices[i]!, ...r.value }] : []));
     expect(winners).toHaveLength(1);

@@ -4,7 +4,7 @@ import { identityClient } from "./helpers/clients.js";
 import { queryDatabase } from "./helpers/database.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { loginUser, registerUser, type RegisteredUser } from "./helpers/users.js";
+import { loginUser, type RegisteredUser, registerUser } from "./helpers/users.js";
 import { identityClientOver, WIRES } from "./helpers/wires.js";
 
 /** RefreshSession and Logout: rotation, reuse detection and revocation. */
@@ -26,11 +26,7 @@ function searchWith(accessToken: string, user: RegisteredUser) {
 }
 
 async function revokeReason(sessionId: string): Promise<string | null> {
-  const [row] = await queryDatabase<{ revoke_reason: string | null }>(
-    server.databaseUrl,
-    "SELECT revoke_reason FROM sessions WHERE id = $1",
-    [sessionId],
-  );
+  const [row] = await queryDatabase<{ revoke_reason: string | null }>(server.databaseUrl, "SELECT revoke_reason FROM sessions WHERE id = $1", [sessionId]);
   return row!.revoke_reason;
 }
 
@@ -119,19 +115,15 @@ describe("refresh token rotation", () => {
     const { session } = await client().refreshSession({ refreshToken: user.refreshToken });
     const expiresAtMs = Number(session!.refreshTokenExpiresAt!.seconds) * 1000;
     expect(Math.abs(expiresAtMs - (Date.now() + 30 * 86_400_000))).toBeLessThan(60_000);
-    const [row] = await queryDatabase<{ expires_at: Date }>(server.databaseUrl, "SELECT expires_at FROM sessions WHERE id = $1", [
-      user.sessionId,
-    ]);
+    const [row] = await queryDatabase<{ expires_at: Date }>(server.databaseUrl, "SELECT expires_at FROM sessions WHERE id = $1", [user.sessionId]);
     expect(Math.abs(row!.expires_at.getTime() - expiresAtMs)).toBeLessThan(1000);
   });
 
   it("only hashes of refresh tokens are stored", async () => {
     const user = await registerUser(client());
-    const rows = await queryDatabase<{ token_hash: Buffer }>(
-      server.databaseUrl,
-      "SELECT token_hash FROM refresh_tokens WHERE session_id = $1",
-      [user.sessionId],
-    );
+    const rows = await queryDatabase<{ token_hash: Buffer }>(server.databaseUrl, "SELECT token_hash FROM refresh_tokens WHERE session_id = $1", [
+      user.sessionId,
+    ]);
     expect(rows).toHaveLength(1);
     expect(rows[0]!.token_hash).toHaveLength(32);
     expect(rows[0]!.token_hash.toString("base64url")).not.toBe(user.refreshToken);

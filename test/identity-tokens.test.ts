@@ -4,10 +4,10 @@ import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from "jose
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IdentityService } from "../src/gen/cyphr/identity/v1/identity_pb.js";
 import { identityClient } from "./helpers/clients.js";
-import { jwtSegment, serverSigningKey, signAccessToken, type AccessClaims, type SigningKey } from "./helpers/jwt.js";
+import { type AccessClaims, jwtSegment, type SigningKey, serverSigningKey, signAccessToken } from "./helpers/jwt.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { newDevice, registerRequest, registerUser, uniqueCyphrId, type RegisteredUser } from "./helpers/users.js";
+import { newDevice, type RegisteredUser, registerRequest, registerUser, uniqueCyphrId } from "./helpers/users.js";
 import { identityClientOver, WIRES } from "./helpers/wires.js";
 
 /** Access tokens: what they contain, and which ones an authenticated RPC refuses. */

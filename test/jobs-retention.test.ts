@@ -52,13 +52,16 @@ describe("Retention jobs", () => {
     const [alice, bob] = await participants(server.baseUrl, 2);
     const { chatId } = await sendTo(alice, bob);
     const callId = randomUUID();
-    await queryDatabase(server.databaseUrl, "INSERT INTO calls (id, chat_id, caller_id, caller_session_id, state, ring_deadline, ended_at, end_reason) VALUES ($1, $2, $3, $4, 3, now(), now(), 'missed')", [
+    await queryDatabase(
+      server.databaseUrl,
+      "INSERT INTO calls (id, chat_id, caller_id, caller_session_id, state, ring_deadline, ended_at, end_reason) VALUES ($1, $2, $3, $4, 3, now(), now(), 'missed')",
+      [callId, chatId, alice.userId, alice.sessionId],
+    );
+    await queryDatabase(server.databaseUrl, "INSERT INTO call_participants (call_id, user_id, live) VALUES ($1, $2, false), ($1, $3, false)", [
       callId,
-      chatId,
       alice.userId,
-      alice.sessionId,
+      bob.userId,
     ]);
-    await queryDatabase(server.databaseUrl, "INSERT INTO call_participants (call_id, user_id, live) VALUES ($1, $2, false), ($1, $3, false)", [callId, alice.userId, bob.userId]);
     const calls = () => count("SELECT count(*)::int AS n FROM calls WHERE id = $1", [callId]);
     await run("realtime.call-records", later(29));
     expect(await calls()).toBe(1);

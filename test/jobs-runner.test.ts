@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identityClient } from "./helpers/clients.js";
 import { queryDatabase } from "./helpers/database.js";
-import { startLoggedServer, type LoggedServer } from "./helpers/logged-server.js";
+import { type LoggedServer, startLoggedServer } from "./helpers/logged-server.js";
 import { uniqueCyphrId } from "./helpers/users.js";
 
 let server: LoggedServer;
@@ -27,14 +27,22 @@ function metricValue(text: string, name: string, labels: string): number {
 describe("The jobs module", () => {
   it("registers the server's purges and retention jobs under fixed names", () => {
     expect(server.app.jobs.names()).toEqual(
-      expect.arrayContaining(["messaging.expired-messages", "identity.login-challenges", "devices.expired-links", "key-packages.expired", "mls.old-welcomes", "events.retention"]),
+      expect.arrayContaining([
+        "messaging.expired-messages",
+        "identity.login-challenges",
+        "devices.expired-links",
+        "key-packages.expired",
+        "mls.old-welcomes",
+        "events.retention",
+      ]),
     );
   });
 
   it("a run moved past a login challenge's expiry deletes it; a run at the present keeps it", async () => {
     const cyphrId = uniqueCyphrId("jobs");
     await identityClient("connect", server.baseUrl).createChallenge({ cyphrId });
-    const count = async () => (await queryDatabase<{ n: number }>(server.databaseUrl, "SELECT count(*)::int AS n FROM login_challenges WHERE cyphr_id = $1", [cyphrId]))[0]!.n;
+    const count = async () =>
+      (await queryDatabase<{ n: number }>(server.databaseUrl, "SELECT count(*)::int AS n FROM login_challenges WHERE cyphr_id = $1", [cyphrId]))[0]!.n;
     expect(await server.app.jobs.run("identity.login-challenges")).toMatchObject({ outcome: "ok" });
     expect(await count()).toBe(1);
     const later = new Date(Date.now() + 10 * MINUTE);

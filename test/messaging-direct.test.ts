@@ -3,7 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChatKind, ChatRole, Direction, MembershipState, MessageType } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { queryDatabase } from "./helpers/database.js";
-import { chatEntry, participant, participants, randomPayload, seqsOf, sendInChat, sendTo, type Participant } from "./helpers/messaging.js";
+import { chatEntry, type Participant, participant, participants, randomPayload, sendInChat, sendTo, seqsOf } from "./helpers/messaging.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -58,9 +58,7 @@ describe("direct chats", () => {
 
   it("N concurrent first sends between the same pair, in both directions, create exactly one chat", async () => {
     const [alice, bob] = await participants(server.baseUrl, 2);
-    const results = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? sendTo(alice, bob) : sendTo(bob, alice))),
-    );
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? sendTo(alice, bob) : sendTo(bob, alice))));
 
     const chatIds = new Set(results.map((r) => r.chatId));
     expect(chatIds.size).toBe(1);
@@ -72,13 +70,11 @@ describe("direct chats", () => {
       [alice.userId, bob.userId],
     );
     expect(chats).toEqual([{ id: chatId }]);
-    const memberships = await db<{ chat_id: string; user_id: string }>(
-      `SELECT chat_id, user_id FROM chat_members WHERE user_id IN ($1, $2) ORDER BY user_id`,
-      [alice.userId, bob.userId],
-    );
-    expect(memberships).toEqual(
-      [alice.userId, bob.userId].sort().map((userId) => ({ chat_id: chatId, user_id: userId })),
-    );
+    const memberships = await db<{ chat_id: string; user_id: string }>(`SELECT chat_id, user_id FROM chat_members WHERE user_id IN ($1, $2) ORDER BY user_id`, [
+      alice.userId,
+      bob.userId,
+    ]);
+    expect(memberships).toEqual([alice.userId, bob.userId].sort().map((userId) => ({ chat_id: chatId, user_id: userId })));
     expect(await db(`SELECT seq FROM messages WHERE chat_id = $1`, [chatId])).toHaveLength(12);
   });
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { Direction, MessageType } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { identityClient } from "./helpers/clients.js";
 import { findEverywhere } from "./helpers/db-scan.js";
-import { participant, type Participant } from "./helpers/messaging.js";
+import { type Participant, participant } from "./helpers/messaging.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { Code } from "@connectrpc/connect";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Direction, type Message } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { queryDatabase } from "./helpers/database.js";
-import { chatEntry, createGroupOf, participants, randomPayload, sendInChat, sendTo, type Participant } from "./helpers/messaging.js";
+import { chatEntry, createGroupOf, type Participant, participants, randomPayload, sendInChat, sendTo } from "./helpers/messaging.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -89,17 +89,9 @@ describe("EditMessage", () => {
       "payload.ciphertext must not be empty",
     );
     await expectRpcError(alice.messaging.editMessage({ messageId: sent.messageId }), Code.InvalidArgument, "payload is required");
-    await expectRpcError(
-      alice.messaging.editMessage({ messageId: "42", payload: randomPayload() }),
-      Code.InvalidArgument,
-      "message_id must be a UUID",
-    );
+    await expectRpcError(alice.messaging.editMessage({ messageId: "42", payload: randomPayload() }), Code.InvalidArgument, "message_id must be a UUID");
     const unknown = randomUUID();
-    await expectRpcError(
-      alice.messaging.editMessage({ messageId: unknown, payload: randomPayload() }),
-      Code.NotFound,
-      `message ${unknown} not found`,
-    );
+    await expectRpcError(alice.messaging.editMessage({ messageId: unknown, payload: randomPayload() }), Code.NotFound, `message ${unknown} not found`);
   });
 });
 
@@ -193,10 +185,6 @@ describe("DeleteMessage", () => {
     const [admin, bob] = await participants(server.baseUrl, 2);
     const chatId = await createGroupOf(admin, [bob]);
     const created = await messageAt(admin, chatId, 1n);
-    await expectRpcError(
-      admin.messaging.deleteMessage({ messageId: created.messageId }),
-      Code.PermissionDenied,
-      "system messages cannot be deleted",
-    );
+    await expectRpcError(admin.messaging.deleteMessage({ messageId: created.messageId }), Code.PermissionDenied, "system messages cannot be deleted");
   });
 });

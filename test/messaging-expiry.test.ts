@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
+import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
-import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Direction, SystemEventKind } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { queryDatabase } from "./helpers/database.js";
-import { chatEntry, participants, randomPayload, seqsOf, sendInChat, sendTo, type Participant } from "./helpers/messaging.js";
+import { chatEntry, type Participant, participants, randomPayload, sendInChat, sendTo, seqsOf } from "./helpers/messaging.js";
 import { sleep } from "./helpers/process.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -37,8 +37,7 @@ describe("before the sweeper runs (SWEEP_INTERVAL_MS one hour)", () => {
   });
   afterAll(() => server.close());
 
-  const rowExists = async (messageId: string) =>
-    (await queryDatabase(server.databaseUrl, `SELECT 1 FROM messages WHERE id = $1`, [messageId])).length === 1;
+  const rowExists = async (messageId: string) => (await queryDatabase(server.databaseUrl, `SELECT 1 FROM messages WHERE id = $1`, [messageId])).length === 1;
 
   it("SetChatTimer 1 s: a message sent afterwards is no longer listed once expired, though its row is still stored", async () => {
     const [alice, bob] = await participants(server.baseUrl, 2);
@@ -115,11 +114,7 @@ describe("before the sweeper runs (SWEEP_INTERVAL_MS one hour)", () => {
   it("timers above one year are refused with INVALID_ARGUMENT", async () => {
     const [alice, bob] = await participants(server.baseUrl, 2);
     const { chatId } = await sendTo(alice, bob);
-    await expectRpcError(
-      alice.messaging.setChatTimer({ chatId, timerSeconds: 31_536_001 }),
-      Code.InvalidArgument,
-      "timer_seconds must be at most 31536000",
-    );
+    await expectRpcError(alice.messaging.setChatTimer({ chatId, timerSeconds: 31_536_001 }), Code.InvalidArgument, "timer_seconds must be at most 31536000");
     await expectRpcError(sendExpiring(alice, chatId, 31_536_001), Code.InvalidArgument, "expires_in_seconds must be at most 31536000");
   });
 });

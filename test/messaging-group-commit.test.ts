@@ -2,12 +2,12 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { toJson } from "@bufbuild/protobuf";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { MAX_RECIPIENTS_PER_NOTICE } from "../src/delivery/notice.js";
+import { RecentSends } from "../src/delivery/recent-sends.js";
+import { MessageSchema } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { createGroupOf, participants, randomPayload, sendInChat, sendTo } from "./helpers/messaging.js";
 import { closeAllStreams, subscribe } from "./helpers/realtime.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { MessageSchema } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
-import { MAX_RECIPIENTS_PER_NOTICE } from "../src/delivery/notice.js";
-import { RecentSends } from "../src/delivery/recent-sends.js";
 
 /**
  * Group commit: a batch of sends is committed by one call of cyphr_send_batch
@@ -131,9 +131,17 @@ describe("delivery of messages this instance committed", () => {
     const stream = subscribe(server.baseUrl, bob.accessToken);
     await stream.caughtUp();
     const payload = { ...randomPayload(300), header: randomBytes(40) };
-    const sent = await bob.messaging.sendMessage({ destination: { case: "chatId", value: chatId }, clientMessageId: randomUUID(), payload, messageType: 1 }).then(() =>
-      alice.messaging.sendMessage({ destination: { case: "chatId", value: chatId }, clientMessageId: randomUUID(), payload, messageType: 2, expiresInSeconds: 3600 }),
-    );
+    const sent = await bob.messaging
+      .sendMessage({ destination: { case: "chatId", value: chatId }, clientMessageId: randomUUID(), payload, messageType: 1 })
+      .then(() =>
+        alice.messaging.sendMessage({
+          destination: { case: "chatId", value: chatId },
+          clientMessageId: randomUUID(),
+          payload,
+          messageType: 2,
+          expiresInSeconds: 3600,
+        }),
+      );
     const { value: streamed } = await stream.take("messageNew", (m) => m.messageId === sent.messageId);
     const { messages } = await bob.messaging.listMessages({ chatId, limit: 10 });
     const listed = messages.find((m) => m.messageId === sent.messageId);
@@ -153,7 +161,13 @@ describe("RecentSends", () => {
     senderCyphrId: "someone",
     clientMessageId: randomUUID(),
     messageType: 1,
-    payload: { kemCiphertext: new Uint8Array(0), ciphertext: new Uint8Array(bytes), nonce: new Uint8Array(0), tag: new Uint8Array(0), header: new Uint8Array(0) },
+    payload: {
+      kemCiphertext: new Uint8Array(0),
+      ciphertext: new Uint8Array(bytes),
+      nonce: new Uint8Array(0),
+      tag: new Uint8Array(0),
+      header: new Uint8Array(0),
+    },
   });
 
   it("keeps its own copy of the payload, not a view that would pin the request's whole buffer", () => {

@@ -3,7 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Direction, MessageType, SystemEventKind } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { queryDatabase } from "./helpers/database.js";
-import { createGroupOf, fullHistory, participants, randomPayload, seqsOf, sendInChat, sendTo, type Participant } from "./helpers/messaging.js";
+import { createGroupOf, fullHistory, type Participant, participants, randomPayload, sendInChat, sendTo, seqsOf } from "./helpers/messaging.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -23,9 +23,7 @@ describe("seq ordering", () => {
     const chatId = await createGroupOf(admin, senders);
     const perSender = 3;
 
-    const sent = await Promise.all(
-      senders.flatMap((sender) => Array.from({ length: perSender }, () => sendInChat(sender, chatId))),
-    );
+    const sent = await Promise.all(senders.flatMap((sender) => Array.from({ length: perSender }, () => sendInChat(sender, chatId))));
     const total = senders.length * perSender;
     expect(seqsOf(sent).sort((a, b) => a - b)).toEqual(range(2, total + 1));
 

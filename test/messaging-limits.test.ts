@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import { MessageType, type SendMessageRequest, type SendMessageRequestSchema } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { PROTOCOLS } from "./helpers/clients.js";
 import { queryDatabase } from "./helpers/database.js";
-import { participant, participants, randomPayload, sendInChat, sendTo, type Participant } from "./helpers/messaging.js";
+import { type Participant, participant, participants, randomPayload, sendInChat, sendTo } from "./helpers/messaging.js";
 import { sleep } from "./helpers/process.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -72,7 +72,11 @@ describe("payload and request validation (MESSAGE_MAX_BYTES 2048)", () => {
   });
 
   const invalid: [string, () => Partial<SendInit>, string][] = [
-    ["kem_ciphertext of the wrong length", () => ({ payload: { ...randomPayload(), kemCiphertext: randomBytes(1567) } }), "payload.kem_ciphertext must be empty or 1568 bytes (ML-KEM-1024), got 1567"],
+    [
+      "kem_ciphertext of the wrong length",
+      () => ({ payload: { ...randomPayload(), kemCiphertext: randomBytes(1567) } }),
+      "payload.kem_ciphertext must be empty or 1568 bytes (ML-KEM-1024), got 1567",
+    ],
     ["an empty ciphertext", () => ({ payload: { ...randomPayload(), ciphertext: new Uint8Array(0) } }), "payload.ciphertext must not be empty"],
     ["a missing payload", () => ({ payload: undefined }), "payload is required"],
     ["a nonce over 64 bytes", () => ({ payload: { ...randomPayload(), nonce: randomBytes(65) } }), "payload.nonce must be at most 64 bytes, got 65"],
@@ -102,8 +106,7 @@ describe("send rate limit (SEND_RATE_PER_SECOND 5, SEND_BURST 5)", () => {
   afterAll(() => server?.close());
 
   /** Sends `count` messages at once; the limiter sees them within a few milliseconds. */
-  const burst = (from: Participant, chatId: string, count: number) =>
-    Promise.allSettled(Array.from({ length: count }, () => sendInChat(from, chatId)));
+  const burst = (from: Participant, chatId: string, count: number) => Promise.allSettled(Array.from({ length: count }, () => sendInChat(from, chatId)));
 
   it("the sixth immediate send fails with RESOURCE_EXHAUSTED and a retry-after; after waiting, sends work again", async () => {
     const [alice, bob] = await participants(server.baseUrl, 2);

@@ -3,7 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChatRole, Direction, MessageType, SystemEventKind } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { PROTOCOLS } from "./helpers/clients.js";
-import { participants, randomPayload, seqsOf, sendInChat } from "./helpers/messaging.js";
+import { participants, randomPayload, sendInChat, seqsOf } from "./helpers/messaging.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -67,7 +67,11 @@ describe.each(PROTOCOLS)("over %s", (protocol) => {
     const { group } = await alice.groups.createGroup({ encryptedName: randomBytes(8), memberCyphrIds: [bob.cyphrId] });
     await expectRpcError(bob.groups.addMember({ chatId: group!.chatId, cyphrId: alice.cyphrId }), Code.PermissionDenied, "only group admins");
     await expectRpcError(
-      alice.messaging.sendMessage({ destination: { case: "recipientCyphrId", value: "nobody_at_all" }, clientMessageId: randomUUID(), payload: randomPayload() }),
+      alice.messaging.sendMessage({
+        destination: { case: "recipientCyphrId", value: "nobody_at_all" },
+        clientMessageId: randomUUID(),
+        payload: randomPayload(),
+      }),
       Code.NotFound,
       'no user with cyphr_id "nobody_at_all"',
     );

@@ -1,7 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Direction } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
-import { chatEntry, createGroupOf, participants, sendInChat, sendTo, type Participant } from "./helpers/messaging.js";
+import { chatEntry, createGroupOf, type Participant, participants, sendInChat, sendTo } from "./helpers/messaging.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 

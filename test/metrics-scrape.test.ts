@@ -8,7 +8,7 @@ import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /** One sample of `name` with exactly these labels (prom-client's order), or 0 when absent. */
-export function sample(text: string, name: string, labels = ""): number {
+function sample(text: string, name: string, labels = ""): number {
   const prefix = labels === "" ? `${name} ` : `${name}{${labels}} `;
   const line = text.split("\n").find((l) => l.startsWith(prefix));
   return line === undefined ? 0 : Number(line.slice(prefix.length));
@@ -43,10 +43,17 @@ describe("GET /metrics on the API port", () => {
 
     const delta = (text: string, name: string, labels = "") => sample(text, name, labels) - sample(before, name, labels);
     let after = "";
-    await eventually(async () => {
-      after = await scrape(server.baseUrl);
-      return delta(after, "cyphr_stream_closes_total") >= 1 && delta(after, "cyphr_rpc_calls_total", 'method="cyphr.realtime.v1.RealtimeService/Subscribe",code="Canceled"') >= 1;
-    }, 5000, "the stream's end in the metrics");
+    await eventually(
+      async () => {
+        after = await scrape(server.baseUrl);
+        return (
+          delta(after, "cyphr_stream_closes_total") >= 1 &&
+          delta(after, "cyphr_rpc_calls_total", 'method="cyphr.realtime.v1.RealtimeService/Subscribe",code="Canceled"') >= 1
+        );
+      },
+      5000,
+      "the stream's end in the metrics",
+    );
     expect(delta(after, "cyphr_rpc_calls_total", 'method="cyphr.identity.v1.IdentityService/Register",code="OK"')).toBe(2);
     expect(delta(after, "cyphr_rpc_duration_seconds_count", 'method="cyphr.identity.v1.IdentityService/Register",code="OK"')).toBe(2);
     expect(delta(after, "cyphr_rpc_calls_total", 'method="cyphr.messaging.v1.MessagingService/SendMessage",code="OK"')).toBe(1);
@@ -80,7 +87,11 @@ describe("codes of failed unary calls", () => {
       method: "cyphr.privacy.v1.PrivacyService/GetPrivacySettings",
       code: "Unauthenticated",
       call: (protocol: Protocol, httpVersion: "2" | "1.1") =>
-        expectRpcError(clientFor(PrivacyService, protocol, server.baseUrl, { token: "not-a-token", httpVersion }).getPrivacySettings({}), Code.Unauthenticated, /authorization/),
+        expectRpcError(
+          clientFor(PrivacyService, protocol, server.baseUrl, { token: "not-a-token", httpVersion }).getPrivacySettings({}),
+          Code.Unauthenticated,
+          /authorization/,
+        ),
     },
   ];
   const cases = failures.flatMap((failure) => [
@@ -88,19 +99,29 @@ describe("codes of failed unary calls", () => {
     { ...failure, protocol: "connect" as const, httpVersion: "1.1" as const },
     { ...failure, protocol: "grpc-web" as const, httpVersion: "2" as const },
   ]);
-  it.each(cases)("$protocol over HTTP/$httpVersion failing with $what is counted under its code, never Canceled", async ({ method, code, call, protocol, httpVersion }) => {
-    const calls = (text: string, label: string) => sample(text, "cyphr_rpc_calls_total", `method="${method}",code="${label}"`);
-    const before = await scrape(server.baseUrl);
-    for (let i = 0; i < 5; i++) await call(protocol, httpVersion);
-    let after = "";
-    await eventually(async () => {
-      after = await scrape(server.baseUrl);
-      return calls(after, code) + calls(after, "Canceled") - calls(before, code) - calls(before, "Canceled") >= 5;
-    }, 5000, "the calls in the metrics");
-    expect(calls(after, "Canceled") - calls(before, "Canceled")).toBe(0);
-    expect(calls(after, code) - calls(before, code)).toBe(5);
-    expect(sample(after, "cyphr_rpc_duration_seconds_count", `method="${method}",code="${code}"`) - sample(before, "cyphr_rpc_duration_seconds_count", `method="${method}",code="${code}"`)).toBe(5);
-  });
+  it.each(cases)(
+    "$protocol over HTTP/$httpVersion failing with $what is counted under its code, never Canceled",
+    async ({ method, code, call, protocol, httpVersion }) => {
+      const calls = (text: string, label: string) => sample(text, "cyphr_rpc_calls_total", `method="${method}",code="${label}"`);
+      const before = await scrape(server.baseUrl);
+      for (let i = 0; i < 5; i++) await call(protocol, httpVersion);
+      let after = "";
+      await eventually(
+        async () => {
+          after = await scrape(server.baseUrl);
+          return calls(after, code) + calls(after, "Canceled") - calls(before, code) - calls(before, "Canceled") >= 5;
+        },
+        5000,
+        "the calls in the metrics",
+      );
+      expect(calls(after, "Canceled") - calls(before, "Canceled")).toBe(0);
+      expect(calls(after, code) - calls(before, code)).toBe(5);
+      expect(
+        sample(after, "cyphr_rpc_duration_seconds_count", `method="${method}",code="${code}"`) -
+          sample(before, "cyphr_rpc_duration_seconds_count", `method="${method}",code="${code}"`),
+      ).toBe(5);
+    },
+  );
 });
 
 describe("METRICS_PORT", () => {

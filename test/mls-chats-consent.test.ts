@@ -3,15 +3,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { GroupsService } from "../src/gen/cyphr/groups/v1/groups_pb.js";
 import { ChatListFilter, MessageType } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { GroupAddPolicy } from "../src/gen/cyphr/privacy/v1/privacy_pb.js";
+import type { LiveEvent } from "../src/sdk/index.js";
 import { clientFor, identityClient } from "./helpers/clients.js";
 import { MlsDevice } from "./helpers/mls-client.js";
 import { privacyOf } from "./helpers/privacy.js";
 import { closeAllStreams, grpcJsConnect, type RealtimeStream } from "./helpers/realtime.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
+import { type LiveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { registerLiveDevice, type LiveDevice } from "./helpers/sdk-live.js";
-import { registerUser, type RegisteredUser } from "./helpers/users.js";
-import type { LiveEvent } from "../src/sdk/index.js";
+import { type RegisteredUser, registerUser } from "./helpers/users.js";
 
 /**
  * MLS chats follow consent exactly as MessagingService and GroupsService do: starting an MLS

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Chat } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
-import { registerLiveDevice, type LiveDevice } from "./helpers/sdk-live.js";
+import { type LiveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;

@@ -1,5 +1,5 @@
-import { Code, ConnectError } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import {
   createApplicationMessage,
@@ -11,19 +11,19 @@ import {
   joinGroupExternal,
   processPrivateMessage,
 } from "ts-mls";
-import { deviceCredentialIdentity } from "../src/mls/credential.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupsService } from "../src/gen/cyphr/groups/v1/groups_pb.js";
 import { ChatProtocol, MessageType, MessagingService } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
+import { deviceCredentialIdentity } from "../src/mls/credential.js";
 import { clientFor, identityClient, PROTOCOLS, type Protocol } from "./helpers/clients.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
 import { linkDevice } from "./helpers/devices.js";
 import { deviceKeyPackage, suiteImpl } from "./helpers/mls.js";
-import { mlsBytes, MlsDevice } from "./helpers/mls-client.js";
+import { MlsDevice, mlsBytes } from "./helpers/mls-client.js";
 import { closeAllStreams, subscribe } from "./helpers/realtime.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { registerUser, type RegisteredUser } from "./helpers/users.js";
+import { type RegisteredUser, registerUser } from "./helpers/users.js";
 
 let server: TestServer;
 /** Many devices are linked from 127.0.0.1 here. */
@@ -84,7 +84,10 @@ describe.each(PROTOCOLS)("an MLS direct chat over %s", (protocol) => {
     const { alice, bob, a1, a2, b1, chatId, committed } = await directChat(protocol);
     expect(committed.epoch).toBe(1n);
     expect(committed.welcomed.map((w) => [w.cyphrId, w.deviceId]).sort()).toEqual(
-      [[alice.cyphrId, 2], [bob.cyphrId, 1]].sort(),
+      [
+        [alice.cyphrId, 2],
+        [bob.cyphrId, 1],
+      ].sort(),
     );
     await b1.acceptWelcome(chatId);
     await a2.acceptWelcome(chatId);
@@ -185,7 +188,12 @@ describe("an MLS group of five", () => {
     const eSees = await e.messaging.listMessages({ chatId, cursorSeq: 0n, direction: 2, limit: 200 });
     expect(eSees.messages.map((m) => m.messageId)).not.toContain(secret.messageId);
     await expectRpcError(
-      e.messaging.sendMessage({ destination: { case: "chatId", value: chatId }, clientMessageId: randomUUID(), messageType: MessageType.TEXT, payload: { ciphertext: new Uint8Array([1]) } }),
+      e.messaging.sendMessage({
+        destination: { case: "chatId", value: chatId },
+        clientMessageId: randomUUID(),
+        messageType: MessageType.TEXT,
+        payload: { ciphertext: new Uint8Array([1]) },
+      }),
       Code.PermissionDenied,
       "no longer a member",
     );
@@ -248,14 +256,22 @@ describe("what the delivery service refuses", () => {
     const real = await createApplicationMessage(await member.state(chatId), new Uint8Array([1]), await suiteImpl());
     const realBytes = mlsBytes({ privateMessage: real.privateMessage, wireformat: "mls_private_message", version: "mls10" });
     await expectRpcError(send({ ciphertext: realBytes, nonce: new Uint8Array(12) }), Code.InvalidArgument, "only payload.ciphertext is set");
-    await expectRpcError(send({ ciphertext: realBytes }, 8 as MessageType), Code.InvalidArgument, "message_type MLS_COMMIT is written by MlsChatsService.CommitMlsChat");
+    await expectRpcError(
+      send({ ciphertext: realBytes }, 8 as MessageType),
+      Code.InvalidArgument,
+      "message_type MLS_COMMIT is written by MlsChatsService.CommitMlsChat",
+    );
     const commit = await member.prepareCommit(chatId, []);
     await expectRpcError(send({ ciphertext: commit.commit }), Code.InvalidArgument, "commits go through MlsChatsService.CommitMlsChat");
     // A message of another group (same suite, its own group id).
     const other = device(await newUser());
     const kp = await other.newKeyPackage();
     const impl = await suiteImpl();
-    const foreign = await createApplicationMessage(await createGroup(new Uint8Array(16).fill(7), kp.publicPackage, kp.privatePackage, [], impl), new Uint8Array([1]), impl);
+    const foreign = await createApplicationMessage(
+      await createGroup(new Uint8Array(16).fill(7), kp.publicPackage, kp.privatePackage, [], impl),
+      new Uint8Array([1]),
+      impl,
+    );
     await expectRpcError(
       send({ ciphertext: mlsBytes({ privateMessage: foreign.privateMessage, wireformat: "mls_private_message", version: "mls10" }) }),
       Code.InvalidArgument,
@@ -266,7 +282,12 @@ describe("what the delivery service refuses", () => {
     await expectRpcError(send({ ciphertext: realBytes }), Code.InvalidArgument, "is for epoch 1; the chat is at epoch 5 (accepted: 2 to 5)");
     // A non-member learns nothing: the same bad payload is NOT_FOUND for a stranger.
     await expectRpcError(
-      other.messaging.sendMessage({ destination: { case: "chatId", value: chatId }, clientMessageId: randomUUID(), messageType: MessageType.TEXT, payload: { ciphertext: new Uint8Array([9]) } }),
+      other.messaging.sendMessage({
+        destination: { case: "chatId", value: chatId },
+        clientMessageId: randomUUID(),
+        messageType: MessageType.TEXT,
+        payload: { ciphertext: new Uint8Array([9]) },
+      }),
       Code.NotFound,
       "not found",
     );
@@ -284,11 +305,19 @@ describe("what the delivery service refuses", () => {
       payload: { ciphertext: mlsBytes({ privateMessage: replacement.privateMessage, wireformat: "mls_private_message", version: "mls10" }) },
     });
     expect(edited.message?.editedAt).toBeDefined();
-    await expectRpcError(member.messaging.editMessage({ messageId: original.messageId, payload: { ciphertext: new Uint8Array([1, 2]) } }), Code.InvalidArgument, "payload.ciphertext is not an MLS message");
+    await expectRpcError(
+      member.messaging.editMessage({ messageId: original.messageId, payload: { ciphertext: new Uint8Array([1, 2]) } }),
+      Code.InvalidArgument,
+      "payload.ciphertext is not an MLS message",
+    );
     const { messages } = await admin.messaging.listMessages({ chatId, cursorSeq: 0n, direction: 2, limit: 200 });
     const commitMessage = messages.find((m) => m.messageType === (8 as MessageType))!;
     expect(commitMessage.senderCyphrId).toBe(admin.user.cyphrId);
-    await expectRpcError(admin.messaging.editMessage({ messageId: commitMessage.messageId, payload: { ciphertext: new Uint8Array([1]) } }), Code.FailedPrecondition, "an MLS commit cannot be edited");
+    await expectRpcError(
+      admin.messaging.editMessage({ messageId: commitMessage.messageId, payload: { ciphertext: new Uint8Array([1]) } }),
+      Code.FailedPrecondition,
+      "an MLS commit cannot be edited",
+    );
     // The other member decrypts the replacement.
     const { messages: after } = await admin.messaging.listMessages({ chatId, cursorSeq: original.seq - 1n, direction: 2, limit: 1 });
     const decoded = (await import("ts-mls")).decodeMlsMessage(after[0]!.payload!.ciphertext, 0)![0];
@@ -316,7 +345,12 @@ describe("what the delivery service refuses", () => {
     );
     const app = await createApplicationMessage(await member.state(chatId), new Uint8Array([1]), await suiteImpl());
     await expectRpcError(
-      member.chats.commitMlsChat({ ...base, clientMessageId: randomUUID(), commit: mlsBytes({ privateMessage: app.privateMessage, wireformat: "mls_private_message", version: "mls10" }), groupInfo: fresh.groupInfo }),
+      member.chats.commitMlsChat({
+        ...base,
+        clientMessageId: randomUUID(),
+        commit: mlsBytes({ privateMessage: app.privateMessage, wireformat: "mls_private_message", version: "mls10" }),
+        groupInfo: fresh.groupInfo,
+      }),
       Code.InvalidArgument,
       "commit is an MLS application message, not a commit",
     );
@@ -329,29 +363,60 @@ describe("what the delivery service refuses", () => {
     const stranger = device(await newUser());
     await stranger.uploadKeyPackages(1);
     await expectRpcError(
-      member.chats.commitMlsChat({ ...base, clientMessageId: randomUUID(), commit: fresh.commit, groupInfo: fresh.groupInfo, addCyphrIds: [stranger.user.cyphrId] }),
+      member.chats.commitMlsChat({
+        ...base,
+        clientMessageId: randomUUID(),
+        commit: fresh.commit,
+        groupInfo: fresh.groupInfo,
+        addCyphrIds: [stranger.user.cyphrId],
+      }),
       Code.InvalidArgument,
       "welcome is required when add_cyphr_ids is set",
     );
     const unknownKp = await deviceKeyPackage({ cyphrId: stranger.user.cyphrId, deviceId: 1, signingSecretKey: stranger.user.device.deviceSecretKey });
     const impl = await suiteImpl();
-    const withUnknown = await createCommit({ state: await admin.state(chatId), cipherSuite: impl }, { extraProposals: [{ proposalType: "add", add: { keyPackage: unknownKp.publicPackage } }], ratchetTreeExtension: true });
+    const withUnknown = await createCommit(
+      { state: await admin.state(chatId), cipherSuite: impl },
+      { extraProposals: [{ proposalType: "add", add: { keyPackage: unknownKp.publicPackage } }], ratchetTreeExtension: true },
+    );
     const welcomeBytes = encodeMlsMessage({ welcome: withUnknown.welcome!, wireformat: "mls_welcome", version: "mls10" });
     const adminFresh = await admin.prepareCommit(chatId, []);
     await expectRpcError(
-      admin.chats.commitMlsChat({ ...base, clientMessageId: randomUUID(), commit: adminFresh.commit, groupInfo: adminFresh.groupInfo, welcome: welcomeBytes, addCyphrIds: [stranger.user.cyphrId] }),
+      admin.chats.commitMlsChat({
+        ...base,
+        clientMessageId: randomUUID(),
+        commit: adminFresh.commit,
+        groupInfo: adminFresh.groupInfo,
+        welcome: welcomeBytes,
+        addCyphrIds: [stranger.user.cyphrId],
+      }),
       Code.InvalidArgument,
       "welcome: secrets[0] names a key package this server did not hand out",
     );
     const claimed = (await admin.keys.claimKeyPackages({ cyphrId: stranger.user.cyphrId, ciphersuite: 0 })).keyPackages;
-    const notMember = await admin.prepareCommit(chatId, [{ proposalType: "add", add: { keyPackage: (await import("./helpers/mls-client.js")).keyPackageOf(claimed[0]!.keyPackage) } }]);
+    const notMember = await admin.prepareCommit(chatId, [
+      { proposalType: "add", add: { keyPackage: (await import("./helpers/mls-client.js")).keyPackageOf(claimed[0]!.keyPackage) } },
+    ]);
     await expectRpcError(
-      admin.chats.commitMlsChat({ ...base, clientMessageId: randomUUID(), commit: notMember.commit, groupInfo: notMember.groupInfo, welcome: notMember.welcome }),
+      admin.chats.commitMlsChat({
+        ...base,
+        clientMessageId: randomUUID(),
+        commit: notMember.commit,
+        groupInfo: notMember.groupInfo,
+        welcome: notMember.welcome,
+      }),
       Code.InvalidArgument,
       "welcome: secrets[0] names a device of a user who is not a member of the chat",
     );
     await expectRpcError(
-      member.chats.commitMlsChat({ ...base, clientMessageId: randomUUID(), commit: fresh.commit, groupInfo: fresh.groupInfo, welcome: notMember.welcome, addCyphrIds: [stranger.user.cyphrId] }),
+      member.chats.commitMlsChat({
+        ...base,
+        clientMessageId: randomUUID(),
+        commit: fresh.commit,
+        groupInfo: fresh.groupInfo,
+        welcome: notMember.welcome,
+        addCyphrIds: [stranger.user.cyphrId],
+      }),
       Code.PermissionDenied,
       "only group admins can add or remove members",
     );
@@ -456,7 +521,11 @@ describe("what the delivery service refuses", () => {
     const direct = await alice.chats.createMlsChat({ kind: { case: "peerCyphrId", value: bob.cyphrId }, ciphersuite: 84 });
     expect(direct.ciphersuite).toBe(84);
     await expectRpcError(alice.chats.createMlsChat({ kind: { case: "peerCyphrId", value: bob.cyphrId }, ciphersuite: 0 }), Code.AlreadyExists, direct.chatId);
-    await expectRpcError(alice.chats.createMlsChat({ kind: { case: "peerCyphrId", value: alice.user.cyphrId }, ciphersuite: 0 }), Code.InvalidArgument, "is your own");
+    await expectRpcError(
+      alice.chats.createMlsChat({ kind: { case: "peerCyphrId", value: alice.user.cyphrId }, ciphersuite: 0 }),
+      Code.InvalidArgument,
+      "is your own",
+    );
     await expectRpcError(alice.chats.createMlsChat({ kind: { case: undefined }, ciphersuite: 0 }), Code.InvalidArgument, "kind is required");
     await expectRpcError(alice.chats.getGroupInfo({ chatId: direct.chatId }), Code.NotFound, "no GroupInfo yet");
   });
@@ -466,12 +535,15 @@ describe("what the database holds afterwards", () => {
   it("has no plaintext and no private key anywhere", async () => {
     expect(plaintexts.length).toBeGreaterThan(5);
     // Each device's signing and identity secret keys, and the private keys of its key packages.
-    const secrets = (await Promise.all(devices.map(async (d) => [d.user.device.deviceSecretKey, d.user.device.identitySecretKey, ...(await d.privateKeys())]))).flat();
+    const secrets = (
+      await Promise.all(devices.map(async (d) => [d.user.device.deviceSecretKey, d.user.device.identitySecretKey, ...(await d.privateKeys())]))
+    ).flat();
     expect(secrets.length).toBeGreaterThan(40);
     const needles = [...plaintexts.map((p) => new TextEncoder().encode(p)), ...secrets];
     expect(await findAllEverywhere(server.databaseUrl, needles)).toEqual([]);
     // The scan does find what is there: a ciphertext the server stores.
-    const stored = (await devices[0]!.messaging.listMessages({ chatId: (await devices[0]!.chatIds())[0]!, cursorSeq: 0n, direction: 2, limit: 1 })).messages[0]!;
+    const stored = (await devices[0]!.messaging.listMessages({ chatId: (await devices[0]!.chatIds())[0]!, cursorSeq: 0n, direction: 2, limit: 1 }))
+      .messages[0]!;
     const found = await findAllEverywhere(server.databaseUrl, [stored.payload!.ciphertext]);
     expect(found.some((h) => h.table.startsWith("public.messages_p") && h.column === "ciphertext")).toBe(true);
   }, 120_000);

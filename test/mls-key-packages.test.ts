@@ -1,4 +1,4 @@
-import { Code, type Client } from "@connectrpc/connect";
+import { type Client, Code } from "@connectrpc/connect";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { makeKeyPackageRef } from "ts-mls/keyPackage.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +11,7 @@ import { deviceKeyPackage, nowSeconds, suiteImpl } from "./helpers/mls.js";
 import { closeAllStreams, subscribe } from "./helpers/realtime.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { registerUser, type RegisteredUser } from "./helpers/users.js";
+import { type RegisteredUser, registerUser } from "./helpers/users.js";
 
 const MLKEM = 82;
 const XWING = 84;
@@ -38,7 +38,13 @@ async function newUser(): Promise<RegisteredUser> {
 }
 
 /** `count` valid packages of the user's device. */
-async function packages(user: RegisteredUser, count: number, suite: "MLS_256_MLKEM1024_CHACHA20POLY1305_SHA512_Ed25519" | "MLS_256_XWING_CHACHA20POLY1305_SHA512_Ed25519" = "MLS_256_MLKEM1024_CHACHA20POLY1305_SHA512_Ed25519") {
+async function packages(
+  user: RegisteredUser,
+  count: number,
+  suite:
+    | "MLS_256_MLKEM1024_CHACHA20POLY1305_SHA512_Ed25519"
+    | "MLS_256_XWING_CHACHA20POLY1305_SHA512_Ed25519" = "MLS_256_MLKEM1024_CHACHA20POLY1305_SHA512_Ed25519",
+) {
   return Promise.all(
     Array.from({ length: count }, () =>
       deviceKeyPackage({ cyphrId: user.cyphrId, deviceId: user.device.deviceId, signingSecretKey: user.device.deviceSecretKey, suite }),
@@ -148,8 +154,16 @@ describe("what an upload refuses", () => {
       const bob = await registerUser(identityClient("connect", strict.baseUrl));
       const client = clientFor(KeyPackagesService, "connect", strict.baseUrl, { token: bob.accessToken });
       const [xwing] = await packages(bob, 1, "MLS_256_XWING_CHACHA20POLY1305_SHA512_Ed25519");
-      await expectRpcError(client.uploadKeyPackages({ keyPackages: [xwing!.bytes] }), Code.InvalidArgument, /^key_packages\[0\] uses ciphersuite MLS_256_XWING_CHACHA20POLY1305_SHA512_Ed25519, which this server does not accept/);
-      await expectRpcError(client.claimKeyPackages({ cyphrId: bob.cyphrId, ciphersuite: XWING }), Code.InvalidArgument, "ciphersuite: 84 is not accepted here (accepted: 82 (MLS_256_MLKEM1024_CHACHA20POLY1305_SHA512_Ed25519))");
+      await expectRpcError(
+        client.uploadKeyPackages({ keyPackages: [xwing!.bytes] }),
+        Code.InvalidArgument,
+        /^key_packages\[0\] uses ciphersuite MLS_256_XWING_CHACHA20POLY1305_SHA512_Ed25519, which this server does not accept/,
+      );
+      await expectRpcError(
+        client.claimKeyPackages({ cyphrId: bob.cyphrId, ciphersuite: XWING }),
+        Code.InvalidArgument,
+        "ciphersuite: 84 is not accepted here (accepted: 82 (MLS_256_MLKEM1024_CHACHA20POLY1305_SHA512_Ed25519))",
+      );
       expect((await client.getKeyPackageCounts({})).counts.map((c) => c.ciphersuite)).toEqual([MLKEM]);
       const anonymous = clientFor(KeyPackagesService, "connect", strict.baseUrl);
       await expectRpcError(anonymous.getKeyPackageCounts({}), Code.Unauthenticated, "missing authorization");
@@ -218,7 +232,11 @@ describe("claiming", () => {
     await expectRpcError(keys(alice).claimKeyPackages({ cyphrId: "Not An Id", ciphersuite: 0 }), Code.InvalidArgument, "cyphr_id must match");
     await expectRpcError(keys(alice).claimKeyPackages({ cyphrId: bob.cyphrId, ciphersuite: 1 }), Code.InvalidArgument, "ciphersuite: 1 is not accepted here");
     for (let i = 0; i < 10; i++) await keys(alice).claimKeyPackages({ cyphrId: bob.cyphrId, ciphersuite: 0 });
-    const limited = await expectRpcError(keys(alice).claimKeyPackages({ cyphrId: bob.cyphrId, ciphersuite: 0 }), Code.ResourceExhausted, "too many key package claims");
+    const limited = await expectRpcError(
+      keys(alice).claimKeyPackages({ cyphrId: bob.cyphrId, ciphersuite: 0 }),
+      Code.ResourceExhausted,
+      "too many key package claims",
+    );
     expect(Number(limited.metadata.get("retry-after-ms"))).toBeGreaterThan(0);
     // The limit is per (claimer, user): another claimer is not affected.
     await keys(await newUser()).claimKeyPackages({ cyphrId: bob.cyphrId, ciphersuite: 0 });

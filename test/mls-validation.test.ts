@@ -5,7 +5,7 @@ import { signLeafNodeKeyPackage } from "ts-mls/leafNode.js";
 import { describe, expect, it } from "vitest";
 import { deviceCredentialIdentity, parseDeviceCredentialIdentity } from "../src/mls/credential.js";
 import { readFraming, readGroupInfo, readWelcome } from "../src/mls/framing.js";
-import { checkKeyPackage, KeyPackageRejection, MAX_KEY_PACKAGE_BYTES, type KeyPackageOwner } from "../src/mls/key-package.js";
+import { checkKeyPackage, type KeyPackageOwner, KeyPackageRejection, MAX_KEY_PACKAGE_BYTES } from "../src/mls/key-package.js";
 import { SUPPORTED_CIPHERSUITES } from "../src/mls/suites.js";
 import { DEFAULT_SUITE, deviceKeyPackage, keyPackageBytes, nowSeconds, suiteImpl } from "./helpers/mls.js";
 
@@ -62,7 +62,10 @@ describe("checking an uploaded key package", () => {
     const impl = await suiteImpl(suite);
     const creator = await deviceKeyPackage({ cyphrId: "carol_mls", deviceId: 1, signingSecretKey: ed25519.utils.randomSecretKey(), suite });
     const group = await createGroup(new Uint8Array(16), creator.publicPackage, creator.privatePackage, [], impl);
-    const commit = await createCommit({ state: group, cipherSuite: impl }, { extraProposals: [{ proposalType: "add", add: { keyPackage: kp.publicPackage } }] });
+    const commit = await createCommit(
+      { state: group, cipherSuite: impl },
+      { extraProposals: [{ proposalType: "add", add: { keyPackage: kp.publicPackage } }] },
+    );
     const welcome = readWelcome(encodeMlsMessage({ welcome: commit.welcome!, wireformat: "mls_welcome", version: "mls10" }));
     expect(typeof welcome).toBe("object");
     expect(Buffer.from((welcome as { newMembers: Uint8Array[] }).newMembers[0]!).equals(Buffer.from(checked.ref))).toBe(true);
@@ -125,7 +128,11 @@ describe("checking an uploaded key package", () => {
     const { signingSecretKey, owner } = device();
     const expired = await deviceKeyPackage({ ...owner, signingSecretKey, lifetime: { notBefore: 0n, notAfter: nowSeconds() - 10n } });
     expect(await rejection(expired.bytes, owner)).toMatch(/has expired/);
-    const future = await deviceKeyPackage({ ...owner, signingSecretKey, lifetime: { notBefore: nowSeconds() + 86_400n, notAfter: nowSeconds() + 2n * 86_400n } });
+    const future = await deviceKeyPackage({
+      ...owner,
+      signingSecretKey,
+      lifetime: { notBefore: nowSeconds() + 86_400n, notAfter: nowSeconds() + 2n * 86_400n },
+    });
     expect(await rejection(future.bytes, owner)).toMatch(/not valid yet/);
   });
 

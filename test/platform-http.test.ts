@@ -1,12 +1,8 @@
 import http2 from "node:http2";
-import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  CheckAvailabilityRequestSchema,
-  CheckAvailabilityResponseSchema,
-  UnavailableReason,
-} from "../src/gen/cyphr/identity/v1/identity_pb.js";
+import { CheckAvailabilityRequestSchema, CheckAvailabilityResponseSchema, UnavailableReason } from "../src/gen/cyphr/identity/v1/identity_pb.js";
 import { grpcAddress, grpcJsClientConstructor, unary } from "./helpers/grpc-js.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { newDevice, registerRequest, uniqueCyphrId } from "./helpers/users.js";
@@ -114,9 +110,7 @@ describe("Connect JSON over HTTP/1.1, as curl sends it", () => {
     expect(body.session.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(new Date(body.session.accessTokenExpiresAt).getTime()).toBeGreaterThan(Date.now());
 
-    const profile = await fetch(
-      `${server.baseUrl}${IDENTITY}/GetProfile?connect=v1&encoding=json&message=${encodeURIComponent(JSON.stringify({ cyphrId }))}`,
-    );
+    const profile = await fetch(`${server.baseUrl}${IDENTITY}/GetProfile?connect=v1&encoding=json&message=${encodeURIComponent(JSON.stringify({ cyphrId }))}`);
     expect(((await profile.json()) as { profile: { displayName: string } }).profile.displayName).toBe("Jason");
   });
 

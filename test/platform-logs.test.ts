@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identityClient } from "./helpers/clients.js";
 import { createTestDatabase } from "./helpers/database.js";
-import { spawnServer, type ServerProcess } from "./helpers/process.js";
-import { loginRequest, registerUser, type RegisteredUser } from "./helpers/users.js";
+import { type ServerProcess, spawnServer } from "./helpers/process.js";
+import { loginRequest, type RegisteredUser, registerUser } from "./helpers/users.js";
 
 /**
  * Operators read stdout as JSON lines. Logs say which call ran, how it ended and how long

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { loadMigrations } from "../src/db/migrate.js";
 import { createEmptyDatabase, queryDatabase, TEMPLATE_DATABASE } from "./helpers/database.js";
-import { runScript, spawnServer, type ServerProcess } from "./helpers/process.js";
+import { runScript, type ServerProcess, spawnServer } from "./helpers/process.js";
 
 /**
  * Instances migrate their database on start-up under an advisory lock; `npm run migrate`
@@ -38,10 +38,7 @@ async function expectedVersions(): Promise<number[]> {
 describe("migrations", () => {
   it("two instances starting together on an empty database both become ready, and each migration is applied once", async () => {
     const url = await emptyDatabase();
-    const [a, b] = await Promise.all([
-      spawnServer({ DATABASE_URL: url, LOG_LEVEL: "info" }),
-      spawnServer({ DATABASE_URL: url, LOG_LEVEL: "info" }),
-    ]);
+    const [a, b] = await Promise.all([spawnServer({ DATABASE_URL: url, LOG_LEVEL: "info" }), spawnServer({ DATABASE_URL: url, LOG_LEVEL: "info" })]);
     running.push(a!, b!);
     await Promise.all([a!.waitUntilReady(60_000), b!.waitUntilReady(60_000)]);
 

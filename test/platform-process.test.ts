@@ -2,9 +2,9 @@ import fs from "node:fs/promises";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../src/gen/grpc/health/v1/health_pb.js";
-import { identityClient, transportFor, type Protocol } from "./helpers/clients.js";
+import { identityClient, type Protocol, transportFor } from "./helpers/clients.js";
 import { createTestDatabase } from "./helpers/database.js";
-import { makeDataDir, spawnServer, withTimeout, type ServerProcess } from "./helpers/process.js";
+import { makeDataDir, type ServerProcess, spawnServer, withTimeout } from "./helpers/process.js";
 import { loginRequest, registerUser } from "./helpers/users.js";
 
 /**
@@ -112,7 +112,7 @@ describe("with an external DATABASE_URL", () => {
     expect(await withTimeout(server.exited, 30_000, "no exit")).toEqual({ code: 2, signal: null });
     expect(server.stderr()).toContain('PORT must be an integer 0-65535, got "abc"');
     expect(server.stderr()).toContain("DATABASE_URL must be a postgres:// or postgresql:// URL");
-    expect(server.stderr()).toContain('LOG_LEVEL must be one of');
+    expect(server.stderr()).toContain("LOG_LEVEL must be one of");
     expect(server.stderr()).not.toContain("hunter2");
   }, 60_000);
 });

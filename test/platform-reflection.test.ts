@@ -1,10 +1,10 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
+import { type FileDescriptorProto, FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SERVED_SERVICES } from "../src/app.js";
-import { grpcAddress, LOADER_OPTIONS, lookupService, openReflection, unary, type ReflectionResponse, type ReflectionStream } from "./helpers/grpc-js.js";
+import { grpcAddress, LOADER_OPTIONS, lookupService, openReflection, type ReflectionResponse, type ReflectionStream, unary } from "./helpers/grpc-js.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**

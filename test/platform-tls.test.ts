@@ -1,14 +1,14 @@
 import fs from "node:fs/promises";
 import https from "node:https";
 import type { TLSSocket } from "node:tls";
-import * as grpc from "@grpc/grpc-js";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { IdentityService } from "../src/gen/cyphr/identity/v1/identity_pb.js";
 import { grpcAddress, grpcJsClientConstructor, unary } from "./helpers/grpc-js.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { handshake, makeDevCertificate, type DevCertificate } from "./helpers/tls.js";
+import { type DevCertificate, handshake, makeDevCertificate } from "./helpers/tls.js";
 
 /**
  * Deployments without Envoy: with TLS_CERT_FILE and TLS_KEY_FILE set, the server itself

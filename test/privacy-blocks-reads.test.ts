@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { chatEntry, createGroupOf, fullHistory, participants, randomPayload, sendInChat, sendTo, seqsOf, type Participant } from "./helpers/messaging.js";
+import { chatEntry, createGroupOf, fullHistory, type Participant, participants, randomPayload, sendInChat, sendTo, seqsOf } from "./helpers/messaging.js";
 import { privacyOf } from "./helpers/privacy.js";
 import { closeAllStreams, grpcJsConnect, type RealtimeStream } from "./helpers/realtime.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";

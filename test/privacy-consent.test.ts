@@ -5,7 +5,7 @@ import { ChatListFilter } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { GroupAddPolicy } from "../src/gen/cyphr/privacy/v1/privacy_pb.js";
 import { CallSignalType } from "../src/gen/cyphr/realtime/v1/realtime_pb.js";
 import { identityClient } from "./helpers/clients.js";
-import { chatEntry, createGroupOf, participants, sendInChat, sendTo, type Participant } from "./helpers/messaging.js";
+import { chatEntry, createGroupOf, type Participant, participants, sendInChat, sendTo } from "./helpers/messaging.js";
 import { privacyOf } from "./helpers/privacy.js";
 import { closeAllStreams, grpcJsConnect, type RealtimeStream } from "./helpers/realtime.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
@@ -170,7 +170,10 @@ describe("Blocking", () => {
 
   it("a blocked user cannot add the blocker to a group (the answer a NOBODY policy gives) or find them by search", async () => {
     const [alice, bob] = await participants(server.baseUrl, 2);
-    await privacy(bob).updatePrivacySettings({ updatePaths: ["discoverable", "group_adds"], settings: { discoverable: true, groupAdds: GroupAddPolicy.EVERYONE } });
+    await privacy(bob).updatePrivacySettings({
+      updatePaths: ["discoverable", "group_adds"],
+      settings: { discoverable: true, groupAdds: GroupAddPolicy.EVERYONE },
+    });
     const search = () => identityClient("connect", server.baseUrl, { token: alice.accessToken }).searchUsers({ prefix: bob.cyphrId });
     expect((await search()).profiles.map((p) => p.cyphrId)).toEqual([bob.cyphrId]);
     await privacy(bob).blockUser({ cyphrId: alice.cyphrId });

@@ -18,13 +18,16 @@ afterAll(() => server?.close());
 
 /** Every column of every table the migrations create (partitions count as their parent). */
 async function storedColumns(): Promise<string[]> {
-  const rows = await queryDatabase<{ name: string }>(server.databaseUrl, `
+  const rows = await queryDatabase<{ name: string }>(
+    server.databaseUrl,
+    `
     SELECT c.table_name || '.' || c.column_name AS name
     FROM information_schema.columns c
     JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
     JOIN pg_class k ON k.relname = c.table_name AND k.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = c.table_schema)
     WHERE t.table_type = 'BASE TABLE' AND c.table_schema NOT IN ('pg_catalog', 'information_schema') AND NOT k.relispartition
-    ORDER BY 1`);
+    ORDER BY 1`,
+  );
   return rows.map((r) => r.name);
 }
 

@@ -1,4 +1,4 @@
-import { ConnectError, Code } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { identityClient } from "./helpers/clients.js";
@@ -45,7 +45,8 @@ describe("Shared rate limits", () => {
 
   it("Login is limited per Cyphr ID tried, whichever instance is asked", async () => {
     const cyphrId = "limited_login_target";
-    const login = (server: TestServer) => identityClient("grpc", server.baseUrl).login({ cyphrId, deviceId: 1, nonce: new Uint8Array(32), signature: new Uint8Array(64) });
+    const login = (server: TestServer) =>
+      identityClient("grpc", server.baseUrl).login({ cyphrId, deviceId: 1, nonce: new Uint8Array(32), signature: new Uint8Array(64) });
     await expectRpcError(login(a), Code.Unauthenticated, /./);
     await expectRpcError(login(b), Code.Unauthenticated, /./);
     await refusal(login(a));

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MlsChatsService } from "../src/gen/cyphr/mls/v1/mls_chats_pb.js";
 import { onlinePeers } from "../src/realtime/presence-repo.js";
 import { clientFor } from "./helpers/clients.js";
-import { participants, sendTo, type Participant } from "./helpers/messaging.js";
+import { type Participant, participants, sendTo } from "./helpers/messaging.js";
 import { acceptRequest, privacyOf } from "./helpers/privacy.js";
 import { closeAllStreams, eventually, grpcJsConnect, type RealtimeStream } from "./helpers/realtime.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -42,7 +42,10 @@ async function visible(user: Participant): Promise<void> {
 async function snapshotOf(user: Participant): Promise<string[]> {
   const stream = await online(user);
   await stream.quiet("presence", QUIET_MS);
-  const seen = stream.all("presence").filter(({ value }) => value.online).map(({ value }) => value.userId);
+  const seen = stream
+    .all("presence")
+    .filter(({ value }) => value.online)
+    .map(({ value }) => value.userId);
   stream.close();
   await stream.ended;
   return seen.sort();

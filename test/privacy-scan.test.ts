@@ -2,21 +2,20 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { ml_kem1024 } from "@noble/post-quantum/ml-kem.js";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { CallSignalType } from "../src/gen/cyphr/realtime/v1/realtime_pb.js";
-import { GroupAddPolicy } from "../src/gen/cyphr/privacy/v1/privacy_pb.js";
-import { clientFor, identityClient } from "./helpers/clients.js";
-import { findAllEverywhere } from "./helpers/db-scan.js";
-import { startLoggedServer, type LoggedServer } from "./helpers/logged-server.js";
-import { participant, type Participant } from "./helpers/messaging.js";
-import { privacyOf } from "./helpers/privacy.js";
-import { closeAllStreams, grpcJsConnect } from "./helpers/realtime.js";
-import { MessagingService } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { AttachmentsService } from "../src/gen/cyphr/attachments/v1/attachments_pb.js";
+import { MessagingService } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
+import { GroupAddPolicy } from "../src/gen/cyphr/privacy/v1/privacy_pb.js";
+import { CallSignalType } from "../src/gen/cyphr/realtime/v1/realtime_pb.js";
 import { accountClient, newRecoveryKey, recoverRequest, setRecoveryKeyRequest, totpCode } from "./helpers/account.js";
 import { uploadBytes } from "./helpers/attachments.js";
+import { clientFor, identityClient } from "./helpers/clients.js";
+import { findAllEverywhere } from "./helpers/db-scan.js";
 import { linkDevice } from "./helpers/devices.js";
-import { createGroupOf } from "./helpers/messaging.js";
+import { type LoggedServer, startLoggedServer } from "./helpers/logged-server.js";
+import { createGroupOf, type Participant, participant } from "./helpers/messaging.js";
 import { MlsDevice } from "./helpers/mls-client.js";
+import { privacyOf } from "./helpers/privacy.js";
+import { closeAllStreams, grpcJsConnect } from "./helpers/realtime.js";
 
 /**
  * The privacy flows, then every other service's (messaging over unary calls and stream
@@ -55,7 +54,11 @@ async function send(from: Participant, to: Participant, text: string, chatId?: s
 }
 
 it("after requests, accepts, declines, blocks, settings, typing, receipts, calls and limits, no column and no log line holds a plaintext, a private key or an address", async () => {
-  const [alice, bob, carol] = [await participant(server.baseUrl, "connect", "scan_a"), await participant(server.baseUrl, "grpc", "scan_b"), await participant(server.baseUrl, "grpc-web", "scan_c")];
+  const [alice, bob, carol] = [
+    await participant(server.baseUrl, "connect", "scan_a"),
+    await participant(server.baseUrl, "grpc", "scan_b"),
+    await participant(server.baseUrl, "grpc-web", "scan_c"),
+  ];
   for (const u of [alice, bob, carol]) secrets.push(u.device.identitySecretKey, u.device.deviceSecretKey, u.device.mlKemSecretKey);
 
   const first = await send(alice, bob, "zq-privacy-scan request plaintext one");
@@ -65,7 +68,10 @@ it("after requests, accepts, declines, blocks, settings, typing, receipts, calls
   await privacyOf(server.baseUrl, bob).declineChat({ chatId: declined.chatId });
   await privacyOf(server.baseUrl, bob).blockUser({ cyphrId: carol.cyphrId });
   await send(carol, bob, "zq-privacy-scan blocked plaintext four", declined.chatId);
-  await privacyOf(server.baseUrl, bob).updatePrivacySettings({ updatePaths: ["discoverable", "group_adds"], settings: { discoverable: true, groupAdds: GroupAddPolicy.EVERYONE } });
+  await privacyOf(server.baseUrl, bob).updatePrivacySettings({
+    updatePaths: ["discoverable", "group_adds"],
+    settings: { discoverable: true, groupAdds: GroupAddPolicy.EVERYONE },
+  });
   await identityClient("connect", server.baseUrl, { token: alice.accessToken }).searchUsers({ prefix: "scan_" });
 
   const aliceStream = grpcJsConnect(server.baseUrl, alice.accessToken);
@@ -76,7 +82,10 @@ it("after requests, accepts, declines, blocks, settings, typing, receipts, calls
   await aliceStream.take("receipt");
   const sdp = Buffer.from(`v=0 zq-privacy-scan-sdp ${randomBytes(8).toString("hex")}`);
   secrets.push(sdp);
-  aliceStream.send({ requestId: "offer", frame: { case: "callSignal", value: { callId: randomUUID(), chatId: first.chatId, type: CallSignalType.OFFER, payload: sdp } } });
+  aliceStream.send({
+    requestId: "offer",
+    frame: { case: "callSignal", value: { callId: randomUUID(), chatId: first.chatId, type: CallSignalType.OFFER, payload: sdp } },
+  });
   await bobStream.take("callSignal");
   await clientFor(MessagingService, "connect", server.baseUrl, { token: carol.accessToken }).listChats({});
   for (const job of server.app.jobs.names()) await server.app.jobs.run(job);
@@ -85,7 +94,11 @@ it("after requests, accepts, declines, blocks, settings, typing, receipts, calls
 });
 
 it("after messaging (unary and frames), groups, MLS chats, key packages, device links, attachments, PIN, TOTP, recovery, export, calls and typing, no column and no log line holds a plaintext, a private key or an address", async () => {
-  const [alice, bob, carol] = [await participant(server.baseUrl, "connect", "scan_d"), await participant(server.baseUrl, "grpc", "scan_e"), await participant(server.baseUrl, "grpc-web", "scan_f")];
+  const [alice, bob, carol] = [
+    await participant(server.baseUrl, "connect", "scan_d"),
+    await participant(server.baseUrl, "grpc", "scan_e"),
+    await participant(server.baseUrl, "grpc-web", "scan_f"),
+  ];
   for (const u of [alice, bob, carol]) secrets.push(u.device.identitySecretKey, u.device.deviceSecretKey, u.device.mlKemSecretKey);
 
   // Messaging: a unary send and a reply, then a send as a stream frame.
@@ -96,7 +109,15 @@ it("after messaging (unary and frames), groups, MLS chats, key packages, device 
   await Promise.all([aliceStream.caughtUp(), bobStream.caughtUp()]);
   aliceStream.send({
     requestId: "frame-send",
-    frame: { case: "sendMessage", value: { destination: { case: "chatId", value: direct.chatId }, clientMessageId: randomUUID(), payload: await sealFor(bob, "zq-services-scan frame plaintext"), messageType: 1 } },
+    frame: {
+      case: "sendMessage",
+      value: {
+        destination: { case: "chatId", value: direct.chatId },
+        clientMessageId: randomUUID(),
+        payload: await sealFor(bob, "zq-services-scan frame plaintext"),
+        messageType: 1,
+      },
+    },
   });
   await bobStream.take("messageNew", (m) => m.senderCyphrId === alice.cyphrId && m.seq > direct.seq + 1n);
   await bob.messaging.markRead({ chatId: direct.chatId, upToSeq: direct.seq + 2n });
@@ -112,7 +133,10 @@ it("after messaging (unary and frames), groups, MLS chats, key packages, device 
   secrets.push(offer, answer);
   aliceStream.send({ requestId: "offer", frame: { case: "callSignal", value: { callId, chatId: direct.chatId, type: CallSignalType.OFFER, payload: offer } } });
   await bobStream.take("callSignal");
-  bobStream.send({ requestId: "answer", frame: { case: "callSignal", value: { callId, chatId: direct.chatId, type: CallSignalType.ANSWER, payload: answer } } });
+  bobStream.send({
+    requestId: "answer",
+    frame: { case: "callSignal", value: { callId, chatId: direct.chatId, type: CallSignalType.ANSWER, payload: answer } },
+  });
   await aliceStream.take("callSignal", (c) => c.type === CallSignalType.ANSWER);
 
   // A linked device, key packages and an MLS direct chat with an application message.

@@ -9,7 +9,7 @@ import { createEmptyDatabase, queryDatabase } from "./helpers/database.js";
 import { privacyOf } from "./helpers/privacy.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { registerUser, type RegisteredUser } from "./helpers/users.js";
+import { type RegisteredUser, registerUser } from "./helpers/users.js";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -23,7 +23,13 @@ describe("Privacy settings", () => {
   it("a new account starts with the secure defaults, and has never chosen", async () => {
     const user = await registerUser(identityClient("connect", server.baseUrl));
     const own = await privacy(user).getPrivacySettings({});
-    expect(own.settings).toMatchObject({ discoverable: false, sharePresence: true, readReceipts: true, typingIndicators: true, groupAdds: GroupAddPolicy.CONTACTS });
+    expect(own.settings).toMatchObject({
+      discoverable: false,
+      sharePresence: true,
+      readReceipts: true,
+      typingIndicators: true,
+      groupAdds: GroupAddPolicy.CONTACTS,
+    });
     expect(own.chosenAt).toBeUndefined();
     expect(own.encryptedSettings).toHaveLength(0);
   });
@@ -31,12 +37,21 @@ describe("Privacy settings", () => {
   it("UpdatePrivacySettings changes only the named fields and marks the account as having chosen; GetPrivacySettings reads them and the encrypted blob back", async () => {
     const user = await registerUser(identityClient("connect", server.baseUrl));
     const blob = randomBytes(100);
-    await identityClient("connect", server.baseUrl, { token: user.accessToken }).updateProfile({ updatePaths: ["encrypted_settings"], encryptedSettings: blob });
+    await identityClient("connect", server.baseUrl, { token: user.accessToken }).updateProfile({
+      updatePaths: ["encrypted_settings"],
+      encryptedSettings: blob,
+    });
     const updated = await privacy(user).updatePrivacySettings({
       updatePaths: ["read_receipts", "group_adds"],
       settings: { readReceipts: false, groupAdds: GroupAddPolicy.NOBODY, discoverable: true, typingIndicators: false },
     });
-    expect(updated.settings).toMatchObject({ discoverable: false, sharePresence: true, readReceipts: false, typingIndicators: true, groupAdds: GroupAddPolicy.NOBODY });
+    expect(updated.settings).toMatchObject({
+      discoverable: false,
+      sharePresence: true,
+      readReceipts: false,
+      typingIndicators: true,
+      groupAdds: GroupAddPolicy.NOBODY,
+    });
     const own = await privacy(user).getPrivacySettings({});
     expect(own.settings).toEqual(updated.settings);
     expect(Buffer.from(own.encryptedSettings)).toEqual(blob);
@@ -47,8 +62,16 @@ describe("Privacy settings", () => {
     const user = await registerUser(identityClient("connect", server.baseUrl));
     await expectRpcError(privacy(user).updatePrivacySettings({ updatePaths: [] }), Code.InvalidArgument, /update_paths must name at least one of discoverable/);
     await expectRpcError(privacy(user).updatePrivacySettings({ updatePaths: ["colour"] }), Code.InvalidArgument, 'update_paths: unknown field "colour"');
-    await expectRpcError(privacy(user).updatePrivacySettings({ updatePaths: ["discoverable", "discoverable"] }), Code.InvalidArgument, 'update_paths names "discoverable" twice');
-    await expectRpcError(privacy(user).updatePrivacySettings({ updatePaths: ["group_adds"], settings: {} }), Code.InvalidArgument, /settings.group_adds must be/);
+    await expectRpcError(
+      privacy(user).updatePrivacySettings({ updatePaths: ["discoverable", "discoverable"] }),
+      Code.InvalidArgument,
+      'update_paths names "discoverable" twice',
+    );
+    await expectRpcError(
+      privacy(user).updatePrivacySettings({ updatePaths: ["group_adds"], settings: {} }),
+      Code.InvalidArgument,
+      /settings.group_adds must be/,
+    );
     await expectRpcError(privacyOf(server.baseUrl, { accessToken: "" }).getPrivacySettings({}), Code.Unauthenticated, /authorization/);
   });
 
@@ -80,7 +103,10 @@ describe("Migration 0012 moves accounts to the new defaults only where they neve
       await client.query(insert, [never, "never_chose", randomBytes(32), randomBytes(1568), at, at]);
       await client.query(insert, [chose, "did_choose", randomBytes(32), randomBytes(1568), at, new Date("2026-02-01T00:00:00Z")]);
       await client.query(migrations.find((m) => m.version === 12)!.sql);
-      const rows = await queryDatabase<{ id: string; discoverable: boolean; privacy_chosen_at: Date | null }>(url, "SELECT id, discoverable, privacy_chosen_at FROM identities");
+      const rows = await queryDatabase<{ id: string; discoverable: boolean; privacy_chosen_at: Date | null }>(
+        url,
+        "SELECT id, discoverable, privacy_chosen_at FROM identities",
+      );
       const byId = new Map(rows.map((r) => [r.id, r]));
       expect(byId.get(never)).toMatchObject({ discoverable: false, privacy_chosen_at: null });
       expect(byId.get(chose)).toMatchObject({ discoverable: true });

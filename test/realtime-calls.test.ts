@@ -4,10 +4,10 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SystemEventKind } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
-import { CallSignalType, type CallSignal, type CallSignalSchema } from "../src/gen/cyphr/realtime/v1/realtime_pb.js";
+import { type CallSignal, type CallSignalSchema, CallSignalType } from "../src/gen/cyphr/realtime/v1/realtime_pb.js";
 import { findEverywhere } from "./helpers/db-scan.js";
-import { createGroupOf, fullHistory, participants, sendTo, type Participant } from "./helpers/messaging.js";
-import { anotherDevice, closeAllStreams, grpcJsConnect, realtimeClient, sleep, type RealtimeStream } from "./helpers/realtime.js";
+import { createGroupOf, fullHistory, type Participant, participants, sendTo } from "./helpers/messaging.js";
+import { anotherDevice, closeAllStreams, grpcJsConnect, type RealtimeStream, realtimeClient, sleep } from "./helpers/realtime.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -173,13 +173,19 @@ describe("a call between two users", () => {
     };
     intruder.send({ requestId: "answer-not-mine", frame: { case: "callSignal", value: { callId, type: CallSignalType.ANSWER, payload: Buffer.from("x") } } });
     await expectFrameError(intruder, "answer-not-mine", Code.NotFound, `call ${callId} not found`);
-    intruder.send({ requestId: "offer-foreign-chat", frame: { case: "callSignal", value: { callId: randomUUID(), chatId, type: CallSignalType.OFFER, payload: Buffer.from("x") } } });
+    intruder.send({
+      requestId: "offer-foreign-chat",
+      frame: { case: "callSignal", value: { callId: randomUUID(), chatId, type: CallSignalType.OFFER, payload: Buffer.from("x") } },
+    });
     await expectFrameError(intruder, "offer-foreign-chat", Code.NotFound, `chat ${chatId} not found`);
     caller.send({ requestId: "own-answer", frame: { case: "callSignal", value: { callId, type: CallSignalType.ANSWER, payload: Buffer.from("x") } } });
     await expectFrameError(caller, "own-answer", Code.InvalidArgument, "the caller cannot answer their own call");
     caller.send({ requestId: "no-sdp", frame: { case: "callSignal", value: { callId: randomUUID(), chatId, type: CallSignalType.OFFER } } });
     await expectFrameError(caller, "no-sdp", Code.InvalidArgument, "call_signal.payload (the SDP offer) is required");
-    caller.send({ requestId: "bad-id", frame: { case: "callSignal", value: { callId: "not-a-uuid", chatId, type: CallSignalType.OFFER, payload: Buffer.from("x") } } });
+    caller.send({
+      requestId: "bad-id",
+      frame: { case: "callSignal", value: { callId: "not-a-uuid", chatId, type: CallSignalType.OFFER, payload: Buffer.from("x") } },
+    });
     await expectFrameError(caller, "bad-id", Code.InvalidArgument, "call_signal.call_id");
     caller.send({ requestId: "too-big", frame: { case: "callSignal", value: { callId, type: CallSignalType.ICE_CANDIDATE, payload: randomBytes(65_537) } } });
     await expectFrameError(caller, "too-big", Code.InvalidArgument, "at most 65536 bytes");

@@ -3,15 +3,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { CallSignalType } from "../src/gen/cyphr/realtime/v1/realtime_pb.js";
 import { codeName } from "./helpers/inbox.js";
 import { participants, sendTo } from "./helpers/messaging.js";
-import {
-  anotherDevice,
-  closeAllStreams,
-  grpcJsConnect,
-  identityOf,
-  onServer,
-  realtimeClient,
-  subscribe,
-} from "./helpers/realtime.js";
+import { anotherDevice, closeAllStreams, grpcJsConnect, identityOf, onServer, realtimeClient, subscribe } from "./helpers/realtime.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**
@@ -117,7 +109,12 @@ it("a user stays online while any instance holds a stream of theirs", async () =
   const offline = await watcher.take("presence", (p) => p.userId === bob.userId);
   expect(offline.value).toMatchObject({ online: false });
   expect(offline.value.lastSeen).toBeDefined();
-  expect(watcher.all("presence").filter(({ value }) => value.userId === bob.userId).map(({ value }) => value.online)).toEqual([true, false]);
+  expect(
+    watcher
+      .all("presence")
+      .filter(({ value }) => value.userId === bob.userId)
+      .map(({ value }) => value.online),
+  ).toEqual([true, false]);
 });
 
 it("an ack stored through one instance is where a stream on the other resumes", async () => {

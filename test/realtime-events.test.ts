@@ -3,9 +3,9 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ChatRole, MessageType, SystemEventKind } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { CallSignalType } from "../src/gen/cyphr/realtime/v1/realtime_pb.js";
-import { createGroupOf, participants, randomPayload, sendInChat, sendTo, type Participant } from "./helpers/messaging.js";
-import { closeAllStreams, grpcJsConnect, realtimeClient, subscribe, type RealtimeStream } from "./helpers/realtime.js";
+import { createGroupOf, type Participant, participants, randomPayload, sendInChat, sendTo } from "./helpers/messaging.js";
 import { acceptRequest } from "./helpers/privacy.js";
+import { closeAllStreams, grpcJsConnect, type RealtimeStream, realtimeClient, subscribe } from "./helpers/realtime.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**

@@ -3,10 +3,10 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MessageType, SystemEventKind, type SendMessageRequestSchema } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import type { SendMessageResponse } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
-import { createGroupOf, participants, randomPayload, sendInChat, sendTo, type Participant } from "./helpers/messaging.js";
-import { closeAllStreams, grpcJsConnect, realtimeClient, type RealtimeStream } from "./helpers/realtime.js";
+import { MessageType, type SendMessageRequestSchema, SystemEventKind } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
+import { createGroupOf, type Participant, participants, randomPayload, sendInChat, sendTo } from "./helpers/messaging.js";
+import { closeAllStreams, grpcJsConnect, type RealtimeStream, realtimeClient } from "./helpers/realtime.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -53,7 +53,13 @@ describe("send_message frames", () => {
     const [alice, bob] = await participants(server.baseUrl, 2);
     const [aliceStream, bobStream] = await Promise.all([online(alice), online(bob)]);
     const clientMessageId = randomUUID();
-    const request = { destination: { case: "recipientCyphrId" as const, value: bob.cyphrId }, clientMessageId, payload: randomPayload(), messageType: MessageType.TEXT, expiresInSeconds: 600 };
+    const request = {
+      destination: { case: "recipientCyphrId" as const, value: bob.cyphrId },
+      clientMessageId,
+      payload: randomPayload(),
+      messageType: MessageType.TEXT,
+      expiresInSeconds: 600,
+    };
 
     const first = await sendFrame(aliceStream, request);
     expect(first.clientMessageId).toBe(clientMessageId);
@@ -94,7 +100,13 @@ describe("send_message frames", () => {
       );
       expect(unary, name).toBeInstanceOf(ConnectError);
       const result = await sendFrame(aliceStream, request);
-      expect({ case: name, clientMessageId: result.clientMessageId, response: result.response, code: Code[result.error!.code], message: result.error!.message }).toEqual({
+      expect({
+        case: name,
+        clientMessageId: result.clientMessageId,
+        response: result.response,
+        code: Code[result.error!.code],
+        message: result.error!.message,
+      }).toEqual({
         case: name,
         clientMessageId: request.clientMessageId,
         response: undefined,
@@ -111,10 +123,15 @@ describe("send_message frames", () => {
     const aliceStream = await online(alice);
     const requestIds = Array.from({ length: 40 }, (_, i) => `send-${i}`);
     for (const requestId of requestIds) {
-      aliceStream.send({ requestId, frame: { case: "sendMessage", value: { destination: { case: "chatId", value: chatId }, clientMessageId: randomUUID(), payload: randomPayload() } } });
+      aliceStream.send({
+        requestId,
+        frame: { case: "sendMessage", value: { destination: { case: "chatId", value: chatId }, clientMessageId: randomUUID(), payload: randomPayload() } },
+      });
     }
     const results = await aliceStream.count("sendResult", 40);
-    const seqByRequest = new Map(results.map((f) => [(f.event.value as { requestId: string }).requestId, (f.event.value as { response?: { seq: bigint } }).response?.seq]));
+    const seqByRequest = new Map(
+      results.map((f) => [(f.event.value as { requestId: string }).requestId, (f.event.value as { response?: { seq: bigint } }).response?.seq]),
+    );
     expect(requestIds.map((id) => Number(seqByRequest.get(id)))).toEqual(requestIds.map((_, i) => i + 2));
   });
 
@@ -123,7 +140,8 @@ describe("send_message frames", () => {
     try {
       const [alice, bob] = await participants(limited.baseUrl, 2);
       const aliceStream = await online(alice, limited);
-      const send = () => sendFrame(aliceStream, { destination: { case: "recipientCyphrId", value: bob.cyphrId }, clientMessageId: randomUUID(), payload: randomPayload() });
+      const send = () =>
+        sendFrame(aliceStream, { destination: { case: "recipientCyphrId", value: bob.cyphrId }, clientMessageId: randomUUID(), payload: randomPayload() });
       expect((await send()).error).toBeUndefined();
       expect((await send()).error).toBeUndefined();
       const limitedResult = await send();
@@ -179,7 +197,9 @@ describe("Publish", () => {
     expect(sendOutcome(onStream.response!)).toEqual({ ...sendOutcome(result.event.value.response!), duplicate: true });
 
     const bobPublish = realtimeClient(server.baseUrl, bob.accessToken, "grpc-web");
-    const read = await bobPublish.publish({ frame: { requestId: "p2", frame: { case: "markRead", value: { chatId: onStream.response!.chatId, upToSeq: 1n } } } });
+    const read = await bobPublish.publish({
+      frame: { requestId: "p2", frame: { case: "markRead", value: { chatId: onStream.response!.chatId, upToSeq: 1n } } },
+    });
     expect(read.result?.event).toMatchObject({ case: "receiptResult", value: { requestId: "p2", deliveredSeq: 1n, readSeq: 1n } });
     const failedSend = await publish.publish({ frame: { requestId: "p3", frame: { case: "sendMessage", value: { ...request, clientMessageId: "x" } } } });
     expect(failedSend.result?.event).toMatchObject({ case: "sendResult", value: { requestId: "p3", error: { code: Code.InvalidArgument } } });
@@ -206,7 +226,11 @@ describe("Publish", () => {
       Code.NotFound,
       `chat ${chatId} not found`,
     );
-    await expectRpcError(realtimeClient(server.baseUrl, "").publish({ frame: { frame: { case: "heartbeat", value: {} } } }), Code.Unauthenticated, "authorization");
+    await expectRpcError(
+      realtimeClient(server.baseUrl, "").publish({ frame: { frame: { case: "heartbeat", value: {} } } }),
+      Code.Unauthenticated,
+      "authorization",
+    );
   });
 });
 
@@ -242,6 +266,12 @@ it("an oversized request_id on a stream frame is answered with frame_error INVAL
   const stream = await online(alice);
   stream.send({ requestId: "r".repeat(65), frame: { case: "ack", value: { cursor: 0n } } });
   expect((await stream.take("frameError")).value.error).toMatchObject({ code: Code.InvalidArgument, message: "request_id must be at most 64 characters" });
-  stream.send({ requestId: "ok", frame: { case: "sendMessage", value: { destination: { case: "chatId", value: randomBytes(4).toString("hex") }, clientMessageId: randomUUID(), payload: randomPayload() } } });
+  stream.send({
+    requestId: "ok",
+    frame: {
+      case: "sendMessage",
+      value: { destination: { case: "chatId", value: randomBytes(4).toString("hex") }, clientMessageId: randomUUID(), payload: randomPayload() },
+    },
+  });
   expect((await stream.take("sendResult")).value).toMatchObject({ requestId: "ok", error: { code: Code.InvalidArgument } });
 });

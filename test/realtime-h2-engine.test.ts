@@ -4,13 +4,13 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp, type App } from "../src/app.js";
+import { type App, createApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { ConnectRequestSchema, RealtimeService, SubscribeRequestSchema } from "../src/gen/cyphr/realtime/v1/realtime_pb.js";
-import { createServer, type CyphrServer } from "../src/server.js";
+import { type CyphrServer, createServer } from "../src/server.js";
 import { createTestDatabase } from "./helpers/database.js";
-import { participants, sendTo, type Participant } from "./helpers/messaging.js";
-import { enveloped, rawCall, type RawCall } from "./helpers/raw-h2.js";
+import { type Participant, participants, sendTo } from "./helpers/messaging.js";
+import { enveloped, type RawCall, rawCall } from "./helpers/raw-h2.js";
 import { eventually, sleep } from "./helpers/realtime.js";
 
 /**
@@ -33,7 +33,13 @@ let bob: Participant;
 let alice: Participant;
 
 beforeAll(async () => {
-  const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", CYPHR_DATA_DIR: `/tmp/cyphr-h2-${process.pid}`, HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS), SHUTDOWN_GRACE_MS: "1000" });
+  const config = loadConfig({
+    PORT: "0",
+    HOST: "127.0.0.1",
+    CYPHR_DATA_DIR: `/tmp/cyphr-h2-${process.pid}`,
+    HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS),
+    SHUTDOWN_GRACE_MS: "1000",
+  });
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
       for (const line of chunk.toString("utf8").split("\n").filter(Boolean)) logs.push(JSON.parse(line));
@@ -51,7 +57,8 @@ afterAll(async () => {
 });
 
 const subscribeBody = (resumeCursor?: bigint) => enveloped(toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { resumeCursor })));
-const helloBody = () => enveloped(toBinary(ConnectRequestSchema, create(ConnectRequestSchema, { frame: { frame: { case: "hello", value: { resumeCursor: 0n } } } })));
+const helloBody = () =>
+  enveloped(toBinary(ConnectRequestSchema, create(ConnectRequestSchema, { frame: { frame: { case: "hello", value: { resumeCursor: 0n } } } })));
 const auth = (user: Participant) => ({ authorization: `Bearer ${user.accessToken}` });
 
 function subscribeOver(protocol: "grpc" | "grpc-web" | "connect", headers: Record<string, string> = {}, body = subscribeBody(0n)): RawCall {
@@ -65,7 +72,25 @@ function subscribeOver(protocol: "grpc" | "grpc-web" | "connect", headers: Recor
 async function statusOf(call: RawCall, protocol: "grpc" | "grpc-web" | "connect"): Promise<{ code: string; message: string }> {
   const headers = await call.headers;
   const { trailers } = await call.closed;
-  const names = ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"];
+  const names = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+  ];
   if (protocol === "grpc") {
     const fields = trailers["grpc-status"] !== undefined ? trailers : headers;
     return { code: names[Number(fields["grpc-status"])]!, message: decodeURIComponent(String(fields["grpc-message"] ?? "")) };
@@ -104,9 +129,15 @@ describe("bad input names the problem", () => {
   });
 
   it("a Subscribe with no request message, or two, is INVALID_ARGUMENT", async () => {
-    expect(await statusOf(subscribeOver("grpc", auth(bob), Buffer.alloc(0)), "grpc")).toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("no message") });
+    expect(await statusOf(subscribeOver("grpc", auth(bob), Buffer.alloc(0)), "grpc")).toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringContaining("no message"),
+    });
     const two = Buffer.concat([subscribeBody(0n), subscribeBody(0n)]);
-    expect(await statusOf(subscribeOver("grpc", auth(bob), two), "grpc")).toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("more than one") });
+    expect(await statusOf(subscribeOver("grpc", auth(bob), two), "grpc")).toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringContaining("more than one"),
+    });
   });
 
   it("a request message over the read limit is RESOURCE_EXHAUSTED from its length prefix, before its bytes arrive", async () => {
@@ -150,7 +181,10 @@ describe("deadlines", () => {
   });
 
   it("an unreadable timeout header is INVALID_ARGUMENT", async () => {
-    expect(await statusOf(subscribeOver("grpc", { ...auth(bob), "grpc-timeout": "soon" }), "grpc")).toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("grpc-timeout") });
+    expect(await statusOf(subscribeOver("grpc", { ...auth(bob), "grpc-timeout": "soon" }), "grpc")).toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringContaining("grpc-timeout"),
+    });
   });
 });
 

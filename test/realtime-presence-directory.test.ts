@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { queryDatabase } from "./helpers/database.js";
-import { participants, sendTo, type Participant } from "./helpers/messaging.js";
-import { closeAllStreams, eventually, grpcJsConnect, setSharePresence, subscribe, type RealtimeStream } from "./helpers/realtime.js";
+import { type Participant, participants, sendTo } from "./helpers/messaging.js";
+import { closeAllStreams, eventually, grpcJsConnect, type RealtimeStream, setSharePresence, subscribe } from "./helpers/realtime.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**

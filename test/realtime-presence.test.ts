@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createGroupOf, participants, sendTo, type Participant } from "./helpers/messaging.js";
-import { anotherDevice, closeAllStreams, grpcJsConnect, setSharePresence, subscribe, type RealtimeStream } from "./helpers/realtime.js";
 import { queryDatabase } from "./helpers/database.js";
+import { createGroupOf, type Participant, participants, sendTo } from "./helpers/messaging.js";
+import { anotherDevice, closeAllStreams, grpcJsConnect, type RealtimeStream, setSharePresence, subscribe } from "./helpers/realtime.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**

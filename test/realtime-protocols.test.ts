@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { toJson, type JsonValue } from "@bufbuild/protobuf";
+import { type JsonValue, toJson } from "@bufbuild/protobuf";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { CallSignalType, ServerFrameSchema } from "../src/gen/cyphr/realtime/v1/realtime_pb.js";
 import { participants, randomPayload, sendInChat, sendTo } from "./helpers/messaging.js";
-import { closeAllStreams, connectEsConnect, grpcJsConnect, realtimeClient, subscribe, type RealtimeStream } from "./helpers/realtime.js";
+import { closeAllStreams, connectEsConnect, grpcJsConnect, type RealtimeStream, realtimeClient, subscribe } from "./helpers/realtime.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**
@@ -56,8 +56,16 @@ it("Subscribe over gRPC-Web (HTTP/1.1 and HTTP/2) and Connect, and bidi Connect 
   }
 
   const reference = events(streams["grpc-js Connect"]);
-  expect(reference.map((f) => Object.keys(f as object).filter((k) => k !== "cursor" && k !== "time"))).toEqual(
-    [["messageNew"], ["caughtUp"], ["messageNew"], ["messageEdited"], ["typing"], ["receipt"], ["callSignal"], ["chatTimerChanged"], ["messageDeleted"]],
-  );
+  expect(reference.map((f) => Object.keys(f as object).filter((k) => k !== "cursor" && k !== "time"))).toEqual([
+    ["messageNew"],
+    ["caughtUp"],
+    ["messageNew"],
+    ["messageEdited"],
+    ["typing"],
+    ["receipt"],
+    ["callSignal"],
+    ["chatTimerChanged"],
+    ["messageDeleted"],
+  ]);
   for (const [name, stream] of Object.entries(streams)) expect(events(stream), name).toEqual(reference);
 });

@@ -1,15 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { queryDatabase } from "./helpers/database.js";
 import { participants, sendTo } from "./helpers/messaging.js";
-import {
-  anotherDevice,
-  closeAllStreams,
-  eventually,
-  grpcJsConnect,
-  realtimeClient,
-  sendMany,
-  subscribe,
-} from "./helpers/realtime.js";
+import { anotherDevice, closeAllStreams, eventually, grpcJsConnect, realtimeClient, sendMany, subscribe } from "./helpers/realtime.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**
@@ -41,7 +33,10 @@ it("a client that missed 100 messages reconnects with its cursor and gets exactl
 
   const again = grpcJsConnect(server.baseUrl, bob.accessToken, { resumeCursor: 1 });
   expect(await again.caughtUp()).toBe(101);
-  const replayed = again.received.slice(0, again.received.findIndex((f) => f.event.case === "caughtUp"));
+  const replayed = again.received.slice(
+    0,
+    again.received.findIndex((f) => f.event.case === "caughtUp"),
+  );
   expect(replayed.map((f) => Number(f.cursor))).toEqual(range(2, 101));
   expect(replayed.map((f) => (f.event.case === "messageNew" ? f.event.value.messageId : f.event.case))).toEqual(missed);
   expect(replayed.map((f) => (f.event.case === "messageNew" ? Number(f.event.value.seq) : 0))).toEqual(range(2, 101));
@@ -81,7 +76,9 @@ it("acks are stored per session: a stream opened without resume_cursor replays f
   await phone.caughtUp();
   phone.ack(3);
   const ackedOf = async (sessionId: string) =>
-    Number((await queryDatabase<{ acked_cursor: string }>(server.databaseUrl, "SELECT acked_cursor FROM sessions WHERE id = $1", [sessionId]))[0]!.acked_cursor);
+    Number(
+      (await queryDatabase<{ acked_cursor: string }>(server.databaseUrl, "SELECT acked_cursor FROM sessions WHERE id = $1", [sessionId]))[0]!.acked_cursor,
+    );
   await eventually(async () => (await ackedOf(bob.sessionId)) === 3, 5000, "the ack to be stored");
   phone.ack(2); // acks never move back
   phone.close();

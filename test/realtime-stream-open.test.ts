@@ -1,7 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SubscribeRequestSchema } from "../src/gen/cyphr/realtime/v1/realtime_pb.js";
-import { participants, type Participant } from "./helpers/messaging.js";
+import { type Participant, participants } from "./helpers/messaging.js";
 import { enveloped, rawCall } from "./helpers/raw-h2.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 

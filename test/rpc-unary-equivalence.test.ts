@@ -1,8 +1,8 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HealthCheckRequestSchema } from "../src/gen/grpc/health/v1/health_pb.js";
-import { startLoggedServer, type LoggedServer } from "./helpers/logged-server.js";
-import { envelope, h2Request, type H2Request, type RawAnswer } from "./helpers/raw-rpc.js";
+import { type LoggedServer, startLoggedServer } from "./helpers/logged-server.js";
+import { envelope, type H2Request, h2Request, type RawAnswer } from "./helpers/raw-rpc.js";
 
 /**
  * The unary fast path (src/rpc/unary/, STREAM_ENGINE=h2) answers every binary unary call
@@ -34,7 +34,9 @@ function comparable(answer: RawAnswer) {
   for (let offset = 0; offset + 5 <= answer.body.length; ) {
     const length = answer.body.readUInt32BE(offset + 1);
     const data = answer.body.subarray(offset + 5, offset + 5 + length);
-    messages.push(answer.body[offset] === 0x80 && String(headers["content-type"]).startsWith("application/grpc-web") ? trailerFields(data) : data.toString("hex"));
+    messages.push(
+      answer.body[offset] === 0x80 && String(headers["content-type"]).startsWith("application/grpc-web") ? trailerFields(data) : data.toString("hex"),
+    );
     offset += 5 + length;
   }
   const payload = String(headers["content-type"]).startsWith("application/grpc") ? messages : answer.body.toString("hex");
@@ -54,7 +56,10 @@ function trailerFields(data: Buffer): Record<string, string> {
 async function bothAnswer(method: string, request: Omit<H2Request, "path">) {
   const beforeFast = fast.rpcLines(method).length;
   const beforeConnect = connectEs.rpcLines(method).length;
-  const [a, b] = await Promise.all([h2Request(fast.baseUrl, { ...request, path: `/${method}` }), h2Request(connectEs.baseUrl, { ...request, path: `/${method}` })]);
+  const [a, b] = await Promise.all([
+    h2Request(fast.baseUrl, { ...request, path: `/${method}` }),
+    h2Request(connectEs.baseUrl, { ...request, path: `/${method}` }),
+  ]);
   const [linesA, linesB] = await Promise.all([fast.waitForRpcLines(method, beforeFast + 1), connectEs.waitForRpcLines(method, beforeConnect + 1)]);
   const line = (l: { method?: string; code?: string; level: number }) => ({ method: l.method, code: l.code, level: l.level });
   return { fast: comparable(a), connectEs: comparable(b), fastLine: line(linesA.at(-1)!), connectEsLine: line(linesB.at(-1)!) };
@@ -71,13 +76,33 @@ describe.each(["grpc", "grpc-web", "connect"] as const)("a unary call over %s (b
   const headers = (extra: Record<string, string> = {}) => ({ "content-type": CONTENT_TYPES[protocol], te: "trailers", ...extra });
   const cases: [string, Omit<H2Request, "path">, string][] = [
     ["that succeeds", { headers: headers(), body: body(protocol, healthCheck) }, HEALTH_CHECK],
-    ["from a client that accepts gzip", { headers: headers({ "grpc-accept-encoding": "gzip", "accept-encoding": "gzip" }), body: body(protocol, healthCheck) }, HEALTH_CHECK],
+    [
+      "from a client that accepts gzip",
+      { headers: headers({ "grpc-accept-encoding": "gzip", "accept-encoding": "gzip" }), body: body(protocol, healthCheck) },
+      HEALTH_CHECK,
+    ],
     ["without a token", { headers: headers(), body: body(protocol, new Uint8Array(0)) }, SEND_MESSAGE],
-    ["with a token that does not verify", { headers: headers({ authorization: "Bearer e30.e30.c2ln" }), body: body(protocol, new Uint8Array(0)) }, SEND_MESSAGE],
+    [
+      "with a token that does not verify",
+      { headers: headers({ authorization: "Bearer e30.e30.c2ln" }), body: body(protocol, new Uint8Array(0)) },
+      SEND_MESSAGE,
+    ],
     ["whose request does not decode", { headers: headers(), body: body(protocol, notProtobuf) }, SEND_MESSAGE],
-    ["whose deadline header does not parse", { headers: headers({ "grpc-timeout": "soon", "connect-timeout-ms": "soon" }), body: body(protocol, healthCheck) }, HEALTH_CHECK],
-    ["whose deadline has already passed", { headers: headers({ "grpc-timeout": "0n", "connect-timeout-ms": "0" }), body: body(protocol, new Uint8Array(0)) }, SEND_MESSAGE],
-    ["whose body is announced over the limit", { headers: headers({ "content-length": String(1024 ** 3) }), body: [Buffer.alloc(1024)], keepOpen: true }, HEALTH_CHECK],
+    [
+      "whose deadline header does not parse",
+      { headers: headers({ "grpc-timeout": "soon", "connect-timeout-ms": "soon" }), body: body(protocol, healthCheck) },
+      HEALTH_CHECK,
+    ],
+    [
+      "whose deadline has already passed",
+      { headers: headers({ "grpc-timeout": "0n", "connect-timeout-ms": "0" }), body: body(protocol, new Uint8Array(0)) },
+      SEND_MESSAGE,
+    ],
+    [
+      "whose body is announced over the limit",
+      { headers: headers({ "content-length": String(1024 ** 3) }), body: [Buffer.alloc(1024)], keepOpen: true },
+      HEALTH_CHECK,
+    ],
   ];
   it.each(cases)("%s is answered and logged as connect-es answers and logs it", async (_name, request, method) => {
     const answers = await bothAnswer(method, request);
@@ -98,7 +123,11 @@ describe("a unary call over grpc that its client resets before its request ends"
 // before the reset comes in, the call is logged with it, as connect-es logs it.
 describe.each(["grpc-web", "connect"] as const)("a unary call over %s that its client resets before its request ends", (protocol) => {
   it("is answered and logged as connect-es answers and logs it", async () => {
-    const answers = await bothAnswer(SEND_MESSAGE, { headers: { "content-type": CONTENT_TYPES[protocol], te: "trailers" }, keepOpen: true, cancelAfterMs: 100 });
+    const answers = await bothAnswer(SEND_MESSAGE, {
+      headers: { "content-type": CONTENT_TYPES[protocol], te: "trailers" },
+      keepOpen: true,
+      cancelAfterMs: 100,
+    });
     expect(answers.fast).toEqual(answers.connectEs);
     expect(answers.fastLine).toEqual(answers.connectEsLine);
   });

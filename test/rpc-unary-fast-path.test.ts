@@ -1,16 +1,16 @@
 import fs from "node:fs/promises";
 import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
-import type { AddressInfo } from "node:net";
 import { gunzipSync } from "node:zlib";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import * as grpc from "@grpc/grpc-js";
 import { Code } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp, type App } from "../src/app.js";
+import { type App, createApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { Direction, ListMessagesRequestSchema, ListMessagesResponseSchema, MessagingService } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { IDENTITY_PUBLIC_METHODS } from "../src/identity/service.js";
@@ -18,16 +18,16 @@ import { authenticate as authenticateCaller } from "../src/identity/sessions.js"
 import { PUBLIC_SERVICES, routes } from "../src/routes.js";
 import { createCallHandler } from "../src/rpc/call-handler.js";
 import { authenticate, observe } from "../src/rpc/interceptors.js";
-import { unaryCallClaim } from "../src/rpc/unary/claim.js";
 import { transportContextValues } from "../src/rpc/stream-reset.js";
+import { unaryCallClaim } from "../src/rpc/unary/claim.js";
+import { RequestBudget } from "../src/transport/request-budget.js";
 import { clientFor, PROTOCOLS } from "./helpers/clients.js";
 import { createTestDatabase } from "./helpers/database.js";
 import { grpcAddress, grpcJsClientConstructor, unary } from "./helpers/grpc-js.js";
 import type { LogLine } from "./helpers/logged-server.js";
-import { fullHistory, participant, randomPayload, sendTo, type Participant } from "./helpers/messaging.js";
+import { fullHistory, type Participant, participant, randomPayload, sendTo } from "./helpers/messaging.js";
 import { envelope, grpcStatus, h2Request } from "./helpers/raw-rpc.js";
 import { expectRpcError } from "./helpers/rpc-errors.js";
-import { RequestBudget } from "../src/transport/request-budget.js";
 
 /**
  * The unary fast path on its own: an HTTP/2 server whose only stream listener is the unary
@@ -98,7 +98,12 @@ describe("the unary fast path serves every binary protocol", () => {
   it.each(PROTOCOLS)("SendMessage over %s (HTTP/2, binary) is accepted, with its one log line OK", async (protocol) => {
     const before = rpcLines(SEND_MESSAGE).length;
     const messaging = clientFor(MessagingService, protocol, baseUrl, { token: alice.accessToken });
-    const sent = await messaging.sendMessage({ destination: { case: "recipientCyphrId", value: bob.cyphrId }, clientMessageId: crypto.randomUUID(), payload: randomPayload(), messageType: 1 });
+    const sent = await messaging.sendMessage({
+      destination: { case: "recipientCyphrId", value: bob.cyphrId },
+      clientMessageId: crypto.randomUUID(),
+      payload: randomPayload(),
+      messageType: 1,
+    });
     expect(sent.chatId).toMatch(/^[0-9a-f-]{36}$/);
     const lines = await linesAfter(SEND_MESSAGE, before, 1);
     expect(lines).toEqual([expect.objectContaining({ method: SEND_MESSAGE, code: "OK", durationMs: expect.any(Number) })]);
@@ -135,7 +140,10 @@ describe("the unary fast path serves every binary protocol", () => {
       expect(answer.available).toBe(true);
       const metadata = new grpc.Metadata();
       metadata.set("authorization", "Bearer e30.e30.c2ln");
-      const error = await unary(client, "UpdateProfile", {}, metadata).then(() => undefined, (e: grpc.ServiceError) => e);
+      const error = await unary(client, "UpdateProfile", {}, metadata).then(
+        () => undefined,
+        (e: grpc.ServiceError) => e,
+      );
       expect(error?.code).toBe(grpc.status.UNAUTHENTICATED);
     } finally {
       client.close();

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Account, CyphrError, MemoryStore, type Store } from "../src/sdk/index.js";
 import { loadAccountKeys, loadDeviceKeys } from "../src/sdk/keys.js";
 import { FileStore } from "../src/sdk/node/file-store.js";
-import { nodeTransport, type NodeProtocol } from "../src/sdk/node/transport.js";
+import { type NodeProtocol, nodeTransport } from "../src/sdk/node/transport.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { uniqueCyphrId } from "./helpers/users.js";
@@ -38,7 +38,10 @@ async function refreshTokenIn(store: Store): Promise<string | undefined> {
 }
 
 async function caught(promise: Promise<unknown>): Promise<CyphrError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(CyphrError);
   return error as CyphrError;
 }
@@ -85,7 +88,10 @@ describe("SDK Account: register, login, devices", () => {
   it("refreshes the access token before it expires (30 s lifetime: after half of it), once for many concurrent callers", async () => {
     let now = Date.now();
     const store = new MemoryStore();
-    const alice = await Account.register(options(store, "connect", () => now), uniqueCyphrId("refresh"));
+    const alice = await Account.register(
+      options(store, "connect", () => now),
+      uniqueCyphrId("refresh"),
+    );
     await alice.accessToken();
     const first = await refreshTokenIn(store);
     now += 10_000;
@@ -107,7 +113,10 @@ describe("SDK Account: register, login, devices", () => {
   it("reports a reused (already rotated) refresh token as a typed unauthenticated error that says to log in again", async () => {
     let now = Date.now();
     const store = new MemoryStore();
-    const alice = await Account.register(options(store, "connect", () => now), uniqueCyphrId("reuse"));
+    const alice = await Account.register(
+      options(store, "connect", () => now),
+      uniqueCyphrId("reuse"),
+    );
     const stale = await Account.open(options(await copyOf(store), "connect", () => now));
     now += 20_000;
     await alice.accessToken();

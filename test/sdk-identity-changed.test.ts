@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MemoryStore, newRecoveryPhrase, PeerIdentities, recoverAccount, safetyNumber, type LiveEvent } from "../src/sdk/index.js";
+import { type LiveEvent, MemoryStore, newRecoveryPhrase, PeerIdentities, recoverAccount, safetyNumber } from "../src/sdk/index.js";
 import { nodeTransport } from "../src/sdk/node/transport.js";
 import { saveCursor } from "../src/sdk/realtime/cursor-store.js";
 import { identityChanged } from "../src/sdk/realtime/identity-change.js";
-import { errorsOf, liveDevice, registerLiveDevice, type LiveDevice } from "./helpers/sdk-live.js";
+import { errorsOf, type LiveDevice, liveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
@@ -36,7 +36,10 @@ describe("SDK: a chat peer's identity change (identity_changed)", () => {
     const hi = `hi ${randomUUID()}`;
     await bob.mls.send(chatId, hi);
     await alice.until(() => alice.texts(chatId).includes(hi));
-    const before = safetyNumber({ cyphrId: alice.account.cyphrId, identityKey: alice.account.identityPublicKey }, { cyphrId: bob.account.cyphrId, identityKey: bob.account.identityPublicKey });
+    const before = safetyNumber(
+      { cyphrId: alice.account.cyphrId, identityKey: alice.account.identityPublicKey },
+      { cyphrId: bob.account.cyphrId, identityKey: bob.account.identityPublicKey },
+    );
 
     // Bob loses his only device and recovers the account with his recovery phrase: a new identity key, device 2.
     const phrase = newRecoveryPhrase();
@@ -46,7 +49,10 @@ describe("SDK: a chat peer's identity change (identity_changed)", () => {
     const recovered = await recoverAccount({ transport: nodeTransport(server.baseUrl), store }, bob.account.cyphrId, phrase);
     await alice.until((ev) => ev.some((e) => e.kind === "identity_changed"));
 
-    const after = safetyNumber({ cyphrId: alice.account.cyphrId, identityKey: alice.account.identityPublicKey }, { cyphrId: bob.account.cyphrId, identityKey: recovered.identityPublicKey });
+    const after = safetyNumber(
+      { cyphrId: alice.account.cyphrId, identityKey: alice.account.identityPublicKey },
+      { cyphrId: bob.account.cyphrId, identityKey: recovered.identityPublicKey },
+    );
     expect(after).not.toBe(before);
     const event = alice.events.find((e) => e.kind === "identity_changed");
     expect(event).toEqual({
@@ -86,7 +92,8 @@ describe("SDK: a chat peer's identity change (identity_changed)", () => {
     await bob.until(joined(carolChat));
     // Carol's device is offline through both recoveries.
     await carol.live.close();
-    const numberWith = (who: LiveDevice, key: Uint8Array) => safetyNumber({ cyphrId: who.account.cyphrId, identityKey: who.account.identityPublicKey }, { cyphrId: bob.account.cyphrId, identityKey: key });
+    const numberWith = (who: LiveDevice, key: Uint8Array) =>
+      safetyNumber({ cyphrId: who.account.cyphrId, identityKey: who.account.identityPublicKey }, { cyphrId: bob.account.cyphrId, identityKey: key });
 
     // Bob recovers twice: identity keys one and two. Alice's device handles each change as it happens.
     const first = newRecoveryPhrase();
@@ -122,7 +129,9 @@ describe("SDK: a chat peer's identity change (identity_changed)", () => {
     const carolView = (await new PeerIdentities(carol.store).get(bob.account.cyphrId))!;
     expect(carolView).toMatchObject({ identityKey: two.identityPublicKey, safetyNumber: numberWith(carol, two.identityPublicKey) });
     expect(carolView.changes.map((c) => c.safetyNumber)).toEqual([numberWith(carol, one.identityPublicKey), numberWith(carol, two.identityPublicKey)]);
-    expect(carolBack.events.filter((e) => e.kind === "identity_changed").map((e) => e.kind === "identity_changed" && e.safetyNumber)).toEqual([numberWith(carol, two.identityPublicKey)]);
+    expect(carolBack.events.filter((e) => e.kind === "identity_changed").map((e) => e.kind === "identity_changed" && e.safetyNumber)).toEqual([
+      numberWith(carol, two.identityPublicKey),
+    ]);
 
     // An event naming a key the server does not have, newer than the server's devices: no later change explains it.
     const forged = { userId: bob.account.userId, cyphrId: bob.account.cyphrId, identityKey: new Uint8Array(randomBytes(32)) };

@@ -1,6 +1,6 @@
-import { createClient } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
-import { emptyPskIndex, processPrivateMessage, processPublicMessage, type ClientState } from "ts-mls";
+import { createClient } from "@connectrpc/connect";
+import { type ClientState, emptyPskIndex, processPrivateMessage, processPublicMessage } from "ts-mls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupsService } from "../src/gen/cyphr/groups/v1/groups_pb.js";
 import { Direction, type Message } from "../src/gen/cyphr/messaging/v1/messaging_pb.js";
@@ -9,7 +9,7 @@ import { decodeMessage, suiteImpl } from "../src/sdk/mls/codec.js";
 import { GroupStore } from "../src/sdk/mls/group-store.js";
 import { nodeTransport } from "../src/sdk/node/transport.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
-import { errorsOf, linkLiveDevice, liveDevice, registerLiveDevice, type LiveDevice } from "./helpers/sdk-live.js";
+import { errorsOf, type LiveDevice, linkLiveDevice, liveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
@@ -121,7 +121,12 @@ describe("SDK: the MLS leaves of members who left a group or deleted the account
     expect(dave.events.some((e) => e.kind === "chat" && (e.removedLeavesOf?.length ?? 0) > 0)).toBe(false);
     expect(errorsOf(alice.events)).toEqual([]);
     expect(errorsOf(dave.events)).toEqual([]);
-    expect(await findAllEverywhere(server.databaseUrl, plaintexts.map((p) => new TextEncoder().encode(p)))).toEqual([]);
+    expect(
+      await findAllEverywhere(
+        server.databaseUrl,
+        plaintexts.map((p) => new TextEncoder().encode(p)),
+      ),
+    ).toEqual([]);
   }, 180_000);
 
   it("while the device that acts is offline, the next sender removes the departed member's leaves before encrypting", async () => {

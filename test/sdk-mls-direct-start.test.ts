@@ -5,7 +5,7 @@ import { MlsDevice } from "../src/sdk/mls/mls-device.js";
 import { MemoryStore } from "../src/sdk/store.js";
 import { identityClient } from "./helpers/clients.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { registerUser, type RegisteredUser } from "./helpers/users.js";
+import { type RegisteredUser, registerUser } from "./helpers/users.js";
 
 let server: TestServer;
 
@@ -32,7 +32,12 @@ async function device(): Promise<Device> {
     return next(req);
   };
   const transport = createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "2", interceptors: [killer] });
-  const mls = new MlsDevice(transport, { accessToken: async () => user.accessToken }, { cyphrId: user.cyphrId, deviceId: user.device.deviceId, signingSecretKey: user.device.deviceSecretKey }, new MemoryStore());
+  const mls = new MlsDevice(
+    transport,
+    { accessToken: async () => user.accessToken },
+    { cyphrId: user.cyphrId, deviceId: user.device.deviceId, signingSecretKey: user.device.deviceSecretKey },
+    new MemoryStore(),
+  );
   await mls.ensureKeyPackages(3);
   return { user, mls, killNext: (method) => kill.add(method) };
 }

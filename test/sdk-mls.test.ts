@@ -1,17 +1,16 @@
+import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CyphrError } from "../src/sdk/errors.js";
+import { KeyPackagesService } from "../src/gen/cyphr/mls/v1/key_packages_pb.js";
 import type { HistoryMessage } from "../src/sdk/mls/history.js";
 import { MlsDevice } from "../src/sdk/mls/mls-device.js";
 import { MemoryStore } from "../src/sdk/store.js";
-import { KeyPackagesService } from "../src/gen/cyphr/mls/v1/key_packages_pb.js";
 import { clientFor, identityClient } from "./helpers/clients.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
 import { linkDevice } from "./helpers/devices.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { registerUser, type RegisteredUser } from "./helpers/users.js";
+import { type RegisteredUser, registerUser } from "./helpers/users.js";
 
 let server: TestServer;
 const LINKS = { DEVICE_LINK_BEGIN_PER_MINUTE: "6000", DEVICE_LINK_BEGIN_BURST: "1000", DEVICE_LINKS_PENDING_PER_SOURCE: "100" };
@@ -42,7 +41,8 @@ function sdkDevice(user: RegisteredUser, options: { store?: MemoryStore; protoco
   };
   const interceptors = [record, ...(options.interceptors ?? [])];
   const baseUrl = server.baseUrl;
-  const transport = options.protocol === "grpc" ? createGrpcTransport({ baseUrl, interceptors }) : createConnectTransport({ baseUrl, httpVersion: "2", interceptors });
+  const transport =
+    options.protocol === "grpc" ? createGrpcTransport({ baseUrl, interceptors }) : createConnectTransport({ baseUrl, httpVersion: "2", interceptors });
   const store = options.store ?? new MemoryStore();
   const mls = new MlsDevice(
     transport,
@@ -99,7 +99,11 @@ describe("the SDK's MLS engine", () => {
     await a2.mls.send(chatId, m3);
     for (const d of [a1, a2, b1]) expect(words(await d.mls.history(chatId))).toEqual([m1, m2, m3]);
     const onBob = await b1.mls.history(chatId);
-    expect(onBob.map((m) => [m.senderCyphrId, m.own])).toEqual([[alice.cyphrId, false], [bob.cyphrId, true], [alice.cyphrId, false]]);
+    expect(onBob.map((m) => [m.senderCyphrId, m.own])).toEqual([
+      [alice.cyphrId, false],
+      [bob.cyphrId, true],
+      [alice.cyphrId, false],
+    ]);
     // Bytes travel as bytes.
     await b1.mls.send(chatId, new Uint8Array([0, 1, 2, 255]));
     const last = (await a1.mls.history(chatId)).at(-1)!;
@@ -109,11 +113,15 @@ describe("the SDK's MLS engine", () => {
     expect(words(firstTwo)).toEqual([m1, m2]);
     expect(words(await a1.mls.history(chatId, { afterSeq: firstTwo[1]!.seq, limit: 2 }))).toEqual([m3, null]);
     // A refusal of the server comes as a CyphrError with its code and message.
-    await expect(a1.mls.startDirectChat(alice.cyphrId)).rejects.toMatchObject({ name: "CyphrError", code: "invalid_argument", message: expect.stringContaining("is your own") });
+    await expect(a1.mls.startDirectChat(alice.cyphrId)).rejects.toMatchObject({
+      name: "CyphrError",
+      code: "invalid_argument",
+      message: expect.stringContaining("is your own"),
+    });
   });
 
   it("creates a group, adds and removes members with one call each; a removed member reads nothing after its removal", async () => {
-    const { alice, bob, a1, a2, b1 } = await twoUsersThreeDevices();
+    const { bob, a1, a2, b1 } = await twoUsersThreeDevices();
     const { chatId } = await a1.mls.createGroup([]);
     await a2.mls.acceptWelcome(chatId);
     const onlyAlice = unique("only alice's devices");
@@ -136,7 +144,11 @@ describe("the SDK's MLS engine", () => {
     const bobSees = await b1.mls.history(chatId);
     expect(words(bobSees)).toEqual([forAll]);
     expect(bobSees.map((m) => m.messageId)).not.toContain((await a1.mls.history(chatId)).at(-1)!.messageId);
-    await expect(b1.mls.send(chatId, "still here?")).rejects.toMatchObject({ name: "CyphrError", code: "permission_denied", message: expect.stringContaining("removed from chat") });
+    await expect(b1.mls.send(chatId, "still here?")).rejects.toMatchObject({
+      name: "CyphrError",
+      code: "permission_denied",
+      message: expect.stringContaining("removed from chat"),
+    });
     // Added again, Bob joins from the new Welcome (the old one is never replayed) and reads from then on.
     await a1.mls.addMembers(chatId, [bob.cyphrId]);
     await b1.mls.acceptWelcome(chatId);
@@ -257,6 +269,11 @@ describe("the SDK's MLS engine", () => {
 
   it("leaves no plaintext in the database", async () => {
     expect(plaintexts.length).toBeGreaterThan(10);
-    expect(await findAllEverywhere(server.databaseUrl, plaintexts.map((p) => new TextEncoder().encode(p)))).toEqual([]);
+    expect(
+      await findAllEverywhere(
+        server.databaseUrl,
+        plaintexts.map((p) => new TextEncoder().encode(p)),
+      ),
+    ).toEqual([]);
   }, 120_000);
 });

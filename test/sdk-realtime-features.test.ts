@@ -5,7 +5,7 @@ import { CyphrError, Live, type LiveEvent } from "../src/sdk/index.js";
 import { loadCursor, saveCursor } from "../src/sdk/realtime/cursor-store.js";
 import { clientFor } from "./helpers/clients.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
-import { errorsOf, linkLiveDevice, liveDevice, registerLiveDevice, type LiveDevice } from "./helpers/sdk-live.js";
+import { errorsOf, type LiveDevice, linkLiveDevice, liveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
@@ -36,7 +36,10 @@ function unique(text: string): string {
 const joined = (chatId: string) => (events: LiveEvent[]) => events.some((e) => e.kind === "chat" && e.change === "joined" && e.chatId === chatId);
 
 async function caught(promise: Promise<unknown>): Promise<CyphrError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(CyphrError);
   return error as CyphrError;
 }
@@ -79,7 +82,12 @@ describe("SDK realtime: receipts, typing, timers, calls, over bidi Connect and o
     await alice.live.sendCallSignal({ callId, type: "offer", chatId, payload: offer, video: true });
     await bob.until((ev) => ev.some((e) => e.kind === "call" && e.signal.callId === callId && e.signal.type === "offer"));
     const rang = bob.events.find((e) => e.kind === "call" && e.signal.type === "offer");
-    expect(rang?.kind === "call" && rang.signal).toMatchObject({ chatId, video: true, payload: offer, from: { userId: alice.account.userId, cyphrId: alice.account.cyphrId } });
+    expect(rang?.kind === "call" && rang.signal).toMatchObject({
+      chatId,
+      video: true,
+      payload: offer,
+      from: { userId: alice.account.userId, cyphrId: alice.account.cyphrId },
+    });
     await bob.live.sendCallSignal({ callId, type: "answer", payload: new TextEncoder().encode("v=0 answer") });
     await alice.until((ev) => ev.some((e) => e.kind === "call" && e.signal.callId === callId && e.signal.type === "answer"));
     await alice.live.sendCallSignal({ callId, type: "end" });
@@ -152,7 +160,13 @@ describe("SDK realtime: receipts, typing, timers, calls, over bidi Connect and o
     const fixed = unique("first");
     await alice.mls.edit(chatId, messageId, fixed);
     await bob.until((ev) => ev.some((e) => e.kind === "edited" && e.messageId === messageId));
-    expect(bob.events.find((e) => e.kind === "edited")).toMatchObject({ chatId, messageId, text: fixed, own: false, sender: { cyphrId: alice.account.cyphrId } });
+    expect(bob.events.find((e) => e.kind === "edited")).toMatchObject({
+      chatId,
+      messageId,
+      text: fixed,
+      own: false,
+      sender: { cyphrId: alice.account.cyphrId },
+    });
     await alice.mls.delete(chatId, messageId);
     await bob.until((ev) => ev.some((e) => e.kind === "deleted" && e.messageId === messageId));
     expect((await bob.mls.history(chatId)).map((m) => (m.readable ? m.text : m.reason))).toEqual(["deleted"]);
@@ -202,7 +216,10 @@ describe("SDK realtime: receipts, typing, timers, calls, over bidi Connect and o
     await d.live.close();
     expect((await caught(d.live.start())).code).toBe("failed_precondition");
     expect(d.live).toBeInstanceOf(Live);
-    const hits = await findAllEverywhere(server.databaseUrl, plaintexts.map((p) => new TextEncoder().encode(p)));
+    const hits = await findAllEverywhere(
+      server.databaseUrl,
+      plaintexts.map((p) => new TextEncoder().encode(p)),
+    );
     expect(hits).toEqual([]);
   }, 120_000);
 });

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Account, MemoryStore } from "../src/sdk/index.js";
 import { nodeTransport } from "../src/sdk/node/transport.js";
-import { errorsOf, liveDevice, registerLiveDevice, type LiveDevice } from "./helpers/sdk-live.js";
+import { errorsOf, type LiveDevice, liveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy.js";
 import { uniqueCyphrId } from "./helpers/users.js";

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadCursor } from "../src/sdk/realtime/cursor-store.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
-import { errorsOf, liveDevice, registerLiveDevice, type LiveDevice } from "./helpers/sdk-live.js";
+import { errorsOf, type LiveDevice, liveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy.js";
 
@@ -69,7 +69,10 @@ describe("SDK realtime: a reconnect storm", () => {
     await alice.mls.send(chatId, last);
     await again.until(() => again.texts(chatId).length > 0);
     expect(again.texts(chatId)).toEqual([last]);
-    const hits = await findAllEverywhere(server.databaseUrl, [...sent, last].map((t) => new TextEncoder().encode(t)));
+    const hits = await findAllEverywhere(
+      server.databaseUrl,
+      [...sent, last].map((t) => new TextEncoder().encode(t)),
+    );
     expect(hits).toEqual([]);
   }, 180_000);
 });

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LiveEvent } from "../src/sdk/index.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
-import { errorsOf, linkLiveDevice, registerLiveDevice, type LiveDevice } from "./helpers/sdk-live.js";
+import { errorsOf, type LiveDevice, linkLiveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
@@ -104,7 +104,10 @@ describe("SDK realtime: live, decrypted events", () => {
 
   it("keeps the database free of every plaintext the tests sent", async () => {
     expect(plaintexts.length).toBeGreaterThan(5);
-    const hits = await findAllEverywhere(server.databaseUrl, plaintexts.map((p) => new TextEncoder().encode(p)));
+    const hits = await findAllEverywhere(
+      server.databaseUrl,
+      plaintexts.map((p) => new TextEncoder().encode(p)),
+    );
     expect(hits).toEqual([]);
   }, 120_000);
 });

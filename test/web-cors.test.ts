@@ -140,7 +140,10 @@ describe("with CORS_ALLOWED_ORIGINS unset (same-origin only)", () => {
 describe("CORS_ALLOWED_ORIGINS parsing", () => {
   it("accepts exact origins and names every entry that is not one", async () => {
     const { loadConfig, ConfigError } = await import("../src/config.js");
-    expect(loadConfig({ CORS_ALLOWED_ORIGINS: "https://a.example, http://localhost:5173" }).corsAllowedOrigins).toEqual(["https://a.example", "http://localhost:5173"]);
+    expect(loadConfig({ CORS_ALLOWED_ORIGINS: "https://a.example, http://localhost:5173" }).corsAllowedOrigins).toEqual([
+      "https://a.example",
+      "http://localhost:5173",
+    ]);
     expect(loadConfig({}).corsAllowedOrigins).toEqual([]);
     let problems: string[] = [];
     try {

@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { fromBinary, type DescField, type DescMessage, type DescService } from "@bufbuild/protobuf";
+import { type DescField, type DescMessage, type DescService, fromBinary } from "@bufbuild/protobuf";
 import { CodeGeneratorRequestSchema } from "@bufbuild/protobuf/wkt";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -46,7 +46,10 @@ describe("buf.gen.swift.yaml", () => {
   }, 60_000);
 
   it("uses the two local plugins (no remote plugin) with public visibility, and client stubs only", async () => {
-    const template = parse(await fs.readFile(path.join(ROOT, "buf.gen.swift.yaml"), "utf8")) as { version: string; plugins: { local?: string; remote?: string; opt: string[] }[] };
+    const template = parse(await fs.readFile(path.join(ROOT, "buf.gen.swift.yaml"), "utf8")) as {
+      version: string;
+      plugins: { local?: string; remote?: string; opt: string[] }[];
+    };
     expect(template.version).toBe("v2");
     expect(template.plugins.map((p) => p.local)).toEqual(PLUGINS);
     expect(template.plugins.every((p) => p.remote === undefined)).toBe(true);
@@ -82,7 +85,11 @@ describe("docs/ios.md", () => {
     const fields = refs.filter(([owner]) => !services.has(owner));
     expect(rpcs.length).toBeGreaterThanOrEqual(10);
     expect(fields.length).toBeGreaterThanOrEqual(20);
-    for (const [service, method] of rpcs) expect(services.get(service)!.methods.map((m) => m.name), `${service}.${method}`).toContain(method);
+    for (const [service, method] of rpcs)
+      expect(
+        services.get(service)!.methods.map((m) => m.name),
+        `${service}.${method}`,
+      ).toContain(method);
     for (const [message, field] of fields) {
       expect(messages.has(message), `${message} is a message`).toBe(true);
       const names = messages.get(message)!.fields.map((f: DescField) => f.name);

@@ -5,11 +5,11 @@ import os from "node:os";
 import path from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { buildWebApp } from "../src/web/build.js";
-import { staticSiteListener } from "../src/web/static-server.js";
 import { MemoryStore, newRecoveryPhrase, recoverAccount } from "../src/sdk/index.js";
 import { nodeTransport } from "../src/sdk/node/transport.js";
-import { chromiumPath, launchBrowser, warnNoChromium, type Browser } from "./helpers/browser.js";
+import { buildWebApp } from "../src/web/build.js";
+import { staticSiteListener } from "../src/web/static-server.js";
+import { type Browser, chromiumPath, launchBrowser, warnNoChromium } from "./helpers/browser.js";
 import { registerLiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { uniqueCyphrId } from "./helpers/users.js";
@@ -88,169 +88,197 @@ describe.skipIf(!hasChromium)("the web messenger in Chromium", () => {
     await server?.close();
   }, STEP_MS);
 
-  it("two users register in two browsers and chat live both ways", async () => {
-    alicePage = await openPage(browser, "alice", `${server.baseUrl}/`);
-    bobPage = await openPage(browser, "bob", `${server.baseUrl}/`);
-    await browser.screenshot(alicePage, "01-welcome");
-    await register(alicePage, alice);
-    await register(bobPage, bob);
-    await online(alicePage);
-    await online(bobPage);
+  it(
+    "two users register in two browsers and chat live both ways",
+    async () => {
+      alicePage = await openPage(browser, "alice", `${server.baseUrl}/`);
+      bobPage = await openPage(browser, "bob", `${server.baseUrl}/`);
+      await browser.screenshot(alicePage, "01-welcome");
+      await register(alicePage, alice);
+      await register(bobPage, bob);
+      await online(alicePage);
+      await online(bobPage);
 
-    await alicePage.getByLabel("Start a chat with").fill(bob);
-    await alicePage.getByRole("button", { name: "Chat", exact: true }).click();
-    await alicePage.locator("#chat-title", { hasText: bob }).waitFor(WAIT);
-    await send(alicePage, "hello bob");
-    await browser.screenshot(alicePage, "02-alice-sent");
+      await alicePage.getByLabel("Start a chat with").fill(bob);
+      await alicePage.getByRole("button", { name: "Chat", exact: true }).click();
+      await alicePage.locator("#chat-title", { hasText: bob }).waitFor(WAIT);
+      await send(alicePage, "hello bob");
+      await browser.screenshot(alicePage, "02-alice-sent");
 
-    // Bob's list gets the new chat with one unread message, live.
-    const bobRow = bobPage.getByRole("option", { name: new RegExp(alice) });
-    await bobRow.locator(".badge", { hasText: "1" }).waitFor(WAIT);
-    await browser.screenshot(bobPage, "03-bob-unread");
-    await openChat(bobPage, alice);
-    await messageRows(bobPage, "hello bob").waitFor(WAIT);
-    await expect.poll(() => bobRow.locator(".badge").count(), WAIT).toBe(0);
+      // Bob's list gets the new chat with one unread message, live.
+      const bobRow = bobPage.getByRole("option", { name: new RegExp(alice) });
+      await bobRow.locator(".badge", { hasText: "1" }).waitFor(WAIT);
+      await browser.screenshot(bobPage, "03-bob-unread");
+      await openChat(bobPage, alice);
+      await messageRows(bobPage, "hello bob").waitFor(WAIT);
+      await expect.poll(() => bobRow.locator(".badge").count(), WAIT).toBe(0);
 
-    // Alice is not Bob's contact yet: Bob accepts the message request, so his typing and receipts reach her.
-    await bobPage.getByRole("region", { name: "Message request" }).waitFor(WAIT);
-    await browser.screenshot(bobPage, "03b-bob-request");
-    await bobPage.getByRole("button", { name: "Accept" }).click();
-    await expect.poll(() => bobPage.getByRole("region", { name: "Message request" }).count(), WAIT).toBe(0);
-    // Bob types: Alice sees it; Bob answers: Alice sees it live; Alice's message shows as read.
-    await bobPage.getByLabel("Message", { exact: true }).pressSequentially("hi al", { delay: 400 });
-    await alicePage.locator(".typing", { hasText: `${bob} is typing` }).waitFor(WAIT);
-    await browser.screenshot(alicePage, "04-alice-sees-typing");
-    await bobPage.getByLabel("Message", { exact: true }).fill("");
-    await send(bobPage, "hi alice");
-    await messageRows(alicePage, "hi alice").waitFor(WAIT);
-    await alicePage.locator('.message.own[data-receipt="read"]').first().waitFor(WAIT);
-    await browser.screenshot(alicePage, "05-alice-live-reply");
-    await browser.screenshot(bobPage, "05-bob-chat");
-  }, STEP_MS);
+      // Alice is not Bob's contact yet: Bob accepts the message request, so his typing and receipts reach her.
+      await bobPage.getByRole("region", { name: "Message request" }).waitFor(WAIT);
+      await browser.screenshot(bobPage, "03b-bob-request");
+      await bobPage.getByRole("button", { name: "Accept" }).click();
+      await expect.poll(() => bobPage.getByRole("region", { name: "Message request" }).count(), WAIT).toBe(0);
+      // Bob types: Alice sees it; Bob answers: Alice sees it live; Alice's message shows as read.
+      await bobPage.getByLabel("Message", { exact: true }).pressSequentially("hi al", { delay: 400 });
+      await alicePage.locator(".typing", { hasText: `${bob} is typing` }).waitFor(WAIT);
+      await browser.screenshot(alicePage, "04-alice-sees-typing");
+      await bobPage.getByLabel("Message", { exact: true }).fill("");
+      await send(bobPage, "hi alice");
+      await messageRows(alicePage, "hi alice").waitFor(WAIT);
+      await alicePage.locator('.message.own[data-receipt="read"]').first().waitFor(WAIT);
+      await browser.screenshot(alicePage, "05-alice-live-reply");
+      await browser.screenshot(bobPage, "05-bob-chat");
+    },
+    STEP_MS,
+  );
 
-  it("a third browser links as Alice's second device and receives new messages", async () => {
-    const linkPage = await openPage(browser, "alice-2", `${server.baseUrl}/`);
-    await linkPage.getByLabel("Passphrase for this browser").fill(PASS);
-    await linkPage.getByRole("button", { name: "Link this browser" }).click();
-    const code = await linkPage.getByTestId("link-code").inputValue(WAIT);
-    expect(code).toMatch(/^cyphr-link-v1\./);
-    expect(await linkPage.getByRole("img", { name: "QR code of the link code" }).isVisible()).toBe(true);
-    await browser.screenshot(linkPage, "06-link-code");
+  it(
+    "a third browser links as Alice's second device and receives new messages",
+    async () => {
+      const linkPage = await openPage(browser, "alice-2", `${server.baseUrl}/`);
+      await linkPage.getByLabel("Passphrase for this browser").fill(PASS);
+      await linkPage.getByRole("button", { name: "Link this browser" }).click();
+      const code = await linkPage.getByTestId("link-code").inputValue(WAIT);
+      expect(code).toMatch(/^cyphr-link-v1\./);
+      expect(await linkPage.getByRole("img", { name: "QR code of the link code" }).isVisible()).toBe(true);
+      await browser.screenshot(linkPage, "06-link-code");
 
-    await alicePage.getByRole("button", { name: "Devices" }).click();
-    await alicePage.getByLabel("Link code shown on the new device").fill(code);
-    await alicePage.getByLabel("Name for it (optional)").fill("second browser");
-    await alicePage.getByRole("button", { name: "Approve" }).click();
-    await alicePage.getByRole("dialog").getByText("second browser").waitFor(WAIT);
-    await browser.screenshot(alicePage, "07-devices");
-    await alicePage.keyboard.press("Escape");
+      await alicePage.getByRole("button", { name: "Devices" }).click();
+      await alicePage.getByLabel("Link code shown on the new device").fill(code);
+      await alicePage.getByLabel("Name for it (optional)").fill("second browser");
+      await alicePage.getByRole("button", { name: "Approve" }).click();
+      await alicePage.getByRole("dialog").getByText("second browser").waitFor(WAIT);
+      await browser.screenshot(alicePage, "07-devices");
+      await alicePage.keyboard.press("Escape");
 
-    await linkPage.locator(".me strong", { hasText: alice }).waitFor(WAIT);
-    await online(linkPage);
-    await openChat(linkPage, bob);
-    await send(bobPage, "to both of you");
-    await messageRows(linkPage, "to both of you").waitFor(WAIT);
-    await messageRows(alicePage, "to both of you").waitFor(WAIT);
-    await browser.screenshot(linkPage, "08-second-device-live");
-  }, STEP_MS);
+      await linkPage.locator(".me strong", { hasText: alice }).waitFor(WAIT);
+      await online(linkPage);
+      await openChat(linkPage, bob);
+      await send(bobPage, "to both of you");
+      await messageRows(linkPage, "to both of you").waitFor(WAIT);
+      await messageRows(alicePage, "to both of you").waitFor(WAIT);
+      await browser.screenshot(linkPage, "08-second-device-live");
+    },
+    STEP_MS,
+  );
 
-  it("a reload unlocks the profile and resumes without duplicates", async () => {
-    await bobPage.reload();
-    await bobPage.getByRole("heading", { name: "Welcome back" }).waitFor(WAIT);
-    await bobPage.getByRole("form", { name: "Welcome back" }).getByLabel("Passphrase").fill(PASS);
-    await bobPage.getByRole("button", { name: "Unlock" }).click();
-    await online(bobPage);
-    await openChat(bobPage, alice);
-    await send(alicePage, "after the reload");
-    await messageRows(bobPage, "after the reload").waitFor(WAIT);
-    for (const text of ["hello bob", "hi alice", "to both of you", "after the reload"]) expect(await messageRows(bobPage, text).count(), text).toBe(1);
-    await browser.screenshot(bobPage, "09-bob-after-reload");
-  }, STEP_MS);
+  it(
+    "a reload unlocks the profile and resumes without duplicates",
+    async () => {
+      await bobPage.reload();
+      await bobPage.getByRole("heading", { name: "Welcome back" }).waitFor(WAIT);
+      await bobPage.getByRole("form", { name: "Welcome back" }).getByLabel("Passphrase").fill(PASS);
+      await bobPage.getByRole("button", { name: "Unlock" }).click();
+      await online(bobPage);
+      await openChat(bobPage, alice);
+      await send(alicePage, "after the reload");
+      await messageRows(bobPage, "after the reload").waitFor(WAIT);
+      for (const text of ["hello bob", "hi alice", "to both of you", "after the reload"]) expect(await messageRows(bobPage, text).count(), text).toBe(1);
+      await browser.screenshot(bobPage, "09-bob-after-reload");
+    },
+    STEP_MS,
+  );
 
-  it("a page from another origin works when CORS_ALLOWED_ORIGINS lists it, and is refused when not", async () => {
-    carol = uniqueCyphrId("carol");
-    carolPage = await openPage(browser, "carol", `${listed.origin}/`);
-    await register(carolPage, carol);
-    await online(carolPage);
-    await browser.screenshot(carolPage, "10-other-origin-listed");
+  it(
+    "a page from another origin works when CORS_ALLOWED_ORIGINS lists it, and is refused when not",
+    async () => {
+      carol = uniqueCyphrId("carol");
+      carolPage = await openPage(browser, "carol", `${listed.origin}/`);
+      await register(carolPage, carol);
+      await online(carolPage);
+      await browser.screenshot(carolPage, "10-other-origin-listed");
 
-    const refused = await openPage(browser, "mallory", `${unlisted.origin}/`);
-    const failed = refused.waitForEvent("requestfailed", WAIT);
-    await register(refused, uniqueCyphrId("mallory"));
-    expect((await failed).url()).toMatch(new RegExp(`^${server.baseUrl}/cyphr\\.identity\\.v1\\.IdentityService/`));
-    await refused.locator(".status.error").waitFor(WAIT);
-    expect(await refused.locator(".layout").count()).toBe(0);
-    await browser.screenshot(refused, "11-other-origin-refused");
-  }, STEP_MS);
+      const refused = await openPage(browser, "mallory", `${unlisted.origin}/`);
+      const failed = refused.waitForEvent("requestfailed", WAIT);
+      await register(refused, uniqueCyphrId("mallory"));
+      expect((await failed).url()).toMatch(new RegExp(`^${server.baseUrl}/cyphr\\.identity\\.v1\\.IdentityService/`));
+      await refused.locator(".status.error").waitFor(WAIT);
+      expect(await refused.locator(".layout").count()).toBe(0);
+      await browser.screenshot(refused, "11-other-origin-refused");
+    },
+    STEP_MS,
+  );
 
-  it("the disappearing timer reaches the peer; a group is created, messages flow, a member is added", async () => {
-    await alicePage.getByLabel("Disappearing").selectOption({ label: "5 minutes" });
-    await bobPage.locator(".system", { hasText: "Disappearing messages: 5 minutes" }).waitFor(WAIT);
-    expect(await bobPage.getByLabel("Disappearing").inputValue()).toBe("300");
+  it(
+    "the disappearing timer reaches the peer; a group is created, messages flow, a member is added",
+    async () => {
+      await alicePage.getByLabel("Disappearing").selectOption({ label: "5 minutes" });
+      await bobPage.locator(".system", { hasText: "Disappearing messages: 5 minutes" }).waitFor(WAIT);
+      expect(await bobPage.getByLabel("Disappearing").inputValue()).toBe("300");
 
-    await alicePage.getByRole("button", { name: "New group" }).click();
-    await alicePage.getByLabel("Members (Cyphr IDs, comma-separated)").fill(bob);
-    await alicePage.getByRole("button", { name: "Create group" }).click();
-    // The group opens (only groups have Members; the direct chat with Bob has the same title).
-    await alicePage.getByRole("button", { name: "Members" }).waitFor(WAIT);
-    await send(alicePage, "group hello");
-    // Bob's list now has the direct chat and the group (a group's avatar is square).
-    await bobPage.locator(".chat-list li .avatar.group").waitFor(WAIT);
-    await bobPage.locator(".chat-list li", { has: bobPage.locator(".avatar.group") }).click();
-    await messageRows(bobPage, "group hello").waitFor(WAIT);
+      await alicePage.getByRole("button", { name: "New group" }).click();
+      await alicePage.getByLabel("Members (Cyphr IDs, comma-separated)").fill(bob);
+      await alicePage.getByRole("button", { name: "Create group" }).click();
+      // The group opens (only groups have Members; the direct chat with Bob has the same title).
+      await alicePage.getByRole("button", { name: "Members" }).waitFor(WAIT);
+      await send(alicePage, "group hello");
+      // Bob's list now has the direct chat and the group (a group's avatar is square).
+      await bobPage.locator(".chat-list li .avatar.group").waitFor(WAIT);
+      await bobPage.locator(".chat-list li", { has: bobPage.locator(".avatar.group") }).click();
+      await messageRows(bobPage, "group hello").waitFor(WAIT);
 
-    await alicePage.getByRole("button", { name: "Members" }).click();
-    await alicePage.getByLabel("Add a member").fill(carol);
-    await alicePage.getByRole("button", { name: "Add", exact: true }).click();
-    await alicePage.getByRole("dialog").getByText(carol).waitFor(WAIT);
-    await browser.screenshot(alicePage, "12-group-members");
-    await alicePage.keyboard.press("Escape");
-    await carolPage.locator(".chat-list li .avatar.group").waitFor(WAIT);
-    await carolPage.locator(".chat-list li", { has: carolPage.locator(".avatar.group") }).click();
-    await send(alicePage, "welcome carol");
-    await messageRows(carolPage, "welcome carol").waitFor(WAIT);
-    await messageRows(bobPage, "welcome carol").waitFor(WAIT);
-    await browser.screenshot(carolPage, "13-group-carol");
-  }, STEP_MS);
+      await alicePage.getByRole("button", { name: "Members" }).click();
+      await alicePage.getByLabel("Add a member").fill(carol);
+      await alicePage.getByRole("button", { name: "Add", exact: true }).click();
+      await alicePage.getByRole("dialog").getByText(carol).waitFor(WAIT);
+      await browser.screenshot(alicePage, "12-group-members");
+      await alicePage.keyboard.press("Escape");
+      await carolPage.locator(".chat-list li .avatar.group").waitFor(WAIT);
+      await carolPage.locator(".chat-list li", { has: carolPage.locator(".avatar.group") }).click();
+      await send(alicePage, "welcome carol");
+      await messageRows(carolPage, "welcome carol").waitFor(WAIT);
+      await messageRows(bobPage, "welcome carol").waitFor(WAIT);
+      await browser.screenshot(carolPage, "13-group-carol");
+    },
+    STEP_MS,
+  );
 
-  it("works at phone width and from the keyboard", async () => {
-    await bobPage.setViewportSize({ width: 390, height: 844 });
-    await bobPage.getByRole("button", { name: "Back to chats" }).click();
-    expect(await bobPage.locator(".main-pane").isVisible()).toBe(false);
-    await browser.screenshot(bobPage, "14-phone-chat-list");
-    // Keyboard: focus the first chat, move down and back up with the arrows, open it with Enter.
-    await bobPage.locator(".chat-list li[data-chat]").first().focus();
-    await bobPage.keyboard.press("ArrowDown");
-    await bobPage.keyboard.press("ArrowUp");
-    await bobPage.keyboard.press("Enter");
-    await bobPage.locator(".chat .composer").waitFor(WAIT);
-    expect(await bobPage.locator(".sidebar").isVisible()).toBe(false);
-    await browser.screenshot(bobPage, "15-phone-chat");
-  }, STEP_MS);
+  it(
+    "works at phone width and from the keyboard",
+    async () => {
+      await bobPage.setViewportSize({ width: 390, height: 844 });
+      await bobPage.getByRole("button", { name: "Back to chats" }).click();
+      expect(await bobPage.locator(".main-pane").isVisible()).toBe(false);
+      await browser.screenshot(bobPage, "14-phone-chat-list");
+      // Keyboard: focus the first chat, move down and back up with the arrows, open it with Enter.
+      await bobPage.locator(".chat-list li[data-chat]").first().focus();
+      await bobPage.keyboard.press("ArrowDown");
+      await bobPage.keyboard.press("ArrowUp");
+      await bobPage.keyboard.press("Enter");
+      await bobPage.locator(".chat .composer").waitFor(WAIT);
+      expect(await bobPage.locator(".sidebar").isVisible()).toBe(false);
+      await browser.screenshot(bobPage, "15-phone-chat");
+    },
+    STEP_MS,
+  );
 
-  it("a peer who recovers the account shows as a safety-number change in the open chat", async () => {
-    const erin = uniqueCyphrId("erin");
-    const erinPage = await openPage(browser, "erin", `${server.baseUrl}/`);
-    await register(erinPage, erin);
-    await online(erinPage);
-    // Dave uses the SDK from Node: he starts a chat with Erin, then recovers his account.
-    const dave = await registerLiveDevice("web_dave", { baseUrl: server.baseUrl });
-    const { chatId } = await dave.mls.startDirectChat(erin);
-    await dave.mls.send(chatId, "hi erin");
-    await openChat(erinPage, dave.account.cyphrId);
-    await messageRows(erinPage, "hi erin").waitFor(WAIT);
-    const phrase = newRecoveryPhrase();
-    await dave.account.lifecycle().setRecoveryPhrase(phrase);
-    const recovered = await recoverAccount({ transport: nodeTransport(server.baseUrl), store: new MemoryStore() }, dave.account.cyphrId, phrase);
-    const notice = erinPage.locator(".system.identity", { hasText: `${dave.account.cyphrId}'s safety number changed` });
-    await notice.waitFor(WAIT);
-    expect(recovered.cyphrId).toBe(dave.account.cyphrId);
-    expect(await notice.textContent()).toMatch(/new: [\d ]{60,}$/);
-    // Opened again, the chat shows it once, from the stored view, after the message it followed.
-    await erinPage.locator("section.chat").evaluate((el) => el.setAttribute("data-before", ""));
-    await openChat(erinPage, dave.account.cyphrId);
-    await erinPage.locator("section.chat:not([data-before]) .message + .system.identity").waitFor(WAIT);
-    expect(await notice.count()).toBe(1);
-    await browser.screenshot(erinPage, "16-safety-number-changed");
-  }, STEP_MS);
+  it(
+    "a peer who recovers the account shows as a safety-number change in the open chat",
+    async () => {
+      const erin = uniqueCyphrId("erin");
+      const erinPage = await openPage(browser, "erin", `${server.baseUrl}/`);
+      await register(erinPage, erin);
+      await online(erinPage);
+      // Dave uses the SDK from Node: he starts a chat with Erin, then recovers his account.
+      const dave = await registerLiveDevice("web_dave", { baseUrl: server.baseUrl });
+      const { chatId } = await dave.mls.startDirectChat(erin);
+      await dave.mls.send(chatId, "hi erin");
+      await openChat(erinPage, dave.account.cyphrId);
+      await messageRows(erinPage, "hi erin").waitFor(WAIT);
+      const phrase = newRecoveryPhrase();
+      await dave.account.lifecycle().setRecoveryPhrase(phrase);
+      const recovered = await recoverAccount({ transport: nodeTransport(server.baseUrl), store: new MemoryStore() }, dave.account.cyphrId, phrase);
+      const notice = erinPage.locator(".system.identity", { hasText: `${dave.account.cyphrId}'s safety number changed` });
+      await notice.waitFor(WAIT);
+      expect(recovered.cyphrId).toBe(dave.account.cyphrId);
+      expect(await notice.textContent()).toMatch(/new: [\d ]{60,}$/);
+      // Opened again, the chat shows it once, from the stored view, after the message it followed.
+      await erinPage.locator("section.chat").evaluate((el) => el.setAttribute("data-before", ""));
+      await openChat(erinPage, dave.account.cyphrId);
+      await erinPage.locator("section.chat:not([data-before]) .message + .system.identity").waitFor(WAIT);
+      expect(await notice.count()).toBe(1);
+      await browser.screenshot(erinPage, "16-safety-number-changed");
+    },
+    STEP_MS,
+  );
 });

@@ -101,7 +101,18 @@ describe("the web app at /", () => {
   });
 
   it("answers 404 for unknown paths and every path-traversal attempt", async () => {
-    for (const p of ["/nope.js", "/assets/", "/assets/app.js", "/../package.json", "/assets/../../package.json", "/%2e%2e/package.json", "//etc/passwd", "/.build-inputs.json", "/index.html/", "/src/web/build.ts"]) {
+    for (const p of [
+      "/nope.js",
+      "/assets/",
+      "/assets/app.js",
+      "/../package.json",
+      "/assets/../../package.json",
+      "/%2e%2e/package.json",
+      "//etc/passwd",
+      "/.build-inputs.json",
+      "/index.html/",
+      "/src/web/build.ts",
+    ]) {
       const res = await rawGet(p);
       expect(res.status, p).toBe(404);
       expect(JSON.parse(res.body), p).toEqual({ error: "not found" });

@@ -4,7 +4,7 @@ import path from "node:path";
 import * as esbuild from "esbuild";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromiumPath, launchBrowser, warnNoChromium, type Browser } from "./helpers/browser.js";
+import { type Browser, chromiumPath, launchBrowser, warnNoChromium } from "./helpers/browser.js";
 
 /**
  * The SDK's IndexedDB store (src/sdk/web/) in a real Chromium: values come back only with the

@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { timestamp, type Db } from "../db/types.js";
+import { type Db, timestamp } from "../db/types.js";
 
 /** A factor whose attempts are limited per account. */
 export type Factor = "pin" | "totp";

@@ -1,7 +1,7 @@
 import type { DatabasePool } from "slonik";
 import type { Db } from "../db/types.js";
 import { ResourceExhaustedError } from "../shared/errors.js";
-import { clearAttempts, lockAttempts, saveFailure, type Factor } from "./attempts-repo.js";
+import { clearAttempts, type Factor, lockAttempts, saveFailure } from "./attempts-repo.js";
 import { lockDurationMs } from "./lockout.js";
 
 const FACTOR_NAMES: Record<Factor, string> = { pin: "PIN", totp: "TOTP" };
@@ -25,10 +25,7 @@ export async function attempt(
     const at = now();
     if (state.lockedUntil && state.lockedUntil.getTime() > at) {
       const retryAfterMs = state.lockedUntil.getTime() - at;
-      throw new ResourceExhaustedError(
-        `too many wrong ${FACTOR_NAMES[factor]} attempts; try again in ${Math.ceil(retryAfterMs / 1000)} s`,
-        retryAfterMs,
-      );
+      throw new ResourceExhaustedError(`too many wrong ${FACTOR_NAMES[factor]} attempts; try again in ${Math.ceil(retryAfterMs / 1000)} s`, retryAfterMs);
     }
     if (await check(tx, at)) {
       if (state.failures > 0) await clearAttempts(tx, userId, factor);

@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { uuid, type Db } from "../db/types.js";
+import { type Db, uuid } from "../db/types.js";
 
 const ROLE_ADMIN = 2;
 const GROUP_KIND = 2;
@@ -42,9 +42,11 @@ export async function deleteEmptyGroup(db: Db, chatId: string): Promise<void> {
 
 /** Every chat the user was ever a member of. */
 export async function chatsOf(db: Db, userId: string): Promise<string[]> {
-  return [...(await db.anyFirst(sql.type(z.object({ chat_id: uuid }))`
+  return [
+    ...(await db.anyFirst(sql.type(z.object({ chat_id: uuid }))`
     /* deletedUsersChats */
-    SELECT chat_id FROM chat_members WHERE user_id = ${userId}`))];
+    SELECT chat_id FROM chat_members WHERE user_id = ${userId}`)),
+  ];
 }
 
 /**
@@ -101,7 +103,9 @@ export async function deleteIdentity(db: Db, userId: string, cyphrId: string): P
 }
 
 export async function liveSessionIds(db: Db, userId: string): Promise<string[]> {
-  return [...(await db.anyFirst(sql.type(z.object({ id: uuid }))`
+  return [
+    ...(await db.anyFirst(sql.type(z.object({ id: uuid }))`
     /* deletedUsersLiveSessions */
-    SELECT id FROM sessions WHERE user_id = ${userId} AND revoked_at IS NULL`))];
+    SELECT id FROM sessions WHERE user_id = ${userId} AND revoked_at IS NULL`)),
+  ];
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { appendSystemMessage } from "../chats/system-messages.js";
 import { Role, SystemEventKind } from "../chats/model.js";
+import { appendSystemMessage } from "../chats/system-messages.js";
 import type { Db } from "../db/types.js";
 import { notify } from "../events/notify.js";
 import { announceGroupChange } from "../groups/announce.js";
@@ -45,7 +45,10 @@ export async function deleteAccount(ctx: AccountContext, caller: Caller, nonce: 
     await reattributeToGhost(tx, caller.userId, ghost, await chatsOf(tx, caller.userId));
     await deleteIdentity(tx, caller.userId, identity.cyphr_id);
     await quarantineCyphrId(tx, ctx.identity.keys.fingerprintSecret, identity.cyphr_id, availableAt);
-    await notify(tx, sessions.map((sessionId) => ({ type: "revoke" as const, userId: caller.userId, sessionId })));
+    await notify(
+      tx,
+      sessions.map((sessionId) => ({ type: "revoke" as const, userId: caller.userId, sessionId })),
+    );
     return sessions;
   });
   for (const sessionId of sessions) ctx.identity.activeSessions.revoke(sessionId);

@@ -1,4 +1,4 @@
-import { sql, type FragmentSqlToken } from "slonik";
+import { type FragmentSqlToken, sql } from "slonik";
 import { z } from "zod";
 import type { Db } from "../db/types.js";
 

@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { bytes, uniqueViolation, uuid, type Db } from "../db/types.js";
+import { bytes, type Db, uniqueViolation, uuid } from "../db/types.js";
 import { AlreadyExistsError } from "../shared/errors.js";
 
 export async function saveRecoveryKey(db: Db, userId: string, publicKey: Uint8Array, signature: Uint8Array): Promise<void> {

@@ -110,7 +110,10 @@ export async function recoverAccount(ctx: AccountContext, input: RecoverInput): 
       encryptedName: input.deviceEncryptedName,
     });
     await advanceNextDeviceId(tx, account.userId, deviceId);
-    await notify(tx, revoked.map((sessionId) => ({ type: "revoke" as const, userId: account.userId, sessionId })));
+    await notify(
+      tx,
+      revoked.map((sessionId) => ({ type: "revoke" as const, userId: account.userId, sessionId })),
+    );
     await recordIdentityChanged(tx, account.userId, input.cyphrId, input.identityPublicKey);
     const session = await startSession(ctx.identity, tx, { userId: account.userId, cyphrId: input.cyphrId, deviceId });
     return { session, revoked };

@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { timestamp, type Db } from "../db/types.js";
+import { type Db, timestamp } from "../db/types.js";
 import type { Factor } from "./attempts-repo.js";
 
 /** What is set on an account, as stored: days are midnight UTC, locks as written (maybe past). */

@@ -1,4 +1,4 @@
-import { timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { AccountService, TotpState } from "../gen/cyphr/account/v1/account_pb.js";
 import { sessionMessage } from "../identity/wire.js";

@@ -1,5 +1,5 @@
 import { notify, notifySessionRevoked } from "../events/notify.js";
-import { listActiveSessions, revokeAccountSession, revokeAccountSessionsExcept, type ActiveSession } from "../identity/session-admin-repo.js";
+import { type ActiveSession, listActiveSessions, revokeAccountSession, revokeAccountSessionsExcept } from "../identity/session-admin-repo.js";
 import type { Caller } from "../identity/tokens.js";
 import { InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { isUuid } from "../shared/ids.js";
@@ -29,7 +29,10 @@ export async function revokeSession(ctx: AccountContext, caller: Caller, session
 export async function revokeOtherSessions(ctx: AccountContext, caller: Caller): Promise<number> {
   const revoked = await ctx.pool.transaction(async (tx) => {
     const ids = await revokeAccountSessionsExcept(tx, caller.userId, caller.sessionId, "revoked");
-    await notify(tx, ids.map((sessionId) => ({ type: "revoke" as const, userId: caller.userId, sessionId })));
+    await notify(
+      tx,
+      ids.map((sessionId) => ({ type: "revoke" as const, userId: caller.userId, sessionId })),
+    );
     return ids;
   });
   for (const id of revoked) ctx.identity.activeSessions.revoke(id);

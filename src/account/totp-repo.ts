@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { bytes, timestamp, type Db } from "../db/types.js";
+import { bytes, type Db, timestamp } from "../db/types.js";
 
 export interface TotpEnrolment {
   sealed: Buffer;

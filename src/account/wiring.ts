@@ -7,8 +7,8 @@ import type { Jobs } from "../jobs/jobs.js";
 import { purgeAccountChallenges } from "./challenges.js";
 import type { AccountContext } from "./context.js";
 import { PinHashing } from "./pin-hash.js";
-import { loadTotpKey } from "./totp-key.js";
 import { requireLoginCode } from "./totp.js";
+import { loadTotpKey } from "./totp-key.js";
 
 /** Builds the account lifecycle's context and makes Login ask it for the second factor. */
 export async function createAccountContext(config: Config, pool: DatabasePool, identity: IdentityContext): Promise<AccountContext> {

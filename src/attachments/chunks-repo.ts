@@ -1,7 +1,6 @@
-import { sql } from "slonik";
+import { ForeignKeyIntegrityConstraintViolationError, sql } from "slonik";
 import { z } from "zod";
 import { bytes, type Db } from "../db/types.js";
-import { ForeignKeyIntegrityConstraintViolationError } from "slonik";
 
 /** What is recorded for one chunk index of an upload. */
 export interface ChunkClaim {

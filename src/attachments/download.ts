@@ -3,7 +3,7 @@ import { requireUuid } from "../shared/ids.js";
 import type { AttachmentsContext } from "./context.js";
 import { MAX_CHUNK_BYTES } from "./limits.js";
 import { partsOf } from "./ranges.js";
-import { findAttachment, type AttachmentRecord } from "./repo.js";
+import { type AttachmentRecord, findAttachment } from "./repo.js";
 
 const NO_ATTACHMENT = "attachment_id: no such attachment (it may have expired or been deleted)";
 
@@ -27,7 +27,13 @@ export interface Download {
  * undefined), holding one of the server's read slots until `close()`.
  * Nothing is read ahead: a part is fetched when the previous one has been taken.
  */
-export async function openDownload(ctx: AttachmentsContext, attachmentId: string, offset: bigint, length: number | undefined, signal?: AbortSignal): Promise<Download> {
+export async function openDownload(
+  ctx: AttachmentsContext,
+  attachmentId: string,
+  offset: bigint,
+  length: number | undefined,
+  signal?: AbortSignal,
+): Promise<Download> {
   const info = await requireAttachment(ctx, attachmentId);
   if (offset > BigInt(info.size)) throw new InvalidArgumentError(`offset ${offset} is beyond the attachment's end (${info.size} bytes)`);
   const start = Number(offset);
@@ -50,7 +56,12 @@ export async function openDownload(ctx: AttachmentsContext, attachmentId: string
 }
 
 /** One ranged read (ReadAttachment): at most MAX_CHUNK_BYTES, fewer at the end. */
-export async function readRange(ctx: AttachmentsContext, attachmentId: string, offset: bigint, length: number): Promise<{ info: AttachmentRecord; data: Uint8Array }> {
+export async function readRange(
+  ctx: AttachmentsContext,
+  attachmentId: string,
+  offset: bigint,
+  length: number,
+): Promise<{ info: AttachmentRecord; data: Uint8Array }> {
   if (length < 1 || length > MAX_CHUNK_BYTES) throw new InvalidArgumentError(`length must be 1 to ${MAX_CHUNK_BYTES}, got ${length}`);
   const { info, pieces, close } = await openDownload(ctx, attachmentId, offset, length, undefined);
   const chunks: Uint8Array[] = [];

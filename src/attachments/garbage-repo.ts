@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { uuid, type Db } from "../db/types.js";
+import { type Db, uuid } from "../db/types.js";
 
 /** A blob whose metadata is gone, as queued (the generation changes when it is queued again). */
 export interface QueuedBlob {

@@ -1,5 +1,5 @@
-import type { Caller } from "../identity/tokens.js";
 import type { Db } from "../db/types.js";
+import type { Caller } from "../identity/tokens.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { isUuid, requireUuid } from "../shared/ids.js";
 import { quote } from "../shared/quote.js";

@@ -1,4 +1,4 @@
-import { sql, type DatabasePool } from "slonik";
+import { type DatabasePool, sql } from "slonik";
 import { z } from "zod";
 import { bytes } from "../db/types.js";
 import { NotFoundError } from "../shared/errors.js";

@@ -1,7 +1,16 @@
-import { CreateBucketCommand, DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
 import { NotFoundError, UnavailableError } from "../shared/errors.js";
-import { BlobStoreUnusableError, type BlobStore } from "./blob-store.js";
+import { type BlobStore, BlobStoreUnusableError } from "./blob-store.js";
 
 /** The ATTACHMENTS_S3_* settings. */
 export interface S3Settings {
@@ -62,9 +71,12 @@ export class S3BlobStore implements BlobStore {
       return;
     }
     if (status === 404) {
-      throw new BlobStoreUnusableError(`ATTACHMENTS_S3_BUCKET "${bucket}" does not exist at ${where}: create it, or set ATTACHMENTS_S3_CREATE_BUCKET=true to let the server create it`);
+      throw new BlobStoreUnusableError(
+        `ATTACHMENTS_S3_BUCKET "${bucket}" does not exist at ${where}: create it, or set ATTACHMENTS_S3_CREATE_BUCKET=true to let the server create it`,
+      );
     }
-    if (status === 403) throw new BlobStoreUnusableError(`ATTACHMENTS_S3_BUCKET "${bucket}" at ${where}: access denied (check the credentials and the bucket's policy)`);
+    if (status === 403)
+      throw new BlobStoreUnusableError(`ATTACHMENTS_S3_BUCKET "${bucket}" at ${where}: access denied (check the credentials and the bucket's policy)`);
     throw new BlobStoreUnusableError(`ATTACHMENTS_S3_BUCKET "${bucket}" at ${where} cannot be reached${status ? ` (HTTP ${status})` : ""}`);
   }
 
@@ -74,7 +86,9 @@ export class S3BlobStore implements BlobStore {
 
   async *readPart(key: string, part: number, start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
     const object = await this.call("get", () =>
-      this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.partKey(key, part), Range: `bytes=${start}-${end - 1}` }), { abortSignal: signal }),
+      this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.partKey(key, part), Range: `bytes=${start}-${end - 1}` }), {
+        abortSignal: signal,
+      }),
     );
     const body = object.Body as AsyncIterable<Uint8Array> | undefined;
     if (!body) throw new UnavailableError("attachment storage answered without a body; retry later");
@@ -90,10 +104,14 @@ export class S3BlobStore implements BlobStore {
 
   async deleteBlob(key: string): Promise<void> {
     for (;;) {
-      const listed = await this.call("list", () => this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.blobPrefix(key), MaxKeys: 1000 })));
+      const listed = await this.call("list", () =>
+        this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.blobPrefix(key), MaxKeys: 1000 })),
+      );
       const objects = (listed.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
       if (objects.length === 0) return;
-      const deleted = await this.call("delete", () => this.client.send(new DeleteObjectsCommand({ Bucket: this.settings.bucket, Delete: { Objects: objects, Quiet: true } })));
+      const deleted = await this.call("delete", () =>
+        this.client.send(new DeleteObjectsCommand({ Bucket: this.settings.bucket, Delete: { Objects: objects, Quiet: true } })),
+      );
       // Objects the storage refused to delete would be listed again forever: the purge job retries on its next run.
       if ((deleted.Errors ?? []).length > 0) {
         this.log.warn({ operation: "delete", err: { name: deleted.Errors![0]!.Code ?? "unknown" } }, "attachment storage call failed");
@@ -103,7 +121,9 @@ export class S3BlobStore implements BlobStore {
   }
 
   async hasBlob(key: string): Promise<boolean> {
-    const listed = await this.call("list", () => this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.blobPrefix(key), MaxKeys: 1000 })));
+    const listed = await this.call("list", () =>
+      this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.blobPrefix(key), MaxKeys: 1000 })),
+    );
     return (listed.KeyCount ?? listed.Contents?.length ?? 0) > 0;
   }
 
@@ -127,7 +147,10 @@ export class S3BlobStore implements BlobStore {
         throw new NotFoundError("attachment_id: the attachment was deleted or has expired");
       }
       if (error instanceof Error && error.name === "AbortError") throw error;
-      this.log.warn({ operation, err: { name: (error as Error).name, status: (error as S3ServiceException).$metadata?.httpStatusCode } }, "attachment storage call failed");
+      this.log.warn(
+        { operation, err: { name: (error as Error).name, status: (error as S3ServiceException).$metadata?.httpStatusCode } },
+        "attachment storage call failed",
+      );
       throw new UnavailableError("attachment storage is unavailable; retry later");
     }
   }

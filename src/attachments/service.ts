@@ -1,7 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { AttachmentsService, type AttachmentInfoSchema } from "../gen/cyphr/attachments/v1/attachments_pb.js";
+import type { AttachmentInfoSchema, AttachmentsService } from "../gen/cyphr/attachments/v1/attachments_pb.js";
 import { requireCaller } from "../rpc/caller.js";
 import type { AttachmentsContext } from "./context.js";
 import { openDownload, readRange } from "./download.js";
@@ -14,7 +14,12 @@ import { completeUpload, createUpload, putChunk, uploadStatus } from "./upload.j
 export function attachmentsService(ctx: AttachmentsContext): ServiceImpl<typeof AttachmentsService> {
   return {
     async createUpload(req, context) {
-      const upload = await createUpload(ctx, requireCaller(context), { size: req.size, sha256: req.sha256, chunkSize: req.chunkSize, expiresInSeconds: req.expiresInSeconds });
+      const upload = await createUpload(ctx, requireCaller(context), {
+        size: req.size,
+        sha256: req.sha256,
+        chunkSize: req.chunkSize,
+        expiresInSeconds: req.expiresInSeconds,
+      });
       return { uploadId: upload.uploadId, expiresAt: timestampFromDate(upload.expiresAt) };
     },
     async putChunk(req, context) {

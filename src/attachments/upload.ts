@@ -8,8 +8,18 @@ import type { AttachmentsContext } from "./context.js";
 import { requeueBlob } from "./garbage-repo.js";
 import { randomId } from "./ids.js";
 import { MAX_CHUNK_BYTES, MIN_CHUNK_BYTES, MIN_EXPIRES_IN_SECONDS } from "./limits.js";
-import { firstGap, partsOf, receivedRanges, type ByteRange } from "./ranges.js";
-import { completeUploadRow, deleteEntry, findOpenUpload, findOwnUpload, insertUpload, lockOwnerQuota, usedBytes, type AttachmentRecord, type UploadRecord } from "./repo.js";
+import { type ByteRange, firstGap, partsOf, receivedRanges } from "./ranges.js";
+import {
+  type AttachmentRecord,
+  completeUploadRow,
+  deleteEntry,
+  findOpenUpload,
+  findOwnUpload,
+  insertUpload,
+  lockOwnerQuota,
+  type UploadRecord,
+  usedBytes,
+} from "./repo.js";
 
 export interface CreateUploadRequest {
   size: bigint;
@@ -21,7 +31,8 @@ export interface CreateUploadRequest {
 
 /** Checks the declaration, reserves its size against the account's quota (atomically) and opens the upload. */
 export async function createUpload(ctx: AttachmentsContext, caller: Caller, req: CreateUploadRequest): Promise<UploadRecord> {
-  if (req.size < 1n || req.size > BigInt(ctx.maxBytes)) throw new InvalidArgumentError(`size must be 1 to ${ctx.maxBytes} bytes (ATTACHMENTS_MAX_BYTES), got ${req.size}`);
+  if (req.size < 1n || req.size > BigInt(ctx.maxBytes))
+    throw new InvalidArgumentError(`size must be 1 to ${ctx.maxBytes} bytes (ATTACHMENTS_MAX_BYTES), got ${req.size}`);
   if (req.sha256.length !== 32) throw new InvalidArgumentError(`sha256 must be 32 bytes (the SHA-256 of the ciphertext), got ${req.sha256.length}`);
   if (req.chunkSize < MIN_CHUNK_BYTES || req.chunkSize > MAX_CHUNK_BYTES) {
     throw new InvalidArgumentError(`chunk_size must be ${MIN_CHUNK_BYTES} to ${MAX_CHUNK_BYTES} bytes, got ${req.chunkSize}`);
@@ -35,7 +46,9 @@ export async function createUpload(ctx: AttachmentsContext, caller: Caller, req:
     const used = await usedBytes(tx, caller.userId);
     if (used + size > ctx.quotaBytes) {
       const free = Math.max(0, ctx.quotaBytes - used);
-      throw new ResourceExhaustedError(`attachment quota exceeded: this account holds ${used} of ${ctx.quotaBytes} bytes, ${free} free, and this upload needs ${size}; delete attachments or wait for them to expire`);
+      throw new ResourceExhaustedError(
+        `attachment quota exceeded: this account holds ${used} of ${ctx.quotaBytes} bytes, ${free} free, and this upload needs ${size}; delete attachments or wait for them to expire`,
+      );
     }
     return insertUpload(tx, {
       uploadId: randomId(),
@@ -50,7 +63,8 @@ export async function createUpload(ctx: AttachmentsContext, caller: Caller, req:
 }
 
 const NO_UPLOAD = "upload_id: no such upload of yours (unfinished uploads are removed after ATTACHMENTS_UPLOAD_TTL_SECONDS)";
-const NO_OPEN_UPLOAD = "upload_id: no such unfinished upload of yours (unfinished uploads are removed after ATTACHMENTS_UPLOAD_TTL_SECONDS; a completed one takes no more chunks)";
+const NO_OPEN_UPLOAD =
+  "upload_id: no such unfinished upload of yours (unfinished uploads are removed after ATTACHMENTS_UPLOAD_TTL_SECONDS; a completed one takes no more chunks)";
 
 async function requireOpenUpload(ctx: AttachmentsContext, caller: Caller, uploadId: string): Promise<UploadRecord> {
   const upload = await findOpenUpload(ctx.pool, caller.userId, requireUuid("upload_id", uploadId));
@@ -76,7 +90,9 @@ export async function putChunk(ctx: AttachmentsContext, caller: Caller, req: { u
   const claim = await claimChunk(ctx.pool, upload.uploadId, index, req.data.length, digest);
   if (!claim) throw new NotFoundError(NO_OPEN_UPLOAD);
   if (!equalBytes(claim.sha256, digest)) {
-    throw new FailedPreconditionError(`offset ${offset}: a different chunk is stored at this offset already; an upload's bytes cannot change (start a new upload)`);
+    throw new FailedPreconditionError(
+      `offset ${offset}: a different chunk is stored at this offset already; an upload's bytes cannot change (start a new upload)`,
+    );
   }
   if (!claim.stored) {
     await ctx.store.putPart(upload.uploadId, index, req.data);
@@ -112,7 +128,9 @@ export async function completeUpload(ctx: AttachmentsContext, caller: Caller, up
   if (upload.attachmentId !== null) return upload as AttachmentRecord;
   const missing = firstGap(await storedRanges(ctx, upload), upload.size);
   if (missing) {
-    throw new FailedPreconditionError(`the upload is incomplete: bytes ${missing.offset} to ${missing.offset + missing.length - 1} have not arrived (GetUploadStatus lists what has)`);
+    throw new FailedPreconditionError(
+      `the upload is incomplete: bytes ${missing.offset} to ${missing.offset + missing.length - 1} have not arrived (GetUploadStatus lists what has)`,
+    );
   }
   // Reading the bytes back is a read like any other: it takes one of the server's read slots.
   const release = ctx.reads.take();

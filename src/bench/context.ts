@@ -1,9 +1,9 @@
 import type { Transport } from "@connectrpc/connect";
 import type { BenchOptions } from "./options.js";
-import type { PairSpec } from "./worker-pairs.js";
+import { note } from "./progress.js";
 import type { ServerProcess } from "./server-process.js";
 import { registerUsers, runTag } from "./users.js";
-import { note } from "./progress.js";
+import type { PairSpec } from "./worker-pairs.js";
 
 /** What every scenario needs: the options, the running server instances, a setup connection. */
 export interface BenchContext {

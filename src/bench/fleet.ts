@@ -1,4 +1,4 @@
-import { embeddedDatabaseUrl, startServer, type ServerProcess, type ServerSettings } from "./server-process.js";
+import { embeddedDatabaseUrl, type ServerProcess, type ServerSettings, startServer } from "./server-process.js";
 
 /**
  * The server instances of a run. Instance 0 starts the embedded PostgreSQL (unless an

@@ -1,4 +1,4 @@
-import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { MessageType, SendMessageRequestSchema } from "../gen/cyphr/messaging/v1/messaging_pb.js";
 import { ConnectRequestSchema } from "../gen/cyphr/realtime/v1/realtime_pb.js";
@@ -148,8 +148,7 @@ function readSendResult(bytes: Uint8Array, facts: FrameFacts): void {
     else if (field === 4 && type === WireType.LengthDelimited) {
       facts.failed = true;
       readStatus(r.bytes(), facts);
-    }
-    else r.skip(type, field);
+    } else r.skip(type, field);
   }
 }
 

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { envelopedHello, FrameEvent, readServerFrame, type FrameFacts } from "./frame-codec.js";
+import { envelopedHello, FrameEvent, type FrameFacts, readServerFrame } from "./frame-codec.js";
 import type { GrpcCall, H2Connection } from "./h2-client.js";
 
 const CONNECT_PATH = "/cyphr.realtime.v1.RealtimeService/Connect";

@@ -13,13 +13,7 @@ const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** Connection-level receive window: thousands of streams' frames in flight at once must not wait for WINDOW_UPDATEs. */
 const CONNECTION_WINDOW_BYTES = 64 * 1024 * 1024;
 
-const {
-  HTTP2_HEADER_METHOD,
-  HTTP2_HEADER_PATH,
-  HTTP2_HEADER_CONTENT_TYPE,
-  HTTP2_HEADER_TE,
-  HTTP2_HEADER_AUTHORIZATION,
-} = http2.constants;
+const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_TE, HTTP2_HEADER_AUTHORIZATION } = http2.constants;
 
 /**
  * One HTTP/2 connection speaking gRPC by hand on node:http2's core client streams: 5-byte

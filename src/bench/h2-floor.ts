@@ -33,7 +33,12 @@ const arg = (name: string, fallback: string) => process.argv.find((a) => a.start
 const streams = Number(arg("streams", "20000"));
 const connections = Number(arg("connections", "50"));
 const names = arg("candidates", Object.keys(CANDIDATES).join(",")).split(",");
-const env = Object.fromEntries((process.argv.find((a) => a.startsWith("--env="))?.slice(6) ?? "").split(",").filter(Boolean).map((kv) => kv.split("=")));
+const env = Object.fromEntries(
+  (process.argv.find((a) => a.startsWith("--env="))?.slice(6) ?? "")
+    .split(",")
+    .filter(Boolean)
+    .map((kv) => kv.split("=")),
+);
 
 interface Memory {
   rss: number;
@@ -46,7 +51,10 @@ async function measure(name: string): Promise<void> {
   const options = CANDIDATES[name];
   if (!options) throw new Error(`unknown candidate ${name}; known: ${Object.keys(CANDIDATES).join(", ")}`);
   const perConnection = Math.ceil(streams / connections);
-  const serverOptions: FloorServerOptions = { ...options, http2: { ...options.http2, settings: { maxConcurrentStreams: perConnection, ...options.http2.settings } } };
+  const serverOptions: FloorServerOptions = {
+    ...options,
+    http2: { ...options.http2, settings: { maxConcurrentStreams: perConnection, ...options.http2.settings } },
+  };
   const child = fork(path.join(REPO_ROOT, "src/bench/h2-floor-server.ts"), [JSON.stringify(serverOptions)], {
     execArgv: ["--expose-gc", "--import", RUNTIME],
     env: { ...process.env, ...env },
@@ -73,7 +81,13 @@ async function measure(name: string): Promise<void> {
   const open: Promise<void>[] = [];
   for (let i = 0; i < streams; i++) {
     const session = sessions[i % connections]!;
-    const stream = session.request({ ":method": "POST", ":path": "/cyphr.realtime.v1.RealtimeService/Connect", "content-type": "application/grpc+proto", te: "trailers", authorization: token });
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/cyphr.realtime.v1.RealtimeService/Connect",
+      "content-type": "application/grpc+proto",
+      te: "trailers",
+      authorization: token,
+    });
     stream.write(Buffer.from([0, 0, 0, 0, 4, 0x0a, 0x02, 0x08, 0x01]));
     open.push(new Promise((resolve, reject) => stream.once("data", () => resolve()).once("error", reject)));
     if (i % 500 === 499) await Promise.all(open.slice(-500));

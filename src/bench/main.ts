@@ -8,21 +8,21 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { connection } from "./rpc.js";
+import { LIMIT_DEFAULTS } from "../privacy/limits/limits.js";
+import type { BenchContext } from "./context.js";
 import { Fleet } from "./fleet.js";
-import { parseOptions, USAGE, type BenchOptions } from "./options.js";
+import { type BenchOptions, parseOptions, USAGE } from "./options.js";
 import { machineBusyPercent, machineInfo } from "./proc.js";
 import { note } from "./progress.js";
-import { findFailures, formatReport, red, type BenchResults } from "./report.js";
+import { type BenchResults, findFailures, formatReport, red } from "./report.js";
+import { connection } from "./rpc.js";
+import { runAttachments } from "./scenario-attachments.js";
 import { runLatency } from "./scenario-latency.js";
 import { runReconnects } from "./scenario-reconnects.js";
-import { runAttachments } from "./scenario-attachments.js";
 import { runStartup } from "./scenario-startup.js";
 import { runStreams } from "./scenario-streams.js";
 import { runThroughput } from "./scenario-throughput.js";
 import { embeddedDatabaseUrl, makeDataDir, REPO_ROOT } from "./server-process.js";
-import { LIMIT_DEFAULTS } from "../privacy/limits/limits.js";
-import type { BenchContext } from "./context.js";
 
 /** Server settings for every run: rate limits and stream buffers are not what is measured. */
 function serverEnv(o: BenchOptions): Record<string, string> {
@@ -89,7 +89,9 @@ async function main(): Promise<number> {
     }
   };
   try {
-    note(`data folder ${dataDir}; starting ${o.instances} server instance(s), STREAM_ENGINE=${o.streamEngine}${o.databaseUrl ? " on the external PostgreSQL" : " (embedded PostgreSQL)"}`);
+    note(
+      `data folder ${dataDir}; starting ${o.instances} server instance(s), STREAM_ENGINE=${o.streamEngine}${o.databaseUrl ? " on the external PostgreSQL" : " (embedded PostgreSQL)"}`,
+    );
     const t0 = performance.now();
     await fleet.startAll(o.instances);
     results.firstStartMs = Math.round(performance.now() - t0);

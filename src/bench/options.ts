@@ -158,19 +158,24 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
     const raw = values[name];
     if (raw === undefined) return fallback;
     const n = Number(raw);
-    if (typeof raw !== "string" || !Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer ${min}-${max}, got "${String(raw)}"`);
+    if (typeof raw !== "string" || !Number.isInteger(n) || n < min || n > max)
+      throw new Error(`--${name} must be an integer ${min}-${max}, got "${String(raw)}"`);
     return n;
   };
   const list = <T extends string>(name: "scenarios" | "modes", allowed: readonly T[]): T[] => {
     const raw = values[name];
     if (raw === undefined) return [...allowed];
-    const items = raw.split(",").map((s) => s.trim()).filter(Boolean);
+    const items = raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const item of items) if (!allowed.includes(item as T)) throw new Error(`--${name}: unknown "${item}" (one of ${allowed.join(", ")})`);
     return allowed.filter((a) => items.includes(a));
   };
   const streams = int("streams", 2000, 1, 1_000_000);
   const streamEngine = values["stream-engine"] ?? "h2";
-  if (!STREAM_ENGINES.includes(streamEngine as StreamEngine)) throw new Error(`--stream-engine: unknown "${streamEngine}" (one of ${STREAM_ENGINES.join(", ")})`);
+  if (!STREAM_ENGINES.includes(streamEngine as StreamEngine))
+    throw new Error(`--stream-engine: unknown "${streamEngine}" (one of ${STREAM_ENGINES.join(", ")})`);
   return {
     // The attachment scenario moves 300 MiB: only when asked for.
     scenarios: values.scenarios === undefined ? SCENARIOS.filter((s) => s !== "attachments") : list("scenarios", SCENARIOS),

@@ -1,6 +1,6 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
-import { execFileSync } from "node:child_process";
 
 /** Clock ticks per second of /proc times (USER_HZ; 100 on Linux unless told otherwise). */
 const TICKS = (() => {

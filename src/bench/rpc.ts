@@ -1,16 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { create } from "@bufbuild/protobuf";
-import { createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import { type CallOptions, type Client, createClient, type Transport } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { MessagingService } from "../gen/cyphr/messaging/v1/messaging_pb.js";
-import {
-  ClientFrameSchema,
-  ConnectRequestSchema,
-  RealtimeService,
-  type ConnectRequest,
-  type ServerFrame,
-} from "../gen/cyphr/realtime/v1/realtime_pb.js";
+import { type ClientFrameSchema, type ConnectRequest, ConnectRequestSchema, RealtimeService, type ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 
 /** One HTTP/2 connection (connect's gRPC transport): every call made through it is multiplexed on it. */
 export function connection(baseUrl: string): Transport {

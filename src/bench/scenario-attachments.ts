@@ -77,7 +77,11 @@ export async function runAttachments(ctx: BenchContext, attachmentMiB: number): 
   const t1 = performance.now();
   const downloads: AttachmentsResult["downloads"] = [];
   // The third reader streams it three times back to back: 300 MiB through the server, to show the peak does not grow with what was streamed.
-  for (const [reader, pauseMs, times] of [["full speed", 0, 1], ["slow reader", 20, 1], ["3 streams in a row", 0, 3]] as const) {
+  for (const [reader, pauseMs, times] of [
+    ["full speed", 0, 1],
+    ["slow reader", 20, 1],
+    ["3 streams in a row", 0, 3],
+  ] as const) {
     note(`  streaming it (${reader})`);
     const before = await server.stats(true);
     let rssPeak = before.memory.rss;

@@ -1,8 +1,8 @@
-import { makePairs, type BenchContext } from "./context.js";
-import { cpuPerMessage, type CpuFigures, type CpuPerMessage } from "./cpu.js";
-import { merge, percentiles, type Percentiles } from "./histogram.js";
+import { type BenchContext, makePairs } from "./context.js";
+import { type CpuFigures, type CpuPerMessage, cpuPerMessage } from "./cpu.js";
+import { merge, type Percentiles, percentiles } from "./histogram.js";
 import { ProgressLine } from "./progress.js";
-import { addSummaries, EMPTY_SUMMARY, type DeliverySummary } from "./tracker.js";
+import { addSummaries, type DeliverySummary, EMPTY_SUMMARY } from "./tracker.js";
 import type { SendMode } from "./worker-pairs.js";
 import { LoadWorker, runMeasuredWindow, split, total } from "./workers.js";
 
@@ -34,10 +34,22 @@ export async function runLatency(ctx: BenchContext, mode: SendMode, rate: number
   try {
     await Promise.all(
       workers.map((w, i) =>
-        w.prepare({ kind: "latency", mode, pairs: parts[i]!, rate: rate / parts.length, seconds: o.latencySeconds, payloadBytes: o.payloadBytes, kemFirst: o.kemFirst, drainSeconds: o.drainSeconds }),
+        w.prepare({
+          kind: "latency",
+          mode,
+          pairs: parts[i]!,
+          rate: rate / parts.length,
+          seconds: o.latencySeconds,
+          payloadBytes: o.payloadBytes,
+          kemFirst: o.kemFirst,
+          drainSeconds: o.drainSeconds,
+        }),
       ),
     );
-    const progress = new ProgressLine(`latency/${mode} @${rate}/s`, () => `accepted ${total(workers, "accepted")}  delivered ${total(workers, "delivered")}  errors ${total(workers, "errors")}`);
+    const progress = new ProgressLine(
+      `latency/${mode} @${rate}/s`,
+      () => `accepted ${total(workers, "accepted")}  delivered ${total(workers, "delivered")}  errors ${total(workers, "errors")}`,
+    );
     const { cpu, measured, finished } = await runMeasuredWindow(ctx, workers);
     progress.stop();
     const delivery = finished.map((f) => f.summary as DeliverySummary).reduce(addSummaries, EMPTY_SUMMARY);

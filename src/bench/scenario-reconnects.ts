@@ -1,6 +1,6 @@
 import type { BenchContext } from "./context.js";
-import { cpuBetween, cpuPerMessage, cpuSnapshot, type CpuFigures, type CpuPerMessage } from "./cpu.js";
-import { newHistogram, percentiles, type Percentiles } from "./histogram.js";
+import { type CpuFigures, type CpuPerMessage, cpuBetween, cpuPerMessage, cpuSnapshot } from "./cpu.js";
+import { newHistogram, type Percentiles, percentiles } from "./histogram.js";
 import { note, ProgressLine } from "./progress.js";
 import { registerUsers, runTag } from "./users.js";
 import { LoadWorker, total } from "./workers.js";
@@ -104,8 +104,7 @@ export async function runReconnects(ctx: BenchContext): Promise<ReconnectsResult
     const reconnects = resumeMs.length;
     // Both windows send the same messages (open loop, same rate and length): what the storm
     // window used beyond the steady one is the resumes' cost.
-    const perReconnect = (stormSeconds: number, steadySeconds: number) =>
-      Math.round(((stormSeconds - steadySeconds) * 1e6) / Math.max(1, reconnects)) / 1000;
+    const perReconnect = (stormSeconds: number, steadySeconds: number) => Math.round(((stormSeconds - steadySeconds) * 1e6) / Math.max(1, reconnects)) / 1000;
     return {
       recipients: count,
       sendRate: o.reconnectSendRate,

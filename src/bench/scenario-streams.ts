@@ -5,7 +5,7 @@ import { createClient } from "@connectrpc/connect";
 import { GroupsService } from "../gen/cyphr/groups/v1/groups_pb.js";
 import { MessageType, MessagingService } from "../gen/cyphr/messaging/v1/messaging_pb.js";
 import type { BenchContext } from "./context.js";
-import { cpuBetween, cpuPerMessage, cpuSnapshot, type CpuFigures, type CpuPerMessage } from "./cpu.js";
+import { type CpuFigures, type CpuPerMessage, cpuBetween, cpuPerMessage, cpuSnapshot } from "./cpu.js";
 import { rssBytes } from "./proc.js";
 import { note, ProgressLine } from "./progress.js";
 import { authed, randomPayload } from "./rpc.js";
@@ -94,7 +94,10 @@ export async function runStreams(ctx: BenchContext): Promise<StreamsResult> {
   const pids = workers.map((w) => w.pid);
   try {
     await Promise.all(workers.map((w) => w.ready));
-    const progress = new ProgressLine(`streams: opening ${o.streams}`, () => `open ${total(workers, "opened")}  server RSS ${Math.round(rssBytes(server.pid) / MiB)} MiB`);
+    const progress = new ProgressLine(
+      `streams: opening ${o.streams}`,
+      () => `open ${total(workers, "opened")}  server RSS ${Math.round(rssBytes(server.pid) / MiB)} MiB`,
+    );
     const openBefore = cpuSnapshot(ctx.servers, ctx.embedded, pids);
     // Connection c carries streams c, c+C, c+2C, …; worker w holds connections w, w+W, …
     const prepared = await Promise.all(
@@ -134,7 +137,10 @@ export async function runStreams(ctx: BenchContext): Promise<StreamsResult> {
     const measured = await measuredP;
     const pushAfter = cpuSnapshot(ctx.servers, ctx.embedded, pids);
     pushProgress.stop();
-    const arrivals = measured.flatMap((m) => m.arrivals as number[]).map((t) => t - sentAt).sort((a, b) => a - b);
+    const arrivals = measured
+      .flatMap((m) => m.arrivals as number[])
+      .map((t) => t - sentAt)
+      .sort((a, b) => a - b);
     const finished = await Promise.all(workers.map((w) => w.finish()));
     const at = (q: number) => round(arrivals[Math.min(arrivals.length - 1, Math.floor(q * arrivals.length))] ?? NaN);
     const perStream = (after: number, before: number) => Math.round((after - before) / Math.max(1, opened));

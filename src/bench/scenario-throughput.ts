@@ -1,7 +1,7 @@
-import { makePairs, type BenchContext } from "./context.js";
-import { cpuPerMessage, type CpuFigures, type CpuPerMessage } from "./cpu.js";
+import { type BenchContext, makePairs } from "./context.js";
+import { type CpuFigures, type CpuPerMessage, cpuPerMessage } from "./cpu.js";
 import { ProgressLine } from "./progress.js";
-import { addSummaries, EMPTY_SUMMARY, type DeliverySummary } from "./tracker.js";
+import { addSummaries, type DeliverySummary, EMPTY_SUMMARY } from "./tracker.js";
 import type { SendMode } from "./worker-pairs.js";
 import { LoadWorker, runMeasuredWindow, split, total } from "./workers.js";
 
@@ -32,7 +32,16 @@ export async function runThroughput(ctx: BenchContext, mode: SendMode): Promise<
     const parts = split(pairs, workers.length);
     await Promise.all(
       workers.map((w, i) =>
-        w.prepare({ kind: "throughput", mode, pairs: parts[i]!, seconds: o.seconds, inFlight: o.inFlight, payloadBytes: o.payloadBytes, kemFirst: o.kemFirst, drainSeconds: o.drainSeconds }),
+        w.prepare({
+          kind: "throughput",
+          mode,
+          pairs: parts[i]!,
+          seconds: o.seconds,
+          inFlight: o.inFlight,
+          payloadBytes: o.payloadBytes,
+          kemFirst: o.kemFirst,
+          drainSeconds: o.drainSeconds,
+        }),
       ),
     );
     const progress = new ProgressLine(`throughput/${mode}`, () => {

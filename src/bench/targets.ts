@@ -36,7 +36,12 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     "KB",
     (v) => v <= 8,
   );
-  check("≤ 8 KB RSS per idle authenticated stream, one HTTP/2 connection per client", ownConnection ? perStream(ownConnection) : undefined, "KB", (v) => v <= 8);
+  check(
+    "≤ 8 KB RSS per idle authenticated stream, one HTTP/2 connection per client",
+    ownConnection ? perStream(ownConnection) : undefined,
+    "KB",
+    (v) => v <= 8,
+  );
   check(
     "100,000 streams in one instance under 1 GB (projected from this run)",
     rss ? (rss.memory.rssAfterMiB * 1024 * 1024 + (100_000 - rss.streams) * rss.memory.rssPerStreamBytes) / 1e9 : undefined,
@@ -49,7 +54,12 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
   check("frames: server + PostgreSQL CPU ≤ 0.25 ms per message", cpu(frames), "ms", (v) => v <= 0.25);
   check("unary: server + PostgreSQL CPU ≤ 0.5 ms per message", cpu(unary), "ms", (v) => v <= 0.5);
   checks.push(loadgenCost(frames, r.machine.cores), loadgenBusiest(r));
-  check("frames ≥ 6,000 msg/s accepted and delivered", frames ? Math.min(frames.acceptedPerSecond, frames.deliveredPerSecond) : undefined, "msg/s", (v) => v >= 6000);
+  check(
+    "frames ≥ 6,000 msg/s accepted and delivered",
+    frames ? Math.min(frames.acceptedPerSecond, frames.deliveredPerSecond) : undefined,
+    "msg/s",
+    (v) => v >= 6000,
+  );
   check("unary ≥ 2,000 msg/s", unary?.acceptedPerSecond, "msg/s", (v) => v >= 2000);
   const at2000 = r.latency.find((l) => l.mode === "frames" && l.rate === 2000);
   check("p99 send → receive ≤ 50 ms at 2,000 msg/s (frames)", at2000?.sendToReceive.p99, "ms", (v) => v <= 50);
@@ -82,7 +92,12 @@ function loadgenBusiest(r: BenchResults): TargetCheck {
   const windows: [string, CpuFigures][] = [
     ...r.throughput.map((t): [string, CpuFigures] => [`throughput/${t.mode}`, t.cpu]),
     ...r.latency.map((l): [string, CpuFigures] => [`latency/${l.mode}@${l.rate}`, l.cpu]),
-    ...(r.streams ? ([["streams open", r.streams.openCpu], ["streams push", r.streams.pushCpu]] as [string, CpuFigures][]) : []),
+    ...(r.streams
+      ? ([
+          ["streams open", r.streams.openCpu],
+          ["streams push", r.streams.pushCpu],
+        ] as [string, CpuFigures][])
+      : []),
     ...(r.reconnects ? ([["reconnects storm", r.reconnects.storm.cpu]] as [string, CpuFigures][]) : []),
   ];
   const target = `no load-generator process above ${BUSIEST_LIMIT_PERCENT} % of a core in any window`;

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { createClient, type Transport } from "@connectrpc/connect";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { ml_kem1024 } from "@noble/post-quantum/ml-kem.js";
-import { createClient, type Transport } from "@connectrpc/connect";
-import { IdentityService } from "../gen/cyphr/identity/v1/identity_pb.js";
 import { deviceCertificateBytes, registerSignedBytes } from "../devices/signed-bytes.js";
+import { IdentityService } from "../gen/cyphr/identity/v1/identity_pb.js";
 import { authed } from "./rpc.js";
 
 /** A registered benchmark user: what the load generator needs to act as them. */
@@ -45,7 +45,13 @@ export async function registerUsers(
       // Device 1 signs with the identity key itself (allowed; real clients use a separate key).
       const deviceCertificate = ed25519.sign(deviceCertificateBytes(cyphrId, 1, identityPublicKey), secretKey);
       const res = await identity.register({
-        cyphrId, identityPublicKey, mlKemPublicKey, deviceFingerprint, signature, deviceSigningKey: identityPublicKey, deviceCertificate,
+        cyphrId,
+        identityPublicKey,
+        mlKemPublicKey,
+        deviceFingerprint,
+        signature,
+        deviceSigningKey: identityPublicKey,
+        deviceCertificate,
       });
       users[i] = { cyphrId, userId: res.userId, accessToken: res.session!.accessToken, mlKemPublicKey: Buffer.from(mlKemPublicKey).toString("base64") };
       onProgress?.(++done);

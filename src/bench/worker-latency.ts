@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { Role } from "./worker.js";
 import { encode, newHistogram } from "./histogram.js";
+import type { Role } from "./worker.js";
 import { PairTraffic } from "./worker-pairs.js";
 import type { LatencyTask } from "./worker-protocol.js";
 

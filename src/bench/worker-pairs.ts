@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { Code, type Client } from "@connectrpc/connect";
+import { type Client, Code } from "@connectrpc/connect";
 import { ml_kem1024 } from "@noble/post-quantum/ml-kem.js";
 import { MessageType, type MessagingService } from "../gen/cyphr/messaging/v1/messaging_pb.js";
-import { envelopedSendFrame, envelopedSendRequest, encodeSendConstant, FrameEvent, type FrameFacts } from "./frame-codec.js";
+import { encodeSendConstant, envelopedSendFrame, envelopedSendRequest, FrameEvent, type FrameFacts } from "./frame-codec.js";
 import { FrameStream } from "./frame-stream.js";
 import { H2Connection } from "./h2-client.js";
-import { authed, connection, messagingClient, randomPayload, type PayloadShape } from "./rpc.js";
+import { authed, connection, messagingClient, type PayloadShape, randomPayload } from "./rpc.js";
 import { DeliveryTracker } from "./tracker.js";
 import type { BenchUser } from "./users.js";
 
@@ -73,9 +73,7 @@ export class PairTraffic {
       ...spec,
       chatId: "",
       constant: new Uint8Array(),
-      payload: options.kemFirst
-        ? { ...base, kemCiphertext: ml_kem1024.encapsulate(Buffer.from(spec.recipient.mlKemPublicKey, "base64")).cipherText }
-        : base,
+      payload: options.kemFirst ? { ...base, kemCiphertext: ml_kem1024.encapsulate(Buffer.from(spec.recipient.mlKemPublicKey, "base64")).cipherText } : base,
     }));
   }
 
@@ -111,7 +109,12 @@ export class PairTraffic {
         const warmup = this.expectWarmup(id, `the warm-up message of ${pair.sender.cyphrId} to ${pair.recipient.cyphrId}`);
         if (!setup.has(pair.senderUrl)) setup.set(pair.senderUrl, messagingClient(connection(pair.senderUrl)));
         const res = await setup.get(pair.senderUrl)!.sendMessage(
-          { destination: { case: "recipientCyphrId", value: pair.recipient.cyphrId }, clientMessageId: id, payload: pair.payload, messageType: MessageType.TEXT },
+          {
+            destination: { case: "recipientCyphrId", value: pair.recipient.cyphrId },
+            clientMessageId: id,
+            payload: pair.payload,
+            messageType: MessageType.TEXT,
+          },
           authed(pair.sender.accessToken, { timeoutMs: SEND_TIMEOUT_MS }),
         );
         pair.chatId = res.chatId;

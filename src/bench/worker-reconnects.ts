@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Client } from "@connectrpc/connect";
 import { MessageType, type MessagingService } from "../gen/cyphr/messaging/v1/messaging_pb.js";
-import type { RealtimeService, ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
-import type { Role } from "./worker.js";
+import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import { authed, connection, LiveStream, messagingClient, randomPayload, realtimeClient } from "./rpc.js";
+import type { Role } from "./worker.js";
 import type { ReconnectsTask } from "./worker-protocol.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -32,7 +32,14 @@ interface Recipient {
 export function reconnectsRole(task: ReconnectsTask): Role {
   const streamClients = Array.from({ length: task.connections }, () => realtimeClient(connection(task.baseUrl)));
   const sendClients = Array.from({ length: Math.max(1, Math.ceil(task.connections / 2)) }, () => messagingClient(connection(task.baseUrl)));
-  const recipients: Recipient[] = task.recipients.map((token) => ({ token, stream: undefined, epoch: 0, lastCursor: 0n, reconnecting: false, received: new Set() }));
+  const recipients: Recipient[] = task.recipients.map((token) => ({
+    token,
+    stream: undefined,
+    epoch: 0,
+    lastCursor: 0n,
+    reconnecting: false,
+    received: new Set(),
+  }));
   const sent = new Map<string, number>(); // client_message_id → recipient index
   let cursorErrors = 0;
   let duplicates = 0;
@@ -76,7 +83,12 @@ export function reconnectsRole(task: ReconnectsTask): Role {
       sent.set(clientMessageId, i);
       void client
         .sendMessage(
-          { destination: { case: "recipientCyphrId", value: task.recipientIds[i]! }, clientMessageId, payload: randomPayload(task.payloadBytes), messageType: MessageType.TEXT },
+          {
+            destination: { case: "recipientCyphrId", value: task.recipientIds[i]! },
+            clientMessageId,
+            payload: randomPayload(task.payloadBytes),
+            messageType: MessageType.TEXT,
+          },
           authed(task.senders[i]!),
         )
         .then(
@@ -99,7 +111,12 @@ export function reconnectsRole(task: ReconnectsTask): Role {
         const clientMessageId = randomUUID();
         sent.set(clientMessageId, i);
         await sendClients[i % sendClients.length]!.sendMessage(
-          { destination: { case: "recipientCyphrId", value: task.recipientIds[i]! }, clientMessageId, payload: randomPayload(task.payloadBytes), messageType: MessageType.TEXT },
+          {
+            destination: { case: "recipientCyphrId", value: task.recipientIds[i]! },
+            clientMessageId,
+            payload: randomPayload(task.payloadBytes),
+            messageType: MessageType.TEXT,
+          },
           authed(task.senders[i]!),
         ).catch(() => sent.delete(clientMessageId));
       }
@@ -127,13 +144,15 @@ export function reconnectsRole(task: ReconnectsTask): Role {
       r.stream?.close();
       const t0 = performance.now();
       pending.push(
-        open(i).then(
-          () => {
-            latencies.push(performance.now() - t0);
-            reconnects++;
-          },
-          () => undefined,
-        ).finally(() => (r.reconnecting = false)),
+        open(i)
+          .then(
+            () => {
+              latencies.push(performance.now() - t0);
+              reconnects++;
+            },
+            () => undefined,
+          )
+          .finally(() => (r.reconnecting = false)),
       );
     }
     await Promise.all(pending);
@@ -148,7 +167,7 @@ export function reconnectsRole(task: ReconnectsTask): Role {
     async start(args, started) {
       if (args?.phase === "backlog") {
         // Setup for the resume window: every recipient goes away, then gets `backlog` messages.
-        for (const r of recipients) (r.epoch++, r.stream?.close());
+        for (const r of recipients) r.epoch++, r.stream?.close();
         started();
         await sendBacklog();
         return {};

@@ -1,7 +1,7 @@
-import type { Role } from "./worker.js";
 import { FrameEvent, type FrameFacts } from "./frame-codec.js";
 import { FrameStream } from "./frame-stream.js";
 import { H2Connection } from "./h2-client.js";
+import type { Role } from "./worker.js";
 import type { StreamsTask } from "./worker-protocol.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

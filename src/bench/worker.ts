@@ -3,8 +3,9 @@
  * channel: prepare (open connections and streams), start (the measured part), finish
  * (drain, count, close). It reports progress once per second.
  */
-import type { WorkerCommand, WorkerEvent, WorkerProgress, WorkerTask } from "./worker-protocol.js";
+
 import { latencyRole } from "./worker-latency.js";
+import type { WorkerCommand, WorkerEvent, WorkerProgress, WorkerTask } from "./worker-protocol.js";
 import { reconnectsRole } from "./worker-reconnects.js";
 import { streamsRole } from "./worker-streams.js";
 import { throughputRole } from "./worker-throughput.js";

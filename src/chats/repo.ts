@@ -1,7 +1,7 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { timestamp, uuid, type Db } from "../db/types.js";
-import { ChatProtocol, type ChatKind, type LeftReason, type Membership, type Role } from "./model.js";
+import { type Db, timestamp, uuid } from "../db/types.js";
+import { type ChatKind, ChatProtocol, type LeftReason, type Membership, type Role } from "./model.js";
 
 const membershipRow = z.object({
   chat_id: uuid,

@@ -3,8 +3,8 @@
  * means the MLS direct chat with that user, found in ListChats or (when asked to) created.
  * Before a chat is read or written this device joins its MLS group if it has not yet.
  */
-import { ChatKind, ChatProtocol, type Chat } from "../gen/cyphr/messaging/v1/messaging_pb.js";
-import { call, CyphrError } from "../sdk/errors.js";
+import { type Chat, ChatKind, ChatProtocol } from "../gen/cyphr/messaging/v1/messaging_pb.js";
+import { CyphrError, call } from "../sdk/errors.js";
 import { CliError } from "./errors.js";
 import type { Session } from "./session.js";
 

@@ -2,7 +2,18 @@ import { describe, expect, it } from "vitest";
 import type { HistoryMessage, IdentityNotice } from "../sdk/index.js";
 import { historyLines } from "./message-lines.js";
 
-const message = (seq: bigint, text: string): HistoryMessage => ({ seq, messageId: `m${seq}`, senderCyphrId: "alice", own: false, deleted: false, readable: true, contentType: "text", text, bytes: new Uint8Array(0), edited: false });
+const message = (seq: bigint, text: string): HistoryMessage => ({
+  seq,
+  messageId: `m${seq}`,
+  senderCyphrId: "alice",
+  own: false,
+  deleted: false,
+  readable: true,
+  contentType: "text",
+  text,
+  bytes: new Uint8Array(0),
+  edited: false,
+});
 const notice = (afterSeq: bigint): IdentityNotice => ({ cyphrId: "bob", userId: "u", safetyNumber: "12345", at: new Date(0), afterSeq });
 
 describe("history lines", () => {

@@ -37,7 +37,12 @@ export function messageJson(m: HistoryMessage): MessageJson {
 export function messageBody(m: HistoryMessage): string {
   if (!m.readable) return `(${REASONS[m.reason] ?? m.reason})`;
   const file = m.text === undefined ? Attachments.referenceIn(m.bytes) : undefined;
-  const body = m.text !== undefined ? m.text : file ? `(file ${file.name || "without a name"}, ${formatBytes(file.plaintextSize)}: \`cyphr get\` saves it)` : `(${m.bytes.length} bytes)`;
+  const body =
+    m.text !== undefined
+      ? m.text
+      : file
+        ? `(file ${file.name || "without a name"}, ${formatBytes(file.plaintextSize)}: \`cyphr get\` saves it)`
+        : `(${m.bytes.length} bytes)`;
   return m.edited ? `${body} (edited)` : body;
 }
 

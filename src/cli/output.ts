@@ -29,5 +29,10 @@ export function toJson(value: unknown): string {
 }
 
 export function formatDate(date: Date | undefined): string {
-  return date === undefined ? "-" : date.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+  return date === undefined
+    ? "-"
+    : date
+        .toISOString()
+        .replace("T", " ")
+        .replace(/\.\d+Z$/, "Z");
 }

@@ -6,8 +6,8 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { FileStore, nodeTransport, type NodeProtocol } from "../sdk/node/index.js";
 import type { Store } from "../sdk/index.js";
+import { FileStore, type NodeProtocol, nodeTransport } from "../sdk/node/index.js";
 import { CliError, EXIT } from "./errors.js";
 import { readPassphrase } from "./passphrase.js";
 import { lockProfile } from "./profile-lock.js";

@@ -2,12 +2,12 @@
  * A signed-in profile, as most commands need it: the account, its MLS device and clients for
  * the services the CLI calls directly, all over the profile's transport.
  */
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { GroupsService } from "../gen/cyphr/groups/v1/groups_pb.js";
 import { MessagingService } from "../gen/cyphr/messaging/v1/messaging_pb.js";
 import { PrivacyService } from "../gen/cyphr/privacy/v1/privacy_pb.js";
 import { Account, MlsDevice } from "../sdk/index.js";
-import { openProfile, transportOf, type Profile } from "./profile.js";
+import { openProfile, type Profile, transportOf } from "./profile.js";
 
 export interface Session {
   profile: Profile;

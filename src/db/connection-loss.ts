@@ -1,19 +1,7 @@
-import {
-  BackendTerminatedError,
-  BackendTerminatedUnexpectedlyError,
-  ConnectionError,
-  IdleTransactionTimeoutError,
-  StatementTimeoutError,
-} from "slonik";
+import { BackendTerminatedError, BackendTerminatedUnexpectedlyError, ConnectionError, IdleTransactionTimeoutError, StatementTimeoutError } from "slonik";
 
 /** slonik's classes for a connection that could not be made, was lost, or a statement that ran out of time. */
-const UNAVAILABLE_CLASSES = [
-  ConnectionError,
-  BackendTerminatedError,
-  BackendTerminatedUnexpectedlyError,
-  IdleTransactionTimeoutError,
-  StatementTimeoutError,
-];
+const UNAVAILABLE_CLASSES = [ConnectionError, BackendTerminatedError, BackendTerminatedUnexpectedlyError, IdleTransactionTimeoutError, StatementTimeoutError];
 
 /**
  * SQLSTATEs slonik passes through unwrapped that mean "the server is going away or not

@@ -49,7 +49,10 @@ describe("lockDataFolder", () => {
     const first = await lockDataFolder(dir);
     const mine = await ownLock();
     first.release();
-    for (const stale of [{ ...mine, start: "1" }, { ...mine, boot: "00000000-0000-0000-0000-000000000000" }]) {
+    for (const stale of [
+      { ...mine, start: "1" },
+      { ...mine, boot: "00000000-0000-0000-0000-000000000000" },
+    ]) {
       await fs.writeFile(lockFile, JSON.stringify(stale));
       const lock = await lockDataFolder(dir);
       expect(await ownLock()).toMatchObject({ pid: mine.pid, start: mine.start, boot: mine.boot });

@@ -9,7 +9,7 @@ import { EmbeddedStartError } from "./embedded-errors.js";
 import { freePort } from "./free-port.js";
 import { postgresBinaries } from "./pg-binaries.js";
 import { postgresRunAs } from "./postgres-user.js";
-import { initialiseCluster, startPostmaster, stopOrphanedPostmaster, type Cluster, type Postmaster } from "./postmaster.js";
+import { type Cluster, initialiseCluster, type Postmaster, startPostmaster, stopOrphanedPostmaster } from "./postmaster.js";
 import { superviseRestarts } from "./restarts.js";
 
 /** A PostgreSQL server started by this process, with the URL to reach it. */

@@ -79,10 +79,11 @@ export async function migrate(databaseUrl: string, options: MigrateOptions = {})
           await client.query("SELECT set_config($1, $2, true)", [`cyphr.${name}`, value]);
         }
         await client.query(migration.sql);
-        await client.query(
-          "/* recordMigration */ INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-          [migration.version, migration.name, migration.checksum],
-        );
+        await client.query("/* recordMigration */ INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)", [
+          migration.version,
+          migration.name,
+          migration.checksum,
+        ]);
         await client.query("COMMIT");
       } catch (error) {
         await client.query("ROLLBACK");

@@ -1,11 +1,4 @@
-import {
-  createPool,
-  createTypeParserPreset,
-  SchemaValidationError,
-  type DatabasePool,
-  type Interceptor,
-  type QueryResultRow,
-} from "slonik";
+import { createPool, createTypeParserPreset, type DatabasePool, type Interceptor, type QueryResultRow, SchemaValidationError } from "slonik";
 
 export type { DatabasePool } from "slonik";
 
@@ -57,7 +50,13 @@ export async function closeDatabasePool(pool: DatabasePool, timeoutMs = CONNECTI
     timer = setTimeout(() => resolve(false), timeoutMs);
   });
   try {
-    return await Promise.race([pool.end().then(() => true, () => true), timedOut]);
+    return await Promise.race([
+      pool.end().then(
+        () => true,
+        () => true,
+      ),
+      timedOut,
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -56,8 +56,7 @@ export async function firstUnsearchableFolder(dir: string, ids: { uid: number; g
   const real = await fs.realpath(dir);
   for (let current = real; ; current = path.dirname(current)) {
     const { mode, uid, gid } = await fs.stat(current);
-    const bit =
-      uid === ids.uid ? fsConstants.S_IXUSR : gid === ids.gid ? fsConstants.S_IXGRP : fsConstants.S_IXOTH;
+    const bit = uid === ids.uid ? fsConstants.S_IXUSR : gid === ids.gid ? fsConstants.S_IXGRP : fsConstants.S_IXOTH;
     if ((mode & bit) === 0) return current;
     if (current === path.dirname(current)) return undefined;
   }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -86,7 +86,10 @@ export async function startPostmaster(cluster: Cluster, port: number): Promise<P
  * one (SIGQUIT), then SIGKILL to what is left of its process group.
  */
 export async function stopPostmaster(postmaster: Postmaster, timeoutMs: number): Promise<void> {
-  for (const [signal, wait] of [["SIGINT", timeoutMs], ["SIGQUIT", QUIT_TIMEOUT_MS]] as const) {
+  for (const [signal, wait] of [
+    ["SIGINT", timeoutMs],
+    ["SIGQUIT", QUIT_TIMEOUT_MS],
+  ] as const) {
     signalProcess(postmaster.pid, signal);
     if (await settlesWithin(postmaster.exited, wait)) return;
   }

@@ -1,4 +1,4 @@
-import { endOrphanedBackends, startPostmaster, stopPostmaster, type Cluster, type Postmaster } from "./postmaster.js";
+import { type Cluster, endOrphanedBackends, type Postmaster, startPostmaster, stopPostmaster } from "./postmaster.js";
 
 /** A postmaster that has run this long has recovered: the restart budget is whole again. */
 const STABLE_AFTER_MS = 60_000;
@@ -20,12 +20,7 @@ export interface Supervisor {
  * to the same URL), logging each step. After `restarts` attempts without a postmaster
  * that stays up for a minute, `lost` settles and no further attempt is made.
  */
-export function superviseRestarts(
-  cluster: Cluster,
-  first: Postmaster,
-  port: number,
-  limits: { restarts: number; stopTimeoutMs: number },
-): Supervisor {
+export function superviseRestarts(cluster: Cluster, first: Postmaster, port: number, limits: { restarts: number; stopTimeoutMs: number }): Supervisor {
   const { log } = cluster;
   let current = first;
   let startedAt = Date.now();

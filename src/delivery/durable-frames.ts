@@ -1,8 +1,8 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { DurableKind, type DurableEvent } from "../events/model.js";
+import { type DurableEvent, DurableKind } from "../events/model.js";
 import { MessageSchema } from "../gen/cyphr/messaging/v1/messaging_pb.js";
-import { ServerFrameSchema, type ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
+import { type ServerFrame, ServerFrameSchema } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { StoredMessage } from "../messaging/model.js";
 import { messageMessage } from "../messaging/wire.js";
 
@@ -43,9 +43,7 @@ export function durableFrameBody(
       return message ? { time, event: { case: "messageDeleted", value: create(MessageSchema, messageMessage(message)) } } : null;
     case DurableKind.groupChanged: {
       const system = message ? messageMessage(message).systemEvent : undefined;
-      return system
-        ? { time, event: { case: "groupChanged", value: { chatId: event.chatId, seq: BigInt(event.seq ?? 0), change: system } } }
-        : null;
+      return system ? { time, event: { case: "groupChanged", value: { chatId: event.chatId, seq: BigInt(event.seq ?? 0), change: system } } } : null;
     }
     case DurableKind.receipt:
       return {

@@ -1,9 +1,9 @@
 import type { Db } from "../db/types.js";
 import type { DurableEvent } from "../events/model.js";
 import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
-import { durableFrameBody, needsMessage, withCursor, type FrameBody } from "./durable-frames.js";
+import { durableFrameBody, type FrameBody, needsMessage, withCursor } from "./durable-frames.js";
 import type { DurableNotice } from "./notice.js";
-import { messageKey, messagesFor, type MessageRef } from "./read-back.js";
+import { type MessageRef, messageKey, messagesFor } from "./read-back.js";
 import type { RecentSends } from "./recent-sends.js";
 
 /**

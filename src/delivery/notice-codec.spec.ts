@@ -3,8 +3,8 @@ import { create, equals } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { DurableKind } from "../events/model.js";
 import { ServerFrameSchema } from "../gen/cyphr/realtime/v1/realtime_pb.js";
-import { NoticeDecoder, encodeNotice } from "./notice-codec.js";
-import { MAX_NOTIFY_BYTES, type EphemeralNotice } from "./notice.js";
+import { type EphemeralNotice, MAX_NOTIFY_BYTES } from "./notice.js";
+import { encodeNotice, NoticeDecoder } from "./notice-codec.js";
 
 const typing = (users: string[]): EphemeralNotice => ({
   type: "ephemeral",
@@ -39,7 +39,7 @@ describe("notice codec", () => {
 
   it("chunks a notice for one user that is too large, each chunk under MAX_NOTIFY_BYTES, and reassembles it in any order", () => {
     const frame = create(ServerFrameSchema, {
-      event: { case: "callSignal", value: { callId: randomUUID(), chatId: randomUUID(), payload: randomBytes(20_000), reason: "ü\"".repeat(2_000) } },
+      event: { case: "callSignal", value: { callId: randomUUID(), chatId: randomUUID(), payload: randomBytes(20_000), reason: 'ü"'.repeat(2_000) } },
     });
     const payloads = encodeNotice({ type: "ephemeral", frame, users: [randomUUID()] });
     expect(payloads.length).toBeGreaterThan(3);

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
+import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import type { DurableKind, EventData } from "../events/model.js";
-import { ServerFrameSchema, type ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
-import { MAX_NOTIFY_BYTES, type EphemeralNotice, type Notice, type RevokeNotice } from "./notice.js";
+import { type ServerFrame, ServerFrameSchema } from "../gen/cyphr/realtime/v1/realtime_pb.js";
+import { type EphemeralNotice, MAX_NOTIFY_BYTES, type Notice, type RevokeNotice } from "./notice.js";
 
 /**
  * The notices' wire form: the only place that knows the compact JSON keys. Durable notices

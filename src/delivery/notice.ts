@@ -1,5 +1,5 @@
-import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { DurableKind, EventData } from "../events/model.js";
+import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 
 /**
  * What instances tell each other over PostgreSQL's LISTEN/NOTIFY, in readable form. On the

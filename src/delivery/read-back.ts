@@ -50,7 +50,13 @@ export async function findMessagesByRef(db: Db, refs: readonly { chatId: string;
     SELECT ${MESSAGE_COLUMNS}, NULL::int AS recipient_count, NULL::int AS delivered_count, NULL::int AS read_count
     FROM messages m
     ${IDENTITY_JOINS}
-    JOIN unnest(${sql.array(refs.map((r) => r.chatId), "uuid")}::uuid[], ${sql.array(refs.map((r) => r.seq), "int8")}::int8[])
+    JOIN unnest(${sql.array(
+      refs.map((r) => r.chatId),
+      "uuid",
+    )}::uuid[], ${sql.array(
+      refs.map((r) => r.seq),
+      "int8",
+    )}::int8[])
       AS ref (chat_id, seq) ON ref.chat_id = m.chat_id AND ref.seq = m.seq
     WHERE m.chat_id = ANY(${sql.array(chats, "uuid")}::uuid[]) AND ${NOT_EXPIRED}`);
   return new Map(rows.map((row) => [messageKey(row.chat_id, row.seq), toMessage(row)]));

@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { bytes, timestamp, uuid, type Db } from "../db/types.js";
+import { bytes, type Db, timestamp, uuid } from "../db/types.js";
 import type { LinkApproval } from "./model.js";
 
 export interface NewLink {

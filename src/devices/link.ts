@@ -8,12 +8,7 @@ import { requireUuid } from "../shared/ids.js";
 import { assertDeviceId, assertDeviceName, requireDeviceCertificate } from "./certificates.js";
 import type { DevicesContext } from "./context.js";
 import { recordDevicesChanged } from "./events.js";
-import {
-  DEVICE_LINK_TTL_MS,
-  LINK_SECRET_BYTES,
-  MAX_PENDING_LINKS,
-  MAX_PROVISIONING_BLOB_BYTES,
-} from "./limits.js";
+import { DEVICE_LINK_TTL_MS, LINK_SECRET_BYTES, MAX_PENDING_LINKS, MAX_PROVISIONING_BLOB_BYTES } from "./limits.js";
 import { approveLink, countPendingLinks, insertLink, lockLink } from "./link-repo.js";
 import type { Device } from "./model.js";
 import { advanceNextDeviceId, insertDevice, lockAccountDevices } from "./repo.js";
@@ -31,10 +26,7 @@ export interface BeginLinkInput {
 }
 
 /** Starts a link for a new device (no account yet): bounded per source and in all. */
-export async function beginDeviceLink(
-  ctx: DevicesContext,
-  input: BeginLinkInput,
-): Promise<{ linkId: string; linkSecret: Buffer; expiresAt: Date }> {
+export async function beginDeviceLink(ctx: DevicesContext, input: BeginLinkInput): Promise<{ linkId: string; linkSecret: Buffer; expiresAt: Date }> {
   assertValidEd25519Key("device_signing_key", input.deviceSigningKey);
   assertLength("device_fingerprint", input.deviceFingerprint, DEVICE_FINGERPRINT_BYTES);
   const sourceHmac = fingerprintHmac(ctx.fingerprintSecret, Buffer.from(`link-source:${input.source}`, "utf8"));
@@ -83,9 +75,7 @@ export async function approveDeviceLink(ctx: DevicesContext, caller: Caller, inp
   assertDeviceId("device_id", input.deviceId);
   assertLength("certificate", input.certificate, ED25519_SIGNATURE_BYTES);
   if (input.provisioningBlob.length < 1 || input.provisioningBlob.length > MAX_PROVISIONING_BLOB_BYTES) {
-    throw new InvalidArgumentError(
-      `provisioning_blob must be 1 to ${MAX_PROVISIONING_BLOB_BYTES} bytes, got ${input.provisioningBlob.length}`,
-    );
+    throw new InvalidArgumentError(`provisioning_blob must be 1 to ${MAX_PROVISIONING_BLOB_BYTES} bytes, got ${input.provisioningBlob.length}`);
   }
   assertDeviceName("encrypted_name", input.encryptedName);
 

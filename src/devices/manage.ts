@@ -45,12 +45,7 @@ export async function removeDevice(ctx: DevicesContext, caller: Caller, deviceId
 }
 
 /** Replaces the client-encrypted name of a device of the caller's account. */
-export async function renameAccountDevice(
-  ctx: DevicesContext,
-  caller: Caller,
-  deviceId: number,
-  encryptedName: Uint8Array,
-): Promise<Device> {
+export async function renameAccountDevice(ctx: DevicesContext, caller: Caller, deviceId: number, encryptedName: Uint8Array): Promise<Device> {
   assertDeviceId("device_id", deviceId);
   assertDeviceName("encrypted_name", encryptedName);
   const device = await renameDevice(ctx.pool, caller.userId, deviceId, encryptedName);

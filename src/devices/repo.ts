@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { bytes, timestamp, uniqueViolation, uuid, type Db } from "../db/types.js";
+import { bytes, type Db, timestamp, uniqueViolation, uuid } from "../db/types.js";
 import { AlreadyExistsError } from "../shared/errors.js";
 import type { Device } from "./model.js";
 
@@ -140,10 +140,7 @@ export async function deviceAudience(db: Db, userId: string): Promise<string[]> 
 
 const publicAccountRow = z.object({ id: uuid, identity_public_key: bytes, next_device_id: z.number() });
 
-export async function findAccount(
-  db: Db,
-  cyphrId: string,
-): Promise<{ userId: string; identityPublicKey: Buffer; nextDeviceId: number } | null> {
+export async function findAccount(db: Db, cyphrId: string): Promise<{ userId: string; identityPublicKey: Buffer; nextDeviceId: number } | null> {
   const row = await db.maybeOne(sql.type(publicAccountRow)`
     /* findDeviceAccount */
     SELECT id, identity_public_key, next_device_id FROM identities WHERE cyphr_id = ${cyphrId}`);

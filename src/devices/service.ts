@@ -1,7 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { DevicesService, type DeviceSchema } from "../gen/cyphr/devices/v1/devices_pb.js";
+import { type DeviceSchema, DevicesService } from "../gen/cyphr/devices/v1/devices_pb.js";
 import { requireCaller } from "../rpc/caller.js";
 import { sourceAddress } from "../rpc/peer.js";
 import type { DevicesContext } from "./context.js";

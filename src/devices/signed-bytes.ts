@@ -12,12 +12,7 @@ const DEVICE_DOMAIN = ascii("cyphr-device-v1");
 const ZERO = new Uint8Array([0]);
 
 /** Register, by the identity key: "cyphr-register-v1" ‖ 0x00 ‖ cyphr_id ‖ 0x00 ‖ identity_public_key ‖ ml_kem_public_key ‖ device_fingerprint */
-export function registerSignedBytes(
-  cyphrId: string,
-  identityKey: Uint8Array,
-  mlKemKey: Uint8Array,
-  fingerprint: Uint8Array,
-): Uint8Array {
+export function registerSignedBytes(cyphrId: string, identityKey: Uint8Array, mlKemKey: Uint8Array, fingerprint: Uint8Array): Uint8Array {
   return concatBytes(REGISTER_DOMAIN, ZERO, ascii(cyphrId), ZERO, identityKey, mlKemKey, fingerprint);
 }
 
@@ -41,4 +36,3 @@ function u32(value: number): Uint8Array {
 function ascii(text: string): Uint8Array {
   return Uint8Array.from(text, (c) => c.charCodeAt(0));
 }
-

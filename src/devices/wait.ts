@@ -2,12 +2,11 @@ import { timingSafeEqual } from "node:crypto";
 import { DeadlineExceededError, NotFoundError } from "../shared/errors.js";
 import type { DevicesContext } from "./context.js";
 import { LINK_POLL_MS } from "./limits.js";
-import { deleteDeliveredLink, readLink, type WaitedLink } from "./link-repo.js";
 import { hashLinkSecret, requireLinkRef, UNKNOWN_LINK } from "./link.js";
+import { deleteDeliveredLink, readLink, type WaitedLink } from "./link-repo.js";
 import type { LinkApproval } from "./model.js";
 
 export type LinkState = { kind: "pending"; expiresAt: Date } | { kind: "approved"; approval: LinkApproval };
-
 
 /**
  * The new device's wait: `pending` at once and again every heartbeat interval, then `approved` when a device of the account
@@ -15,11 +14,7 @@ export type LinkState = { kind: "pending"; expiresAt: Date } | { kind: "approved
  * the approval happens here). The link is deleted once the approval has been handed over.
  * Ends NOT_FOUND for an unknown id or a wrong secret, DEADLINE_EXCEEDED when the link expires.
  */
-export async function* waitDeviceLink(
-  ctx: DevicesContext,
-  input: { linkId: string; linkSecret: Uint8Array },
-  signal: AbortSignal,
-): AsyncGenerator<LinkState> {
+export async function* waitDeviceLink(ctx: DevicesContext, input: { linkId: string; linkSecret: Uint8Array }, signal: AbortSignal): AsyncGenerator<LinkState> {
   const linkId = requireLinkRef(input.linkId, input.linkSecret);
   const secretHash = hashLinkSecret(input.linkSecret);
   let wake: (() => void) | undefined;

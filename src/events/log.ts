@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { timestamp, uuid, type Db } from "../db/types.js";
+import { type Db, timestamp, uuid } from "../db/types.js";
 import { MAX_RECIPIENTS_PER_NOTICE } from "../delivery/notice.js";
 import type { DurableEvent, DurableKind, EventData, NewDurableEvent } from "./model.js";
 
@@ -25,8 +25,20 @@ export async function recordEvents(db: Db, events: readonly NewDurableEvent[]): 
   await db.query(sql.unsafe`
     /* recordEvents */
     SELECT cyphr_record_events(
-      ${sql.array(events.map((e) => e.kind), "int2")}, ${sql.array(events.map((e) => e.chatId), "uuid")},
-      ${sql.array(events.map((e) => e.seq), "int8")}, ${sql.array(events.map((e) => (e.data ? JSON.stringify(e.data) : null)), "jsonb")},
+      ${sql.array(
+        events.map((e) => e.kind),
+        "int2",
+      )}, ${sql.array(
+        events.map((e) => e.chatId),
+        "uuid",
+      )},
+      ${sql.array(
+        events.map((e) => e.seq),
+        "int8",
+      )}, ${sql.array(
+        events.map((e) => (e.data ? JSON.stringify(e.data) : null)),
+        "jsonb",
+      )},
       '{}'::uuid[], '{}'::timestamptz[],
       ${sql.array(recipientEvents, "int4")}, ${sql.array(recipientUsers, "uuid")}, ${MAX_RECIPIENTS_PER_NOTICE})`);
 }
@@ -42,13 +54,7 @@ const eventRow = z.object({
 });
 
 /** The user's events after `afterCursor` (up to `throughCursor` if given), in cursor order. */
-export async function listEvents(
-  db: Db,
-  userId: string,
-  afterCursor: number,
-  limit: number,
-  throughCursor?: number,
-): Promise<DurableEvent[]> {
+export async function listEvents(db: Db, userId: string, afterCursor: number, limit: number, throughCursor?: number): Promise<DurableEvent[]> {
   const upper = throughCursor === undefined ? sql.fragment`` : sql.fragment`AND cursor <= ${throughCursor}`;
   const rows = await db.any(sql.type(eventRow)`
     /* listEvents */
@@ -108,8 +114,17 @@ export async function replayStarts(db: Db, requests: readonly ReplayRequest[], l
   const rows = await db.any(sql.type(startRow)`
     /* replayStarts */
     SELECT r.i::int4 AS i, b.acked, b.last, b.oldest, e.user_id, e.cursor, e.kind, e.chat_id, e.seq, e.data, e.created_at
-    FROM unnest(${sql.array(requests.map((r) => r.userId), "uuid")}::uuid[], ${sql.array(requests.map((r) => r.sessionId), "uuid")}::uuid[],
-        ${sql.array(requests.map((r) => (r.afterCursor === null ? null : String(r.afterCursor))), "int8")}::int8[])
+    FROM unnest(${sql.array(
+      requests.map((r) => r.userId),
+      "uuid",
+    )}::uuid[], ${sql.array(
+      requests.map((r) => r.sessionId),
+      "uuid",
+    )}::uuid[],
+        ${sql.array(
+          requests.map((r) => (r.afterCursor === null ? null : String(r.afterCursor))),
+          "int8",
+        )}::int8[])
       WITH ORDINALITY AS r (user_id, session_id, after_cursor, i)
     CROSS JOIN LATERAL (SELECT coalesce((SELECT acked_cursor FROM sessions WHERE id = r.session_id), 0) AS acked,
         coalesce((SELECT last_cursor FROM event_counters WHERE user_id = r.user_id), 0) AS last,
@@ -152,8 +167,17 @@ export async function storeAcks(db: Db, acks: readonly SessionAck[]): Promise<vo
     /* storeAcks */
     UPDATE sessions s SET acked_cursor = greatest(s.acked_cursor,
         least(a.cursor, coalesce((SELECT last_cursor FROM event_counters c WHERE c.user_id = a.user_id), 0)))
-    FROM unnest(${sql.array(acks.map((a) => a.sessionId), "uuid")}::uuid[], ${sql.array(acks.map((a) => a.userId), "uuid")}::uuid[],
-        ${sql.array(acks.map((a) => String(a.cursor)), "int8")}::int8[]) AS a (session_id, user_id, cursor)
+    FROM unnest(${sql.array(
+      acks.map((a) => a.sessionId),
+      "uuid",
+    )}::uuid[], ${sql.array(
+      acks.map((a) => a.userId),
+      "uuid",
+    )}::uuid[],
+        ${sql.array(
+          acks.map((a) => String(a.cursor)),
+          "int8",
+        )}::int8[]) AS a (session_id, user_id, cursor)
     WHERE s.id = a.session_id AND s.user_id = a.user_id`);
 }
 

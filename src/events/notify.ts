@@ -1,7 +1,7 @@
 import { sql } from "slonik";
 import type { Db } from "../db/types.js";
+import { type EphemeralNotice, EVENTS_CHANNEL, type RevokeNotice } from "../delivery/notice.js";
 import { encodeNotice } from "../delivery/notice-codec.js";
-import { EVENTS_CHANNEL, type EphemeralNotice, type RevokeNotice } from "../delivery/notice.js";
 
 /**
  * Queues notices on the events channel. Inside a transaction they are delivered only if

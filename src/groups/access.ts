@@ -1,8 +1,8 @@
-import { ChatKind, isActive, Role, type Membership } from "../chats/model.js";
+import { ChatKind, isActive, type Membership, Role } from "../chats/model.js";
 import { findMembership } from "../chats/repo.js";
 import type { Db } from "../db/types.js";
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../shared/errors.js";
-import { lockGroup, type GroupRow } from "./repo.js";
+import { type GroupRow, lockGroup } from "./repo.js";
 
 export const MAX_ENCRYPTED_NAME_BYTES = 1024;
 export const MAX_ENCRYPTED_SETTINGS_BYTES = 65_536;
@@ -21,12 +21,7 @@ export async function requireGroupMember(db: Db, chatId: string, userId: string)
  * when `adminOnly`). Every membership change goes through here, so changes of one group
  * are serialized and the last-admin rule cannot be raced.
  */
-export async function lockGroupFor(
-  db: Db,
-  chatId: string,
-  userId: string,
-  adminOnly: boolean,
-): Promise<{ group: GroupRow; membership: Membership }> {
+export async function lockGroupFor(db: Db, chatId: string, userId: string, adminOnly: boolean): Promise<{ group: GroupRow; membership: Membership }> {
   const group = await lockGroup(db, chatId);
   const membership = await requireGroupMember(db, chatId, userId);
   if (adminOnly && membership.role !== Role.admin) throw new PermissionDeniedError("only group admins can do this");

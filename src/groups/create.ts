@@ -3,14 +3,14 @@ import { Role, SystemEventKind } from "../chats/model.js";
 import { appendSystemMessage } from "../chats/system-messages.js";
 import { assertCyphrIdFormat } from "../identity/cyphr-id.js";
 import type { Caller } from "../identity/tokens.js";
+import { spendSend } from "../messaging/rate-limit.js";
 import { groupAddRecorded, requireGroupAdds } from "../privacy/consent.js";
 import { InvalidArgumentError, NotFoundError } from "../shared/errors.js";
-import { spendSend } from "../messaging/rate-limit.js";
+import { quote } from "../shared/quote.js";
 import { checkEncryptedName, checkEncryptedSettings } from "./access.js";
 import { announceGroupChange } from "./announce.js";
 import type { GroupsContext } from "./context.js";
-import { bumpGroupVersion, findGroup, insertGroupChat, upsertMembers, userIdsByCyphrId, type GroupRow } from "./repo.js";
-import { quote } from "../shared/quote.js";
+import { bumpGroupVersion, findGroup, type GroupRow, insertGroupChat, upsertMembers, userIdsByCyphrId } from "./repo.js";
 
 /** Creates a group with the caller as admin and the named users as members, in one transaction. */
 export async function createGroup(
@@ -42,12 +42,7 @@ export async function createGroup(
       actorUserId: caller.userId,
       groupVersion: version,
     });
-    await upsertMembers(
-      tx,
-      chatId,
-      [{ userId: caller.userId, role: Role.admin }, ...ids.map((id) => ({ userId: userIds.get(id)!, role: Role.member }))],
-      seq,
-    );
+    await upsertMembers(tx, chatId, [{ userId: caller.userId, role: Role.admin }, ...ids.map((id) => ({ userId: userIds.get(id)!, role: Role.member }))], seq);
     for (const [memberId, consent] of consents) await groupAddRecorded(tx, chatId, caller.userId, memberId, consent);
     await announceGroupChange(tx, chatId, seq);
     return (await findGroup(tx, chatId))!;

@@ -7,11 +7,11 @@ import type { Caller } from "../identity/tokens.js";
 import { groupAddRecorded, requireGroupAdds } from "../privacy/consent.js";
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { requireUuid } from "../shared/ids.js";
+import { quote } from "../shared/quote.js";
 import { lockGroupFor, requireRole } from "./access.js";
 import { announceGroupChange } from "./announce.js";
 import type { GroupsContext } from "./context.js";
-import { bumpGroupVersion, countActiveAdmins, endMembership, findMember, setRole, upsertMembers, userIdsByCyphrId, type MemberRow } from "./repo.js";
-import { quote } from "../shared/quote.js";
+import { bumpGroupVersion, countActiveAdmins, endMembership, findMember, type MemberRow, setRole, upsertMembers, userIdsByCyphrId } from "./repo.js";
 
 /** Adds a user (or re-adds a former member, who then reads from this moment on). Admins only. */
 export async function addMember(
@@ -47,11 +47,7 @@ export async function addMember(
 }
 
 /** Removes a member; their access to new messages ends with the system message recording it. Admins only. */
-export async function removeMember(
-  ctx: GroupsContext,
-  caller: Caller,
-  input: { chatId: string; cyphrId: string },
-): Promise<{ version: number }> {
+export async function removeMember(ctx: GroupsContext, caller: Caller, input: { chatId: string; cyphrId: string }): Promise<{ version: number }> {
   const chatId = requireUuid("chat_id", input.chatId);
   if (input.cyphrId === caller.cyphrId) throw new InvalidArgumentError("to remove yourself, use LeaveGroup");
   return ctx.pool.transaction(async (tx) => {

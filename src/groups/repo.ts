@@ -1,7 +1,7 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { bytes, timestamp, uuid, type Db } from "../db/types.js";
 import type { LeftReason, Role } from "../chats/model.js";
+import { bytes, type Db, timestamp, uuid } from "../db/types.js";
 
 const groupRow = z.object({
   id: uuid,
@@ -34,10 +34,7 @@ export async function findGroup(db: Db, chatId: string): Promise<GroupRow | null
     FROM chats c WHERE c.id = ${chatId}`);
 }
 
-export async function insertGroupChat(
-  db: Db,
-  group: { id: string; encryptedName: Uint8Array | null; encryptedSettings: Uint8Array | null },
-): Promise<void> {
+export async function insertGroupChat(db: Db, group: { id: string; encryptedName: Uint8Array | null; encryptedSettings: Uint8Array | null }): Promise<void> {
   await db.query(sql.unsafe`
     /* insertGroupChat */
     INSERT INTO chats (id, kind, encrypted_name, encrypted_settings)
@@ -67,17 +64,15 @@ export async function bumpGroupVersion(db: Db, chatId: string): Promise<number> 
 }
 
 /** Adds or re-adds members (a former member starts over at `joinedSeq`). */
-export async function upsertMembers(
-  db: Db,
-  chatId: string,
-  members: readonly { userId: string; role: Role }[],
-  joinedSeq: number,
-): Promise<void> {
+export async function upsertMembers(db: Db, chatId: string, members: readonly { userId: string; role: Role }[], joinedSeq: number): Promise<void> {
   await db.query(sql.unsafe`
     /* upsertMembers */
     INSERT INTO chat_members (chat_id, user_id, role, joined_seq)
     SELECT ${chatId}, u.user_id, u.role, ${joinedSeq}
-    FROM ${sql.unnest(members.map((m) => [m.userId, m.role]), ["uuid", "int2"])} AS u (user_id, role)
+    FROM ${sql.unnest(
+      members.map((m) => [m.userId, m.role]),
+      ["uuid", "int2"],
+    )} AS u (user_id, role)
     ON CONFLICT (chat_id, user_id) DO UPDATE SET
       role = excluded.role, joined_at = now(), joined_seq = excluded.joined_seq,
       left_at = NULL, left_seq = NULL, left_reason = NULL`);

@@ -1,14 +1,14 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { GroupsService, type GroupSchema, type MemberSchema } from "../gen/cyphr/groups/v1/groups_pb.js";
+import { Role } from "../chats/model.js";
+import type { GroupSchema, GroupsService, MemberSchema } from "../gen/cyphr/groups/v1/groups_pb.js";
 import { requireCaller } from "../rpc/caller.js";
 import type { GroupsContext } from "./context.js";
 import { createGroup } from "./create.js";
 import { addMember, changeRole, leaveGroup, removeMember } from "./membership.js";
 import type { GroupRow, MemberRow } from "./repo.js";
 import { getGroup, listMembers, updateGroup } from "./settings.js";
-import { Role } from "../chats/model.js";
 
 /** Thin mapping between GroupsService messages and the group use cases. */
 export function groupsService(ctx: GroupsContext): ServiceImpl<typeof GroupsService> {

@@ -3,11 +3,11 @@ import { appendSystemMessage } from "../chats/system-messages.js";
 import type { Caller } from "../identity/tokens.js";
 import { InvalidArgumentError } from "../shared/errors.js";
 import { pageLimit, requireUuid } from "../shared/ids.js";
+import { quote } from "../shared/quote.js";
 import { checkEncryptedName, checkEncryptedSettings, lockGroupFor, requireGroupMember } from "./access.js";
 import { announceGroupChange } from "./announce.js";
 import type { GroupsContext } from "./context.js";
-import { bumpGroupVersion, findGroup, listActiveMembers, updateGroupData, type GroupRow, type MemberRow } from "./repo.js";
-import { quote } from "../shared/quote.js";
+import { bumpGroupVersion, findGroup, type GroupRow, listActiveMembers, type MemberRow, updateGroupData } from "./repo.js";
 
 const UPDATE_PATHS = ["encrypted_name", "encrypted_settings"];
 

@@ -4,9 +4,32 @@ export const CYPHR_ID_PATTERN = /^[a-z0-9_]{3,30}$/;
 
 /** Ids nobody may register: they impersonate the service or its staff. */
 const RESERVED = new Set([
-  "admin", "administrator", "root", "system", "support", "help", "cyphr", "cyphr_team", "official",
-  "security", "staff", "moderator", "mod", "operator", "server", "api", "null", "undefined",
-  "everyone", "here", "info", "abuse", "postmaster", "webmaster", "noreply", "no_reply",
+  "admin",
+  "administrator",
+  "root",
+  "system",
+  "support",
+  "help",
+  "cyphr",
+  "cyphr_team",
+  "official",
+  "security",
+  "staff",
+  "moderator",
+  "mod",
+  "operator",
+  "server",
+  "api",
+  "null",
+  "undefined",
+  "everyone",
+  "here",
+  "info",
+  "abuse",
+  "postmaster",
+  "webmaster",
+  "noreply",
+  "no_reply",
 ]);
 
 export type CyphrIdStatus = "valid" | "invalid_format" | "reserved";

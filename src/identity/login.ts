@@ -39,10 +39,7 @@ export async function createChallenge(ctx: IdentityContext, cyphrId: string): Pr
  * Signs in one device: the nonce must be signed by that device's key. An unknown id, an
  * unknown or removed device and a bad signature give the same answer.
  */
-export async function login(
-  ctx: IdentityContext,
-  input: LoginInput,
-): Promise<{ userId: string; deviceId: number; session: SessionTokens }> {
+export async function login(ctx: IdentityContext, input: LoginInput): Promise<{ userId: string; deviceId: number; session: SessionTokens }> {
   assertCyphrIdFormat(input.cyphrId);
   assertDeviceId("device_id", input.deviceId);
   assertLength("nonce", input.nonce, LOGIN_NONCE_BYTES);

@@ -1,17 +1,11 @@
 import { requireOwnAttachment } from "../attachments/manage.js";
 import { InvalidArgumentError, NotFoundError } from "../shared/errors.js";
+import { quote } from "../shared/quote.js";
 import type { IdentityContext } from "./context.js";
 import { assertCyphrIdFormat } from "./cyphr-id.js";
 import { normalizeAvatarRef, normalizeDisplayName, normalizeEncryptedSettings } from "./profile-fields.js";
-import {
-  findIdentityByCyphrId,
-  searchDiscoverable,
-  updateIdentityProfile,
-  type IdentityRow,
-  type ProfileChanges,
-} from "./repo.js";
+import { findIdentityByCyphrId, type IdentityRow, type ProfileChanges, searchDiscoverable, updateIdentityProfile } from "./repo.js";
 import type { Caller } from "./tokens.js";
-import { quote } from "../shared/quote.js";
 
 /** What anyone may know about an account. */
 export interface PublicProfile {

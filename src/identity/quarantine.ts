@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import { sql } from "slonik";
 import { z } from "zod";
-import { timestamp, type Db } from "../db/types.js";
+import { type Db, timestamp } from "../db/types.js";
 
 /**
  * A deleted account's Cyphr ID cannot be registered again for a while (so nobody takes

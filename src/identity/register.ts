@@ -1,5 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { assertDeviceName, requireDeviceCertificate } from "../devices/certificates.js";
+import { insertDevice } from "../devices/repo.js";
+import { registerSignedBytes } from "../devices/signed-bytes.js";
 import { AlreadyExistsError, InvalidArgumentError, UnauthenticatedError } from "../shared/errors.js";
+import { quote } from "../shared/quote.js";
 import type { IdentityContext, SessionTokens } from "./context.js";
 import { classifyCyphrId } from "./cyphr-id.js";
 import { fingerprintHmac } from "./fingerprint.js";
@@ -12,14 +16,10 @@ import {
   ED25519_SIGNATURE_BYTES,
   verifySignature,
 } from "./keys.js";
-import { assertDeviceName, requireDeviceCertificate } from "../devices/certificates.js";
-import { insertDevice } from "../devices/repo.js";
-import { registerSignedBytes } from "../devices/signed-bytes.js";
 import { normalizeDisplayName } from "./profile-fields.js";
 import { quarantinedUntil } from "./quarantine.js";
 import { cyphrIdTaken, insertIdentity } from "./repo.js";
 import { startSession } from "./sessions.js";
-import { quote } from "../shared/quote.js";
 
 export interface RegisterInput {
   cyphrId: string;
@@ -51,10 +51,7 @@ export async function checkAvailability(ctx: IdentityContext, cyphrId: string): 
  * transaction. The unique constraint
  * decides races: of two concurrent registrations of one id, the second gets ALREADY_EXISTS.
  */
-export async function register(
-  ctx: IdentityContext,
-  input: RegisterInput,
-): Promise<{ userId: string; deviceId: number; session: SessionTokens }> {
+export async function register(ctx: IdentityContext, input: RegisterInput): Promise<{ userId: string; deviceId: number; session: SessionTokens }> {
   const status = classifyCyphrId(input.cyphrId);
   if (status === "invalid_format") {
     throw new InvalidArgumentError("cyphr_id must match ^[a-z0-9_]{3,30}$ (lower-case letters, digits, underscore)");

@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { bytes, timestamp, uniqueViolation, uuid, type Db } from "../db/types.js";
+import { bytes, type Db, timestamp, uniqueViolation, uuid } from "../db/types.js";
 import { AlreadyExistsError } from "../shared/errors.js";
 import { quote } from "../shared/quote.js";
 
@@ -93,13 +93,7 @@ export async function updateIdentityProfile(db: Db, id: string, changes: Profile
  * Discoverable identities whose cyphr_id starts with `prefix`, after `afterCyphrId`, in
  * order; the searcher always finds themselves, never someone who blocked them.
  */
-export async function searchDiscoverable(
-  db: Db,
-  searcherId: string,
-  prefix: string,
-  afterCyphrId: string,
-  limit: number,
-): Promise<readonly IdentityRow[]> {
+export async function searchDiscoverable(db: Db, searcherId: string, prefix: string, afterCyphrId: string, limit: number): Promise<readonly IdentityRow[]> {
   // prefix is [a-z0-9_]; "_" is a LIKE wildcard, so escape it.
   const pattern = `${prefix.replaceAll("_", "\\_")}%`;
   // COLLATE "C": byte order whatever the database's default collation, so that clients

@@ -1,7 +1,7 @@
-import { generateKeyPairSync, createPrivateKey, createPublicKey } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { calculateJwkThumbprint, exportJWK, importPKCS8, importSPKI, type CryptoKey } from "jose";
+import { type CryptoKey, calculateJwkThumbprint, exportJWK, importPKCS8, importSPKI } from "jose";
 import { readOrCreateFile, readOrCreateSecret } from "../shared/secret-files.js";
 
 /** Keys the identity domain signs and verifies with. Never logged, never sent. */

@@ -1,28 +1,19 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import {
-  IdentityService,
-  UnavailableReason,
-  type ProfileSchema,
-} from "../gen/cyphr/identity/v1/identity_pb.js";
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import { IdentityService, type ProfileSchema, UnavailableReason } from "../gen/cyphr/identity/v1/identity_pb.js";
 import { requireCaller } from "../rpc/caller.js";
 import type { IdentityContext } from "./context.js";
 import { createChallenge, login } from "./login.js";
-import { getProfile, searchUsers, updateProfile, type PublicProfile } from "./profile.js";
-import { checkAvailability, register, type Availability } from "./register.js";
+import { getProfile, type PublicProfile, searchUsers, updateProfile } from "./profile.js";
+import { type Availability, checkAvailability, register } from "./register.js";
 import { logout, refreshSession } from "./sessions.js";
 import { sessionMessage } from "./wire.js";
 
 /** Methods of IdentityService callable without an access token. */
-export const IDENTITY_PUBLIC_METHODS = [
-  "CheckAvailability",
-  "Register",
-  "CreateChallenge",
-  "Login",
-  "RefreshSession",
-  "GetProfile",
-].map((name) => `${IdentityService.typeName}/${name}`);
+export const IDENTITY_PUBLIC_METHODS = ["CheckAvailability", "Register", "CreateChallenge", "Login", "RefreshSession", "GetProfile"].map(
+  (name) => `${IdentityService.typeName}/${name}`,
+);
 
 const REASONS: Record<Availability, UnavailableReason> = {
   available: UnavailableReason.UNSPECIFIED,

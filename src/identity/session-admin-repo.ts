@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { timestamp, uuid, type Db } from "../db/types.js";
+import { type Db, timestamp, uuid } from "../db/types.js";
 
 /** Why a session was revoked by the account lifecycle (sessions.revoke_reason). */
 export type AdminRevokeReason = "revoked" | "recovery" | "deleted";

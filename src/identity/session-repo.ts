@@ -1,11 +1,8 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { timestamp, uuid, type Db } from "../db/types.js";
+import { type Db, timestamp, uuid } from "../db/types.js";
 
-export async function insertSession(
-  db: Db,
-  session: { id: string; userId: string; deviceId: number; expiresAt: Date },
-): Promise<void> {
+export async function insertSession(db: Db, session: { id: string; userId: string; deviceId: number; expiresAt: Date }): Promise<void> {
   await db.query(sql.unsafe`
     /* insertSession */
     INSERT INTO sessions (id, user_id, device_id, expires_at, acked_cursor)

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Db } from "../db/types.js";
+import { markDeviceActiveToday } from "../devices/repo.js";
 import { notifySessionRevoked } from "../events/notify.js";
 import { UnauthenticatedError } from "../shared/errors.js";
 import type { IdentityContext, SessionTokens } from "./context.js";
@@ -12,15 +13,10 @@ import {
   markRefreshTokenRotated,
   revokeSession,
 } from "./session-repo.js";
-import { markDeviceActiveToday } from "../devices/repo.js";
-import { hashRefreshToken, newRefreshToken, type Caller } from "./tokens.js";
+import { type Caller, hashRefreshToken, newRefreshToken } from "./tokens.js";
 
 /** Starts a session inside the caller's transaction and issues its first tokens. */
-export async function startSession(
-  ctx: IdentityContext,
-  tx: Db,
-  user: { userId: string; cyphrId: string; deviceId: number },
-): Promise<SessionTokens> {
+export async function startSession(ctx: IdentityContext, tx: Db, user: { userId: string; cyphrId: string; deviceId: number }): Promise<SessionTokens> {
   const sessionId = randomUUID();
   const refresh = newRefreshToken();
   const refreshTokenExpiresAt = refreshExpiry(ctx);

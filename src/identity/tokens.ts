@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { SignJWT, jwtVerify, type JWTHeaderParameters } from "jose";
+import { type JWTHeaderParameters, jwtVerify, SignJWT } from "jose";
 import { BoundedMap } from "../shared/bounded-map.js";
 import { UnauthenticatedError } from "../shared/errors.js";
 import { isUuid } from "../shared/ids.js";

@@ -42,7 +42,12 @@ export const systemClock: Clock = () => new Date();
 /** How a run ended: "skipped" when the previous run of the same job was still going. */
 export type JobOutcome = { outcome: "ok"; rows: number } | { outcome: "failed"; error: Error } | { outcome: "skipped" };
 
-const runs = new Counter({ name: "cyphr_job_runs_total", help: "Periodic job runs by job and outcome (ok, failed, skipped: the previous run was still going).", labelNames: ["job", "outcome"] as const, registers: [registry] });
+const runs = new Counter({
+  name: "cyphr_job_runs_total",
+  help: "Periodic job runs by job and outcome (ok, failed, skipped: the previous run was still going).",
+  labelNames: ["job", "outcome"] as const,
+  registers: [registry],
+});
 const duration = new Histogram({
   name: "cyphr_job_duration_seconds",
   help: "Duration of periodic job runs, in seconds.",
@@ -50,7 +55,12 @@ const duration = new Histogram({
   buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
   registers: [registry],
 });
-const rows = new Counter({ name: "cyphr_job_rows_total", help: "Rows affected (purged, expired) by periodic jobs.", labelNames: ["job"] as const, registers: [registry] });
+const rows = new Counter({
+  name: "cyphr_job_rows_total",
+  help: "Rows affected (purged, expired) by periodic jobs.",
+  labelNames: ["job"] as const,
+  registers: [registry],
+});
 
 interface Registered {
   job: Job;

@@ -5,7 +5,7 @@ import { ciphersuiteById, ciphersuiteId } from "../mls/suites.js";
 import { InvalidArgumentError, NotFoundError, ResourceExhaustedError } from "../shared/errors.js";
 import type { KeyPackagesContext } from "./context.js";
 import { recordKeyPackagesLow } from "./events.js";
-import { claimKeyPackages, deviceIds, type ClaimedRow } from "./repo.js";
+import { type ClaimedRow, claimKeyPackages, deviceIds } from "./repo.js";
 
 export interface ClaimRequest {
   cyphrId: string;
@@ -39,7 +39,13 @@ export async function claim(ctx: KeyPackagesContext, caller: Caller, req: ClaimR
     const devicesWithout = (await deviceIds(tx, target.id, exceptDevice)).filter((d) => !handed.has(d));
     // The device learns it is running low once when it drops below the threshold, and once more when it runs out.
     const low = packages.filter((p) => !p.last_resort && (p.left === ctx.lowThreshold - 1 || p.left === 0));
-    if (low.length > 0) await recordKeyPackagesLow(tx, target.id, suiteId, low.map((p) => ({ deviceId: p.device_id, oneTime: p.left })));
+    if (low.length > 0)
+      await recordKeyPackagesLow(
+        tx,
+        target.id,
+        suiteId,
+        low.map((p) => ({ deviceId: p.device_id, oneTime: p.left })),
+      );
     return { userId: target.id, packages, devicesWithout };
   });
 }

@@ -3,7 +3,12 @@ import { recordEvents } from "../events/log.js";
 import { DurableKind } from "../events/model.js";
 
 /** Records key_packages_low for the account (every device sees it; the one named acts), in the claim's transaction. */
-export async function recordKeyPackagesLow(tx: Db, userId: string, ciphersuite: number, devices: readonly { deviceId: number; oneTime: number }[]): Promise<void> {
+export async function recordKeyPackagesLow(
+  tx: Db,
+  userId: string,
+  ciphersuite: number,
+  devices: readonly { deviceId: number; oneTime: number }[],
+): Promise<void> {
   await recordEvents(
     tx,
     devices.map((d) => ({

@@ -22,7 +22,10 @@ export async function lockDevice(db: Db, userId: string, deviceId: number): Prom
 export async function storedRefs(db: Db, refs: readonly Uint8Array[]): Promise<Set<string>> {
   const rows = await db.any(sql.type(z.object({ ref: bytes }))`
     /* storedKeyPackageRefs */
-    SELECT ref FROM key_packages WHERE ref = ANY(${sql.array(refs.map((r) => Buffer.from(r)), "bytea")})`);
+    SELECT ref FROM key_packages WHERE ref = ANY(${sql.array(
+      refs.map((r) => Buffer.from(r)),
+      "bytea",
+    )})`);
   return new Set(rows.map((r) => r.ref.toString("hex")));
 }
 
@@ -32,10 +35,22 @@ export async function insertKeyPackages(db: Db, userId: string, deviceId: number
     INSERT INTO key_packages (user_id, device_id, ciphersuite, ref, key_package, not_after, last_resort)
     SELECT ${userId}, ${deviceId}, s, r, k, n, ${lastResort}
     FROM unnest(
-      ${sql.array(packages.map((p) => p.ciphersuite), "int4")}::int4[],
-      ${sql.array(packages.map((p) => Buffer.from(p.ref)), "bytea")}::bytea[],
-      ${sql.array(packages.map((p) => Buffer.from(p.keyPackage)), "bytea")}::bytea[],
-      ${sql.array(packages.map((p) => p.notAfter.toString()), "numeric")}::numeric[]
+      ${sql.array(
+        packages.map((p) => p.ciphersuite),
+        "int4",
+      )}::int4[],
+      ${sql.array(
+        packages.map((p) => Buffer.from(p.ref)),
+        "bytea",
+      )}::bytea[],
+      ${sql.array(
+        packages.map((p) => Buffer.from(p.keyPackage)),
+        "bytea",
+      )}::bytea[],
+      ${sql.array(
+        packages.map((p) => p.notAfter.toString()),
+        "numeric",
+      )}::numeric[]
     ) AS t (s, r, k, n)`);
 }
 
@@ -120,7 +135,10 @@ export async function devicesOfRefs(db: Db, refs: readonly Uint8Array[]): Promis
   const rows = await db.any(sql.type(z.object({ ref: bytes, user_id: z.string(), device_id: z.number() }))`
     /* devicesOfKeyPackageRefs */
     SELECT ref, user_id, device_id FROM key_packages
-    WHERE ref = ANY(${sql.array(refs.map((r) => Buffer.from(r)), "bytea")})
+    WHERE ref = ANY(${sql.array(
+      refs.map((r) => Buffer.from(r)),
+      "bytea",
+    )})
       AND (claimed_at IS NOT NULL OR last_resort)`);
   return rows.map((r) => ({ ref: r.ref, userId: r.user_id, deviceId: r.device_id }));
 }

@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { KeyPackagesService, type KeyPackageCountSchema } from "../gen/cyphr/mls/v1/key_packages_pb.js";
+import type { KeyPackageCountSchema, KeyPackagesService } from "../gen/cyphr/mls/v1/key_packages_pb.js";
 import { ciphersuiteId } from "../mls/suites.js";
 import { requireCaller } from "../rpc/caller.js";
 import { claim } from "./claim.js";

@@ -1,11 +1,11 @@
-import type { Caller } from "../identity/tokens.js";
 import { findDevice } from "../devices/repo.js";
-import { checkKeyPackage, KeyPackageRejection, type CheckedKeyPackage } from "../mls/key-package.js";
+import type { Caller } from "../identity/tokens.js";
+import { type CheckedKeyPackage, checkKeyPackage, KeyPackageRejection } from "../mls/key-package.js";
 import { ciphersuiteId } from "../mls/suites.js";
 import { InvalidArgumentError, ResourceExhaustedError, UnauthenticatedError } from "../shared/errors.js";
 import type { KeyPackagesContext } from "./context.js";
 import { MAX_UPLOAD_PACKAGES } from "./limits.js";
-import { countKeyPackages, deleteLastResort, insertKeyPackages, lockDevice, storedRefs, type KeyPackageCounts } from "./repo.js";
+import { countKeyPackages, deleteLastResort, insertKeyPackages, type KeyPackageCounts, lockDevice, storedRefs } from "./repo.js";
 
 export interface UploadRequest {
   keyPackages: readonly Uint8Array[];
@@ -45,7 +45,10 @@ export async function uploadKeyPackages(ctx: KeyPackagesContext, caller: Caller,
 
   return ctx.pool.transaction(async (tx) => {
     if (!(await lockDevice(tx, caller.userId, caller.deviceId))) throw new UnauthenticatedError("this device has been removed");
-    const stored = await storedRefs(tx, checked.map((c) => c.ref));
+    const stored = await storedRefs(
+      tx,
+      checked.map((c) => c.ref),
+    );
     const repeated = checked.findIndex((c) => stored.has(Buffer.from(c.ref).toString("hex")));
     if (repeated >= 0) throw new InvalidArgumentError(`key_packages[${repeated}] was uploaded before: a key package is used once`);
     const rows = checked.map((c, i) => ({ ciphersuite: ciphersuiteId(c.ciphersuite), ref: c.ref, keyPackage: req.keyPackages[i]!, notAfter: c.notAfter }));

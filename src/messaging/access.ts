@@ -1,5 +1,5 @@
-import { findMembership } from "../chats/repo.js";
 import { isActive, type Membership } from "../chats/model.js";
+import { findMembership } from "../chats/repo.js";
 import type { Db } from "../db/types.js";
 import { NotFoundError, PermissionDeniedError } from "../shared/errors.js";
 

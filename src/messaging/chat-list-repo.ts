@@ -1,7 +1,7 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { bytes, timestamp, uuid, type Db } from "../db/types.js";
-import { MLS_COMMIT_MESSAGE_TYPE, type ChatKind, type LeftReason, type Role } from "../chats/model.js";
+import { type ChatKind, type LeftReason, MLS_COMMIT_MESSAGE_TYPE, type Role } from "../chats/model.js";
+import { bytes, type Db, timestamp, uuid } from "../db/types.js";
 import { hiddenFrom } from "./repo.js";
 
 const chatRow = z.object({
@@ -69,9 +69,7 @@ export interface ChatCursor {
 export async function listChatsOf(db: Db, userId: string, after: ChatCursor | null, limit: number, filter: ChatListFilter = "all"): Promise<ChatSummary[]> {
   const requests =
     filter === "accepted" ? sql.fragment`AND q.chat_id IS NULL` : filter === "requests" ? sql.fragment`AND q.chat_id IS NOT NULL` : sql.fragment``;
-  const cursor = after
-    ? sql.fragment`AND (activity_us::bigint, id) < (${after.activityMicros}::bigint, ${after.chatId}::uuid)`
-    : sql.fragment``;
+  const cursor = after ? sql.fragment`AND (activity_us::bigint, id) < (${after.activityMicros}::bigint, ${after.chatId}::uuid)` : sql.fragment``;
   const rows = await db.any(sql.type(chatRow)`
     /* listChatsOf */
     SELECT * FROM (

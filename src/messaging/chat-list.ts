@@ -1,7 +1,7 @@
 import type { Caller } from "../identity/tokens.js";
 import { InvalidArgumentError } from "../shared/errors.js";
 import { pageLimit } from "../shared/ids.js";
-import { listChatsOf, type ChatCursor, type ChatListFilter, type ChatSummary } from "./chat-list-repo.js";
+import { type ChatCursor, type ChatListFilter, type ChatSummary, listChatsOf } from "./chat-list-repo.js";
 import type { MessagingContext } from "./context.js";
 
 export const CHATS_DEFAULT_LIMIT = 50;

@@ -1,6 +1,6 @@
 import type { DatabasePool } from "slonik";
-import type { EncryptedPayload } from "./payload.js";
 import type { BoundedMap } from "../shared/bounded-map.js";
+import type { EncryptedPayload } from "./payload.js";
 import type { RateLimiter } from "./rate-limit.js";
 import type { SendBatcher } from "./send-batcher.js";
 

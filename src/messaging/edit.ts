@@ -1,16 +1,16 @@
+import type { Membership } from "../chats/model.js";
 import { ChatKind, isActive, MLS_COMMIT_MESSAGE_TYPE, Role, SYSTEM_MESSAGE_TYPE } from "../chats/model.js";
-import type { Caller } from "../identity/tokens.js";
-import { FailedPreconditionError, NotFoundError, PermissionDeniedError } from "../shared/errors.js";
-import { requireUuid } from "../shared/ids.js";
-import type { MessagingContext } from "./context.js";
-import { requireMembership } from "./access.js";
-import type { StoredMessage } from "./model.js";
-import { requirePayload, type EncryptedPayload } from "./payload.js";
-import { findMessage, hideFromBlockersOf, membersSeeing, replacePayload, tombstone } from "./repo.js";
 import type { Db } from "../db/types.js";
 import { recordEvents } from "../events/log.js";
 import { DurableKind } from "../events/model.js";
-import type { Membership } from "../chats/model.js";
+import type { Caller } from "../identity/tokens.js";
+import { FailedPreconditionError, NotFoundError, PermissionDeniedError } from "../shared/errors.js";
+import { requireUuid } from "../shared/ids.js";
+import { requireMembership } from "./access.js";
+import type { MessagingContext } from "./context.js";
+import type { StoredMessage } from "./model.js";
+import { type EncryptedPayload, requirePayload } from "./payload.js";
+import { findMessage, hideFromBlockersOf, membersSeeing, replacePayload, tombstone } from "./repo.js";
 
 /** Replaces the payload of the caller's own message; the seq stays, edited_at is set. */
 export async function editMessage(
@@ -32,7 +32,13 @@ export async function editMessage(
     await replacePayload(tx, message.chatId, message.seq, payload);
     await hideFromBlockersOf(tx, message.chatId, message.seq, caller.userId);
     await recordEvents(tx, [
-      { kind: DurableKind.messageEdited, chatId: message.chatId, seq: message.seq, data: null, recipients: await membersSeeing(tx, message.chatId, message.seq) },
+      {
+        kind: DurableKind.messageEdited,
+        chatId: message.chatId,
+        seq: message.seq,
+        data: null,
+        recipients: await membersSeeing(tx, message.chatId, message.seq),
+      },
     ]);
     return (await findMessage(tx, messageId, caller.userId))!;
   });
@@ -56,7 +62,13 @@ export async function deleteMessage(ctx: MessagingContext, caller: Caller, messa
     if (!message.deletedAt) {
       await tombstone(tx, message.chatId, message.seq);
       await recordEvents(tx, [
-        { kind: DurableKind.messageDeleted, chatId: message.chatId, seq: message.seq, data: null, recipients: await membersSeeing(tx, message.chatId, message.seq) },
+        {
+          kind: DurableKind.messageDeleted,
+          chatId: message.chatId,
+          seq: message.seq,
+          data: null,
+          recipients: await membersSeeing(tx, message.chatId, message.seq),
+        },
       ]);
     }
     return (await findMessage(tx, messageId, caller.userId))!;
@@ -64,11 +76,7 @@ export async function deleteMessage(ctx: MessagingContext, caller: Caller, messa
 }
 
 /** The message if the caller may see it (member in its window, not expired); NOT_FOUND otherwise. */
-async function visibleMessage(
-  db: Db,
-  messageId: string,
-  caller: Caller,
-): Promise<{ message: StoredMessage; membership: Membership }> {
+async function visibleMessage(db: Db, messageId: string, caller: Caller): Promise<{ message: StoredMessage; membership: Membership }> {
   const message = await findMessage(db, messageId, caller.userId);
   const notFound = new NotFoundError(`message ${messageId} not found`);
   if (!message) throw notFound;

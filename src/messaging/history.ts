@@ -22,11 +22,7 @@ export interface HistoryQuery {
  * to their departure (if any). Expired messages are filtered here, so they are never
  * served even before the sweeper removes them.
  */
-export async function listHistory(
-  ctx: MessagingContext,
-  caller: Caller,
-  query: HistoryQuery,
-): Promise<{ messages: StoredMessage[]; nextCursorSeq: number }> {
+export async function listHistory(ctx: MessagingContext, caller: Caller, query: HistoryQuery): Promise<{ messages: StoredMessage[]; nextCursorSeq: number }> {
   const chatId = requireUuid("chat_id", query.chatId);
   const cursorSeq = requireInt8("cursor_seq", query.cursorSeq);
   const limit = pageLimit("limit", query.limit, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT);

@@ -18,9 +18,7 @@ export function requirePayload(payload: EncryptedPayload | undefined, maxBytes: 
   if (!payload) throw new InvalidArgumentError("payload is required");
   const { kemCiphertext, ciphertext, nonce, tag, header } = payload;
   if (kemCiphertext.length !== 0 && kemCiphertext.length !== ML_KEM_1024_CIPHERTEXT_BYTES) {
-    throw new InvalidArgumentError(
-      `payload.kem_ciphertext must be empty or ${ML_KEM_1024_CIPHERTEXT_BYTES} bytes (ML-KEM-1024), got ${kemCiphertext.length}`,
-    );
+    throw new InvalidArgumentError(`payload.kem_ciphertext must be empty or ${ML_KEM_1024_CIPHERTEXT_BYTES} bytes (ML-KEM-1024), got ${kemCiphertext.length}`);
   }
   if (ciphertext.length === 0) throw new InvalidArgumentError("payload.ciphertext must not be empty");
   if (nonce.length > MAX_NONCE_BYTES) throw new InvalidArgumentError(`payload.nonce must be at most ${MAX_NONCE_BYTES} bytes, got ${nonce.length}`);

@@ -2,7 +2,7 @@ import { sql } from "slonik";
 import { z } from "zod";
 import { ChatKind } from "../chats/model.js";
 import { lockMembership } from "../chats/repo.js";
-import { uuid, type Db } from "../db/types.js";
+import { type Db, uuid } from "../db/types.js";
 import { activeMemberIds, recordEvents } from "../events/log.js";
 import { DurableKind } from "../events/model.js";
 import type { Caller } from "../identity/tokens.js";

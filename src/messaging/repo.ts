@@ -1,7 +1,7 @@
-import { sql, type FragmentSqlToken } from "slonik";
+import { type FragmentSqlToken, sql } from "slonik";
 import { z } from "zod";
-import { bytes, timestamp, uuid, type Db } from "../db/types.js";
 import type { Role, SystemEventKind } from "../chats/model.js";
+import { bytes, type Db, timestamp, uuid } from "../db/types.js";
 import type { StoredMessage } from "./model.js";
 import type { EncryptedPayload } from "./payload.js";
 
@@ -110,9 +110,7 @@ export function toMessage(row: z.infer<typeof messageRow>): StoredMessage {
     deletedAt: row.deleted_at,
     expiresAt: row.expires_at,
     receipts:
-      row.recipient_count === null
-        ? null
-        : { recipientCount: row.recipient_count, deliveredCount: row.delivered_count ?? 0, readCount: row.read_count ?? 0 },
+      row.recipient_count === null ? null : { recipientCount: row.recipient_count, deliveredCount: row.delivered_count ?? 0, readCount: row.read_count ?? 0 },
   };
 }
 

@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { timestamp, uuid, type Db } from "../db/types.js";
+import { type Db, timestamp, uuid } from "../db/types.js";
 import { MAX_RECIPIENTS_PER_NOTICE } from "../delivery/notice.js";
 import type { EncryptedPayload } from "./payload.js";
 
@@ -51,12 +51,45 @@ export async function commitSendBatch(db: Db, sends: readonly BatchSend[]): Prom
   const rows = await db.any(sql.type(batchRow)`
     /* sendBatch */
     SELECT ord, outcome, id, seq, created_at, expires_at FROM cyphr_send_batch(
-      ${sql.array(col((s) => s.chatId), "uuid")}, ${sql.array(col((s) => s.senderId), "uuid")},
-      ${sql.array(col((s) => s.clientMessageId), "uuid")}, ${sql.array(col((s) => s.id), "uuid")},
-      ${sql.array(col((s) => s.messageType), "int2")},
-      ${sql.array(bytes((p) => p.kemCiphertext), "bytea")}, ${sql.array(bytes((p) => p.ciphertext), "bytea")},
-      ${sql.array(bytes((p) => p.nonce), "bytea")}, ${sql.array(bytes((p) => p.tag), "bytea")},
-      ${sql.array(bytes((p) => p.header), "bytea")}, ${sql.array(col((s) => s.expiresInSeconds), "int4")},
+      ${sql.array(
+        col((s) => s.chatId),
+        "uuid",
+      )}, ${sql.array(
+        col((s) => s.senderId),
+        "uuid",
+      )},
+      ${sql.array(
+        col((s) => s.clientMessageId),
+        "uuid",
+      )}, ${sql.array(
+        col((s) => s.id),
+        "uuid",
+      )},
+      ${sql.array(
+        col((s) => s.messageType),
+        "int2",
+      )},
+      ${sql.array(
+        bytes((p) => p.kemCiphertext),
+        "bytea",
+      )}, ${sql.array(
+        bytes((p) => p.ciphertext),
+        "bytea",
+      )},
+      ${sql.array(
+        bytes((p) => p.nonce),
+        "bytea",
+      )}, ${sql.array(
+        bytes((p) => p.tag),
+        "bytea",
+      )},
+      ${sql.array(
+        bytes((p) => p.header),
+        "bytea",
+      )}, ${sql.array(
+        col((s) => s.expiresInSeconds),
+        "int4",
+      )},
       ${MAX_RECIPIENTS_PER_NOTICE})`);
   return [...rows];
 }

@@ -7,7 +7,7 @@ import type { RecentSends } from "../delivery/recent-sends.js";
 import { recordSendBatch } from "../metrics/registry.js";
 import { NotFoundError, PermissionDeniedError } from "../shared/errors.js";
 import type { EncryptedPayload } from "./payload.js";
-import { commitSendBatch, keyOf, SendOutcome, type BatchRow, type BatchSend } from "./send-batch-repo.js";
+import { type BatchRow, type BatchSend, commitSendBatch, keyOf, SendOutcome } from "./send-batch-repo.js";
 
 /** A validated message waiting to be committed. */
 export interface PendingSend {

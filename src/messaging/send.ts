@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { findOrCreateDirectChat } from "../chats/repo.js";
 import { MLS_COMMIT_MESSAGE_TYPE, SYSTEM_MESSAGE_TYPE } from "../chats/model.js";
+import { findOrCreateDirectChat } from "../chats/repo.js";
 import { findIdentityByCyphrId } from "../identity/repo.js";
-import { messageStored } from "../privacy/consent.js";
 import type { Caller } from "../identity/tokens.js";
+import { messageStored } from "../privacy/consent.js";
 import { InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { requireUuid } from "../shared/ids.js";
-import type { MessagingContext } from "./context.js";
-import { requirePayload, type EncryptedPayload } from "./payload.js";
-import type { SendResult } from "./send-batcher.js";
-import { spendSend } from "./rate-limit.js";
 import { quote } from "../shared/quote.js";
+import type { MessagingContext } from "./context.js";
+import { type EncryptedPayload, requirePayload } from "./payload.js";
+import { spendSend } from "./rate-limit.js";
+import type { SendResult } from "./send-batcher.js";
 
 export const MAX_EXPIRY_SECONDS = 31_536_000;
 /** MessageType values a client may send (SYSTEM is the server's, MLS_COMMIT comes through MlsChatsService). */

@@ -2,24 +2,18 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { LeftReason } from "../chats/model.js";
-import {
-  ChatListFilter,
-  Direction,
-  MembershipState,
-  MessagingService,
-  type ChatSchema,
-} from "../gen/cyphr/messaging/v1/messaging_pb.js";
+import { ChatListFilter, type ChatSchema, Direction, MembershipState, type MessagingService } from "../gen/cyphr/messaging/v1/messaging_pb.js";
 import { requireCaller } from "../rpc/caller.js";
 import { InvalidArgumentError } from "../shared/errors.js";
-import type { ChatSummary } from "./chat-list-repo.js";
 import { listChats } from "./chat-list.js";
+import type { ChatSummary } from "./chat-list-repo.js";
 import type { MessagingContext } from "./context.js";
 import { deleteMessage, editMessage } from "./edit.js";
 import { listHistory } from "./history.js";
 import { markReceipt } from "./receipts.js";
 import { sendMessage } from "./send.js";
-import { messageMessage, sendInputOf, sendResultMessage } from "./wire.js";
 import { setChatTimer } from "./timer.js";
+import { messageMessage, sendInputOf, sendResultMessage } from "./wire.js";
 
 /** Thin mapping between MessagingService messages and the messaging use cases. */
 export function messagingService(ctx: MessagingContext): ServiceImpl<typeof MessagingService> {
@@ -89,11 +83,7 @@ function chatMessage(c: ChatSummary): MessageInitShape<typeof ChatSchema> {
     readSeq: BigInt(c.readSeq),
     deliveredSeq: BigInt(c.deliveredSeq),
     membership:
-      c.leftReason === LeftReason.left
-        ? MembershipState.LEFT
-        : c.leftReason === LeftReason.removed
-          ? MembershipState.REMOVED
-          : MembershipState.ACTIVE,
+      c.leftReason === LeftReason.left ? MembershipState.LEFT : c.leftReason === LeftReason.removed ? MembershipState.REMOVED : MembershipState.ACTIVE,
     groupVersion: BigInt(c.groupVersion),
     protocol: c.protocol,
     mlsEpoch: c.mls?.epoch ?? 0n,

@@ -1,11 +1,11 @@
 import { ChatKind, Role, SystemEventKind } from "../chats/model.js";
 import { setChatTimer as storeTimer } from "../chats/repo.js";
 import { appendSystemMessage } from "../chats/system-messages.js";
+import { activeMemberIds, recordEvents } from "../events/log.js";
+import { DurableKind } from "../events/model.js";
 import type { Caller } from "../identity/tokens.js";
 import { InvalidArgumentError, PermissionDeniedError } from "../shared/errors.js";
 import { requireUuid } from "../shared/ids.js";
-import { activeMemberIds, recordEvents } from "../events/log.js";
-import { DurableKind } from "../events/model.js";
 import { requireActiveMembership } from "./access.js";
 import type { MessagingContext } from "./context.js";
 import { MAX_EXPIRY_SECONDS } from "./send.js";

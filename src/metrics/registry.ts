@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * The server's Prometheus metrics, one registry per process (one server per process in
@@ -27,8 +27,16 @@ const rpcDuration = new Histogram({
   buckets: LATENCY_BUCKETS,
   registers: [registry],
 });
-const streamOpens = new Counter({ name: "cyphr_stream_opens_total", help: "Event streams (Connect, Subscribe) opened on this instance.", registers: [registry] });
-const streamCloses = new Counter({ name: "cyphr_stream_closes_total", help: "Event streams (Connect, Subscribe) closed on this instance.", registers: [registry] });
+const streamOpens = new Counter({
+  name: "cyphr_stream_opens_total",
+  help: "Event streams (Connect, Subscribe) opened on this instance.",
+  registers: [registry],
+});
+const streamCloses = new Counter({
+  name: "cyphr_stream_closes_total",
+  help: "Event streams (Connect, Subscribe) closed on this instance.",
+  registers: [registry],
+});
 const liveStreams = new Gauge({ name: "cyphr_streams_live", help: "Event streams open on this instance now.", registers: [registry] });
 const fanOutLag = new Histogram({
   name: "cyphr_fanout_lag_seconds",
@@ -51,7 +59,12 @@ export function setKnownMethods(methods: Iterable<string>): void {
   knownMethods = new Set(methods);
 }
 
-const CODE_NAMES = new Map<number, string>([[0, "OK"], ...Object.entries(Code).filter(([, v]) => typeof v === "number").map(([k, v]) => [v as number, k] as [number, string])]);
+const CODE_NAMES = new Map<number, string>([
+  [0, "OK"],
+  ...Object.entries(Code)
+    .filter(([, v]) => typeof v === "number")
+    .map(([k, v]) => [v as number, k] as [number, string]),
+]);
 
 /** One ended call: counted and timed by method and code. */
 export function recordCall(method: string, code: number, durationMs: number): void {

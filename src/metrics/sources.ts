@@ -1,5 +1,5 @@
 import { Gauge } from "prom-client";
-import { sql, type DatabasePool } from "slonik";
+import { type DatabasePool, sql } from "slonik";
 import { z } from "zod";
 import { registry } from "./registry.js";
 

@@ -1,7 +1,7 @@
 import type { Db } from "../db/types.js";
 import { BoundedMap } from "../shared/bounded-map.js";
 import { CHAT_PROTOCOL_CACHE_ENTRIES } from "./limits.js";
-import { findChatProtocol, type ChatProtocolRow } from "./repo.js";
+import { type ChatProtocolRow, findChatProtocol } from "./repo.js";
 
 /**
  * Each chat's protocol, suite and epoch as this instance last read them, so that a send to

@@ -1,5 +1,5 @@
 import { assertCyphrIdFormat } from "../identity/cyphr-id.js";
-import { readFraming, readGroupInfo, readWelcome, type GroupInfoFraming, type MlsFraming, type WelcomeFraming } from "../mls/framing.js";
+import { type GroupInfoFraming, type MlsFraming, readFraming, readGroupInfo, readWelcome, type WelcomeFraming } from "../mls/framing.js";
 import { InvalidArgumentError, ResourceExhaustedError } from "../shared/errors.js";
 import { requireUuid } from "../shared/ids.js";
 import { MAX_GROUP_INFO_BYTES, MAX_MEMBERSHIP_CHANGES, MAX_WELCOME_BYTES } from "./limits.js";
@@ -49,13 +49,15 @@ export function checkCommitRequest(req: CommitRequest, callerCyphrId: string, ma
     throw new InvalidArgumentError(`commit is from a ${framing.senderType} sender: an external commit goes through JoinMlsChat`);
   }
   if (req.groupInfo.length === 0) throw new InvalidArgumentError("group_info is required: the GroupInfo of the new epoch");
-  if (req.groupInfo.length > MAX_GROUP_INFO_BYTES) throw new ResourceExhaustedError(`group_info is ${req.groupInfo.length} bytes; the limit is ${MAX_GROUP_INFO_BYTES} bytes`);
+  if (req.groupInfo.length > MAX_GROUP_INFO_BYTES)
+    throw new ResourceExhaustedError(`group_info is ${req.groupInfo.length} bytes; the limit is ${MAX_GROUP_INFO_BYTES} bytes`);
   const groupInfo = readGroupInfo(req.groupInfo);
   if (typeof groupInfo === "string") throw new InvalidArgumentError(`group_info ${groupInfo}`);
   let welcome: WelcomeFraming | undefined;
   if (req.welcome.length > 0) {
     if (external) throw new InvalidArgumentError("welcome: an external join welcomes nobody");
-    if (req.welcome.length > MAX_WELCOME_BYTES) throw new ResourceExhaustedError(`welcome is ${req.welcome.length} bytes; the limit is ${MAX_WELCOME_BYTES} bytes`);
+    if (req.welcome.length > MAX_WELCOME_BYTES)
+      throw new ResourceExhaustedError(`welcome is ${req.welcome.length} bytes; the limit is ${MAX_WELCOME_BYTES} bytes`);
     const read = readWelcome(req.welcome);
     if (typeof read === "string") throw new InvalidArgumentError(`welcome ${read}`);
     welcome = read;
@@ -68,7 +70,18 @@ export function checkCommitRequest(req: CommitRequest, callerCyphrId: string, ma
   if (remove.includes(callerCyphrId)) throw new InvalidArgumentError("remove_cyphr_ids: a member cannot commit its own removal; use GroupsService.LeaveGroup");
   if (add.includes(callerCyphrId)) throw new InvalidArgumentError("add_cyphr_ids: you are already a member");
   if (add.length > 0 && !welcome) throw new InvalidArgumentError("welcome is required when add_cyphr_ids is set");
-  return { chatId, clientMessageId, commit: req.commit, framing, welcomeBytes: welcome ? req.welcome : undefined, welcome, groupInfoBytes: req.groupInfo, groupInfo, add, remove };
+  return {
+    chatId,
+    clientMessageId,
+    commit: req.commit,
+    framing,
+    welcomeBytes: welcome ? req.welcome : undefined,
+    welcome,
+    groupInfoBytes: req.groupInfo,
+    groupInfo,
+    add,
+    remove,
+  };
 }
 
 function checkIds(field: string, ids: readonly string[]): string[] {

@@ -1,23 +1,23 @@
 import { randomUUID } from "node:crypto";
-import { ChatKind, ChatProtocol, isActive, MLS_COMMIT_MESSAGE_TYPE, Role, type Membership } from "../chats/model.js";
+import { equalBytes } from "@noble/curves/utils.js";
+import { ChatKind, ChatProtocol, isActive, type Membership, MLS_COMMIT_MESSAGE_TYPE, Role } from "../chats/model.js";
 import { allocateSeq, findMembership } from "../chats/repo.js";
 import type { Db } from "../db/types.js";
+import { findDevice } from "../devices/repo.js";
 import { activeMemberIds, recordEvents } from "../events/log.js";
 import { DurableKind } from "../events/model.js";
 import type { Caller } from "../identity/tokens.js";
-import { findDevice } from "../devices/repo.js";
+import { spendSend } from "../messaging/rate-limit.js";
 import { parseDeviceCredentialIdentity } from "../mls/credential.js";
 import { readFraming } from "../mls/framing.js";
 import { ciphersuiteId } from "../mls/suites.js";
-import { spendSend } from "../messaging/rate-limit.js";
 import { notDeclined } from "../privacy/consent.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../shared/errors.js";
-import { checkCommitRequest, type CheckedCommit, type CommitRequest } from "./commit-input.js";
+import { type CheckedCommit, type CommitRequest, checkCommitRequest } from "./commit-input.js";
 import type { MlsChatsContext } from "./context.js";
-import { equalBytes } from "@noble/curves/utils.js";
 import { mlsGroupId } from "./group-id.js";
-import { applyMembership, planMembership, type MembershipPlan } from "./membership.js";
-import { advanceEpoch, findByClientMessageId, insertCommitMessage, lockChatProtocol, welcomedDevices, type ChatProtocolRow } from "./repo.js";
+import { applyMembership, type MembershipPlan, planMembership } from "./membership.js";
+import { advanceEpoch, type ChatProtocolRow, findByClientMessageId, insertCommitMessage, lockChatProtocol, welcomedDevices } from "./repo.js";
 import { routeWelcome, welcomeTargets } from "./welcome-routing.js";
 
 export interface CommitOutcome {
@@ -49,7 +49,15 @@ export async function commitMlsChat(ctx: MlsChatsContext, caller: Caller, req: C
     if (input.welcome && targets.length === 0) throw new InvalidArgumentError("welcome names no device");
     const { seq } = await allocateSeq(tx, input.chatId);
     const messageId = randomUUID();
-    await insertCommitMessage(tx, { chatId: input.chatId, seq, id: messageId, senderId: caller.userId, clientMessageId: input.clientMessageId, bytes: input.commit, messageType: MLS_COMMIT_MESSAGE_TYPE });
+    await insertCommitMessage(tx, {
+      chatId: input.chatId,
+      seq,
+      id: messageId,
+      senderId: caller.userId,
+      clientMessageId: input.clientMessageId,
+      bytes: input.commit,
+      messageType: MLS_COMMIT_MESSAGE_TYPE,
+    });
     const epoch = await advanceEpoch(tx, input.chatId, input.groupInfoBytes);
     // The commit goes to the members it was made for: those before the change (removed ones
     // included), except those who declined the chat (as for any message).
@@ -86,13 +94,17 @@ function checkAgainstChat(input: CheckedCommit, chat: ChatProtocolRow): void {
   const epoch = chat.epoch ?? 0n;
   if (!equalBytes(input.framing.groupId, groupId)) throw new InvalidArgumentError("commit names another MLS group than this chat's");
   if (input.framing.epoch < epoch) {
-    throw new FailedPreconditionError(`stale epoch: the commit is for epoch ${input.framing.epoch} but the chat is at epoch ${epoch}; process the commits since and retry`);
+    throw new FailedPreconditionError(
+      `stale epoch: the commit is for epoch ${input.framing.epoch} but the chat is at epoch ${epoch}; process the commits since and retry`,
+    );
   }
   if (input.framing.epoch > epoch) throw new InvalidArgumentError(`commit is for epoch ${input.framing.epoch}, ahead of the chat's epoch ${epoch}`);
   const suite = chat.ciphersuite ?? 0;
   if (!equalBytes(input.groupInfo.groupId, groupId)) throw new InvalidArgumentError("group_info names another MLS group than this chat's");
-  if (input.groupInfo.epoch !== epoch + 1n) throw new InvalidArgumentError(`group_info is for epoch ${input.groupInfo.epoch}; the commit makes epoch ${epoch + 1n}`);
-  if (ciphersuiteId(input.groupInfo.ciphersuite) !== suite) throw new InvalidArgumentError(`group_info uses ciphersuite ${ciphersuiteId(input.groupInfo.ciphersuite)}; the chat uses ${suite}`);
+  if (input.groupInfo.epoch !== epoch + 1n)
+    throw new InvalidArgumentError(`group_info is for epoch ${input.groupInfo.epoch}; the commit makes epoch ${epoch + 1n}`);
+  if (ciphersuiteId(input.groupInfo.ciphersuite) !== suite)
+    throw new InvalidArgumentError(`group_info uses ciphersuite ${ciphersuiteId(input.groupInfo.ciphersuite)}; the chat uses ${suite}`);
   if (input.welcome && ciphersuiteId(input.welcome.ciphersuite) !== suite) {
     throw new InvalidArgumentError(`welcome uses ciphersuite ${ciphersuiteId(input.welcome.ciphersuite)}; the chat uses ${suite}`);
   }
@@ -111,7 +123,14 @@ async function checkJoiningLeaf(tx: Db, input: CheckedCommit, caller: Caller): P
   }
 }
 
-async function planChange(ctx: MlsChatsContext, tx: Db, input: CheckedCommit, chat: ChatProtocolRow, membership: Membership, callerId: string): Promise<MembershipPlan> {
+async function planChange(
+  ctx: MlsChatsContext,
+  tx: Db,
+  input: CheckedCommit,
+  chat: ChatProtocolRow,
+  membership: Membership,
+  callerId: string,
+): Promise<MembershipPlan> {
   const changes = input.add.length + input.remove.length;
   if (changes > 0) {
     if (chat.kind !== ChatKind.group) throw new InvalidArgumentError("a direct chat's members are fixed: add_cyphr_ids and remove_cyphr_ids must be empty");
@@ -122,7 +141,12 @@ async function planChange(ctx: MlsChatsContext, tx: Db, input: CheckedCommit, ch
   return { added: new Map(), removed: new Map(), consents: new Map(), membersBefore: members, membersAfter: members };
 }
 
-async function duplicateOutcome(tx: Db, chatId: string, earlier: { id: string; seq: number; message_type: number; ciphertext: Buffer | null }, chat: ChatProtocolRow) {
+async function duplicateOutcome(
+  tx: Db,
+  chatId: string,
+  earlier: { id: string; seq: number; message_type: number; ciphertext: Buffer | null },
+  chat: ChatProtocolRow,
+) {
   if (earlier.message_type !== MLS_COMMIT_MESSAGE_TYPE) throw new InvalidArgumentError("client_message_id was already used for another message in this chat");
   const framing = earlier.ciphertext ? readFraming(earlier.ciphertext) : "gone";
   const epoch = typeof framing === "string" ? (chat.epoch ?? 0n) : framing.epoch + 1n;

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { ChatProtocol, Role, SystemEventKind } from "../chats/model.js";
+import { findDirectChat, insertDirectChat } from "../chats/repo.js";
 import { appendSystemMessage } from "../chats/system-messages.js";
 import { checkEncryptedName, checkEncryptedSettings } from "../groups/access.js";
 import { announceGroupChange } from "../groups/announce.js";
@@ -7,14 +8,13 @@ import { bumpGroupVersion, upsertMembers } from "../groups/repo.js";
 import { assertCyphrIdFormat } from "../identity/cyphr-id.js";
 import { findIdentityByCyphrId } from "../identity/repo.js";
 import type { Caller } from "../identity/tokens.js";
+import { spendSend } from "../messaging/rate-limit.js";
 import { ciphersuiteById, ciphersuiteId } from "../mls/suites.js";
 import { directChatCreated } from "../privacy/consent.js";
-import { spendSend } from "../messaging/rate-limit.js";
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { quote } from "../shared/quote.js";
 import type { MlsChatsContext } from "./context.js";
 import { mlsGroupId } from "./group-id.js";
-import { findDirectChat, insertDirectChat } from "../chats/repo.js";
 import { insertMlsGroupChat } from "./repo.js";
 
 export type CreateInput =
@@ -52,7 +52,7 @@ export async function createMlsChat(ctx: MlsChatsContext, caller: Caller, input:
       // Starting a chat is writing first: for the peer it is a request until they accept (src/privacy/consent.ts).
       return { accepted: await directChatCreated(tx, chatId, caller.userId) };
     });
-    if (created && created.accepted) await ctx.onPeerAccepted?.(caller.userId, created.accepted);
+    if (created !== false && created.accepted) await ctx.onPeerAccepted?.(caller.userId, created.accepted);
     if (!created) {
       const existing = await findDirectChat(ctx.pool, caller.userId, peer.id, ChatProtocol.mls);
       throw new AlreadyExistsError(`you already have an MLS direct chat with ${quote(input.peerCyphrId)}: ${existing}`);

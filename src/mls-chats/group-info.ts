@@ -7,7 +7,11 @@ import type { MlsChatsContext } from "./context.js";
 import { findGroupInfo, listDeviceWelcomes, type WelcomeRow } from "./repo.js";
 
 /** The chat's latest GroupInfo, for a current member. */
-export async function getGroupInfo(ctx: MlsChatsContext, caller: Caller, chatIdInput: string): Promise<{ groupInfo: Buffer; epoch: bigint; ciphersuite: number }> {
+export async function getGroupInfo(
+  ctx: MlsChatsContext,
+  caller: Caller,
+  chatIdInput: string,
+): Promise<{ groupInfo: Buffer; epoch: bigint; ciphersuite: number }> {
   const chatId = requireUuid("chat_id", chatIdInput);
   const membership = await findMembership(ctx.pool, chatId, caller.userId);
   const info = membership ? await findGroupInfo(ctx.pool, chatId) : null;

@@ -2,10 +2,10 @@ import { LeftReason, Role, SystemEventKind } from "../chats/model.js";
 import { findMembership } from "../chats/repo.js";
 import { appendSystemMessage } from "../chats/system-messages.js";
 import type { Db } from "../db/types.js";
+import { activeMemberIds } from "../events/log.js";
 import { announceGroupChange } from "../groups/announce.js";
 import { bumpGroupVersion, countActiveAdmins, endMembership, upsertMembers, userIdsByCyphrId } from "../groups/repo.js";
-import { activeMemberIds } from "../events/log.js";
-import { groupAddRecorded, requireGroupAdds, type GroupAddConsents } from "../privacy/consent.js";
+import { type GroupAddConsents, groupAddRecorded, requireGroupAdds } from "../privacy/consent.js";
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from "../shared/errors.js";
 import { quote } from "../shared/quote.js";
 
@@ -64,7 +64,13 @@ export async function applyMembership(db: Db, chatId: string, actorUserId: strin
   let version = 0;
   for (const userId of plan.added.values()) {
     version = await bumpGroupVersion(db, chatId);
-    const seq = await appendSystemMessage(db, chatId, { kind: SystemEventKind.memberAdded, actorUserId, targetUserId: userId, role: Role.member, groupVersion: version });
+    const seq = await appendSystemMessage(db, chatId, {
+      kind: SystemEventKind.memberAdded,
+      actorUserId,
+      targetUserId: userId,
+      role: Role.member,
+      groupVersion: version,
+    });
     await upsertMembers(db, chatId, [{ userId, role: Role.member }], seq);
     await groupAddRecorded(db, chatId, actorUserId, userId, plan.consents.get(userId)!);
     await announceGroupChange(db, chatId, seq);

@@ -1,9 +1,9 @@
+import { equalBytes } from "@noble/curves/utils.js";
+import { ChatProtocol } from "../chats/model.js";
 import type { EncryptedPayload } from "../messaging/payload.js";
 import { readFraming } from "../mls/framing.js";
 import { InvalidArgumentError } from "../shared/errors.js";
-import { ChatProtocol } from "../chats/model.js";
 import type { ChatProtocols } from "./chat-protocols.js";
-import { equalBytes } from "@noble/curves/utils.js";
 import { mlsGroupId } from "./group-id.js";
 import type { ChatProtocolRow } from "./repo.js";
 
@@ -41,7 +41,10 @@ function problemOf(chat: ChatProtocolRow, chatId: string, payload: EncryptedPayl
   if (!equalBytes(framing.groupId, mlsGroupId(chatId))) return { message: "payload.ciphertext names another MLS group than this chat's" };
   const current = chat.epoch ?? 0n;
   if (framing.epoch > current || framing.epoch < current - BigInt(window)) {
-    return { message: `payload.ciphertext is for epoch ${framing.epoch}; the chat is at epoch ${current} (accepted: ${current - BigInt(window) > 0n ? current - BigInt(window) : 0n} to ${current})`, epoch: true };
+    return {
+      message: `payload.ciphertext is for epoch ${framing.epoch}; the chat is at epoch ${current} (accepted: ${current - BigInt(window) > 0n ? current - BigInt(window) : 0n} to ${current})`,
+      epoch: true,
+    };
   }
   return undefined;
 }

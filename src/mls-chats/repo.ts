@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { bytes, timestamp, uuid, type Db } from "../db/types.js";
+import { bytes, type Db, timestamp, uuid } from "../db/types.js";
 import { WELCOME_RETENTION_DAYS } from "./limits.js";
 
 const chatRow = z.object({ kind: z.number(), protocol: z.number(), mls_ciphersuite: z.number().nullable(), mls_epoch: z.string().nullable() });
@@ -99,7 +99,13 @@ export async function insertWelcome(
   await db.query(sql.unsafe`
     /* insertMlsWelcomeDevices */
     INSERT INTO mls_welcome_devices (welcome_id, user_id, device_id)
-    SELECT ${id}, u, d FROM unnest(${sql.array(devices.map((x) => x.userId), "uuid")}::uuid[], ${sql.array(devices.map((x) => x.deviceId), "int4")}::int4[]) AS t (u, d)`);
+    SELECT ${id}, u, d FROM unnest(${sql.array(
+      devices.map((x) => x.userId),
+      "uuid",
+    )}::uuid[], ${sql.array(
+      devices.map((x) => x.deviceId),
+      "int4",
+    )}::int4[]) AS t (u, d)`);
   return id;
 }
 
@@ -122,7 +128,14 @@ export type WelcomeRow = z.infer<typeof welcomeRow>;
  * The Welcomes kept for a device, oldest first, each with whether its chat is an open request
  * for the device's user; of all chats (no `chatId`), not those the user declined.
  */
-export async function listDeviceWelcomes(db: Db, userId: string, deviceId: number, chatId: string | null, limit: number, maxBytes: number): Promise<{ welcomes: WelcomeRow[]; truncated: boolean }> {
+export async function listDeviceWelcomes(
+  db: Db,
+  userId: string,
+  deviceId: number,
+  chatId: string | null,
+  limit: number,
+  maxBytes: number,
+): Promise<{ welcomes: WelcomeRow[]; truncated: boolean }> {
   // Sizes and the running total come from the TOAST headers: only the Welcomes that fit are read.
   const rows = await db.any(sql.type(welcomeRow.extend({ listed: z.number() }))`
     /* listMlsWelcomes */

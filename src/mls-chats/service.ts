@@ -1,6 +1,6 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { MlsChatsService } from "../gen/cyphr/mls/v1/mls_chats_pb.js";
+import type { MlsChatsService } from "../gen/cyphr/mls/v1/mls_chats_pb.js";
 import { requireCaller } from "../rpc/caller.js";
 import { InvalidArgumentError } from "../shared/errors.js";
 import { commitMlsChat } from "./commit.js";
@@ -34,7 +34,14 @@ export function mlsChatsService(ctx: MlsChatsContext): ServiceImpl<typeof MlsCha
         addCyphrIds: req.addCyphrIds,
         removeCyphrIds: req.removeCyphrIds,
       });
-      return { messageId: out.messageId, seq: BigInt(out.seq), epoch: out.epoch, welcomed: [...out.welcomed], duplicate: out.duplicate, groupVersion: BigInt(out.groupVersion) };
+      return {
+        messageId: out.messageId,
+        seq: BigInt(out.seq),
+        epoch: out.epoch,
+        welcomed: [...out.welcomed],
+        duplicate: out.duplicate,
+        groupVersion: BigInt(out.groupVersion),
+      };
     },
     async getGroupInfo(req, context) {
       const info = await getGroupInfo(ctx, requireCaller(context), req.chatId);
@@ -44,7 +51,15 @@ export function mlsChatsService(ctx: MlsChatsContext): ServiceImpl<typeof MlsCha
       const out = await commitMlsChat(
         ctx,
         requireCaller(context),
-        { chatId: req.chatId, clientMessageId: req.clientMessageId, commit: req.commit, welcome: new Uint8Array(0), groupInfo: req.groupInfo, addCyphrIds: [], removeCyphrIds: [] },
+        {
+          chatId: req.chatId,
+          clientMessageId: req.clientMessageId,
+          commit: req.commit,
+          welcome: new Uint8Array(0),
+          groupInfo: req.groupInfo,
+          addCyphrIds: [],
+          removeCyphrIds: [],
+        },
         true,
       );
       return { messageId: out.messageId, seq: BigInt(out.seq), epoch: out.epoch, duplicate: out.duplicate };
@@ -54,7 +69,14 @@ export function mlsChatsService(ctx: MlsChatsContext): ServiceImpl<typeof MlsCha
       const { welcomes, truncated } = await listWelcomes(ctx, caller, req.chatId);
       return {
         truncated,
-        welcomes: welcomes.map((w) => ({ chatId: w.chat_id, deviceId: caller.deviceId, welcome: w.welcome, commitSeq: BigInt(w.commit_seq), createdAt: timestampFromDate(w.created_at), request: w.request })),
+        welcomes: welcomes.map((w) => ({
+          chatId: w.chat_id,
+          deviceId: caller.deviceId,
+          welcome: w.welcome,
+          commitSeq: BigInt(w.commit_seq),
+          createdAt: timestampFromDate(w.created_at),
+          request: w.request,
+        })),
       };
     },
   };

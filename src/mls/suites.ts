@@ -1,4 +1,4 @@
-import { ciphersuites, getCiphersuiteFromName, getCiphersuiteImpl, type CiphersuiteImpl, type CiphersuiteName } from "ts-mls";
+import { type CiphersuiteImpl, type CiphersuiteName, ciphersuites, getCiphersuiteFromName, getCiphersuiteImpl } from "ts-mls";
 
 /**
  * MLS ciphersuites Cyphr can accept. Both sign with Ed25519, the algorithm of device

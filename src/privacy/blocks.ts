@@ -5,7 +5,7 @@ import { pageLimit } from "../shared/ids.js";
 import { relationsChanged } from "./consent.js";
 import { MAX_BLOCKS, type PrivacyContext } from "./context.js";
 import type { BlockedUser } from "./model.js";
-import { countBlocks, deleteBlock, insertBlock, listBlocks, removeContact, userIdOf, type BlockCursor } from "./relations-repo.js";
+import { type BlockCursor, countBlocks, deleteBlock, insertBlock, listBlocks, removeContact, userIdOf } from "./relations-repo.js";
 import { declineRequestsFrom } from "./requests-repo.js";
 
 /** Blocks `cyphrId`: the caller stops accepting them and every open request of theirs is declined. */
@@ -33,7 +33,11 @@ export async function unblockUser(ctx: PrivacyContext, caller: Caller, cyphrId: 
 export const BLOCKS_DEFAULT_LIMIT = 50;
 export const BLOCKS_MAX_LIMIT = 200;
 
-export async function listBlocked(ctx: PrivacyContext, caller: Caller, query: { pageToken: string; limit: number }): Promise<{ blocked: BlockedUser[]; nextPageToken: string }> {
+export async function listBlocked(
+  ctx: PrivacyContext,
+  caller: Caller,
+  query: { pageToken: string; limit: number },
+): Promise<{ blocked: BlockedUser[]; nextPageToken: string }> {
   const limit = pageLimit("limit", query.limit, BLOCKS_DEFAULT_LIMIT, BLOCKS_MAX_LIMIT);
   const rows = await listBlocks(ctx.pool, caller.userId, decodeCursor(query.pageToken), limit + 1);
   const page = rows.slice(0, limit);

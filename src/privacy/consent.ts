@@ -85,7 +85,13 @@ export async function requireGroupAdds(db: Db, adderId: string, added: ReadonlyM
 }
 
 /** Records a group add that went through: the adder accepts the member; a request add opens a request. */
-export async function groupAddRecorded(db: Db, chatId: string, adderId: string, memberId: string, decision: Exclude<GroupAddDecision, "refused">): Promise<void> {
+export async function groupAddRecorded(
+  db: Db,
+  chatId: string,
+  adderId: string,
+  memberId: string,
+  decision: Exclude<GroupAddDecision, "refused">,
+): Promise<void> {
   await addContact(db, adderId, memberId);
   if (decision === "request") await openRequest(db, chatId, memberId, adderId);
 }

@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { timestamp, uuid, type Db } from "../db/types.js";
+import { type Db, timestamp, uuid } from "../db/types.js";
 import type { BlockedUser } from "./model.js";
 
 /** `userId` accepted `contactId` (wrote first, replied, accepted a request, added them to a group). */

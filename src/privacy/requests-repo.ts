@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { uuid, type Db } from "../db/types.js";
+import { type Db, uuid } from "../db/types.js";
 
 /** Makes `chatId` a request for `userId`, from `requesterId` (kept if it already is one). */
 export async function openRequest(db: Db, chatId: string, userId: string, requesterId: string): Promise<void> {

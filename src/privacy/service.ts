@@ -1,6 +1,6 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { PrivacyService, StorageClass as WireStorageClass, type PrivacySettings as WireSettings } from "../gen/cyphr/privacy/v1/privacy_pb.js";
+import { type PrivacyService, type PrivacySettings as WireSettings, StorageClass as WireStorageClass } from "../gen/cyphr/privacy/v1/privacy_pb.js";
 import { requireCaller } from "../rpc/caller.js";
 import { blockUser, listBlocked, unblockUser } from "./blocks.js";
 import type { PrivacyContext } from "./context.js";

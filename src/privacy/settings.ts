@@ -1,7 +1,7 @@
 import type { Caller } from "../identity/tokens.js";
 import { InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import type { PrivacyContext } from "./context.js";
-import { GroupAddPolicy, SETTING_PATHS, type OwnPrivacySettings, type PrivacySettings, type SettingPath } from "./model.js";
+import { GroupAddPolicy, type OwnPrivacySettings, type PrivacySettings, SETTING_PATHS, type SettingPath } from "./model.js";
 import { readSettings, writeSettings } from "./settings-repo.js";
 
 export async function getPrivacySettings(ctx: PrivacyContext, caller: Caller): Promise<OwnPrivacySettings> {
@@ -24,7 +24,8 @@ function requireChanges(paths: readonly string[], values: PrivacySettings): Part
   const seen = new Set<string>();
   const changes: Partial<PrivacySettings> = {};
   for (const path of paths) {
-    if (!(SETTING_PATHS as readonly string[]).includes(path)) throw new InvalidArgumentError(`update_paths: unknown field "${path.slice(0, 64)}" (known: ${SETTING_PATHS.join(", ")})`);
+    if (!(SETTING_PATHS as readonly string[]).includes(path))
+      throw new InvalidArgumentError(`update_paths: unknown field "${path.slice(0, 64)}" (known: ${SETTING_PATHS.join(", ")})`);
     if (seen.has(path)) throw new InvalidArgumentError(`update_paths names "${path}" twice`);
     seen.add(path);
     switch (path as SettingPath) {

@@ -44,7 +44,11 @@ export interface TableEntry {
 }
 
 type Row = [column: string, cls: StorageClass, why: string];
-const table = (name: string, purpose: string, rows: Row[]): TableEntry => ({ table: name, purpose, columns: rows.map(([column, cls, why]) => ({ column, class: cls, why })) });
+const table = (name: string, purpose: string, rows: Row[]): TableEntry => ({
+  table: name,
+  purpose,
+  columns: rows.map(([column, cls, why]) => ({ column, class: cls, why })),
+});
 const C = StorageClass;
 
 export const STORAGE_INVENTORY: readonly TableEntry[] = [

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
-import { storeAcks, type SessionAck } from "../events/log.js";
+import { type SessionAck, storeAcks } from "../events/log.js";
 
 /** Sessions with an unwritten ack before a flush is started at once rather than at the next tick. */
 const MAX_PENDING = 10_000;
@@ -86,7 +86,10 @@ export class AckCoalescer {
         const newer = this.pending.get(ack.sessionId);
         if (!newer || newer.cursor < ack.cursor) this.pending.set(ack.sessionId, ack);
       }
-      this.log.warn({ err: { name: (err as Error).name, message: (err as Error).message }, acks: batch.length }, "storing acks failed; retrying at the next flush");
+      this.log.warn(
+        { err: { name: (err as Error).name, message: (err as Error).message }, acks: batch.length },
+        "storing acks failed; retrying at the next flush",
+      );
     }
   }
 }

@@ -3,12 +3,12 @@ import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
 import { withCursor } from "../delivery/durable-frames.js";
 import { framesForNotices } from "../delivery/event-frames.js";
+import { type DurableNotice, type EphemeralNotice, EVENTS_CHANNEL, type Notice } from "../delivery/notice.js";
 import { NoticeDecoder } from "../delivery/notice-codec.js";
-import { EVENTS_CHANNEL, type DurableNotice, type EphemeralNotice, type Notice } from "../delivery/notice.js";
 import type { RecentSends } from "../delivery/recent-sends.js";
 import type { ActiveSessions } from "../identity/active-sessions.js";
-import { UnauthenticatedError } from "../shared/errors.js";
 import { recordFanOut } from "../metrics/registry.js";
+import { UnauthenticatedError } from "../shared/errors.js";
 import type { Hub } from "./hub.js";
 
 /** Deliveries between yields to the event loop during a fan-out. */
@@ -142,9 +142,9 @@ export class EventBus {
 
   private dispatchEphemeral(notice: EphemeralNotice): void {
     const { onlySession, exceptSession } = notice;
-    const targets = notice.users.flatMap((user) => [...this.hub.of(user)]).filter(
-      (s) => (onlySession === undefined || s.sessionId === onlySession) && (exceptSession === undefined || s.sessionId !== exceptSession),
-    );
+    const targets = notice.users
+      .flatMap((user) => [...this.hub.of(user)])
+      .filter((s) => (onlySession === undefined || s.sessionId === onlySession) && (exceptSession === undefined || s.sessionId !== exceptSession));
     if (targets.length === 0) return;
     this.enqueue(async () => {
       for (const subscriber of targets) subscriber.deliverEphemeral(notice.frame);

@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { timestamp, uuid, uniqueViolation, type Db } from "../db/types.js";
+import { type Db, timestamp, uniqueViolation, uuid } from "../db/types.js";
 import { AlreadyExistsError } from "../shared/errors.js";
 
 export const CallState = { ringing: 1, accepted: 2, ended: 3 } as const;

@@ -7,13 +7,13 @@ import { activeMemberIds, recordEvents } from "../events/log.js";
 import { DurableKind } from "../events/model.js";
 import type { Caller } from "../identity/tokens.js";
 import { requireActiveMembership } from "../messaging/access.js";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { notBlocking } from "../privacy/consent.js";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../shared/errors.js";
 import { requireUuid } from "../shared/ids.js";
-import { MAX_SIGNAL_PAYLOAD_BYTES } from "./limits.js";
 import {
   addParticipants,
   busyUsers,
+  type CallRow,
   CallState,
   dropParticipants,
   insertCall,
@@ -23,9 +23,9 @@ import {
   markAccepted,
   markEnded,
   overdueRingingCalls,
-  type CallRow,
 } from "./calls-repo.js";
-import { publishEphemeral, type EphemeralTarget } from "./publish.js";
+import { MAX_SIGNAL_PAYLOAD_BYTES } from "./limits.js";
+import { type EphemeralTarget, publishEphemeral } from "./publish.js";
 
 /** Values match cyphr.realtime.v1.CallSignalType. */
 export const SignalType = { offer: 1, answer: 2, ice: 3, reject: 4, busy: 5, end: 6, answeredElsewhere: 7 } as const;
@@ -113,7 +113,8 @@ export class CallSignaling {
     }
     // A callee who blocked the caller never hears the call: it rings out as if they were offline.
     const reachable = await notBlocking(this.pool, caller.userId, outcome.ringing);
-    if (reachable.length > 0) await this.send({ target: { users: reachable }, type: SignalType.offer, payload: input.payload, from: caller }, callId, chatId, input.video);
+    if (reachable.length > 0)
+      await this.send({ target: { users: reachable }, type: SignalType.offer, payload: input.payload, from: caller }, callId, chatId, input.video);
     const timer = setTimeout(() => {
       this.ringTimers.delete(callId);
       void this.expire(callId);
@@ -133,9 +134,17 @@ export class CallSignaling {
       return { ...call, others };
     });
     this.clearRing(callId);
-    await this.send({ target: { users: [call.caller_id], onlySession: call.caller_session_id }, type: SignalType.answer, payload, from: caller }, callId, call.chat_id);
+    await this.send(
+      { target: { users: [call.caller_id], onlySession: call.caller_session_id }, type: SignalType.answer, payload, from: caller },
+      callId,
+      call.chat_id,
+    );
     // Stop the ringing everywhere else: the answering user's other devices and, in a group, the other callees.
-    await this.send({ target: { users: [caller.userId], exceptSession: caller.sessionId }, type: SignalType.answeredElsewhere, from: caller }, callId, call.chat_id);
+    await this.send(
+      { target: { users: [caller.userId], exceptSession: caller.sessionId }, type: SignalType.answeredElsewhere, from: caller },
+      callId,
+      call.chat_id,
+    );
     await this.send({ target: { users: call.others }, type: SignalType.answeredElsewhere, from: caller }, callId, call.chat_id);
   }
 
@@ -166,11 +175,19 @@ export class CallSignaling {
       return { call, ended: true };
     });
     // The decliner's other devices stop ringing either way.
-    await this.send({ target: { users: [caller.userId], exceptSession: caller.sessionId }, type: SignalType.end, reason, from: caller }, callId, result.call.chat_id);
+    await this.send(
+      { target: { users: [caller.userId], exceptSession: caller.sessionId }, type: SignalType.end, reason, from: caller },
+      callId,
+      result.call.chat_id,
+    );
     if (result.ended) {
       this.clearRing(callId);
       const type = reason === "busy" ? SignalType.busy : SignalType.reject;
-      await this.send({ target: { users: [result.call.caller_id], onlySession: result.call.caller_session_id }, type, from: caller }, callId, result.call.chat_id);
+      await this.send(
+        { target: { users: [result.call.caller_id], onlySession: result.call.caller_session_id }, type, from: caller },
+        callId,
+        result.call.chat_id,
+      );
     }
   }
 

@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { ConnectRequestSchema, ServerFrameSchema, type ClientFrame, type ConnectRequest, type ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
+import { type ClientFrame, type ConnectRequest, ConnectRequestSchema, type ServerFrame, ServerFrameSchema } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import { InvalidArgumentError } from "../shared/errors.js";
-import { ClientFrames, MAX_IN_FLIGHT, type FrameTarget } from "./client-frames.js";
+import { ClientFrames, type FrameTarget, MAX_IN_FLIGHT } from "./client-frames.js";
 
 const send = (chatId: string, requestId: string): ConnectRequest =>
   create(ConnectRequestSchema, {

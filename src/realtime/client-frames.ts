@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
-import { ServerFrameSchema, type ClientFrame, type ConnectRequest, type ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
+import { type ClientFrame, type ConnectRequest, type ServerFrame, ServerFrameSchema } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import { toFrameStatus } from "../rpc/errors.js";
 import type { EventStream } from "./stream.js";
 

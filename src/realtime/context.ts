@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
 import type { MessagingContext } from "../messaging/context.js";
-import type { AckCoalescer } from "./acks.js";
 import type { Semaphore } from "../shared/semaphore.js";
+import type { AckCoalescer } from "./acks.js";
 import type { EventBus } from "./bus.js";
 import type { CallSignaling } from "./calls.js";
 import type { Hub } from "./hub.js";

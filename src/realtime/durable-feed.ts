@@ -5,7 +5,7 @@ import type { DurableEvent } from "../events/model.js";
 import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Semaphore } from "../shared/semaphore.js";
 import { ephemeralFrame } from "./frames.js";
-import { REPLAY_CHUNK_EVENTS as REPLAY_CHUNK, REPLAY_PAGE_EVENTS as PAGE, type ReplayStarts } from "./replay-starts.js";
+import { REPLAY_PAGE_EVENTS as PAGE, REPLAY_CHUNK_EVENTS as REPLAY_CHUNK, type ReplayStarts } from "./replay-starts.js";
 
 /** The first page of a replay, read with its resume point: its events, the frames of its first chunk, the newest cursor announced before the read. */
 interface FirstPage {

@@ -40,7 +40,10 @@ export async function handleFrame(rt: RealtimeContext, caller: Caller, frame: Cl
       const req = body.value;
       try {
         const result = await sendMessage(rt.messaging, caller, sendInputOf(req));
-        return resultFrame({ case: "sendResult", value: { requestId: frame.requestId, clientMessageId: req.clientMessageId, response: sendResultMessage(result) } });
+        return resultFrame({
+          case: "sendResult",
+          value: { requestId: frame.requestId, clientMessageId: req.clientMessageId, response: sendResultMessage(result) },
+        });
       } catch (error) {
         const status = toFrameStatus(error, rt.log, "cyphr.realtime.v1.RealtimeService/Connect:send_message");
         return resultFrame({ case: "sendResult", value: { requestId: frame.requestId, clientMessageId: req.clientMessageId, error: status } });

@@ -1,6 +1,6 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { ServerFrameSchema, type ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
+import { type ServerFrame, ServerFrameSchema } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 
 /** Frames that are never stored (the frames of durable events are built in src/delivery/durable-frames.ts). */
 

@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { timestamp, uuid, type Db } from "../db/types.js";
+import { type Db, timestamp, uuid } from "../db/types.js";
 
 export async function registerInstance(db: Db, instanceId: string): Promise<void> {
   await db.query(sql.unsafe`

@@ -1,6 +1,8 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
+import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
+import { ephemeralFrame } from "./frames.js";
 import type { Hub } from "./hub.js";
 import { PresenceDirectory } from "./presence-directory.js";
 import {
@@ -15,13 +17,11 @@ import {
   reapStaleInstances,
   registerInstance,
   removeInstance,
-  usersPresentOn,
   type Transition,
+  usersPresentOn,
   type VisibleUser,
 } from "./presence-repo.js";
 import { publishEphemeral } from "./publish.js";
-import { ephemeralFrame } from "./frames.js";
-import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 
 const INSTANCE_HEARTBEAT_MS = 10_000;
 const INSTANCE_STALE_MS = 45_000;
@@ -102,10 +102,14 @@ export class Presence {
     // Peers only ever saw an online user change: nothing to correct while offline.
     if (!subject || !online) return;
     const peers = await presenceAudience(this.pool, userId);
-    await publishEphemeral(this.pool, { users: peers }, {
-      case: "presence",
-      value: { userId, cyphrId: subject.cyphr_id, online: sharing && online, lastSeen: sharing ? undefined : timestampFromDate(new Date()) },
-    });
+    await publishEphemeral(
+      this.pool,
+      { users: peers },
+      {
+        case: "presence",
+        value: { userId, cyphrId: subject.cyphr_id, online: sharing && online, lastSeen: sharing ? undefined : timestampFromDate(new Date()) },
+      },
+    );
   }
 
   /**
@@ -117,10 +121,14 @@ export class Presence {
    */
   async relationChanged(a: string, b: string): Promise<void> {
     for (const { userId, cyphrId, otherId, otherMaySee } of await presenceBetween(this.pool, a, b)) {
-      await publishEphemeral(this.pool, { users: [otherId] }, {
-        case: "presence",
-        value: { userId, cyphrId, online: otherMaySee, lastSeen: otherMaySee ? undefined : timestampFromDate(new Date()) },
-      });
+      await publishEphemeral(
+        this.pool,
+        { users: [otherId] },
+        {
+          case: "presence",
+          value: { userId, cyphrId, online: otherMaySee, lastSeen: otherMaySee ? undefined : timestampFromDate(new Date()) },
+        },
+      );
     }
   }
 
@@ -150,10 +158,14 @@ export class Presence {
   private async announce(userId: string, transition: Transition | null): Promise<void> {
     if (!transition) return;
     const { cyphrId, lastSeen, peers } = transition;
-    await publishEphemeral(this.pool, { users: peers }, {
-      case: "presence",
-      value: { userId, cyphrId, online: lastSeen === null, lastSeen: lastSeen ? timestampFromDate(lastSeen) : undefined },
-    });
+    await publishEphemeral(
+      this.pool,
+      { users: peers },
+      {
+        case: "presence",
+        value: { userId, cyphrId, online: lastSeen === null, lastSeen: lastSeen ? timestampFromDate(lastSeen) : undefined },
+      },
+    );
   }
 
   private async beat(): Promise<void> {

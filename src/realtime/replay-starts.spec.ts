@@ -12,7 +12,19 @@ function fakePool(fail = false) {
       batches.push(users);
       await new Promise((resolve) => setTimeout(resolve, 5));
       if (fail) throw new Error("connection lost");
-      return users.map((_, k) => ({ i: k + 1, acked: k, last: 10, oldest: 1, user_id: null, cursor: null, kind: null, chat_id: null, seq: null, data: null, created_at: null }));
+      return users.map((_, k) => ({
+        i: k + 1,
+        acked: k,
+        last: 10,
+        oldest: 1,
+        user_id: null,
+        cursor: null,
+        kind: null,
+        chat_id: null,
+        seq: null,
+        data: null,
+        created_at: null,
+      }));
     },
   };
   return { pool: pool as unknown as DatabasePool, batches };

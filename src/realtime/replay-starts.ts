@@ -1,6 +1,6 @@
 import type { DatabasePool } from "slonik";
 import { framesForEvents } from "../delivery/event-frames.js";
-import { replayStarts, type ReplayRequest, type ReplayStart } from "../events/log.js";
+import { type ReplayRequest, type ReplayStart, replayStarts } from "../events/log.js";
 import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Semaphore } from "../shared/semaphore.js";
 
@@ -55,11 +55,13 @@ export class ReplayStarts {
     this.scheduled = true;
     // The batch forms until the next turn of the event loop and while it waits for a slot: streams opening meanwhile join it.
     setImmediate(() => {
-      this.slots.run(() => this.runBatch()).catch((error: unknown) => {
-        // Only a slot that failed to run lands here: fail what waits rather than strand it.
-        this.scheduled = false;
-        for (const p of this.queue.splice(0)) p.reject(error);
-      });
+      this.slots
+        .run(() => this.runBatch())
+        .catch((error: unknown) => {
+          // Only a slot that failed to run lands here: fail what waits rather than strand it.
+          this.scheduled = false;
+          for (const p of this.queue.splice(0)) p.reject(error);
+        });
     });
   }
 
@@ -69,9 +71,16 @@ export class ReplayStarts {
     this.schedule();
     if (batch.length === 0) return;
     try {
-      const starts = await replayStarts(this.pool, batch.map((p) => p.request), REPLAY_PAGE_EVENTS);
+      const starts = await replayStarts(
+        this.pool,
+        batch.map((p) => p.request),
+        REPLAY_PAGE_EVENTS,
+      );
       // framesForEvents answers event by event, in order, whoever's events they are.
-      const frames = await framesForEvents(this.pool, starts.flatMap((s) => s.events.slice(0, REPLAY_CHUNK_EVENTS)));
+      const frames = await framesForEvents(
+        this.pool,
+        starts.flatMap((s) => s.events.slice(0, REPLAY_CHUNK_EVENTS)),
+      );
       let at = 0;
       batch.forEach((p, i) => {
         const start = starts[i]!;

@@ -1,14 +1,14 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { RealtimeService } from "../gen/cyphr/realtime/v1/realtime_pb.js";
+import type { RealtimeService } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import { requireCaller } from "../rpc/caller.js";
 import { resetStreamKey, transportBacklogKey } from "../rpc/stream-reset.js";
 import { InvalidArgumentError } from "../shared/errors.js";
 import type { RealtimeContext } from "./context.js";
 import { handleFrame } from "./frame-handler.js";
 import { iceServersFor } from "./ice.js";
-import { helloTimeoutMs, openStream, readClientFrames, requireHello, withinHelloTimeout } from "./stream-open.js";
 import type { StreamTransport } from "./stream.js";
+import { helloTimeoutMs, openStream, readClientFrames, requireHello, withinHelloTimeout } from "./stream-open.js";
 
 export function realtimeService(rt: RealtimeContext): ServiceImpl<typeof RealtimeService> {
   return {

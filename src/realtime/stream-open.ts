@@ -2,8 +2,8 @@ import type { ClientFrame, ConnectRequest, Hello } from "../gen/cyphr/realtime/v
 import type { Caller } from "../identity/tokens.js";
 import { DeadlineExceededError, InvalidArgumentError, ResourceExhaustedError } from "../shared/errors.js";
 import { requireInt8 } from "../shared/uint64.js";
-import type { RealtimeContext } from "./context.js";
 import { ClientFrames } from "./client-frames.js";
+import type { RealtimeContext } from "./context.js";
 import { handleFrame } from "./frame-handler.js";
 import { EventStream, type StreamDeps, type StreamSettings, type StreamTransport } from "./stream.js";
 
@@ -98,12 +98,7 @@ export const clientFrameHandler = (rt: RealtimeContext, caller: Caller) => (fram
  * ClientFrames, which handles them; reading waits while ClientFrames is full. The HTTP/2
  * fast path hands its frames to ClientFrames directly instead (src/realtime/h2/stream-call.ts).
  */
-export async function readClientFrames(
-  rt: RealtimeContext,
-  caller: Caller,
-  frames: AsyncIterator<ConnectRequest>,
-  stream: EventStream,
-): Promise<void> {
+export async function readClientFrames(rt: RealtimeContext, caller: Caller, frames: AsyncIterator<ConnectRequest>, stream: EventStream): Promise<void> {
   let wake: (() => void) | undefined;
   const reader = new ClientFrames(clientFrameHandler(rt, caller), stream, { pause: () => undefined, resume: () => wake?.() }, rt.log);
   try {

@@ -3,12 +3,12 @@ import type { DatabasePool } from "slonik";
 import type { ServerFrame } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { Caller } from "../identity/tokens.js";
 import { DeadlineExceededError, ResourceExhaustedError, UnavailableError } from "../shared/errors.js";
-import type { ReplayStarts } from "./replay-starts.js";
 import type { Semaphore } from "../shared/semaphore.js";
 import { DurableFeed, type FeedDeps, type FeedTarget } from "./durable-feed.js";
 import { heartbeatFrame } from "./frames.js";
 import type { Hub, Subscriber } from "./hub.js";
-import { StreamBuffer, type BufferBudget } from "./stream-buffer.js";
+import type { ReplayStarts } from "./replay-starts.js";
+import { type BufferBudget, StreamBuffer } from "./stream-buffer.js";
 
 /** Budgets: past either, the stream is ended (src/realtime/stream-buffer.ts). */
 export interface StreamSettings extends BufferBudget {

@@ -30,9 +30,7 @@ export class TypingRelay {
     if (typing) {
       const timer = setTimeout(() => {
         this.expiries.delete(key);
-        this.announce(caller, chatId, false).catch((err: unknown) =>
-          this.log.warn({ err: { message: (err as Error).message } }, "typing expiry failed"),
-        );
+        this.announce(caller, chatId, false).catch((err: unknown) => this.log.warn({ err: { message: (err as Error).message } }, "typing expiry failed"));
       }, this.expiryMs);
       timer.unref();
       this.expiries.set(key, timer);
@@ -50,9 +48,13 @@ export class TypingRelay {
     // Only those the caller accepted, never across a block, and only with typing indicators on.
     const others = await chatAudience(this.pool, chatId, caller.userId, members, "typing");
     if (others.length === 0) return;
-    await publishEphemeral(this.pool, { users: others }, {
-      case: "typing",
-      value: { chatId, userId: caller.userId, cyphrId: caller.cyphrId, typing },
-    });
+    await publishEphemeral(
+      this.pool,
+      { users: others },
+      {
+        case: "typing",
+        value: { chatId, userId: caller.userId, cyphrId: caller.cyphrId, typing },
+      },
+    );
   }
 }

@@ -1,16 +1,16 @@
 import type http from "node:http";
 import type http2 from "node:http2";
-import { createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
-import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { type ConnectRouter, type ConnectRouterOptions, type ContextValues, createConnectRouter } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
-import { callKey, startCall, type Call } from "./call.js";
-import { logCallOnClose } from "./call-log.js";
-import type { RequestBudget } from "../transport/request-budget.js";
-import { checkRequest } from "./request-checks.js";
-import { meterRequestBody } from "./metered-body.js";
 import { stopUpload } from "../realtime/h2/protocol.js";
-import { recordingUnaryMethods, type UnaryMethods, type UnaryMethodSpec } from "./unary/methods.js";
+import type { RequestBudget } from "../transport/request-budget.js";
+import { type Call, callKey, startCall } from "./call.js";
+import { logCallOnClose } from "./call-log.js";
+import { meterRequestBody } from "./metered-body.js";
+import { checkRequest } from "./request-checks.js";
+import { recordingUnaryMethods, type UnaryMethodSpec, type UnaryMethods } from "./unary/methods.js";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;

@@ -3,10 +3,10 @@ import type http2 from "node:http2";
 import { Code } from "@connectrpc/connect";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import type { Logger } from "pino";
+import { recordCall } from "../metrics/registry.js";
 import { wasResetForStall } from "../transport/write-watchdog.js";
 import type { Call } from "./call.js";
 import { specEncodeGrpcMessage } from "./grpc-message.js";
-import { recordCall } from "../metrics/registry.js";
 
 type Response = http.ServerResponse | http2.Http2ServerResponse;
 

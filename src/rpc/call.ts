@@ -1,4 +1,4 @@
-import { createContextKey, type Code, type ConnectError } from "@connectrpc/connect";
+import { type Code, type ConnectError, createContextKey } from "@connectrpc/connect";
 
 /** One RPC as the call layer (src/rpc/call-handler.ts) sees it, from request to its one log line. */
 export interface Call {

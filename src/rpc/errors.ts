@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { isDatabaseUnavailable } from "../db/connection-loss.js";
-import { DomainError, ERROR_REASON_DOMAIN, ResourceExhaustedError, type ErrorKind } from "../shared/errors.js";
+import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+import { DomainError, ERROR_REASON_DOMAIN, type ErrorKind, ResourceExhaustedError } from "../shared/errors.js";
 
 /** The one place where domain failures become gRPC status codes. */
 const CODES: Record<ErrorKind, Code> = {

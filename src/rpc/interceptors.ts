@@ -13,10 +13,7 @@ export type PublicMethods = ReadonlySet<string>;
  * and puts the caller in the context. Public methods still get a caller when a valid
  * token is sent.
  */
-export function authenticate(
-  publicMethods: PublicMethods,
-  verify: (token: string) => Promise<Caller>,
-): Interceptor {
+export function authenticate(publicMethods: PublicMethods, verify: (token: string) => Promise<Caller>): Interceptor {
   return (next) => async (req) => {
     const caller = await callerOf(publicMethods, verify, req.service.typeName, req.method.name, req.header.get("authorization"));
     if (caller) req.contextValues.set(callerKey, caller);

@@ -1,5 +1,5 @@
-import http2 from "node:http2";
 import type http from "node:http";
+import http2 from "node:http2";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 import type { BodyCharge, RequestBudget } from "../transport/request-budget.js";
@@ -19,7 +19,13 @@ type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
  * RESOURCE_EXHAUSTED) or its HTTP/1.1 connection closed. Everything returns when the response
  * closes, however the call ended.
  */
-export function meterRequestBody(budget: RequestBudget, method: DescMethod, uReq: UniversalServerRequest, req: NodeRequest, res: NodeResponse): UniversalServerRequest {
+export function meterRequestBody(
+  budget: RequestBudget,
+  method: DescMethod,
+  uReq: UniversalServerRequest,
+  req: NodeRequest,
+  res: NodeResponse,
+): UniversalServerRequest {
   const body = uReq.body;
   if (!isByteStream(body)) return uReq;
   const charge = budget.open(connectionOf(req), () => dropRequest(req));

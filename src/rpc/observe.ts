@@ -1,8 +1,8 @@
 import type { Interceptor, StreamResponse } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { writeCallLine } from "./call-log.js";
 import { callKey } from "./call.js";
+import { writeCallLine } from "./call-log.js";
 import { toConnectError } from "./errors.js";
 
 /**
@@ -83,7 +83,14 @@ function deadlineOrCancel(signal: AbortSignal): ConnectError | undefined {
 }
 
 /** Node's words for a peer that went away mid-call: the call was canceled, nothing failed. */
-const HANG_UP_CODES = new Set(["ERR_STREAM_PREMATURE_CLOSE", "ERR_STREAM_DESTROYED", "ERR_HTTP2_INVALID_STREAM", "ERR_HTTP2_STREAM_ERROR", "ECONNRESET", "EPIPE"]);
+const HANG_UP_CODES = new Set([
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "ERR_STREAM_DESTROYED",
+  "ERR_HTTP2_INVALID_STREAM",
+  "ERR_HTTP2_STREAM_ERROR",
+  "ECONNRESET",
+  "EPIPE",
+]);
 
 function hangUp(error: unknown): ConnectError | undefined {
   const code = error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
@@ -106,7 +113,10 @@ function decodedInput<T>(input: AsyncIterable<T>): { messages: AsyncIterable<T>;
     } catch (error) {
       if (!(error instanceof ConnectError)) throw new ConnectError("the request stream broke off", Code.Canceled);
       if (error.code !== Code.Internal) throw error;
-      const invalid = new ConnectError(`a request message does not decode: ${error.rawMessage.replace(/^parse binary: /, "").slice(0, 200)}`, Code.InvalidArgument);
+      const invalid = new ConnectError(
+        `a request message does not decode: ${error.rawMessage.replace(/^parse binary: /, "").slice(0, 200)}`,
+        Code.InvalidArgument,
+      );
       reject(invalid);
       throw invalid;
     }

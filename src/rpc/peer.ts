@@ -19,7 +19,10 @@ export function peerAddress(context: HandlerContext): string {
 /** The caller's address under `policy`; the TCP peer when the header is absent. */
 export function sourceAddress(context: HandlerContext, policy: SourcePolicy): string {
   if (policy === "last-forwarded-for") {
-    const entries = (context.requestHeader.get("x-forwarded-for") ?? "").split(",").map((e) => e.trim()).filter(Boolean);
+    const entries = (context.requestHeader.get("x-forwarded-for") ?? "")
+      .split(",")
+      .map((e) => e.trim())
+      .filter(Boolean);
     const last = entries.at(-1);
     if (last) return last;
   }

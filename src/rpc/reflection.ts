@@ -1,4 +1,4 @@
-import { create, fromBinary, toBinary, type DescFile, type DescMessage } from "@bufbuild/protobuf";
+import { create, type DescFile, type DescMessage, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import * as v1 from "../gen/grpc/reflection/v1/reflection_pb.js";
@@ -25,8 +25,8 @@ export class DescriptorIndex {
   }
 
   private addFile(file: DescFile): void {
-    if (this.files.has(file.name + ".proto")) return;
-    this.files.set(file.name + ".proto", file);
+    if (this.files.has(`${file.name}.proto`)) return;
+    this.files.set(`${file.name}.proto`, file);
     for (const dep of file.dependencies) this.addFile(dep);
     for (const service of file.services) {
       this.symbols.set(service.typeName, file);

@@ -1,6 +1,6 @@
-import { Code, ConnectError } from "@connectrpc/connect";
 import type http from "node:http";
 import type http2 from "node:http2";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { BudgetRefusal } from "../transport/request-budget.js";
 
 /** When a refused request may be tried again: buffers free as other calls finish, within moments. */

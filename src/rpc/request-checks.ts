@@ -2,7 +2,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createAsyncIterable, readAllBytes, type UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { BudgetRefusalError } from "./request-budget.js";
-import { decodeUnaryMessage, unaryWire, type UnaryWire } from "./unary-decode.js";
+import { decodeUnaryMessage, type UnaryWire, unaryWire } from "./unary-decode.js";
 
 /**
  * Longest deadline honoured, in milliseconds: Node's timers overflow past 2^31-1 ms and fire
@@ -39,7 +39,10 @@ export async function checkRequest(method: DescMethod, req: UniversalServerReque
   if (wire === undefined) return { req };
   let body: Uint8Array;
   try {
-    body = wire === "connect-get" ? new Uint8Array(0) : await readAllBytes(req.body as AsyncIterable<Uint8Array>, readMaxBytes + ENVELOPE_BYTES, req.header.get("content-length"));
+    body =
+      wire === "connect-get"
+        ? new Uint8Array(0)
+        : await readAllBytes(req.body as AsyncIterable<Uint8Array>, readMaxBytes + ENVELOPE_BYTES, req.header.get("content-length"));
   } catch (error) {
     const refusal = ConnectError.from(error, Code.InvalidArgument);
     // Refused by the budget of buffered request bytes: the rest of the body stays unread.

@@ -1,6 +1,6 @@
 import type http from "node:http";
 import http2 from "node:http2";
-import { createContextKey, createContextValues, type ContextValues } from "@connectrpc/connect";
+import { type ContextValues, createContextKey, createContextValues } from "@connectrpc/connect";
 import { ResourceExhaustedError } from "../shared/errors.js";
 import { resetHttp2Stream } from "../transport/reset-stream.js";
 import { peerAddressKey } from "./peer.js";

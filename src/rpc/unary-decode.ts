@@ -1,8 +1,8 @@
-import { fromBinary, fromJsonString, type DescMethod, type MessageShape } from "@bufbuild/protobuf";
+import { type DescMethod, fromBinary, fromJsonString, type MessageShape } from "@bufbuild/protobuf";
 import { base64Decode } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
+import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 
 /** How a unary request carries its message. */
 export type UnaryWire = "enveloped" | "enveloped-json" | "connect-proto" | "connect-json" | "connect-get";

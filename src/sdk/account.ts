@@ -1,16 +1,27 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { loginSignedBytes, registerSignedBytes } from "../devices/signed-bytes.js";
 import { DevicesService } from "../gen/cyphr/devices/v1/devices_pb.js";
 import { IdentityService } from "../gen/cyphr/identity/v1/identity_pb.js";
 import { equalBytes } from "./bytes.js";
 import { decryptDeviceName, encryptDeviceName } from "./device-names.js";
-import { call, CyphrError } from "./errors.js";
-import { certifyDevice, loadAccountKeys, loadDeviceKeys, newDeviceKeys, newIdentityKeys, saveAccountKeys, saveDeviceKeys, verifyDeviceCertificate, type AccountKeys, type DeviceKeys } from "./keys.js";
+import { CyphrError, call } from "./errors.js";
+import {
+  type AccountKeys,
+  certifyDevice,
+  type DeviceKeys,
+  loadAccountKeys,
+  loadDeviceKeys,
+  newDeviceKeys,
+  newIdentityKeys,
+  saveAccountKeys,
+  saveDeviceKeys,
+  verifyDeviceCertificate,
+} from "./keys.js";
 import { AccountLifecycle } from "./lifecycle/lifecycle.js";
-import { PendingLink } from "./pending-link.js";
 import { decodeLinkPayload, sealProvisioning } from "./link.js";
+import { PendingLink } from "./pending-link.js";
 import { SessionKeeper, type SessionOptions } from "./session.js";
 import type { Store } from "./store.js";
 
@@ -81,7 +92,10 @@ export class Account {
         mlKemPublicKey: identity.mlKemPublicKey,
         deviceFingerprint: device.fingerprint,
         displayName: profile.displayName ?? "",
-        signature: ed25519.sign(registerSignedBytes(cyphrId, identity.identityPublicKey, identity.mlKemPublicKey, device.fingerprint), identity.identitySecretKey),
+        signature: ed25519.sign(
+          registerSignedBytes(cyphrId, identity.identityPublicKey, identity.mlKemPublicKey, device.fingerprint),
+          identity.identitySecretKey,
+        ),
         deviceSigningKey: device.signingPublicKey,
         deviceCertificate: certifyDevice(pending, 1, device.signingPublicKey),
         deviceEncryptedName: encryptDeviceName(pending, 1, profile.deviceName ?? ""),
@@ -174,7 +188,10 @@ export class Account {
     const own = cyphrId === this.keys.cyphrId;
     const trusted = own ? this.keys.identityPublicKey : expectedIdentityKey;
     if (trusted !== undefined && !equalBytes(trusted, res.identityPublicKey)) {
-      throw new CyphrError("data_loss", `The server reported a different identity key for ${cyphrId} than the one this device trusts: do not trust its devices; compare keys out of band.`);
+      throw new CyphrError(
+        "data_loss",
+        `The server reported a different identity key for ${cyphrId} than the one this device trusts: do not trust its devices; compare keys out of band.`,
+      );
     }
     const devices: AccountDevice[] = [];
     const rejected: number[] = [];

@@ -23,11 +23,10 @@ export function fromHex(hex: string): Uint8Array {
   return out;
 }
 
-/** Concatenation of byte strings (from @noble/hashes, which the SDK's crypto already uses). */
-export { concatBytes } from "@noble/hashes/utils.js";
-
 /** Comparison of byte strings without an early exit (from @noble/curves). */
 export { equalBytes } from "@noble/curves/utils.js";
+/** Concatenation of byte strings (from @noble/hashes, which the SDK's crypto already uses). */
+export { concatBytes } from "@noble/hashes/utils.js";
 
 /** A JSON record whose byte fields are hex strings: how the SDK encodes its Store values. */
 export function encodeJson(value: unknown): Uint8Array {

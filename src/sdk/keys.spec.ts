@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { certifyDevice, newDeviceKeys, newIdentityKeys, verifyDeviceCertificate, type AccountKeys } from "./keys.js";
+import { type AccountKeys, certifyDevice, newDeviceKeys, newIdentityKeys, verifyDeviceCertificate } from "./keys.js";
 
 const account: AccountKeys = { ...newIdentityKeys(), cyphrId: "alice_1", userId: "u" };
 const device = newDeviceKeys(2);

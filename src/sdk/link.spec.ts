@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { randomBytes } from "./bytes.js";
 import { CyphrError } from "./errors.js";
-import { newIdentityKeys, type AccountKeys } from "./keys.js";
-import { decodeLinkPayload, encodeLinkPayload, newProvisioningSecret, openProvisioning, sealProvisioning, type LinkPayload } from "./link.js";
+import { type AccountKeys, newIdentityKeys } from "./keys.js";
+import { decodeLinkPayload, encodeLinkPayload, type LinkPayload, newProvisioningSecret, openProvisioning, sealProvisioning } from "./link.js";
 
 const payload: LinkPayload = {
   linkId: "0f8fad5b-d9cb-469f-a165-70867728950e",

@@ -3,7 +3,7 @@ import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concatBytes, decodeJson, encodeJson, fromHex, randomBytes, toHex, utf8 } from "./bytes.js";
 import { CyphrError } from "./errors.js";
-import { accountKeysFromJson, accountKeysToJson, type AccountKeys } from "./keys.js";
+import { type AccountKeys, accountKeysFromJson, accountKeysToJson } from "./keys.js";
 
 /**
  * What the new device shows (as text or a QR code) and the approving device reads:

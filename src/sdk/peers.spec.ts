@@ -9,9 +9,25 @@ describe("the stored view of peers' identities", () => {
     const peers = new PeerIdentities(new MemoryStore());
     const bob = { userId: "u-bob", cyphrId: "bob" };
     await peers.recordChange(bob, { at: new Date(1000), identityKey: key(1), safetyNumber: "one", chats: [{ chatId: "c1", afterSeq: 5n }] });
-    await peers.recordChange({ userId: "u-carol", cyphrId: "carol" }, { at: new Date(1500), identityKey: key(3), safetyNumber: "three", chats: [{ chatId: "c1", afterSeq: 2n }] });
-    await peers.recordChange(bob, { at: new Date(2000), identityKey: key(2), safetyNumber: "two", chats: [{ chatId: "c1", afterSeq: 9n }, { chatId: "c2", afterSeq: 1n }] });
-    expect(await peers.get("bob")).toMatchObject({ userId: "u-bob", identityKey: key(2), safetyNumber: "two", changes: [{ safetyNumber: "one" }, { safetyNumber: "two" }] });
+    await peers.recordChange(
+      { userId: "u-carol", cyphrId: "carol" },
+      { at: new Date(1500), identityKey: key(3), safetyNumber: "three", chats: [{ chatId: "c1", afterSeq: 2n }] },
+    );
+    await peers.recordChange(bob, {
+      at: new Date(2000),
+      identityKey: key(2),
+      safetyNumber: "two",
+      chats: [
+        { chatId: "c1", afterSeq: 9n },
+        { chatId: "c2", afterSeq: 1n },
+      ],
+    });
+    expect(await peers.get("bob")).toMatchObject({
+      userId: "u-bob",
+      identityKey: key(2),
+      safetyNumber: "two",
+      changes: [{ safetyNumber: "one" }, { safetyNumber: "two" }],
+    });
     expect((await peers.noticesIn("c1")).map((n) => [n.cyphrId, n.afterSeq, n.safetyNumber])).toEqual([
       ["carol", 2n, "three"],
       ["bob", 5n, "one"],
@@ -37,6 +53,10 @@ describe("the stored view of peers' identities", () => {
     expect(await peers.get("bob")).toMatchObject({ identityKey: key(1), safetyNumber: "one", changes: [{ safetyNumber: "one" }] });
     await peers.recordChange(bob, { at: new Date(2000), identityKey: key(2), safetyNumber: "two", chats: [] });
     await peers.recordSuperseded(bob, { at: new Date(3000), identityKey: key(3), safetyNumber: "three", chats: [] });
-    expect(await peers.get("bob")).toMatchObject({ identityKey: key(2), safetyNumber: "two", changes: [{ safetyNumber: "one" }, { safetyNumber: "two" }, { safetyNumber: "three" }] });
+    expect(await peers.get("bob")).toMatchObject({
+      identityKey: key(2),
+      safetyNumber: "two",
+      changes: [{ safetyNumber: "one" }, { safetyNumber: "two" }, { safetyNumber: "three" }],
+    });
   });
 });

@@ -60,14 +60,24 @@ export class PeerIdentities {
       cyphrId: s.cyphrId,
       identityKey: fromHex(s.identityKey),
       safetyNumber: s.safetyNumber,
-      changes: s.changes.map((c) => ({ at: new Date(c.at), identityKey: fromHex(c.identityKey), safetyNumber: c.safetyNumber, chats: c.chats.map((x) => ({ chatId: x.chatId, afterSeq: BigInt(x.afterSeq) })) })),
+      changes: s.changes.map((c) => ({
+        at: new Date(c.at),
+        identityKey: fromHex(c.identityKey),
+        safetyNumber: c.safetyNumber,
+        chats: c.chats.map((x) => ({ chatId: x.chatId, afterSeq: BigInt(x.afterSeq) })),
+      })),
     };
   }
 
   /** Records a verified new identity key of a peer (identity_changed) as the current one, and the change. */
   async recordChange(peer: { userId: string; cyphrId: string }, change: IdentityChange): Promise<PeerIdentity> {
     const earlier = (await this.get(peer.cyphrId))?.changes ?? [];
-    return this.save({ ...peer, identityKey: change.identityKey, safetyNumber: change.safetyNumber, changes: [...earlier, change].slice(-MAX_IDENTITY_CHANGES) });
+    return this.save({
+      ...peer,
+      identityKey: change.identityKey,
+      safetyNumber: change.safetyNumber,
+      changes: [...earlier, change].slice(-MAX_IDENTITY_CHANGES),
+    });
   }
 
   /**
@@ -78,7 +88,12 @@ export class PeerIdentities {
   async recordSuperseded(peer: { userId: string; cyphrId: string }, change: IdentityChange): Promise<PeerIdentity> {
     const earlier = await this.get(peer.cyphrId);
     const current = earlier ?? { identityKey: change.identityKey, safetyNumber: change.safetyNumber };
-    return this.save({ ...peer, identityKey: current.identityKey, safetyNumber: current.safetyNumber, changes: [...(earlier?.changes ?? []), change].slice(-MAX_IDENTITY_CHANGES) });
+    return this.save({
+      ...peer,
+      identityKey: current.identityKey,
+      safetyNumber: current.safetyNumber,
+      changes: [...(earlier?.changes ?? []), change].slice(-MAX_IDENTITY_CHANGES),
+    });
   }
 
   private async save(next: PeerIdentity): Promise<PeerIdentity> {
@@ -87,7 +102,12 @@ export class PeerIdentities {
       cyphrId: next.cyphrId,
       identityKey: toHex(next.identityKey),
       safetyNumber: next.safetyNumber,
-      changes: next.changes.map((c) => ({ at: c.at.getTime(), identityKey: toHex(c.identityKey), safetyNumber: c.safetyNumber, chats: c.chats.map((x) => ({ chatId: x.chatId, afterSeq: x.afterSeq.toString() })) })),
+      changes: next.changes.map((c) => ({
+        at: c.at.getTime(),
+        identityKey: toHex(c.identityKey),
+        safetyNumber: c.safetyNumber,
+        chats: c.chats.map((x) => ({ chatId: x.chatId, afterSeq: x.afterSeq.toString() })),
+      })),
     };
     await this.store.set(PREFIX + next.cyphrId, encodeJson(stored));
     return next;

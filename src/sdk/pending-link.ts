@@ -1,10 +1,10 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
-import { DevicesService, type DeviceLinkApproved } from "../gen/cyphr/devices/v1/devices_pb.js";
+import { type Client, createClient, type Transport } from "@connectrpc/connect";
+import { type DeviceLinkApproved, DevicesService } from "../gen/cyphr/devices/v1/devices_pb.js";
 import { equalBytes } from "./bytes.js";
-import { call, CyphrError } from "./errors.js";
-import { newDeviceKeys, verifyDeviceCertificate, type AccountKeys, type DeviceKeys } from "./keys.js";
-import { encodeLinkPayload, newProvisioningSecret, openProvisioning, type LinkPayload } from "./link.js";
+import { CyphrError, call } from "./errors.js";
+import { type AccountKeys, type DeviceKeys, newDeviceKeys, verifyDeviceCertificate } from "./keys.js";
+import { encodeLinkPayload, type LinkPayload, newProvisioningSecret, openProvisioning } from "./link.js";
 
 /**
  * A new device waiting to be linked: `code` is what it shows (text or QR) to a device of the
@@ -59,7 +59,12 @@ export class PendingLink<A> {
       signingKey: this.device.signingPublicKey,
       certificate: approved.certificate,
     });
-    if (!certified || keys.cyphrId !== approved.cyphrId || keys.userId !== approved.userId || !equalBytes(this.device.signingPublicKey, this.payload.deviceSigningKey)) {
+    if (
+      !certified ||
+      keys.cyphrId !== approved.cyphrId ||
+      keys.userId !== approved.userId ||
+      !equalBytes(this.device.signingPublicKey, this.payload.deviceSigningKey)
+    ) {
       throw new CyphrError("data_loss", "The approval does not match this device's key or the account's identity key: begin linking again.");
     }
     return keys;

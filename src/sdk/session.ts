@@ -88,12 +88,9 @@ export class SessionKeeper {
     } catch (error) {
       if (error instanceof CyphrError && error.code === "unauthenticated") {
         await this.clear();
-        throw new CyphrError(
-          "unauthenticated",
-          "The session has ended (its refresh token was already used, revoked or expired): log in again.",
-          undefined,
-          { cause: error },
-        );
+        throw new CyphrError("unauthenticated", "The session has ended (its refresh token was already used, revoked or expired): log in again.", undefined, {
+          cause: error,
+        });
       }
       throw error;
     }

@@ -19,7 +19,7 @@ export class MemoryStore implements Store {
 
   async get(key: string): Promise<Uint8Array | undefined> {
     const value = this.values.get(key);
-    return value && value.slice();
+    return value?.slice();
   }
 
   async set(key: string, value: Uint8Array): Promise<void> {

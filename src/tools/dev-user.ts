@@ -5,15 +5,16 @@
  *
  *   npx tsx src/tools/dev-user.ts alice [http://localhost:8080]
  */
+
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
-import { ed25519 } from "@noble/curves/ed25519.js";
-import { ml_kem1024 } from "@noble/post-quantum/ml-kem.js";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { IdentityService } from "../gen/cyphr/identity/v1/identity_pb.js";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { ml_kem1024 } from "@noble/post-quantum/ml-kem.js";
 import { deviceCertificateBytes, loginSignedBytes, registerSignedBytes } from "../devices/signed-bytes.js";
+import { IdentityService } from "../gen/cyphr/identity/v1/identity_pb.js";
 
 const [cyphrId, baseUrl = "http://localhost:8080"] = process.argv.slice(2);
 if (!cyphrId) {

@@ -82,7 +82,7 @@ export class ConnectionRegistry {
   /** The connection speaks HTTP/1.1: its first request's headers are now on the clock. */
   startHttp1(socket: net.Socket): void {
     const conn = (socket as Tagged)[CONNECTION];
-    if (!conn || conn.state !== "pending") return;
+    if (conn?.state !== "pending") return;
     conn.state = "http1";
     this.becomeIdle(conn, this.limits.http1HeadersTimeoutMs);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RequestBudget, type BudgetRefusal } from "./request-budget.js";
+import { type BudgetRefusal, RequestBudget } from "./request-budget.js";
 
 const budget = () => new RequestBudget({ perConnectionBytes: 100, totalBytes: 250 });
 

@@ -1,4 +1,4 @@
-import http2 from "node:http2";
+import type http2 from "node:http2";
 
 /**
  * Resets an HTTP/2 stream with RST_STREAM `code` and destroys it: its pending writes fail

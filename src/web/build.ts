@@ -67,7 +67,10 @@ export async function buildWebApp(outDir: string = DEFAULT_WEB_DIR, options: { i
 
 async function hashAll(files: string[]): Promise<Record<string, string>> {
   const hashes: Record<string, string> = {};
-  for (const file of files) hashes[path.relative(ROOT, file)] = createHash("sha256").update(await fs.readFile(file)).digest("hex");
+  for (const file of files)
+    hashes[path.relative(ROOT, file)] = createHash("sha256")
+      .update(await fs.readFile(file))
+      .digest("hex");
   return hashes;
 }
 

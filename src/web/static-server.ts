@@ -36,5 +36,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const port = Number(arg("--port") ?? 5173);
   const host = arg("--host") ?? "127.0.0.1";
   const server = http.createServer(staticSiteListener(path.resolve(arg("--dir") ?? DEFAULT_WEB_DIR), api));
-  server.listen(port, host, () => console.log(`web app on http://${host}:${port}/ using the API at ${api} (list this origin in the API's CORS_ALLOWED_ORIGINS)`));
+  server.listen(port, host, () =>
+    console.log(`web app on http://${host}:${port}/ using the API at ${api} (list this origin in the API's CORS_ALLOWED_ORIGINS)`),
+  );
 }

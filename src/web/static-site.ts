@@ -67,8 +67,10 @@ export function loadStaticSite(dir: string, options: StaticSiteOptions = {}): { 
     const urlPath = `/${rel.split(path.sep).join("/")}`;
     let body = fs.readFileSync(path.join(dir, rel));
     total += body.length;
-    if (files.size >= MAX_SITE_FILES || total > MAX_SITE_BYTES) return { problem: `the web app in ${dir} is over ${MAX_SITE_FILES} files or ${MAX_SITE_BYTES} bytes` };
-    if (urlPath === "/index.html" && options.apiOrigin) body = Buffer.from(body.toString("utf8").replace('content="same-origin"', `content="${options.apiOrigin}"`));
+    if (files.size >= MAX_SITE_FILES || total > MAX_SITE_BYTES)
+      return { problem: `the web app in ${dir} is over ${MAX_SITE_FILES} files or ${MAX_SITE_BYTES} bytes` };
+    if (urlPath === "/index.html" && options.apiOrigin)
+      body = Buffer.from(body.toString("utf8").replace('content="same-origin"', `content="${options.apiOrigin}"`));
     const type = CONTENT_TYPES[path.extname(rel)] ?? "application/octet-stream";
     files.set(urlPath, {
       body,

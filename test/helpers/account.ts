@@ -4,7 +4,7 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { deleteAccountSignedBytes, recoverSignedBytes, recoveryKeySignedBytes } from "../../src/account/signed-bytes.js";
 import { AccountService } from "../../src/gen/cyphr/account/v1/account_pb.js";
 import { clientFor, type Protocol } from "./clients.js";
-import { deviceCertificate, newDevice, type Device, type RegisteredUser } from "./users.js";
+import { type Device, deviceCertificate, newDevice, type RegisteredUser } from "./users.js";
 
 /** AccountService with the user's token (or none). */
 export function accountClient(baseUrl: string, user?: Pick<RegisteredUser, "accessToken">, protocol: Protocol = "connect"): Client<typeof AccountService> {

@@ -1,8 +1,8 @@
+import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { createHash } from "node:crypto";
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import type { Client } from "@connectrpc/connect";
 import S3rver from "s3rver";
@@ -54,9 +54,18 @@ export function sha256(bytes: Uint8Array): Uint8Array {
 }
 
 /** Uploads `bytes` as one attachment through the raw RPCs and returns its id. */
-export async function uploadBytes(client: Client<typeof AttachmentsService>, bytes: Uint8Array, options: { chunkSize?: number; expiresInSeconds?: number } = {}): Promise<string> {
+export async function uploadBytes(
+  client: Client<typeof AttachmentsService>,
+  bytes: Uint8Array,
+  options: { chunkSize?: number; expiresInSeconds?: number } = {},
+): Promise<string> {
   const chunkSize = options.chunkSize ?? 64 * 1024;
-  const { uploadId } = await client.createUpload({ size: BigInt(bytes.length), sha256: sha256(bytes), chunkSize, expiresInSeconds: options.expiresInSeconds ?? 0 });
+  const { uploadId } = await client.createUpload({
+    size: BigInt(bytes.length),
+    sha256: sha256(bytes),
+    chunkSize,
+    expiresInSeconds: options.expiresInSeconds ?? 0,
+  });
   for (let at = 0; at < bytes.length; at += chunkSize) await client.putChunk({ uploadId, offset: BigInt(at), data: bytes.subarray(at, at + chunkSize) });
   const { attachment } = await client.completeUpload({ uploadId });
   return attachment!.attachmentId;

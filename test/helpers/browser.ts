@@ -7,12 +7,21 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 
 const CANDIDATES = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"].filter((p): p is string => !!p);
 
 /** The flags that work headless as root here (issue 13). */
-export const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+export const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 /** Where screenshots go (git-ignored); CI keeps the folder as its artifacts. */
 export const ARTIFACTS_DIR = path.resolve("test-artifacts", "web");
@@ -24,7 +33,9 @@ export function chromiumPath(): string | undefined {
 /** Says loudly that the browser suite did not run, and why. */
 export function warnNoChromium(): void {
   const line = "!".repeat(78);
-  console.warn(`\n${line}\n!! BROWSER TESTS SKIPPED: no Chromium at ${CANDIDATES.join(" or ")}.\n!! Install Debian's: apt-get install -y chromium (see docs/web.md).\n${line}\n`);
+  console.warn(
+    `\n${line}\n!! BROWSER TESTS SKIPPED: no Chromium at ${CANDIDATES.join(" or ")}.\n!! Install Debian's: apt-get install -y chromium (see docs/web.md).\n${line}\n`,
+  );
 }
 
 export interface Browser {

@@ -121,7 +121,10 @@ export function startCli(args: string[], options: CliRunOptions = {}): RunningCl
     });
   });
   let ended = false;
-  void done.then(() => (ended = true), () => (ended = true));
+  void done.then(
+    () => (ended = true),
+    () => (ended = true),
+  );
   return {
     stdout: () => stdout,
     done,
@@ -156,8 +159,17 @@ export class TmuxTerminal {
   }
 
   /** Runs `command` (a shell command line) in a new detached session of cols × rows; the pane stays after it exits. */
-  static async start(socket: string, name: string, command: string, size: { cols: number; rows: number }, env: Record<string, string>, cwd?: string): Promise<TmuxTerminal> {
-    const exports = Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)};`).join(" ");
+  static async start(
+    socket: string,
+    name: string,
+    command: string,
+    size: { cols: number; rows: number },
+    env: Record<string, string>,
+    cwd?: string,
+  ): Promise<TmuxTerminal> {
+    const exports = Object.entries(env)
+      .map(([k, v]) => `export ${k}=${shellQuote(v)};`)
+      .join(" ");
     const where = cwd === undefined ? [] : ["-c", cwd];
     tmux(socket, ["new-session", "-d", "-s", name, ...where, "-x", String(size.cols), "-y", String(size.rows), `${exports} ${command}`]);
     tmux(socket, ["set-option", "-t", name, "remain-on-exit", "on"]);
@@ -179,7 +191,15 @@ export class TmuxTerminal {
 
   /** Whether the program in the pane is on the alternate screen, and whether it has exited. */
   status(): { alternate: boolean; dead: boolean; width: number; height: number } {
-    const [alt, dead, width, height] = tmux(this.socket, ["display-message", "-p", "-t", this.name, "#{alternate_on} #{pane_dead} #{pane_width} #{pane_height}"]).trim().split(" ");
+    const [alt, dead, width, height] = tmux(this.socket, [
+      "display-message",
+      "-p",
+      "-t",
+      this.name,
+      "#{alternate_on} #{pane_dead} #{pane_width} #{pane_height}",
+    ])
+      .trim()
+      .split(" ");
     return { alternate: alt === "1", dead: dead === "1", width: Number(width), height: Number(height) };
   }
 

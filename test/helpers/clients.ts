@@ -1,5 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
-import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { IdentityService } from "../../src/gen/cyphr/identity/v1/identity_pb.js";
 
@@ -35,12 +35,7 @@ export function transportFor(protocol: Protocol, baseUrl: string, options: Trans
   }
 }
 
-export function clientFor<S extends DescService>(
-  service: S,
-  protocol: Protocol,
-  baseUrl: string,
-  options: TransportOptions = {},
-): Client<S> {
+export function clientFor<S extends DescService>(service: S, protocol: Protocol, baseUrl: string, options: TransportOptions = {}): Client<S> {
   return createClient(service, transportFor(protocol, baseUrl, options));
 }
 

@@ -59,7 +59,11 @@ export async function findAllEverywhere(databaseUrl: string, needles: readonly U
             n.p.text ??= param(n.f.text);
             n.p.hex ??= param(n.f.hex);
             n.p.base64 ??= param(n.f.base64);
-            const conditions = [`position(${n.p.text}::text in ${col}::text) > 0`, `position(${n.p.hex}::text in ${col}::text) > 0`, `position(${n.p.base64}::text in ${col}::text) > 0`];
+            const conditions = [
+              `position(${n.p.text}::text in ${col}::text) > 0`,
+              `position(${n.p.hex}::text in ${col}::text) > 0`,
+              `position(${n.p.base64}::text in ${col}::text) > 0`,
+            ];
             if (column.type === "bytea") {
               conditions.push(`position(${(n.p.raw ??= param(n.f.raw))}::bytea in ${col}) > 0`, `position(${n.p.text}::text in encode(${col}, 'escape')) > 0`);
             }

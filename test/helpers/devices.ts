@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { ed25519 } from "@noble/curves/ed25519.js";
 import type { Client } from "@connectrpc/connect";
-import { DevicesService, type DeviceLinkApproved, type WaitDeviceLinkResponse } from "../../src/gen/cyphr/devices/v1/devices_pb.js";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { type DeviceLinkApproved, DevicesService, type WaitDeviceLinkResponse } from "../../src/gen/cyphr/devices/v1/devices_pb.js";
 import { clientFor, identityClient, type Protocol, type TransportOptions } from "./clients.js";
-import { deviceCertificate, loginUser, type Device, type RegisteredUser } from "./users.js";
+import { type Device, deviceCertificate, loginUser, type RegisteredUser } from "./users.js";
 
 export function devicesClient(protocol: Protocol, baseUrl: string, options: TransportOptions = {}): Client<typeof DevicesService> {
   return clientFor(DevicesService, protocol, baseUrl, options);
@@ -60,7 +60,11 @@ export interface LinkOptions {
  * BeginDeviceLink and WaitDeviceLink by the new device, ApproveDeviceLink by the
  * approver (certificate for ListDevices' next_device_id), then Login as the new device.
  */
-export async function linkDevice(baseUrl: string, approver: RegisteredUser, options: LinkOptions = {}): Promise<RegisteredUser & { approved: DeviceLinkApproved }> {
+export async function linkDevice(
+  baseUrl: string,
+  approver: RegisteredUser,
+  options: LinkOptions = {},
+): Promise<RegisteredUser & { approved: DeviceLinkApproved }> {
   const protocol = options.protocol ?? "connect";
   const waiterUrl = options.waiterBaseUrl ?? baseUrl;
   const device = newDeviceOf(approver.device);

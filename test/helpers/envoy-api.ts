@@ -94,7 +94,11 @@ function findFile(name: string): string | undefined {
 /** "envoy/config/…/x.proto" from an absolute path under an include folder. */
 function relativeName(absolute: string): string {
   for (const dir of [...INCLUDE_DIRS, PROTOBUFJS_DIR]) {
-    if (absolute.startsWith(dir + path.sep)) return absolute.slice(dir.length + 1).split(path.sep).join("/");
+    if (absolute.startsWith(dir + path.sep))
+      return absolute
+        .slice(dir.length + 1)
+        .split(path.sep)
+        .join("/");
   }
   return absolute;
 }

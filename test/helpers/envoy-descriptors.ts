@@ -1,14 +1,14 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
-  DescriptorProtoSchema,
-  EnumDescriptorProtoSchema,
-  FieldDescriptorProto_Label as Label,
-  FieldDescriptorProto_Type as FieldType,
-  FieldDescriptorProtoSchema,
-  FileDescriptorProtoSchema,
   type DescriptorProto,
+  DescriptorProtoSchema,
   type EnumDescriptorProto,
+  EnumDescriptorProtoSchema,
+  FieldDescriptorProtoSchema,
+  FieldDescriptorProto_Type as FieldType,
   type FileDescriptorProto,
+  FileDescriptorProtoSchema,
+  FieldDescriptorProto_Label as Label,
 } from "@bufbuild/protobuf/wkt";
 import protobuf from "protobufjs";
 
@@ -47,11 +47,7 @@ const SCALARS: Record<string, FieldType> = {
  * (the caller adds @bufbuild/protobuf's own well-known files); services and custom option
  * extensions are not needed to read configuration and are skipped.
  */
-export function descriptorFiles(
-  root: protobuf.Root,
-  fileName: (absolute: string) => string,
-  jsonName: (fieldName: string) => string,
-): ConvertedFiles {
+export function descriptorFiles(root: protobuf.Root, fileName: (absolute: string) => string, jsonName: (fieldName: string) => string): ConvertedFiles {
   const rules = new Map<string, ValidateRules>();
   const requiredOneofs = new Set<string>();
   const files = new Map<string, { proto: FileDescriptorProto; deps: Set<string> }>();
@@ -184,7 +180,7 @@ export function descriptorFiles(
 
 /** protoc's name for the entry message of map field `foo_bar`: `FooBarEntry`. */
 function mapEntryName(fieldName: string): string {
-  return fieldName.replace(/(?:^|_)([a-z0-9])/g, (_, c: string) => c.toUpperCase()) + "Entry";
+  return `${fieldName.replace(/(?:^|_)([a-z0-9])/g, (_, c: string) => c.toUpperCase())}Entry`;
 }
 
 /** One custom option from protobufjs's parsedOptions, with repeated settings merged. */

@@ -7,6 +7,7 @@ import { readEnvoyYaml } from "./envoy-validate.js";
  * envoy/envoy.yaml as plain data, for tests that break one setting at a time. Loosely
  * typed on purpose: a test reaches straight to the setting it changes.
  */
+// biome-ignore lint/suspicious/noExplicitAny: parsed Envoy YAML is walked by path in the tests
 export type EnvoyYaml = Record<string, any>;
 
 /** A fresh copy of envoy/envoy.yaml (YAML aliases become separate objects), changed by `edit`. */

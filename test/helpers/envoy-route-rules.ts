@@ -1,21 +1,8 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import {
-  durationMs,
-  fraction,
-  httpFilterName,
-  isPositive,
-  list,
-  num,
-  obj,
-  str,
-  TYPE,
-  typeOf,
-  upstreamHttpOptions,
-  type FilterChain,
-} from "./envoy-model.js";
+import { CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS, CORS_EXPOSED_HEADERS } from "../../src/transport/cors.js";
+import { durationMs, type FilterChain, fraction, httpFilterName, isPositive, list, num, obj, str, TYPE, typeOf, upstreamHttpOptions } from "./envoy-model.js";
 import { perFilterConfig, reachableRoutes } from "./envoy-routes.js";
 import type { Rule } from "./envoy-semantics.js";
-import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, CORS_ALLOWED_METHODS } from "../../src/transport/cors.js";
 
 export interface EdgeExpectations {
   /** The server's in-stream heartbeat interval; stream idle timeouts must be at least twice this. */

@@ -1,18 +1,5 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import {
-  clusters,
-  durationMs,
-  filterChains,
-  isPositive,
-  list,
-  num,
-  obj,
-  str,
-  TYPE,
-  typeOf,
-  upstreamHttpOptions,
-  type FilterChain,
-} from "./envoy-model.js";
+import { clusters, durationMs, type FilterChain, filterChains, isPositive, list, num, obj, str, TYPE, typeOf, upstreamHttpOptions } from "./envoy-model.js";
 import { checkRoutes, type EdgeExpectations } from "./envoy-route-rules.js";
 
 export type { EdgeExpectations } from "./envoy-route-rules.js";

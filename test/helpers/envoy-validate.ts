@@ -1,10 +1,9 @@
 import fs from "node:fs";
-import { fromJson, toJson, type DescField, type DescMessage, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
-import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
-import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
-import { anyUnpack, type Any } from "@bufbuild/protobuf/wkt";
+import { type DescField, type DescMessage, fromJson, type JsonObject, type JsonValue, type Message, toJson } from "@bufbuild/protobuf";
+import { type ReflectMessage, reflect } from "@bufbuild/protobuf/reflect";
+import { type Any, anyUnpack, FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import { parse as parseYaml } from "yaml";
-import { loadEnvoyApi, type EnvoyApi } from "./envoy-api.js";
+import { type EnvoyApi, loadEnvoyApi } from "./envoy-api.js";
 import { checkValue } from "./envoy-pgv.js";
 
 export const ENVOY_CONFIG_FILE = new URL("../../envoy/envoy.yaml", import.meta.url);

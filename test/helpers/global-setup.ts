@@ -1,9 +1,9 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { TestProject } from "vitest/node";
 import pg from "pg";
 import { pino } from "pino";
+import type { TestProject } from "vitest/node";
 import { startEmbeddedPostgres } from "../../src/db/embedded.js";
 import { migrate } from "../../src/db/migrate.js";
 import { TEMPLATE_DATABASE } from "./database.js";

@@ -35,7 +35,7 @@ export function grpcAddress(baseUrl: string): string {
 
 /** Calls a unary method and resolves with the response, or rejects with the grpc-js ServiceError. */
 export function unary<Res>(client: grpc.Client, method: string, request: object, metadata = new grpc.Metadata()): Promise<Res> {
-  const call = (client as unknown as Record<string, Function>)[method];
+  const call = (client as unknown as Record<string, (...args: unknown[]) => unknown>)[method];
   if (!call) throw new Error(`no method ${method}`);
   return new Promise((resolve, reject) => {
     call.call(client, request, metadata, { deadline: Date.now() + 10_000 }, (error: grpc.ServiceError | null, response: Res) =>

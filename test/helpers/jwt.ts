@@ -1,7 +1,7 @@
 import { createPublicKey } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { calculateJwkThumbprint, importPKCS8, SignJWT, type CryptoKey, type JWK } from "jose";
+import { type CryptoKey, calculateJwkThumbprint, importPKCS8, type JWK, SignJWT } from "jose";
 
 /** The server's own JWT signing key, read from its data folder, and its kid. */
 export interface SigningKey {

@@ -75,8 +75,6 @@ function runProgram(program: string, args: string[], runAs: { uid?: number; gid?
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     child.on("error", reject);
-    child.on("exit", (code) =>
-      code === 0 ? resolve() : reject(new Error(`${path.basename(program)} ${args[0]} exited with ${code}: ${stderr.trim()}`)),
-    );
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${path.basename(program)} ${args[0]} exited with ${code}: ${stderr.trim()}`))));
   });
 }

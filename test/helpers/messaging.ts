@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Client } from "@connectrpc/connect";
 import { GroupsService } from "../../src/gen/cyphr/groups/v1/groups_pb.js";
-import { Direction, MessagingService, type Chat, type Message } from "../../src/gen/cyphr/messaging/v1/messaging_pb.js";
+import { type Chat, Direction, type Message, MessagingService } from "../../src/gen/cyphr/messaging/v1/messaging_pb.js";
 import { clientFor, identityClient, type Protocol } from "./clients.js";
-import { registerUser, type RegisteredUser } from "./users.js";
+import { type RegisteredUser, registerUser } from "./users.js";
 
 /** A registered user with clients that carry their access token. */
 export interface Participant extends RegisteredUser {
@@ -45,11 +45,7 @@ export function sendInChat(from: Participant, chatId: string, payload = randomPa
 }
 
 /** A tuple of `N` elements when N is a literal (so `const [a, b] = ...` needs no `!`). */
-export type Tuple<T, N extends number, Acc extends T[] = []> = number extends N
-  ? T[]
-  : Acc["length"] extends N
-    ? Acc
-    : Tuple<T, N, [T, ...Acc]>;
+export type Tuple<T, N extends number, Acc extends T[] = []> = number extends N ? T[] : Acc["length"] extends N ? Acc : Tuple<T, N, [T, ...Acc]>;
 
 /** `count` participants, registered concurrently, each with clients of their own. */
 export async function participants<N extends number>(

@@ -1,14 +1,14 @@
 import type { Client } from "@connectrpc/connect";
-import { encodeMlsMessage, type ClientState, type KeyPackage, type MLSMessage, type Proposal } from "ts-mls";
+import { type ClientState, encodeMlsMessage, type KeyPackage, type MLSMessage, type Proposal } from "ts-mls";
 import { MessagingService } from "../../src/gen/cyphr/messaging/v1/messaging_pb.js";
-import { KeyPackagesService, type ClaimedKeyPackage } from "../../src/gen/cyphr/mls/v1/key_packages_pb.js";
+import { type ClaimedKeyPackage, KeyPackagesService } from "../../src/gen/cyphr/mls/v1/key_packages_pb.js";
 import { MlsChatsService } from "../../src/gen/cyphr/mls/v1/mls_chats_pb.js";
 import { decodeMessage } from "../../src/sdk/mls/codec.js";
 import { addProposals } from "../../src/sdk/mls/commits.js";
 import { GroupStore, type StoredKeyPackage } from "../../src/sdk/mls/group-store.js";
 import { MlsDevice as SdkMlsDevice } from "../../src/sdk/mls/mls-device.js";
 import { MemoryStore } from "../../src/sdk/store.js";
-import { clientFor, transportFor, type Protocol } from "./clients.js";
+import { clientFor, type Protocol, transportFor } from "./clients.js";
 import { DEFAULT_SUITE } from "./mls.js";
 import type { RegisteredUser } from "./users.js";
 

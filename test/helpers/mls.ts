@@ -1,9 +1,9 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import {
+  type CiphersuiteName,
   defaultCapabilities,
   encodeMlsMessage,
   generateKeyPackageWithKey,
-  type CiphersuiteName,
   type KeyPackage,
   type Lifetime,
   type PrivateKeyPackage,

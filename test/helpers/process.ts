@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
@@ -96,12 +96,7 @@ export interface ScriptResult extends Exit {
 }
 
 /** Runs a TypeScript entry point to completion. */
-export async function runScript(
-  script: string,
-  env: Record<string, string | undefined>,
-  timeoutMs = 60_000,
-  cwd = REPO_ROOT,
-): Promise<ScriptResult> {
+export async function runScript(script: string, env: Record<string, string | undefined>, timeoutMs = 60_000, cwd = REPO_ROOT): Promise<ScriptResult> {
   const { child, stdout, stderr, exited } = spawnScript(script, env, cwd);
   try {
     const exit = await withTimeout(exited, timeoutMs, `${script} did not finish within ${timeoutMs} ms`);

@@ -1,6 +1,6 @@
 import http2 from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
-import { SubscribeResponseSchema, type ServerFrame } from "../../src/gen/cyphr/realtime/v1/realtime_pb.js";
+import { type ServerFrame, SubscribeResponseSchema } from "../../src/gen/cyphr/realtime/v1/realtime_pb.js";
 
 /** One HTTP/2 call as the wire shows it: headers, enveloped messages, trailers, how it closed. */
 export interface RawCall {

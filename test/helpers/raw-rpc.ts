@@ -53,10 +53,13 @@ export function h2Request(baseUrl: string, request: H2Request): Promise<RawAnswe
     stream.on("end", () => stream.end());
     stream.on("error", () => {});
     let canceledByClient = false;
-    const cancel = request.cancelAfterMs === undefined ? undefined : setTimeout(() => {
-      canceledByClient = true;
-      stream.close(http2.constants.NGHTTP2_CANCEL);
-    }, request.cancelAfterMs);
+    const cancel =
+      request.cancelAfterMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            canceledByClient = true;
+            stream.close(http2.constants.NGHTTP2_CANCEL);
+          }, request.cancelAfterMs);
     stream.on("close", () => {
       clearTimeout(cancel);
       session.close();
@@ -78,12 +81,15 @@ export interface H1Request {
 /** One HTTP/1.1 request on its own connection. */
 export function h1Request(port: number, request: H1Request): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, method: request.method ?? "POST", path: request.path, headers: request.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => resolve({ httpStatus: res.statusCode ?? 0, headers: res.headers, trailers: res.trailers, body: Buffer.concat(chunks) }));
-      res.on("error", reject);
-    });
+    const req = http.request(
+      { host: "127.0.0.1", port, method: request.method ?? "POST", path: request.path, headers: request.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => resolve({ httpStatus: res.statusCode ?? 0, headers: res.headers, trailers: res.trailers, body: Buffer.concat(chunks) }));
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
     req.end(request.body);
   });
@@ -97,7 +103,10 @@ export function grpcStatus(answer: RawAnswer): { code: number; message: string }
     const flags = answer.body[offset]!;
     const length = answer.body.readUInt32BE(offset + 1);
     if (flags & 0x80) {
-      for (const line of answer.body.subarray(offset + 5, offset + 5 + length).toString("latin1").split("\r\n")) {
+      for (const line of answer.body
+        .subarray(offset + 5, offset + 5 + length)
+        .toString("latin1")
+        .split("\r\n")) {
         const colon = line.indexOf(":");
         if (colon > 0) fields[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
       }

@@ -1,11 +1,11 @@
 import { fileURLToPath } from "node:url";
-import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
+import { create, fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import type { Code } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { ConnectRequestSchema, ServerFrameSchema, type ServerFrame } from "../../src/gen/cyphr/realtime/v1/realtime_pb.js";
+import { ConnectRequestSchema, type ServerFrame, ServerFrameSchema } from "../../src/gen/cyphr/realtime/v1/realtime_pb.js";
 import { grpcAddress, lookupService } from "./grpc-js.js";
-import { helloFrame, RealtimeStream, type ClientFrameInit, type HelloOptions } from "./realtime-stream.js";
+import { type ClientFrameInit, type HelloOptions, helloFrame, RealtimeStream } from "./realtime-stream.js";
 
 /**
  * RealtimeService through @grpc/grpc-js with descriptors loaded from proto/ by
@@ -81,4 +81,3 @@ export function grpcJsConnect(baseUrl: string, token: string | undefined, option
   if (!options.noHello) stream.send(helloFrame(options));
   return stream.keepAlive(options.heartbeatEveryMs);
 }
-

@@ -100,4 +100,3 @@ export function helloFrame(options: HelloOptions): ClientFrameInit {
   const resumeCursor = options.resumeCursor === undefined ? undefined : BigInt(options.resumeCursor);
   return { frame: { case: "hello", value: { resumeCursor } } };
 }
-

@@ -1,17 +1,17 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { type Client, type Code, ConnectError, createClient } from "@connectrpc/connect";
 import { GroupsService } from "../../src/gen/cyphr/groups/v1/groups_pb.js";
-import { IdentityService } from "../../src/gen/cyphr/identity/v1/identity_pb.js";
+import type { IdentityService } from "../../src/gen/cyphr/identity/v1/identity_pb.js";
 import { MessagingService } from "../../src/gen/cyphr/messaging/v1/messaging_pb.js";
-import { ConnectRequestSchema, RealtimeService, ServerFrameSchema, type ConnectRequest } from "../../src/gen/cyphr/realtime/v1/realtime_pb.js";
-import { clientFor, identityClient, transportFor, type Protocol } from "./clients.js";
+import { type ConnectRequest, ConnectRequestSchema, RealtimeService, ServerFrameSchema } from "../../src/gen/cyphr/realtime/v1/realtime_pb.js";
+import { clientFor, identityClient, type Protocol, transportFor } from "./clients.js";
 import type { StreamStatus } from "./inbox.js";
-import { randomPayload, sendTo, type Participant } from "./messaging.js";
-import { helloFrame, RealtimeStream, type HelloOptions } from "./realtime-stream.js";
+import { type Participant, randomPayload, sendTo } from "./messaging.js";
+import { type HelloOptions, helloFrame, RealtimeStream } from "./realtime-stream.js";
 import { loginUser } from "./users.js";
 
-export { closeAllStreams, RealtimeStream, type ClientFrameInit, type HelloOptions } from "./realtime-stream.js";
 export { frameFromGrpcJs, grpcJsConnect, grpcJsRealtimeClient } from "./realtime-grpc-js.js";
+export { type ClientFrameInit, closeAllStreams, type HelloOptions, RealtimeStream } from "./realtime-stream.js";
 
 /** Connect-ES clients of RealtimeService (Connect, gRPC and gRPC-Web transports), and helpers for realtime tests. */
 
@@ -164,4 +164,3 @@ export async function eventually(probe: () => boolean | Promise<boolean>, timeou
     await sleep(20);
   }
 }
-

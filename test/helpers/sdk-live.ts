@@ -3,8 +3,8 @@
  * MlsDevice and a Live stream, all on one MemoryStore, and an event log with waits.
  */
 import { expect } from "vitest";
-import { Account, Live, MemoryStore, MlsDevice, type LiveEvent, type LiveOptions, type Store } from "../../src/sdk/index.js";
-import { nodeTransport, type NodeProtocol, type PingOptions } from "../../src/sdk/node/transport.js";
+import { Account, Live, type LiveEvent, type LiveOptions, MemoryStore, MlsDevice, type Store } from "../../src/sdk/index.js";
+import { type NodeProtocol, nodeTransport, type PingOptions } from "../../src/sdk/node/transport.js";
 import { uniqueCyphrId } from "./users.js";
 
 export interface LiveDevice {
@@ -52,7 +52,22 @@ export function liveDevice(name: string, account: Account, store: Store, spec: D
   const mode = spec.protocol === "grpc-web" ? "server" : "bidi";
   const live = new Live({ transport, account, mls, store, mode, ...spec.tuning });
   const events: LiveEvent[] = [];
-  const kinds = ["message", "edited", "deleted", "unreadable", "receipt", "typing", "presence", "chat", "devices_changed", "identity_changed", "key_packages", "call", "state", "error"] as const;
+  const kinds = [
+    "message",
+    "edited",
+    "deleted",
+    "unreadable",
+    "receipt",
+    "typing",
+    "presence",
+    "chat",
+    "devices_changed",
+    "identity_changed",
+    "key_packages",
+    "call",
+    "state",
+    "error",
+  ] as const;
   for (const kind of kinds) live.on(kind, (e) => events.push(e));
   return {
     name,
@@ -65,7 +80,9 @@ export function liveDevice(name: string, account: Account, store: Store, spec: D
       const deadline = Date.now() + ms;
       while (!predicate(events)) {
         if (Date.now() > deadline) {
-          const summary = events.map((e) => (e.kind === "state" ? `state:${e.state}` : e.kind === "error" ? `error:${e.error.code}:${e.error.message}` : e.kind)).join(", ");
+          const summary = events
+            .map((e) => (e.kind === "state" ? `state:${e.state}` : e.kind === "error" ? `error:${e.error.code}:${e.error.message}` : e.kind))
+            .join(", ");
           expect.fail(`${name}: timed out after ${ms} ms; events: ${summary}`);
         }
         await new Promise((r) => setTimeout(r, 20));

@@ -2,9 +2,9 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pino } from "pino";
-import { createApp, type App } from "../../src/app.js";
+import { type App, createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
-import { createServer, type CyphrServer } from "../../src/server.js";
+import { type CyphrServer, createServer } from "../../src/server.js";
 import { createTestDatabase } from "./database.js";
 
 export interface TestServer {

@@ -4,7 +4,7 @@ import { runInNewContext } from "node:vm";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { expect } from "vitest";
 import { SubscribeRequestSchema } from "../../src/gen/cyphr/realtime/v1/realtime_pb.js";
-import { sendTo, type Participant } from "./messaging.js";
+import { type Participant, sendTo } from "./messaging.js";
 import { enveloped } from "./raw-h2.js";
 import { subscribe } from "./realtime.js";
 

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
+import type { Client } from "@connectrpc/connect";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { ml_kem1024 } from "@noble/post-quantum/ml-kem.js";
-import type { Client } from "@connectrpc/connect";
-import type { IdentityService, RegisterResponse } from "../../src/gen/cyphr/identity/v1/identity_pb.js";
 import { deviceCertificateBytes, loginSignedBytes, registerSignedBytes } from "../../src/devices/signed-bytes.js";
+import type { IdentityService, RegisterResponse } from "../../src/gen/cyphr/identity/v1/identity_pb.js";
 
 /**
  * A client device of an account: its keys live here only, as on a real phone. The
@@ -40,12 +40,7 @@ export function newDevice(): Device {
 }
 
 /** The identity key's certificate for a device key, as the devices proto documents. */
-export function deviceCertificate(
-  account: Pick<Device, "identitySecretKey">,
-  cyphrId: string,
-  deviceId: number,
-  deviceSigningKey: Uint8Array,
-): Uint8Array {
+export function deviceCertificate(account: Pick<Device, "identitySecretKey">, cyphrId: string, deviceId: number, deviceSigningKey: Uint8Array): Uint8Array {
   return ed25519.sign(deviceCertificateBytes(cyphrId, deviceId, deviceSigningKey), account.identitySecretKey);
 }
 
@@ -56,10 +51,7 @@ export function uniqueCyphrId(prefix = "user"): string {
 
 /** A Register request signed exactly as the proto documents. */
 export function registerRequest(device: Device, cyphrId: string, displayName = "") {
-  const signature = ed25519.sign(
-    registerSignedBytes(cyphrId, device.identityPublicKey, device.mlKemPublicKey, device.fingerprint),
-    device.identitySecretKey,
-  );
+  const signature = ed25519.sign(registerSignedBytes(cyphrId, device.identityPublicKey, device.mlKemPublicKey, device.fingerprint), device.identitySecretKey);
   return {
     cyphrId,
     identityPublicKey: device.identityPublicKey,
@@ -92,11 +84,7 @@ export interface RegisteredUser {
   sessionId: string;
 }
 
-export async function registerUser(
-  client: Client<typeof IdentityService>,
-  cyphrId = uniqueCyphrId(),
-  displayName = "",
-): Promise<RegisteredUser> {
+export async function registerUser(client: Client<typeof IdentityService>, cyphrId = uniqueCyphrId(), displayName = ""): Promise<RegisteredUser> {
   const device = newDevice();
   const res: RegisterResponse = await client.register(registerRequest(device, cyphrId, displayName));
   return {
@@ -110,10 +98,7 @@ export async function registerUser(
 }
 
 /** Signs in an already registered device with a fresh challenge: a new session. */
-export async function loginUser(
-  client: Client<typeof IdentityService>,
-  user: Pick<RegisteredUser, "cyphrId" | "device">,
-): Promise<RegisteredUser> {
+export async function loginUser(client: Client<typeof IdentityService>, user: Pick<RegisteredUser, "cyphrId" | "device">): Promise<RegisteredUser> {
   const { nonce } = await client.createChallenge({ cyphrId: user.cyphrId });
   const res = await client.login(loginRequest(user.device, user.cyphrId, nonce));
   return {

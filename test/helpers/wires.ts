@@ -20,10 +20,6 @@ export const WIRES: readonly Wire[] = [
   { protocol: "grpc-web", httpVersion: "1.1", name: "grpc-web over HTTP/1.1" },
 ];
 
-export function identityClientOver(
-  wire: Wire,
-  baseUrl: string,
-  options: Omit<TransportOptions, "httpVersion"> = {},
-): Client<typeof IdentityService> {
+export function identityClientOver(wire: Wire, baseUrl: string, options: Omit<TransportOptions, "httpVersion"> = {}): Client<typeof IdentityService> {
   return identityClient(wire.protocol, baseUrl, { ...options, httpVersion: wire.httpVersion });
 }

@@ -1,11 +1,12 @@
 /** init, register, login, logout, whoami: the profile and the account's session. */
-import type { Command } from "commander";
+
 import os from "node:os";
+import type { Command } from "commander";
 import { Account, CyphrError } from "../../sdk/index.js";
 import { action } from "../command.js";
 import { CliError, EXIT } from "../errors.js";
-import { createProfile, openProfile, parseProtocol, parseServerUrl, PROTOCOLS, transportOf } from "../profile.js";
-import { openSession, sessionOf, type Session } from "../session.js";
+import { createProfile, openProfile, PROTOCOLS, parseProtocol, parseServerUrl, transportOf } from "../profile.js";
+import { openSession, type Session, sessionOf } from "../session.js";
 import { askLine } from "../terminal-input.js";
 
 export function defaultDeviceName(): string {
@@ -43,7 +44,10 @@ export function accountCommands(program: Command): void {
           deviceName: options.deviceName,
         });
         await sessionOf(profile, account).mls.ensureKeyPackages();
-        out.data({ cyphrId: account.cyphrId, userId: account.userId, deviceId: account.deviceId }, (v) => `Registered ${v.cyphrId} (device ${v.deviceId}) and signed in.`);
+        out.data(
+          { cyphrId: account.cyphrId, userId: account.userId, deviceId: account.deviceId },
+          (v) => `Registered ${v.cyphrId} (device ${v.deviceId}) and signed in.`,
+        );
       }),
     );
 
@@ -78,8 +82,9 @@ export function accountCommands(program: Command): void {
       action(async ({ globals, out }) => {
         const session = await openSession(globals.profile);
         const { account, profile } = session;
-        out.data({ profile: profile.name, cyphrId: account.cyphrId, userId: account.userId, deviceId: account.deviceId, server: profile.settings.server }, (v) =>
-          `${v.cyphrId} (device ${v.deviceId}) on ${v.server}, profile "${v.profile}"`,
+        out.data(
+          { profile: profile.name, cyphrId: account.cyphrId, userId: account.userId, deviceId: account.deviceId, server: profile.settings.server },
+          (v) => `${v.cyphrId} (device ${v.deviceId}) on ${v.server}, profile "${v.profile}"`,
         );
       }),
     );

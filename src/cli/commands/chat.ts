@@ -60,7 +60,14 @@ export function chatCommand(program: Command): void {
           screen.message({ seq: m.seq, messageId: m.messageId, sender: m.senderCyphrId, body: sanitize(messageBody(m)), own: m.senderCyphrId === me });
         }
         const safetyNumberChanged = (n: { cyphrId: string; safetyNumber: string; afterSeq: bigint; at: Date }) =>
-          screen.message({ seq: n.afterSeq, messageId: `identity:${n.cyphrId}:${n.at.getTime()}`, sender: "--", body: safetyNumberText(n), own: false, at: n.at });
+          screen.message({
+            seq: n.afterSeq,
+            messageId: `identity:${n.cyphrId}:${n.at.getTime()}`,
+            sender: "--",
+            body: safetyNumberText(n),
+            own: false,
+            at: n.at,
+          });
         for (const n of await new PeerIdentities(session.profile.store).noticesIn(chatId)) if (n.afterSeq >= afterSeq) safetyNumberChanged(n);
         live.on("message", (e) => {
           if (e.chatId !== chatId) return;
@@ -74,7 +81,14 @@ export function chatCommand(program: Command): void {
         });
         live.on("unreadable", (e) => {
           if (e.chatId !== chatId) return;
-          screen.message({ seq: e.seq, messageId: e.messageId, sender: e.sender.cyphrId, body: `(cannot read: ${e.reason.replace(/_/g, " ")})`, own: false, at: e.sentAt });
+          screen.message({
+            seq: e.seq,
+            messageId: e.messageId,
+            sender: e.sender.cyphrId,
+            body: `(cannot read: ${e.reason.replace(/_/g, " ")})`,
+            own: false,
+            at: e.sentAt,
+          });
         });
         live.on("identity_changed", (e) => {
           if (!e.chatIds.includes(chatId)) return;

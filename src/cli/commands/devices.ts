@@ -27,7 +27,10 @@ export function deviceCommands(program: Command): void {
           lastActiveAt: d.lastActiveDate?.toISOString(),
         }));
         out.data({ cyphrId: list.cyphrId, devices: rows, rejected: list.rejected }, (v) => [
-          ...v.devices.map((d) => `${d.current ? "*" : " "} ${String(d.deviceId).padStart(3)}  ${d.name || "(no name)"}  added ${formatDate(d.createdAt ? new Date(d.createdAt) : undefined)}`),
+          ...v.devices.map(
+            (d) =>
+              `${d.current ? "*" : " "} ${String(d.deviceId).padStart(3)}  ${d.name || "(no name)"}  added ${formatDate(d.createdAt ? new Date(d.createdAt) : undefined)}`,
+          ),
           ...v.rejected.map((id) => `! ${String(id).padStart(3)}  certificate does not verify: do not trust this device`),
         ]);
       }),
@@ -80,7 +83,10 @@ export function deviceCommands(program: Command): void {
         try {
           const account = await pending.wait(abort.signal);
           await sessionOf(profile, account).mls.ensureKeyPackages();
-          out.data({ linked: true, cyphrId: account.cyphrId, deviceId: account.deviceId }, (v) => `Linked: this is device ${v.deviceId} of ${v.cyphrId}, signed in.`);
+          out.data(
+            { linked: true, cyphrId: account.cyphrId, deviceId: account.deviceId },
+            (v) => `Linked: this is device ${v.deviceId} of ${v.cyphrId}, signed in.`,
+          );
         } catch (error) {
           if (abort.signal.aborted) throw new CliError("Linking cancelled.", EXIT.interrupted);
           throw error;

@@ -2,8 +2,8 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import { Attachments } from "../../sdk/index.js";
 import { saveToFile, sendFileAt } from "../../sdk/attachments/node.js";
+import { Attachments } from "../../sdk/index.js";
 import { ensureJoined, resolveChat } from "../chat-directory.js";
 import { action } from "../command.js";
 import { CliError, EXIT } from "../errors.js";
@@ -28,7 +28,14 @@ export function fileCommands(program: Command): void {
         const bar = globals.json ? undefined : new ProgressBar(`sending ${path.basename(filePath)}`);
         const sent = await sendFileAt(attachmentsOf(session), chat.chatId, filePath, { expiresInSeconds, onProgress: (p) => bar?.update(p.bytes, p.total) });
         out.data(
-          { chatId: chat.chatId, messageId: sent.messageId, seq: sent.seq.toString(), attachmentId: sent.reference.attachmentId, name: sent.reference.name, size: sent.reference.plaintextSize },
+          {
+            chatId: chat.chatId,
+            messageId: sent.messageId,
+            seq: sent.seq.toString(),
+            attachmentId: sent.reference.attachmentId,
+            name: sent.reference.name,
+            size: sent.reference.plaintextSize,
+          },
           (v) => `Sent ${v.name} (${formatBytes(v.size)}) to ${chat.title} (seq ${v.seq}).`,
         );
       }),
@@ -52,7 +59,8 @@ export function fileCommands(program: Command): void {
         const ref = message.readable ? Attachments.referenceIn(message.bytes) : undefined;
         if (!ref) throw new CliError(`Message ${seq} in ${chat.title} carries no file this device can read.`);
         const destination = options.output ?? safeName(ref.name);
-        if (!options.force && (await fs.stat(destination).catch(() => undefined))) throw new CliError(`${destination} exists: pass --force to replace it, or -o to save elsewhere.`, EXIT.usage);
+        if (!options.force && (await fs.stat(destination).catch(() => undefined)))
+          throw new CliError(`${destination} exists: pass --force to replace it, or -o to save elsewhere.`, EXIT.usage);
         const bar = globals.json ? undefined : new ProgressBar(`receiving ${ref.name || "file"}`);
         // Written beside the target and renamed at the end: a failed check leaves no half file under its name.
         const partial = `${destination}.part`;
@@ -63,7 +71,10 @@ export function fileCommands(program: Command): void {
           await fs.rm(partial, { force: true });
           throw error;
         }
-        out.data({ chatId: chat.chatId, seq: String(seq), path: path.resolve(destination), name: ref.name, size: ref.plaintextSize }, (v) => `Saved ${v.name || "the file"} (${formatBytes(v.size)}) to ${v.path}.`);
+        out.data(
+          { chatId: chat.chatId, seq: String(seq), path: path.resolve(destination), name: ref.name, size: ref.plaintextSize },
+          (v) => `Saved ${v.name || "the file"} (${formatBytes(v.size)}) to ${v.path}.`,
+        );
       }),
     );
 }

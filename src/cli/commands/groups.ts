@@ -18,8 +18,9 @@ export function groupCommands(program: Command): void {
       action(async ({ globals, out }, members: string[]) => {
         const session = await openSession(globals.profile);
         const created = await session.mls.createGroup(unique(members));
-        out.data({ chatId: created.chatId, members: [session.account.cyphrId, ...unique(members)], epoch: created.epoch.toString() }, (v) =>
-          `Created group ${v.chatId} with ${v.members.join(", ")}.`,
+        out.data(
+          { chatId: created.chatId, members: [session.account.cyphrId, ...unique(members)], epoch: created.epoch.toString() },
+          (v) => `Created group ${v.chatId} with ${v.members.join(", ")}.`,
         );
       }),
     );
@@ -35,7 +36,10 @@ export function groupCommands(program: Command): void {
         const session = await openSession(globals.profile);
         await ensureJoined(session, chatId);
         const result = await session.mls.addMembers(chatId, unique(users));
-        out.data({ chatId, added: unique(users), epoch: result.epoch.toString(), welcomedDevices: result.welcomed.length }, (v) => `Added ${v.added.join(", ")} to ${v.chatId}.`);
+        out.data(
+          { chatId, added: unique(users), epoch: result.epoch.toString(), welcomedDevices: result.welcomed.length },
+          (v) => `Added ${v.added.join(", ")} to ${v.chatId}.`,
+        );
       }),
     );
 

@@ -1,7 +1,8 @@
 /** export and delete-account: everything the server stores about the account, and deleting it for good. */
-import type { Command } from "commander";
+
 import fs from "node:fs/promises";
 import path from "node:path";
+import type { Command } from "commander";
 import { action } from "../command.js";
 import { CliError } from "../errors.js";
 import { formatDate } from "../output.js";

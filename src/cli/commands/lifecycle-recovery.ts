@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { CyphrError, newRecoveryPhrase, recoverAccount } from "../../sdk/index.js";
 import { action, type Ctx } from "../command.js";
 import { CliError, EXIT } from "../errors.js";
-import { createProfile, openProfile, parseProtocol, parseServerUrl, profileExists, PROTOCOLS, transportOf, type Profile } from "../profile.js";
+import { createProfile, openProfile, PROTOCOLS, type Profile, parseProtocol, parseServerUrl, profileExists, transportOf } from "../profile.js";
 import { openSession, sessionOf } from "../session.js";
 import { askLine, readSecret } from "../terminal-input.js";
 import { defaultDeviceName } from "./account.js";
@@ -11,7 +11,12 @@ import { defaultDeviceName } from "./account.js";
 export function recoveryCommands(program: Command): void {
   const recovery = program.command("recovery").description("the recovery phrase: 24 words that bring the account back when every device is lost");
   phraseCommand(recovery, "setup", "make a recovery phrase for this account (shown once, never stored or sent)", "Recovery phrase set");
-  phraseCommand(recovery, "rotate", "replace the recovery phrase with a new one (the old phrase stops working)", "New recovery phrase set; the old one no longer works");
+  phraseCommand(
+    recovery,
+    "rotate",
+    "replace the recovery phrase with a new one (the old phrase stops working)",
+    "New recovery phrase set; the old one no longer works",
+  );
 
   program
     .command("recover")
@@ -26,13 +31,19 @@ export function recoveryCommands(program: Command): void {
       action(async ({ globals, out }, cyphrId: string, options: { server?: string; protocol: string; pin?: string; deviceName: string }) => {
         const profile = await recoveryProfile(globals.profile, options);
         const phrase = await readSecret({ label: "recovery phrase", variable: "CYPHR_RECOVERY_PHRASE" });
-        const pin = options.pin ?? process.env.CYPHR_PIN ?? (process.stdin.isTTY ? await readSecret({ label: "PIN (empty if the account has none)", variable: "CYPHR_PIN" }) : "");
+        const pin =
+          options.pin ??
+          process.env.CYPHR_PIN ??
+          (process.stdin.isTTY ? await readSecret({ label: "PIN (empty if the account has none)", variable: "CYPHR_PIN" }) : "");
         let account;
         try {
           account = await recoverAccount({ transport: transportOf(profile), store: profile.store }, cyphrId, phrase, { pin, deviceName: options.deviceName });
         } catch (error) {
           if (error instanceof CyphrError && error.code === "unauthenticated") {
-            throw new CliError("Recovery refused: the Cyphr ID, the recovery phrase or the PIN is wrong, or the account has no recovery phrase (the server does not say which).", EXIT.unauthenticated);
+            throw new CliError(
+              "Recovery refused: the Cyphr ID, the recovery phrase or the PIN is wrong, or the account has no recovery phrase (the server does not say which).",
+              EXIT.unauthenticated,
+            );
           }
           throw error;
         }
@@ -62,7 +73,7 @@ async function setUpPhrase({ globals, out }: Ctx, confirmed: boolean, done: stri
   const phrase = newRecoveryPhrase();
   if (!out.json) {
     const words = phrase.split(" ").map((word, i) => `${String(i + 1).padStart(2)}. ${word}`);
-    process.stdout.write(["Your recovery phrase (write it down; it is shown only now):", "", ...rows(words, 4), ""].join("\n") + "\n");
+    process.stdout.write(`${["Your recovery phrase (write it down; it is shown only now):", "", ...rows(words, 4), ""].join("\n")}\n`);
     if (!confirmed && (await askLine('Type "yes" when it is written down: ')).toLowerCase() !== "yes") {
       throw new CliError("Not confirmed: nothing was changed (run the command again for a new phrase).");
     }
@@ -76,7 +87,14 @@ async function setUpPhrase({ globals, out }: Ctx, confirmed: boolean, done: stri
 
 function rows(cells: string[], perRow: number): string[] {
   const lines: string[] = [];
-  for (let i = 0; i < cells.length; i += perRow) lines.push(cells.slice(i, i + perRow).map((c) => c.padEnd(16)).join("").trimEnd());
+  for (let i = 0; i < cells.length; i += perRow)
+    lines.push(
+      cells
+        .slice(i, i + perRow)
+        .map((c) => c.padEnd(16))
+        .join("")
+        .trimEnd(),
+    );
   return lines;
 }
 

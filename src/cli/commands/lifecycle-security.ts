@@ -18,7 +18,9 @@ export function securityCommand(program: Command): void {
         out.data({ cyphrId: session.account.cyphrId, ...flatten(settings) }, (v) => [
           `Security of ${v.cyphrId}:`,
           v.recoveryPhrase ? `  recovery phrase: set on ${v.recoveryPhraseSetDate}` : "  recovery phrase: not set (`cyphr recovery setup`)",
-          v.pin ? `  PIN: set on ${v.pinSetDate}${v.pinLockedUntil ? `, locked until ${formatDate(new Date(v.pinLockedUntil))}` : ""}` : "  PIN: not set (`cyphr pin set`)",
+          v.pin
+            ? `  PIN: set on ${v.pinSetDate}${v.pinLockedUntil ? `, locked until ${formatDate(new Date(v.pinLockedUntil))}` : ""}`
+            : "  PIN: not set (`cyphr pin set`)",
           `  two-factor login: ${TOTP_LINES[v.totp]}${v.totpLockedUntil ? `, codes refused until ${formatDate(new Date(v.totpLockedUntil))}` : ""}`,
         ]);
       }),

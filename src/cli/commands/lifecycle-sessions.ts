@@ -17,9 +17,18 @@ export function sessionCommands(program: Command): void {
       action(async ({ globals, out }) => {
         const session = await openSession(globals.profile);
         const list = await session.account.lifecycle().listSessions();
-        const rows = list.map((s) => ({ sessionId: s.sessionId, deviceId: s.deviceId, current: s.current, createdAt: s.createdAt?.toISOString(), lastUsedDate: s.lastUsedDate?.toISOString().slice(0, 10) }));
+        const rows = list.map((s) => ({
+          sessionId: s.sessionId,
+          deviceId: s.deviceId,
+          current: s.current,
+          createdAt: s.createdAt?.toISOString(),
+          lastUsedDate: s.lastUsedDate?.toISOString().slice(0, 10),
+        }));
         out.data({ cyphrId: session.account.cyphrId, sessions: rows }, (v) =>
-          v.sessions.map((s) => `${s.current ? "*" : " "} ${s.sessionId}  device ${String(s.deviceId).padStart(3)}  signed in ${formatDate(s.createdAt ? new Date(s.createdAt) : undefined)}  last used ${s.lastUsedDate ?? "-"}`),
+          v.sessions.map(
+            (s) =>
+              `${s.current ? "*" : " "} ${s.sessionId}  device ${String(s.deviceId).padStart(3)}  signed in ${formatDate(s.createdAt ? new Date(s.createdAt) : undefined)}  last used ${s.lastUsedDate ?? "-"}`,
+          ),
         );
       }),
     );

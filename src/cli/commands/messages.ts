@@ -1,6 +1,7 @@
 /** chats, history and send. */
-import type { Command } from "commander";
+
 import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { Command } from "commander";
 import { ChatKind } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { call } from "../../sdk/errors.js";
 import { PeerIdentities } from "../../sdk/index.js";
@@ -37,7 +38,10 @@ export function messageCommands(program: Command): void {
         out.data(rows, (v) =>
           v.length === 0
             ? ["No chats yet: `cyphr send <cyphr_id> <text>` starts one."]
-            : v.map((c) => `${c.chatId}  ${c.title}${c.request ? "  (request: cyphr accept / decline)" : ""}${c.unread > 0 ? `  ${c.unread} unread` : ""}  ${formatDate(c.lastActivityAt ? new Date(c.lastActivityAt) : undefined)}`),
+            : v.map(
+                (c) =>
+                  `${c.chatId}  ${c.title}${c.request ? "  (request: cyphr accept / decline)" : ""}${c.unread > 0 ? `  ${c.unread} unread` : ""}  ${formatDate(c.lastActivityAt ? new Date(c.lastActivityAt) : undefined)}`,
+              ),
         );
       }),
     );
@@ -60,8 +64,15 @@ export function messageCommands(program: Command): void {
         if (last !== undefined) await call(async () => session.messaging.markRead({ chatId: chat.chatId, upToSeq: last.seq }, await session.auth()));
         // Identity changes this profile's stream saw (PeerIdentities), within the page shown (a full page: before its last message).
         const pageEnd = messages.length === limit ? last?.seq : undefined;
-        const notices = (await new PeerIdentities(session.profile.store).noticesIn(chat.chatId)).filter((n) => n.afterSeq >= BigInt(afterSeq) && (pageEnd === undefined || n.afterSeq < pageEnd));
-        const safetyNumberChanges = notices.map((n) => ({ cyphrId: n.cyphrId, safetyNumber: n.safetyNumber, afterSeq: n.afterSeq.toString(), at: n.at.toISOString() }));
+        const notices = (await new PeerIdentities(session.profile.store).noticesIn(chat.chatId)).filter(
+          (n) => n.afterSeq >= BigInt(afterSeq) && (pageEnd === undefined || n.afterSeq < pageEnd),
+        );
+        const safetyNumberChanges = notices.map((n) => ({
+          cyphrId: n.cyphrId,
+          safetyNumber: n.safetyNumber,
+          afterSeq: n.afterSeq.toString(),
+          at: n.at.toISOString(),
+        }));
         out.data({ chatId: chat.chatId, title: chat.title, messages: messages.map(messageJson), safetyNumberChanges }, (v) =>
           v.messages.length === 0 && notices.length === 0 ? [`No messages in ${v.title}.`] : historyLines(messages, notices),
         );
@@ -102,5 +113,7 @@ async function readStdin(): Promise<string> {
     if (size > MAX_STDIN_TEXT) throw new CliError(`The message on standard input is over ${MAX_STDIN_TEXT} bytes: send a shorter one.`, EXIT.usage);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  return Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
 }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ChatScreen, TYPING_IDLE_MS, TYPING_SHOWN_MS, type ChatActions } from "./chat-screen.js";
+import { type ChatActions, ChatScreen, TYPING_IDLE_MS, TYPING_SHOWN_MS } from "./chat-screen.js";
 
 function setup() {
   const calls = { sent: [] as string[], typing: [] as boolean[], read: [] as bigint[], quit: 0 };

@@ -4,8 +4,8 @@
  * from the others' receipts, who is typing, the input line, and what Enter and Ctrl-C do.
  * commands/chat.ts connects it to Live, the MLS engine and the Terminal.
  */
-import { editLine, EMPTY_LINE, lineText, type Key } from "./line-editor.js";
-import { MAX_ENTRIES, paint, type Delivery, type Entry, type Painted, type ScreenState } from "./screen.js";
+import { EMPTY_LINE, editLine, type Key, lineText } from "./line-editor.js";
+import { type Delivery, type Entry, MAX_ENTRIES, type Painted, paint, type ScreenState } from "./screen.js";
 
 /** What the screen asks of the outside world. */
 export interface ChatActions {
@@ -123,7 +123,15 @@ export class ChatScreen {
     this.stopTyping();
     if (text === "") return this.actions.changed();
     if (text.startsWith("/")) return this.command(text);
-    const pending: Entry = { seq: 0n, messageId: `pending-${Date.now()}-${Math.random()}`, sender: this.me, body: text, own: true, at: new Date(), delivery: "sending" };
+    const pending: Entry = {
+      seq: 0n,
+      messageId: `pending-${Date.now()}-${Math.random()}`,
+      sender: this.me,
+      body: text,
+      own: true,
+      at: new Date(),
+      delivery: "sending",
+    };
     this.state.entries.push(pending);
     this.actions.changed();
     this.actions.send(text).then(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { editLine, EMPTY_LINE, lineText, MAX_INPUT, type LineState } from "./line-editor.js";
+import { EMPTY_LINE, editLine, type LineState, lineText, MAX_INPUT } from "./line-editor.js";
 
 function type(state: LineState, ...steps: (string | { name: string; ctrl?: boolean })[]): LineState {
   for (const step of steps) {

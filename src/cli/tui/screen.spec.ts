@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { editLine, EMPTY_LINE } from "./line-editor.js";
-import { paint, type Entry, type ScreenState } from "./screen.js";
+import { EMPTY_LINE, editLine } from "./line-editor.js";
+import { type Entry, paint, type ScreenState } from "./screen.js";
 import { textWidth, wrap } from "./text-width.js";
 
 const at = new Date(2026, 0, 1, 9, 5);

@@ -3,8 +3,8 @@
  * bar, the messages (newest at the bottom of the area, wrapped to the width), a status line
  * (typing, receipts, connection) and the input line with the cursor. terminal.ts paints it.
  */
-import { lineText, type LineState } from "./line-editor.js";
-import { charWidth, fit, textWidth, wrap } from "./text-width.js";
+import { type LineState, lineText } from "./line-editor.js";
+import { charWidth, fitToWidth, textWidth, wrap } from "./text-width.js";
 
 /** Messages the screen keeps; older ones scroll out of memory (history shows them). */
 export const MAX_ENTRIES = 500;
@@ -46,16 +46,16 @@ const MARKS: Record<Delivery, string> = { sending: " …", sent: " ✓", deliver
 
 export function paint(state: ScreenState, cols: number, rows: number): Painted {
   if (cols < 20 || rows < 5) {
-    const lines = Array.from({ length: Math.max(1, rows) }, (_, i) => (i === 0 ? fit("too small", Math.max(1, cols)) : fit("", cols)));
+    const lines = Array.from({ length: Math.max(1, rows) }, (_, i) => (i === 0 ? fitToWidth("too small", Math.max(1, cols)) : fitToWidth("", cols)));
     return { lines, cursorRow: 1, cursorCol: 1 };
   }
-  const title = fit(` ${state.title}  ·  ${state.connection}  ·  /quit or Ctrl-C to leave`, cols);
+  const title = fitToWidth(` ${state.title}  ·  ${state.connection}  ·  /quit or Ctrl-C to leave`, cols);
   const area = rows - 3;
   const body = messageLines(state.entries, cols, area);
-  const status = fit(statusLine(state), cols);
+  const status = fitToWidth(statusLine(state), cols);
   const { text, cursorCol } = inputLine(state.line, cols);
   return {
-    lines: [`\x1b[7m${title}\x1b[0m`, ...body.map((l) => fit(l, cols)), `\x1b[2m${status}\x1b[0m`, text],
+    lines: [`\x1b[7m${title}\x1b[0m`, ...body.map((l) => fitToWidth(l, cols)), `\x1b[2m${status}\x1b[0m`, text],
     cursorRow: rows,
     cursorCol,
   };
@@ -90,7 +90,7 @@ function inputLine(line: LineState, cols: number): { text: string; cursorCol: nu
   const before = line.chars.slice(0, line.cursor);
   let start = 0;
   while (textWidth(before.slice(start).join("")) > room) start++;
-  const visible = fit(line.chars.slice(start).join(""), room + 1);
+  const visible = fitToWidth(line.chars.slice(start).join(""), room + 1);
   const cursorCol = PROMPT.length + 1 + before.slice(start).reduce((w, ch) => w + charWidth(ch), 0);
   return { text: `${PROMPT}${visible}`, cursorCol: Math.min(cursorCol, cols) };
 }

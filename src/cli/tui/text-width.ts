@@ -3,8 +3,10 @@
  * marks and zero-width joiners none, everything else one. An approximation of Unicode's East
  * Asian Width that is right for the characters chat text is made of.
  */
+// biome-ignore lint/suspicious/noMisleadingCharacterClass: ranges of combining marks and zero-width code points, each a whole character
 const ZERO = /[\u0300-\u036f\u200b-\u200f\u20d0-\u20ff\ufe00-\ufe0f\ufe20-\ufe2f]|\p{Mn}/u;
-const WIDE = /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]|[\u{1f300}-\u{1faff}\u{20000}-\u{3fffd}]/u;
+const WIDE =
+  /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]|[\u{1f300}-\u{1faff}\u{20000}-\u{3fffd}]/u;
 
 export function charWidth(ch: string): number {
   if (ZERO.test(ch)) return 0;
@@ -52,7 +54,7 @@ export function wrap(text: string, width: number): string[] {
 }
 
 /** Cuts text to at most `width` columns and pads it with spaces to exactly `width`. */
-export function fit(text: string, width: number): string {
+export function fitToWidth(text: string, width: number): string {
   let out = "";
   let used = 0;
   for (const ch of text) {

@@ -5,7 +5,10 @@ import type { RateLimits } from "./limits.js";
 import type { SharedRateLimiter } from "./shared-limiter.js";
 
 /** The unary RPCs limited across instances, and by what (src/privacy/limits/limits.ts). */
-const LIMITED: Record<string, (limits: RateLimits) => { source?: RateLimits[keyof RateLimits]; caller?: RateLimits[keyof RateLimits]; account?: RateLimits[keyof RateLimits] }> = {
+const LIMITED: Record<
+  string,
+  (limits: RateLimits) => { source?: RateLimits[keyof RateLimits]; caller?: RateLimits[keyof RateLimits]; account?: RateLimits[keyof RateLimits] }
+> = {
   "cyphr.identity.v1.IdentityService/Register": (l) => ({ source: l.register }),
   "cyphr.identity.v1.IdentityService/CreateChallenge": (l) => ({ source: l.create_challenge }),
   "cyphr.identity.v1.IdentityService/Login": (l) => ({ source: l.login, account: l.login_account }),
@@ -36,7 +39,11 @@ export function sharedRateLimits(limiter: SharedRateLimiter, limits: RateLimits,
 
 function sourceOf(header: Headers, peer: string, policy: SourcePolicy): string {
   if (policy === "last-forwarded-for") {
-    const last = (header.get("x-forwarded-for") ?? "").split(",").map((e) => e.trim()).filter(Boolean).at(-1);
+    const last = (header.get("x-forwarded-for") ?? "")
+      .split(",")
+      .map((e) => e.trim())
+      .filter(Boolean)
+      .at(-1);
     if (last) return last;
   }
   return peer;

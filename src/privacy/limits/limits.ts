@@ -41,7 +41,8 @@ export function readRateLimits(env: Record<string, string | undefined>, problems
     let { perMinute, burst } = fallback;
     if (raw) {
       const match = /^(\d{1,9})\/(\d{1,9})$/.exec(raw);
-      if (!match || Number(match[1]) < 1 || Number(match[2]) < 1) problems.push(`${variable} must be "<per minute>/<burst>" (positive integers), got "${raw.slice(0, 64)}"`);
+      if (!match || Number(match[1]) < 1 || Number(match[2]) < 1)
+        problems.push(`${variable} must be "<per minute>/<burst>" (positive integers), got "${raw.slice(0, 64)}"`);
       else [perMinute, burst] = [Number(match[1]), Number(match[2])];
     }
     limits[name] = { name, ratePerSecond: perMinute / 60, burst };

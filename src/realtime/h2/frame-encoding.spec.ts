@@ -2,7 +2,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { MessageSchema } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
-import { ServerFrameSchema, SubscribeResponseSchema, type ServerFrame } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
+import { type ServerFrame, ServerFrameSchema, SubscribeResponseSchema } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
 import { encodeFrameResponse } from "./frame-encoding.js";
 
 const reference = (frame: ServerFrame) => toBinary(SubscribeResponseSchema, create(SubscribeResponseSchema, { frame }));
@@ -23,7 +23,9 @@ describe("encodeFrameResponse", () => {
       for (const cursor of [0n, 1n, 300n, 2n ** 63n - 1n]) {
         for (const time of [undefined, timestampFromMs(0), timestampFromMs(1_800_000_000_999)]) {
           const frame = create(ServerFrameSchema, { cursor, time, event: { case: kind, value: message } });
-          expect(Buffer.from(encodeFrameResponse(frame)).toString("hex"), `${kind} ${cursor} ${time?.seconds}`).toBe(Buffer.from(reference(frame)).toString("hex"));
+          expect(Buffer.from(encodeFrameResponse(frame)).toString("hex"), `${kind} ${cursor} ${time?.seconds}`).toBe(
+            Buffer.from(reference(frame)).toString("hex"),
+          );
         }
       }
     }

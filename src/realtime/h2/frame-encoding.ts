@@ -1,8 +1,8 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { TimestampSchema } from "@bufbuild/protobuf/wkt";
-import { MessageSchema, type Message } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
-import { SubscribeResponseSchema, type ServerFrame } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
+import { type Message, MessageSchema } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
+import { type ServerFrame, SubscribeResponseSchema } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
 
 /** ServerFrame field numbers (realtime.proto). */
 const CURSOR = 1;

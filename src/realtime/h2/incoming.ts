@@ -1,9 +1,9 @@
-import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import type http2 from "node:http2";
+import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
 import { BUDGET_RETRY_AFTER_MS, budgetRefusalMessage } from "../../rpc/request-budget.js";
 import { InvalidArgumentError, ResourceExhaustedError } from "../../shared/errors.js";
 import type { BodyCharge, BudgetRefusal, RequestBudget } from "../../transport/request-budget.js";
-import { EnvelopeReader, EnvelopeTooLargeError, type Envelope } from "./envelopes.js";
+import { type Envelope, EnvelopeReader, EnvelopeTooLargeError } from "./envelopes.js";
 
 /** Decoded messages waiting for the handler before the request is paused (HTTP/2 flow control then holds the client). */
 const HIGH_WATER = 16;
@@ -107,7 +107,8 @@ export class IncomingMessages<Desc extends DescMessage> implements AsyncIterator
       return this.fail(new ResourceExhaustedError(`request message of ${error.declared} bytes exceeds the limit of ${error.limit} bytes`));
     }
     for (const { flags, data } of envelopes) {
-      if (flags !== 0) return this.fail(new InvalidArgumentError(`request message has flags 0x${flags.toString(16)}; only uncompressed messages (flags 0) are accepted`));
+      if (flags !== 0)
+        return this.fail(new InvalidArgumentError(`request message has flags 0x${flags.toString(16)}; only uncompressed messages (flags 0) are accepted`));
       let message: MessageShape<Desc>;
       try {
         message = fromBinary(this.schema, data);

@@ -12,13 +12,13 @@ import { resetCallStream } from "../../rpc/stream-reset.js";
 import { DeadlineExceededError, UnavailableError } from "../../shared/errors.js";
 import { quote } from "../../shared/quote.js";
 import type { RequestBudget } from "../../transport/request-budget.js";
+import { ClientFrames } from "../client-frames.js";
 import type { RealtimeContext } from "../context.js";
 import type { EventStream, StreamTransport } from "../stream.js";
-import { ClientFrames } from "../client-frames.js";
 import { clientFrameHandler, helloTimeoutMs, openStream, requireHello, withinHelloTimeout } from "../stream-open.js";
 import { encodeFrameResponse } from "./frame-encoding.js";
 import { IncomingMessages } from "./incoming.js";
-import { StreamResponder, timeoutHeader, type StreamRoute } from "./protocol.js";
+import { StreamResponder, type StreamRoute, timeoutHeader } from "./protocol.js";
 
 export interface StreamCallDeps {
   rt: RealtimeContext;
@@ -65,20 +65,28 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
     const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_CANCEL } = http2.constants;
     // What the client got: a reset before the status reached it overrides the status.
     const code =
-      stream.rstCode === NGHTTP2_ENHANCE_YOUR_CALM ? Code.ResourceExhausted : stream.rstCode === NGHTTP2_CANCEL && !responder.delivered ? Code.Canceled : outcome;
+      stream.rstCode === NGHTTP2_ENHANCE_YOUR_CALM
+        ? Code.ResourceExhausted
+        : stream.rstCode === NGHTTP2_CANCEL && !responder.delivered
+          ? Code.Canceled
+          : outcome;
     writeCallLine(deps.log, method, code, started);
   });
 
   const timeout = clientTimeout(route, headers);
   let deadline: NodeJS.Timeout | undefined;
-  if (deps.shutdownSignal.aborted) return end(new UnavailableError("the server is shutting down; reconnect (to another instance) and resume from your last cursor"));
+  if (deps.shutdownSignal.aborted)
+    return end(new UnavailableError("the server is shutting down; reconnect (to another instance) and resume from your last cursor"));
   if (timeout instanceof Error) return end(timeout);
   if (timeout !== undefined) {
-    deadline = setTimeout(() => {
-      const expired = new DeadlineExceededError(`the call's deadline of ${timeout} ms expired`);
-      if (events) events.fail(expired);
-      else end(expired);
-    }, Math.min(timeout, MAX_DEADLINE_MS));
+    deadline = setTimeout(
+      () => {
+        const expired = new DeadlineExceededError(`the call's deadline of ${timeout} ms expired`);
+        if (events) events.fail(expired);
+        else end(expired);
+      },
+      Math.min(timeout, MAX_DEADLINE_MS),
+    );
   }
 
   const transport: StreamTransport = {
@@ -96,7 +104,11 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
     // The deadline, a shutdown or the client's reset may have ended the call meanwhile.
     if (ended()) return;
     if (route.method === "Subscribe") {
-      const request = await withinHelloTimeout(onlyMessage(new IncomingMessages(stream, SubscribeRequestSchema, deps.readMaxBytes, deps.requestBudget), method), helloTimeoutMs(deps.rt), "request");
+      const request = await withinHelloTimeout(
+        onlyMessage(new IncomingMessages(stream, SubscribeRequestSchema, deps.readMaxBytes, deps.requestBudget), method),
+        helloTimeoutMs(deps.rt),
+        "request",
+      );
       if (ended()) return;
       events = openStream(deps.rt, caller, request.resumeCursor, transport, "subscribe");
     } else {

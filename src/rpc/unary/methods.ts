@@ -1,4 +1,4 @@
-import { createMethodImplSpec, createServiceImplSpec, type ConnectRouter, type MethodImplSpec } from "@connectrpc/connect";
+import { type ConnectRouter, createMethodImplSpec, createServiceImplSpec, type MethodImplSpec } from "@connectrpc/connect";
 
 /** A unary method with the implementation the router serves it with. */
 export type UnaryMethodSpec = MethodImplSpec & { kind: "unary" };

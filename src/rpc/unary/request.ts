@@ -1,3 +1,4 @@
+import type http2 from "node:http2";
 import { create, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
@@ -9,10 +10,9 @@ import {
   transformParseEnvelope,
   transformSplitEnvelope,
 } from "@connectrpc/connect/protocol";
-import type http2 from "node:http2";
 import type { BudgetRefusal, RequestBudget } from "../../transport/request-budget.js";
-import { ENVELOPE_BYTES, oversizeBody } from "../request-checks.js";
 import { budgetRefusalError } from "../request-budget.js";
+import { ENVELOPE_BYTES, oversizeBody } from "../request-checks.js";
 import { parseBinaryRequest } from "../unary-decode.js";
 import type { UnaryMethodSpec } from "./methods.js";
 import type { UnaryRoute } from "./route.js";
@@ -37,7 +37,13 @@ export interface UnaryInput {
  * stream closes, however the call ended; a chunk the budget refuses, or a body it takes back
  * while still arriving, refuses the call with RESOURCE_EXHAUSTED and drops what was read.
  */
-export function readUnaryInput(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, route: UnaryRoute, readMaxBytes: number, budget: RequestBudget): Promise<UnaryInput> {
+export function readUnaryInput(
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  route: UnaryRoute,
+  readMaxBytes: number,
+  budget: RequestBudget,
+): Promise<UnaryInput> {
   const limit = readMaxBytes + ENVELOPE_BYTES;
   const hint = headers["content-length"] ?? null;
   const standIn = () => create(route.spec.method.input);
@@ -76,10 +82,20 @@ export function readUnaryInput(stream: http2.ServerHttp2Stream, headers: http2.I
   });
 }
 
-async function decode(route: UnaryRoute, chunks: Buffer[], total: number, hint: string | null, readMaxBytes: number, standIn: () => UnaryInput["message"]): Promise<UnaryInput> {
+async function decode(
+  route: UnaryRoute,
+  chunks: Buffer[],
+  total: number,
+  hint: string | null,
+  readMaxBytes: number,
+  standIn: () => UnaryInput["message"],
+): Promise<UnaryInput> {
   if (total > readMaxBytes + ENVELOPE_BYTES || (hint !== null && Number(hint) !== total)) {
     // readAllBytes words the problem as connect-es would; the request checks refuse with it too.
-    const error = await readAllBytes(createAsyncIterable(chunks), readMaxBytes + ENVELOPE_BYTES, hint).then(() => undefined, (e: unknown) => e);
+    const error = await readAllBytes(createAsyncIterable(chunks), readMaxBytes + ENVELOPE_BYTES, hint).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     return { message: standIn(), refusal: ConnectError.from(error ?? new Error("the request body could not be read"), Code.InvalidArgument) };
   }
   const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);

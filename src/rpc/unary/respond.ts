@@ -1,8 +1,8 @@
 import type http2 from "node:http2";
 import type { ConnectError } from "@connectrpc/connect";
-import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
-import { compressionNegotiate, type Compression } from "@connectrpc/connect/protocol";
+import { type Compression, compressionNegotiate } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJsonBytes, trailerMux } from "@connectrpc/connect/protocol-connect";
+import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { StreamResponder, stopUpload } from "../../realtime/h2/protocol.js";
 import type { UnaryProtocol } from "./route.js";
 

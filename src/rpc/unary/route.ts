@@ -1,6 +1,6 @@
 import type http2 from "node:http2";
 import { binaryProtocolOf } from "../../realtime/h2/protocol.js";
-import type { UnaryMethods, UnaryMethodSpec } from "./methods.js";
+import type { UnaryMethodSpec, UnaryMethods } from "./methods.js";
 
 /** How a unary call the fast path serves is framed: gRPC and gRPC-Web enveloped, Connect as a bare body. */
 export type UnaryProtocol = "grpc" | "grpc-web" | "connect";
@@ -26,4 +26,3 @@ export function unaryRouteOf(methods: UnaryMethods, headers: http2.IncomingHttpH
   if (encoding !== undefined && encoding !== "identity") return undefined;
   return { spec, protocol };
 }
-

@@ -5,15 +5,15 @@ import { invokeUnaryImplementation } from "@connectrpc/connect/protocol";
 import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
 import type { Logger } from "pino";
-import { callKey, startCall, type Call } from "../call.js";
+import type { RequestBudget } from "../../transport/request-budget.js";
+import { type Call, callKey, startCall } from "../call.js";
 import { writeCallLine } from "../call-log.js";
+import { peerAddressKey } from "../peer.js";
 import { MAX_DEADLINE_MS } from "../request-checks.js";
 import { resetCallStream, resetStreamKey, transportBacklogKey } from "../stream-reset.js";
 import { readUnaryInput } from "./request.js";
 import { UnaryResponder, type UnaryResult } from "./respond.js";
 import type { UnaryRoute } from "./route.js";
-import { peerAddressKey } from "../peer.js";
-import type { RequestBudget } from "../../transport/request-budget.js";
 
 export interface UnaryCallDeps {
   /** The same interceptors connect-es runs (observe, authenticate): auth, error mapping and the call's code are theirs. */

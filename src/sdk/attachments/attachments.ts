@@ -2,15 +2,15 @@
  * Encrypted attachments for one signed-in account: upload (with resume), download as a
  * decrypting stream (with resume), share through an MLS chat, delete (docs/attachments.md).
  */
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { AttachmentsService } from "../../gen/cyphr/attachments/v1/attachments_pb.js";
 import { MessageType } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { call } from "../errors.js";
 import type { MlsDevice, TokenSource } from "../mls/index.js";
-import { downloadFile, type DownloadOptions } from "./download.js";
-import { decodeReference, encodeReference, type AttachmentRef } from "./reference.js";
+import { type DownloadOptions, downloadFile } from "./download.js";
+import { type AttachmentRef, decodeReference, encodeReference } from "./reference.js";
 import type { FileSource } from "./source.js";
-import { uploadFile, type UploadOptions } from "./upload.js";
+import { type UploadOptions, uploadFile } from "./upload.js";
 
 export interface SentFile {
   reference: AttachmentRef;

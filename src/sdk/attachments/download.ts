@@ -20,7 +20,12 @@ export interface DownloadOptions {
  * resumes at the first segment not yet delivered. Nothing is read ahead of the consumer
  * beyond one segment.
  */
-export function downloadFile(client: Client<typeof AttachmentsService>, auth: CallOptions, ref: AttachmentRef, options: DownloadOptions = {}): ReadableStream<Uint8Array> {
+export function downloadFile(
+  client: Client<typeof AttachmentsService>,
+  auth: CallOptions,
+  ref: AttachmentRef,
+  options: DownloadOptions = {},
+): ReadableStream<Uint8Array> {
   const pieces = plaintext(client, auth, ref, options);
   return new ReadableStream<Uint8Array>(
     {
@@ -41,7 +46,12 @@ export function downloadFile(client: Client<typeof AttachmentsService>, auth: Ca
   );
 }
 
-async function* plaintext(client: Client<typeof AttachmentsService>, auth: CallOptions, ref: AttachmentRef, options: DownloadOptions): AsyncGenerator<Uint8Array> {
+async function* plaintext(
+  client: Client<typeof AttachmentsService>,
+  auth: CallOptions,
+  ref: AttachmentRef,
+  options: DownloadOptions,
+): AsyncGenerator<Uint8Array> {
   const hash = sha256.create();
   const opener = new SegmentOpener(ref.key, ref.chunkSize, ref.size, (sealed) => hash.update(sealed));
   let delivered = 0;

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { concatBytes } from "@noble/hashes/utils.js";
 import { describe, expect, it } from "vitest";
-import { ciphertextSize, openSegment, sealSegment, SegmentOpener, segmentCount, segmentRange, TAG_BYTES } from "./format.js";
+import { ciphertextSize, openSegment, SegmentOpener, sealSegment, segmentCount, segmentRange, TAG_BYTES } from "./format.js";
 
 const CHUNK = 64 * 1024;
 const key = crypto.getRandomValues(new Uint8Array(32));

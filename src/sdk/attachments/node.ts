@@ -24,4 +24,3 @@ export async function sendFileAt(files: Attachments, chatId: string, filePath: s
 export async function saveToFile(stream: ReadableStream<Uint8Array>, filePath: string): Promise<void> {
   await pipeline(Readable.fromWeb(stream as import("node:stream/web").ReadableStream<Uint8Array>), createWriteStream(filePath));
 }
-

@@ -1,12 +1,12 @@
 import type { Client } from "@connectrpc/connect";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { equalBytes } from "@noble/curves/utils.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 import type { AttachmentsService } from "../../gen/cyphr/attachments/v1/attachments_pb.js";
 import { CyphrError } from "../errors.js";
 import { ciphertextSize, DEFAULT_CHUNK_SIZE, KEY_BYTES, MIN_CHUNK_SIZE, sealSegment, segmentCount, segmentRange } from "./format.js";
 import type { AttachmentRef } from "./reference.js";
 import { resumable } from "./retry.js";
-import { rangeReader, type FileSource, type RangeReader } from "./source.js";
+import { type FileSource, type RangeReader, rangeReader } from "./source.js";
 
 /** Bytes done of a transfer, for progress bars. */
 export interface Progress {
@@ -48,10 +48,16 @@ export type CallOptions = () => Promise<{ headers: Record<string, string>; signa
  * chunk, resuming from GetUploadStatus after lost connections, and completes it. Reads the
  * file twice (once for the digest CreateUpload declares, once to send), one segment at a time.
  */
-export async function uploadFile(client: Client<typeof AttachmentsService>, auth: CallOptions, source: FileSource, options: UploadOptions = {}): Promise<AttachmentRef> {
+export async function uploadFile(
+  client: Client<typeof AttachmentsService>,
+  auth: CallOptions,
+  source: FileSource,
+  options: UploadOptions = {},
+): Promise<AttachmentRef> {
   const file = rangeReader(source);
   const chunkSize = options.resume?.chunkSize ?? options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  if (chunkSize < MIN_CHUNK_SIZE || chunkSize > DEFAULT_CHUNK_SIZE) throw new CyphrError("invalid_argument", `chunkSize must be ${MIN_CHUNK_SIZE} to ${DEFAULT_CHUNK_SIZE} bytes.`);
+  if (chunkSize < MIN_CHUNK_SIZE || chunkSize > DEFAULT_CHUNK_SIZE)
+    throw new CyphrError("invalid_argument", `chunkSize must be ${MIN_CHUNK_SIZE} to ${DEFAULT_CHUNK_SIZE} bytes.`);
   const key = options.resume?.key ?? crypto.getRandomValues(new Uint8Array(KEY_BYTES));
   const size = ciphertextSize(file.size, chunkSize);
   const segments = segmentCount(file.size, chunkSize);
@@ -62,7 +68,11 @@ export async function uploadFile(client: Client<typeof AttachmentsService>, auth
   const digest = options.resume?.sha256 ?? (await digestOf(seal, segments));
   let uploadId = options.resume?.uploadId;
   if (uploadId === undefined) {
-    const created = await resumable(async () => client.createUpload({ size: BigInt(size), sha256: digest, chunkSize, expiresInSeconds: options.expiresInSeconds ?? 0 }, await auth()), () => 0, options.signal);
+    const created = await resumable(
+      async () => client.createUpload({ size: BigInt(size), sha256: digest, chunkSize, expiresInSeconds: options.expiresInSeconds ?? 0 }, await auth()),
+      () => 0,
+      options.signal,
+    );
     uploadId = created.uploadId;
     await options.onPending?.({ uploadId, key, sha256: digest, chunkSize });
   }
@@ -85,10 +95,24 @@ export async function uploadFile(client: Client<typeof AttachmentsService>, auth
     () => sent,
     options.signal,
   );
-  const completed = await resumable(async () => client.completeUpload({ uploadId: id }, await auth()), () => sent, options.signal);
+  const completed = await resumable(
+    async () => client.completeUpload({ uploadId: id }, await auth()),
+    () => sent,
+    options.signal,
+  );
   const info = completed.attachment;
-  if (!info || !equalBytes(info.sha256, digest) || Number(info.size) !== size) throw new CyphrError("data_loss", "The server completed the upload with another size or digest than the SDK sent.");
-  return { attachmentId: info.attachmentId, key, sha256: digest, size, plaintextSize: file.size, chunkSize, name: options.name ?? "", mediaType: options.mediaType ?? "" };
+  if (!info || !equalBytes(info.sha256, digest) || Number(info.size) !== size)
+    throw new CyphrError("data_loss", "The server completed the upload with another size or digest than the SDK sent.");
+  return {
+    attachmentId: info.attachmentId,
+    key,
+    sha256: digest,
+    size,
+    plaintextSize: file.size,
+    chunkSize,
+    name: options.name ?? "",
+    mediaType: options.mediaType ?? "",
+  };
 }
 
 function segmentLength(i: number, file: RangeReader, chunkSize: number): number {

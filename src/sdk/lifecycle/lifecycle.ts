@@ -1,5 +1,5 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { deleteAccountSignedBytes, recoveryKeySignedBytes } from "../../account/signed-bytes.js";
 import { AccountService, TotpState } from "../../gen/cyphr/account/v1/account_pb.js";
@@ -59,7 +59,8 @@ export class AccountLifecycle {
     return {
       recoveryKey: res.recoveryKeySet ? { set: true, setDate: date(res.recoveryKeySetDate) } : { set: false },
       pin: res.pinSet ? { set: true, setDate: date(res.pinSetDate), lockedUntil: date(res.pinLockedUntil) } : { set: false },
-      totp: totp === "on" ? { state: "on", enabledDate: date(res.totpEnabledDate), lockedUntil: totpLockedUntil } : { state: totp, lockedUntil: totpLockedUntil },
+      totp:
+        totp === "on" ? { state: "on", enabledDate: date(res.totpEnabledDate), lockedUntil: totpLockedUntil } : { state: totp, lockedUntil: totpLockedUntil },
     };
   }
 

@@ -5,8 +5,8 @@ import { AccountService } from "../../gen/cyphr/account/v1/account_pb.js";
 import { IdentityService } from "../../gen/cyphr/identity/v1/identity_pb.js";
 import { Account, type AccountOptions } from "../account.js";
 import { encryptDeviceName } from "../device-names.js";
-import { call, CyphrError } from "../errors.js";
-import { certifyDevice, newDeviceKeys, newIdentityKeys, saveAccountKeys, saveDeviceKeys, type AccountKeys } from "../keys.js";
+import { CyphrError, call } from "../errors.js";
+import { type AccountKeys, certifyDevice, newDeviceKeys, newIdentityKeys, saveAccountKeys, saveDeviceKeys } from "../keys.js";
 import { SessionKeeper } from "../session.js";
 import { recoveryKeyFromPhrase } from "./recovery-phrase.js";
 
@@ -53,6 +53,8 @@ export async function recoverAccount(
   await saveAccountKeys(options.store, { ...keys, userId: res.userId });
   await saveDeviceKeys(options.store, device);
   const identity = createClient(IdentityService, options.transport);
-  await new SessionKeeper(options.store, (refreshToken) => call(async () => (await identity.refreshSession({ refreshToken })).session!), options).save(res.session);
+  await new SessionKeeper(options.store, (refreshToken) => call(async () => (await identity.refreshSession({ refreshToken })).session!), options).save(
+    res.session,
+  );
   return Account.open(options);
 }

@@ -15,7 +15,9 @@ describe("recovery phrase", () => {
 
   it("is derived from a known phrase to a fixed key (the derivation never changes)", () => {
     const phrase = Array(23).fill("abandon").concat("art").join(" ");
-    expect(Buffer.from(recoveryKeyFromPhrase(phrase).publicKey).toString("hex")).toMatchInlineSnapshot(`"68a6690dd5910f3446c0426f1beba2f507f039a1c1e1dec6c605690b115bbc27"`);
+    expect(Buffer.from(recoveryKeyFromPhrase(phrase).publicKey).toString("hex")).toMatchInlineSnapshot(
+      `"68a6690dd5910f3446c0426f1beba2f507f039a1c1e1dec6c605690b115bbc27"`,
+    );
   });
 
   it("refuses a wrong checksum, a word not in the list and a short phrase", () => {

@@ -27,7 +27,10 @@ function normalize(phrase: string): string {
 export function recoveryKeyFromPhrase(phrase: string): { secretKey: Uint8Array; publicKey: Uint8Array } {
   const words = normalize(phrase);
   if (words.split(" ").length !== 24 || !validateMnemonic(words, wordlist)) {
-    throw new CyphrError("invalid_argument", "That is not a valid recovery phrase: it has 24 English words from the BIP-39 list; check each word and their order.");
+    throw new CyphrError(
+      "invalid_argument",
+      "That is not a valid recovery phrase: it has 24 English words from the BIP-39 list; check each word and their order.",
+    );
   }
   const secretKey = hkdf(sha256, mnemonicToSeedSync(words), undefined, KEY_INFO, 32);
   return { secretKey, publicKey: ed25519.getPublicKey(secretKey) };

@@ -6,10 +6,10 @@
  * member-sync.ts), so no message is encrypted to them. Callers hold the chat's lock.
  */
 import type { Client } from "@connectrpc/connect";
-import { createApplicationMessage, type ClientState } from "ts-mls";
+import { type ClientState, createApplicationMessage } from "ts-mls";
 import { MessageType, type MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { resend } from "./calls.js";
-import { editedMillis, type ChatReader } from "./chat-reader.js";
+import { type ChatReader, editedMillis } from "./chat-reader.js";
 import { suiteImpl, wire } from "./codec.js";
 import type { GroupStore } from "./group-store.js";
 
@@ -32,7 +32,10 @@ export class ChatMessages {
     const ciphertext = await this.encrypt(chatId, content);
     const clientMessageId = crypto.randomUUID();
     const res = await resend(async () =>
-      this.messaging.sendMessage({ destination: { case: "chatId", value: chatId }, clientMessageId, messageType: type, payload: { ciphertext } }, await this.auth()),
+      this.messaging.sendMessage(
+        { destination: { case: "chatId", value: chatId }, clientMessageId, messageType: type, payload: { ciphertext } },
+        await this.auth(),
+      ),
     );
     await this.groups.markOwn(chatId, res.messageId);
     await this.groups.log(chatId, { seq: res.seq, messageId: res.messageId, senderCyphrId: this.cyphrId, ...body(content), editedAt: 0, deleted: false });

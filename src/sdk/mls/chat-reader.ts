@@ -4,12 +4,12 @@
  * an explicit marker for what this device cannot read. Callers hold the chat's lock.
  */
 import type { Client } from "@connectrpc/connect";
-import { emptyPskIndex, processPrivateMessage, processPublicMessage, type ClientState } from "ts-mls";
-import { Direction, MessageType, SystemEventKind, type Message, type MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
+import { type ClientState, emptyPskIndex, processPrivateMessage, processPublicMessage } from "ts-mls";
+import { Direction, type Message, MessageType, type MessagingService, SystemEventKind } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { decodeMessage, suiteImpl } from "./codec.js";
 import { mlsFailure, noState } from "./errors.js";
 import type { ChatPosition, GroupStore, LoggedMessage } from "./group-store.js";
-import { readableMessage, type HistoryMessage } from "./history.js";
+import { type HistoryMessage, readableMessage } from "./history.js";
 import { mlsSender } from "./sender.js";
 
 /** Messages asked for per ListMessages page (the server's maximum is 200). */
@@ -45,7 +45,7 @@ export class ChatReader {
   }
 
   /** Up to `limit` of the chat's application messages after seq `afterSeq`, in seq order, as this device can read them. */
-  async history(chatId: string, ownCyphrId: string, afterSeq: bigint, limit: number): Promise<HistoryMessage[]> {
+  async history(chatId: string, _ownCyphrId: string, afterSeq: bigint, limit: number): Promise<HistoryMessage[]> {
     const position = await this.position(chatId);
     const out: HistoryMessage[] = [];
     for (let cursor = afterSeq; ; ) {

@@ -4,10 +4,10 @@
  * Nothing here touches the network or the Store.
  */
 import {
-  decodeMlsMessage,
-  encodeMlsMessage,
   type CiphersuiteImpl,
   type CiphersuiteName,
+  decodeMlsMessage,
+  encodeMlsMessage,
   type GroupInfo,
   type KeyPackage,
   type MLSMessage,

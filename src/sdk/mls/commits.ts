@@ -3,7 +3,7 @@
  * devices, and the GroupInfo of the new epoch (with the ratchet tree and external public key, so
  * that a new device of a member can join by external commit). Pure: nothing is sent or saved.
  */
-import { createCommit, createGroupInfoWithExternalPubAndRatchetTree, encodeMlsMessage, type ClientState, type Proposal } from "ts-mls";
+import { type ClientState, createCommit, createGroupInfoWithExternalPubAndRatchetTree, encodeMlsMessage, type Proposal } from "ts-mls";
 import type { ClaimedKeyPackage } from "../../gen/cyphr/mls/v1/key_packages_pb.js";
 import { parseDeviceCredentialIdentity } from "../../mls/credential.js";
 import { decodeMessage, suiteImpl, wire } from "./codec.js";

@@ -6,7 +6,9 @@ import { planDeviceUpdate } from "./device-sync.js";
 /** A group state with just what planning reads: leaves (cyphr id, device id, or blank) and this device's leaf. */
 function groupOf(leaves: ([string, number] | null)[], ownLeaf: number): ClientState {
   const ratchetTree = leaves.flatMap((leaf, i) => {
-    const node = leaf ? { nodeType: "leaf", leaf: { credential: { credentialType: "basic", identity: deviceCredentialIdentity(leaf[0], leaf[1]) } } } : undefined;
+    const node = leaf
+      ? { nodeType: "leaf", leaf: { credential: { credentialType: "basic", identity: deviceCredentialIdentity(leaf[0], leaf[1]) } } }
+      : undefined;
     return i < leaves.length - 1 ? [node, { nodeType: "parent" }] : [node];
   });
   return { ratchetTree, privatePath: { leafIndex: ownLeaf } } as unknown as ClientState;
@@ -17,12 +19,25 @@ const devices = (...ids: number[]) => ids.map((deviceId) => ({ deviceId, signing
 
 describe("planning a chat's device update", () => {
   it("adds listed devices without a leaf and removes leaves of unlisted ones", () => {
-    const state = groupOf([["alice", 1], ["bob", 1], ["bob", 2]], 0);
+    const state = groupOf(
+      [
+        ["alice", 1],
+        ["bob", 1],
+        ["bob", 2],
+      ],
+      0,
+    );
     expect(planDeviceUpdate(state, "bob", devices(1, 3))).toEqual({ removeLeaves: [2], removedDevices: [2], missingDevices: [3], actor: true });
   });
 
   it("has nothing to do for an account without leaves or one whose devices all have theirs", () => {
-    const state = groupOf([["alice", 1], ["bob", 1]], 0);
+    const state = groupOf(
+      [
+        ["alice", 1],
+        ["bob", 1],
+      ],
+      0,
+    );
     expect(planDeviceUpdate(state, "carol", devices(1))).toBeUndefined();
     expect(planDeviceUpdate(state, "bob", devices(1))).toBeUndefined();
   });

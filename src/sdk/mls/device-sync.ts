@@ -8,8 +8,8 @@
  */
 import type { ClientState, Proposal } from "ts-mls";
 import type { ClaimedKeyPackage } from "../../gen/cyphr/mls/v1/key_packages_pb.js";
-import { equalBytes } from "../bytes.js";
 import { parseDeviceCredentialIdentity } from "../../mls/credential.js";
+import { equalBytes } from "../bytes.js";
 import { decodeMessage } from "./codec.js";
 import type { CommitResult } from "./mls-device.js";
 

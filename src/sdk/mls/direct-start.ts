@@ -8,7 +8,7 @@
  * other member finished it first), this device drops its epoch-0 state and joins from its Welcome,
  * or by external commit when none names it.
  */
-import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { ClientState } from "ts-mls";
 import { ChatKind, type MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import type { ClaimedKeyPackage } from "../../gen/cyphr/mls/v1/key_packages_pb.js";

@@ -4,15 +4,15 @@
  * stale epoch by processing the winner first. Callers hold the chat's lock.
  */
 import type { Client } from "@connectrpc/connect";
-import { createGroup, type ClientState, type Proposal } from "ts-mls";
+import { type ClientState, createGroup, type Proposal } from "ts-mls";
 import type { MlsChatsService } from "../../gen/cyphr/mls/v1/mls_chats_pb.js";
 import { MAX_COMMIT_ATTEMPTS, resend } from "./calls.js";
 import type { ChatReader } from "./chat-reader.js";
 import { suiteImpl } from "./codec.js";
-import { buildCommit, type BuiltCommit } from "./commits.js";
+import { type BuiltCommit, buildCommit } from "./commits.js";
 import { isStaleEpoch } from "./errors.js";
 import type { GroupStore } from "./group-store.js";
-import { refHex, type KeyPackages } from "./key-packages.js";
+import { type KeyPackages, refHex } from "./key-packages.js";
 
 export interface CommitResult {
   chatId: string;
@@ -74,7 +74,13 @@ export class GroupCommits {
       try {
         const res = await resend(async () => this.chats.commitMlsChat(request, await this.auth()));
         await this.applyOwn(chatId, built.newState, res.seq, res.messageId);
-        return { chatId, seq: res.seq, epoch: res.epoch, messageId: res.messageId, welcomed: res.welcomed.map((w) => ({ cyphrId: w.cyphrId, deviceId: w.deviceId })) };
+        return {
+          chatId,
+          seq: res.seq,
+          epoch: res.epoch,
+          messageId: res.messageId,
+          welcomed: res.welcomed.map((w) => ({ cyphrId: w.cyphrId, deviceId: w.deviceId })),
+        };
       } catch (err) {
         if (!isStaleEpoch(err) || attempt >= MAX_COMMIT_ATTEMPTS) throw err;
       }

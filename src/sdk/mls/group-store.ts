@@ -6,7 +6,7 @@
  * or sent (history), and the seq of the last departure of another member it processed whose
  * leaves may still be in the tree (member-sync.ts). Only this module reads or writes the "mls/" keys.
  */
-import { decodeGroupState, encodeGroupState, type ClientState, type KeyPackage, type PrivateKeyPackage } from "ts-mls";
+import { type ClientState, decodeGroupState, encodeGroupState, type KeyPackage, type PrivateKeyPackage } from "ts-mls";
 import { defaultClientConfig } from "ts-mls/clientConfig.js";
 import type { Store } from "../store.js";
 import { decodeMessage, decodeRecord, encodeRecord, wire } from "./codec.js";

@@ -2,14 +2,15 @@
  * How a device enters a chat's MLS group: from a Welcome that names one of its key packages, or by
  * external commit from the chat's GroupInfo (RFC 9420 §12.4.3.2), for a new device of a member.
  */
-import { createGroupInfoWithExternalPubAndRatchetTree, emptyPskIndex, joinGroup, joinGroupExternal, type ClientState } from "ts-mls";
+
 import type { Client } from "@connectrpc/connect";
+import { type ClientState, createGroupInfoWithExternalPubAndRatchetTree, emptyPskIndex, joinGroup, joinGroupExternal } from "ts-mls";
 import type { MlsChatsService, MlsWelcome } from "../../gen/cyphr/mls/v1/mls_chats_pb.js";
 import { MAX_COMMIT_ATTEMPTS, resend } from "./calls.js";
 import { decodeMessage, suiteImpl, toHex, wire } from "./codec.js";
 import { isStaleEpoch, mlsFailure } from "./errors.js";
 import type { GroupStore, StoredKeyPackage } from "./group-store.js";
-import { refHex, type KeyPackages } from "./key-packages.js";
+import { type KeyPackages, refHex } from "./key-packages.js";
 import type { CommitResult } from "./mls-device.js";
 
 /**
@@ -37,7 +38,11 @@ export async function joinFromWelcomes(groups: GroupStore, chatId: string, welco
 }
 
 /** An external commit adding this device's leaf (from a fresh key package) to the group of a GroupInfo. */
-export async function buildExternalJoin(chatId: string, groupInfoBytes: Uint8Array, kp: StoredKeyPackage): Promise<{ commit: Uint8Array; groupInfo: Uint8Array; newState: ClientState }> {
+export async function buildExternalJoin(
+  chatId: string,
+  groupInfoBytes: Uint8Array,
+  kp: StoredKeyPackage,
+): Promise<{ commit: Uint8Array; groupInfo: Uint8Array; newState: ClientState }> {
   const message = decodeMessage(groupInfoBytes);
   if (message?.wireformat !== "mls_group_info") throw mlsFailure("data_loss", `the server's GroupInfo of chat ${chatId} does not decode`);
   const impl = await suiteImpl();

@@ -6,7 +6,9 @@ import { planDepartedRemoval } from "./member-sync.js";
 /** A group state with just what planning reads: leaves (cyphr id, device id, or blank) and this device's leaf. */
 function groupOf(leaves: ([string, number] | null)[], ownLeaf: number): ClientState {
   const ratchetTree = leaves.flatMap((leaf, i) => {
-    const node = leaf ? { nodeType: "leaf", leaf: { credential: { credentialType: "basic", identity: deviceCredentialIdentity(leaf[0], leaf[1]) } } } : undefined;
+    const node = leaf
+      ? { nodeType: "leaf", leaf: { credential: { credentialType: "basic", identity: deviceCredentialIdentity(leaf[0], leaf[1]) } } }
+      : undefined;
     return i < leaves.length - 1 ? [node, { nodeType: "parent" }] : [node];
   });
   return { ratchetTree, privatePath: { leafIndex: ownLeaf } } as unknown as ClientState;
@@ -14,7 +16,15 @@ function groupOf(leaves: ([string, number] | null)[], ownLeaf: number): ClientSt
 
 describe("planning the removal of departed members' leaves", () => {
   it("removes every leaf of each user who is not a current member", () => {
-    const state = groupOf([["alice", 1], ["bob", 1], ["carol", 1], ["bob", 2]], 0);
+    const state = groupOf(
+      [
+        ["alice", 1],
+        ["bob", 1],
+        ["carol", 1],
+        ["bob", 2],
+      ],
+      0,
+    );
     expect(planDepartedRemoval(state, new Set(["alice", "carol"]))).toEqual({ removeLeaves: [1, 3], departed: ["bob"], actor: true });
   });
 

@@ -62,7 +62,12 @@ export function planDepartedRemoval(state: ClientState, members: ReadonlySet<str
  * leaf of a user not among `currentMembers()` (read after processing, so a commit already seen
  * cannot make a member look departed). Undefined when it did nothing.
  */
-export async function removeDeparted(engine: Engine, chatId: string, ownCyphrId: string, currentMembers: () => Promise<string[]>): Promise<DepartedRemoval | undefined> {
+export async function removeDeparted(
+  engine: Engine,
+  chatId: string,
+  ownCyphrId: string,
+  currentMembers: () => Promise<string[]>,
+): Promise<DepartedRemoval | undefined> {
   await engine.sync(chatId);
   if ((await engine.state(chatId)).groupActiveState.kind !== "active") return undefined;
   const members = new Set(await currentMembers());
@@ -113,7 +118,11 @@ function departedRemoval(members: ReadonlySet<string>): { departed: string[]; pr
 }
 
 /** A group's current members (Cyphr IDs), every page of GroupsService.ListMembers. */
-export async function memberIds(groups: Client<typeof GroupsService>, chatId: string, auth: () => Promise<{ headers: Record<string, string> }>): Promise<string[]> {
+export async function memberIds(
+  groups: Client<typeof GroupsService>,
+  chatId: string,
+  auth: () => Promise<{ headers: Record<string, string> }>,
+): Promise<string[]> {
   const ids: string[] = [];
   let pageToken = "";
   do {

@@ -4,27 +4,27 @@
  * editing and deleting, and history decrypted by this device. All its state is in the Store
  * (see GroupStore): a new MlsDevice over the same Store continues every chat.
  */
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import type { ClientState, Proposal } from "ts-mls";
 import { GroupsService } from "../../gen/cyphr/groups/v1/groups_pb.js";
-import { MessagingService, type Message, type MessageType } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
-import { KeyPackagesService, type ClaimedKeyPackage } from "../../gen/cyphr/mls/v1/key_packages_pb.js";
+import { type Message, type MessageType, MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
+import { type ClaimedKeyPackage, KeyPackagesService } from "../../gen/cyphr/mls/v1/key_packages_pb.js";
 import { MlsChatsService } from "../../gen/cyphr/mls/v1/mls_chats_pb.js";
 import type { Store } from "../store.js";
 import { guard, MAX_COMMIT_ATTEMPTS } from "./calls.js";
 import { ChatLocks } from "./chat-lock.js";
 import { ChatMessages, type Content } from "./chat-messages.js";
 import { ChatReader } from "./chat-reader.js";
-import { addProposals, leavesOf, removeProposals, type BuiltCommit } from "./commits.js";
-import { updateDevices, type DeviceUpdate, type VerifiedDevice } from "./device-sync.js";
-import { finishUnfinished, startDirect, type StartEngine } from "./direct-start.js";
+import { addProposals, type BuiltCommit, leavesOf, removeProposals } from "./commits.js";
+import { type DeviceUpdate, updateDevices, type VerifiedDevice } from "./device-sync.js";
+import { finishUnfinished, type StartEngine, startDirect } from "./direct-start.js";
 import { mlsFailure, noState, removedFrom } from "./errors.js";
-import { GroupCommits, type CommitResult, type MembershipChange } from "./group-commits.js";
-import { GroupStore, type ChatPosition } from "./group-store.js";
+import { type CommitResult, GroupCommits, type MembershipChange } from "./group-commits.js";
+import { type ChatPosition, GroupStore } from "./group-store.js";
 import type { HistoryMessage } from "./history.js";
 import { joinByExternalCommit, joinFromWelcomes } from "./joins.js";
-import { KeyPackages, type DeviceIdentity } from "./key-packages.js";
-import { memberIds, removeDeparted, removeDepartedBeforeSending, type DepartedRemoval } from "./member-sync.js";
+import { type DeviceIdentity, KeyPackages } from "./key-packages.js";
+import { type DepartedRemoval, memberIds, removeDeparted, removeDepartedBeforeSending } from "./member-sync.js";
 
 export interface TokenSource {
   accessToken(): Promise<string>;
@@ -60,10 +60,30 @@ export class MlsDevice {
     this.groupsApi = createClient(GroupsService, transport);
     this.keyPackages = new KeyPackages(identity, this.groups, createClient(KeyPackagesService, transport), () => this.auth());
     this.reader = new ChatReader(identity.cyphrId, this.groups, this.messaging, () => this.auth());
-    this.commits = new GroupCommits(this.groups, this.reader, this.keyPackages, this.chats, (chatId) => this.activeState(chatId), () => this.auth());
-    const sending = { ownCyphrId: identity.cyphrId, groups: this.groups, commits: this.commits, currentMembers: (chatId: string) => memberIds(this.groupsApi, chatId, () => this.auth()) };
+    this.commits = new GroupCommits(
+      this.groups,
+      this.reader,
+      this.keyPackages,
+      this.chats,
+      (chatId) => this.activeState(chatId),
+      () => this.auth(),
+    );
+    const sending = {
+      ownCyphrId: identity.cyphrId,
+      groups: this.groups,
+      commits: this.commits,
+      currentMembers: (chatId: string) => memberIds(this.groupsApi, chatId, () => this.auth()),
+    };
     const removeDepartedFirst = (chatId: string) => removeDepartedBeforeSending(sending, chatId);
-    this.messages = new ChatMessages(identity.cyphrId, this.groups, this.reader, this.messaging, (chatId) => this.activeState(chatId), removeDepartedFirst, () => this.auth());
+    this.messages = new ChatMessages(
+      identity.cyphrId,
+      this.groups,
+      this.reader,
+      this.messaging,
+      (chatId) => this.activeState(chatId),
+      removeDepartedFirst,
+      () => this.auth(),
+    );
   }
 
   /** Keeps `target` one-time key packages and a last-resort one uploaded. */
@@ -122,7 +142,11 @@ export class MlsDevice {
 
   /** Joins a chat of this account from this (new) device by external commit, retried when another commit wins. */
   joinOwnChat(chatId: string): Promise<CommitResult> {
-    return guard(() => this.locks.run(chatId, () => joinByExternalCommit({ chats: this.chats, keyPackages: this.keyPackages, groups: this.groups, auth: () => this.auth() }, chatId)));
+    return guard(() =>
+      this.locks.run(chatId, () =>
+        joinByExternalCommit({ chats: this.chats, keyPackages: this.keyPackages, groups: this.groups, auth: () => this.auth() }, chatId),
+      ),
+    );
   }
 
   /** Encrypts and sends one message; a retry after a transport failure reuses its client_message_id. */

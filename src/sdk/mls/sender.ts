@@ -14,7 +14,10 @@ export interface MlsSender {
 
 /** The sender of a private message of this state's epoch (or one it still keeps); undefined when it cannot say. */
 export async function mlsSender(state: ClientState, message: PrivateMessage, impl: CiphersuiteImpl): Promise<MlsSender | undefined> {
-  const epoch = message.epoch === state.groupContext.epoch ? { senderDataSecret: state.keySchedule.senderDataSecret, ratchetTree: state.ratchetTree } : state.historicalReceiverData.get(message.epoch);
+  const epoch =
+    message.epoch === state.groupContext.epoch
+      ? { senderDataSecret: state.keySchedule.senderDataSecret, ratchetTree: state.ratchetTree }
+      : state.historicalReceiverData.get(message.epoch);
   if (!epoch) return undefined;
   try {
     const data = await decryptSenderData(message, epoch.senderDataSecret, impl);

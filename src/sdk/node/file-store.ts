@@ -1,12 +1,12 @@
 import { constants } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
-import argon2 from "argon2";
 import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { concatBytes, fromHex, randomBytes, toHex, utf8, fromUtf8 } from "../bytes.js";
+import argon2 from "argon2";
+import { concatBytes, fromHex, fromUtf8, randomBytes, toHex, utf8 } from "../bytes.js";
 import { CyphrError } from "../errors.js";
 import type { Store } from "../store.js";
 
@@ -153,9 +153,7 @@ export class FileStore implements Store {
 }
 
 async function deriveKeys(passphrase: string, salt: Uint8Array, kdf: KdfParams): Promise<{ valueKey: Uint8Array; nameKey: Uint8Array }> {
-  const master = new Uint8Array(
-    await argon2.hash(passphrase, { type: argon2.argon2id, raw: true, salt: Buffer.from(salt), hashLength: 32, ...kdf }),
-  );
+  const master = new Uint8Array(await argon2.hash(passphrase, { type: argon2.argon2id, raw: true, salt: Buffer.from(salt), hashLength: 32, ...kdf }));
   return {
     valueKey: hkdf(sha256, master, salt, utf8("cyphr-file-store-values-v1"), 32),
     nameKey: hkdf(sha256, master, salt, utf8("cyphr-file-store-names-v1"), 32),

@@ -1,3 +1,3 @@
 /** The Node-only parts of the SDK: the passphrase-encrypted file store and a transport helper. */
 export { DEFAULT_KDF, FileStore, type KdfParams } from "./file-store.js";
-export { DEFAULT_PING, nodeTransport, type NodeProtocol, type PingOptions } from "./transport.js";
+export { DEFAULT_PING, type NodeProtocol, nodeTransport, type PingOptions } from "./transport.js";

@@ -60,7 +60,9 @@ export class ChatActions {
   }
 
   async sendCallSignal(signal: OutgoingCallSignal): Promise<void> {
-    await this.call((auth) => this.realtime.publish({ frame: { requestId: crypto.randomUUID(), frame: { case: "callSignal", value: wireCallSignal(signal) } } }, auth));
+    await this.call((auth) =>
+      this.realtime.publish({ frame: { requestId: crypto.randomUUID(), frame: { case: "callSignal", value: wireCallSignal(signal) } } }, auth),
+    );
   }
 
   async iceServers(): Promise<IceServers> {

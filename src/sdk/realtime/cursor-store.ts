@@ -10,7 +10,8 @@ const KEY = "live/cursor";
 export async function loadCursor(store: Store): Promise<bigint | undefined> {
   const bytes = await store.get(KEY);
   if (!bytes) return undefined;
-  if (bytes.length !== 8) throw new CyphrError("data_loss", "The stored stream cursor is damaged: delete the profile's live/cursor entry to resume from the server's stored ack.");
+  if (bytes.length !== 8)
+    throw new CyphrError("data_loss", "The stored stream cursor is damaged: delete the profile's live/cursor entry to resume from the server's stored ack.");
   return new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, false);
 }
 

@@ -5,7 +5,7 @@
  * far behind; Live then resumes from its cursor).
  */
 import { toCyphrError } from "../errors.js";
-import type { EventOf, LiveEvent, LiveEventKind, Listener } from "./events.js";
+import type { EventOf, Listener, LiveEvent, LiveEventKind } from "./events.js";
 
 type AnyListener = (event: LiveEvent) => void;
 

@@ -5,13 +5,13 @@
  * becomes its typed event. Frames are handled one at a time, in the order the server sent them.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { MessageType, type Message } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
+import { type Message, MessageType } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import type { ServerFrame } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
-import { toCyphrError, type CyphrError } from "../errors.js";
+import { type CyphrError, toCyphrError } from "../errors.js";
 import type { MlsDevice } from "../mls/mls-device.js";
 import type { PeerIdentities } from "../peers.js";
 import type { ChatEvent, LiveEvent } from "./events.js";
-import { identityChanged, syncPeerDevices, type PeerSyncDeps } from "./identity-change.js";
+import { identityChanged, type PeerSyncDeps, syncPeerDevices } from "./identity-change.js";
 import type { LiveAccount } from "./options.js";
 import { callSignalOf, dateOf, groupChangeOf, messageCommon, messageEventOf } from "./wire.js";
 
@@ -27,7 +27,13 @@ export interface HandlerDeps {
 
 /** Failures that a later attempt can fix: the frame is not counted as handled, the stream reconnects and it comes again. */
 export function isTransient(error: CyphrError): boolean {
-  return error.code === "unavailable" || error.code === "deadline_exceeded" || error.code === "aborted" || error.code === "resource_exhausted" || error.code === "canceled";
+  return (
+    error.code === "unavailable" ||
+    error.code === "deadline_exceeded" ||
+    error.code === "aborted" ||
+    error.code === "resource_exhausted" ||
+    error.code === "canceled"
+  );
 }
 
 export class FrameHandler {
@@ -55,9 +61,22 @@ export class FrameHandler {
         return this.message(e.value, true);
       case "messageDeleted":
         if (await mls.hasChat(e.value.chatId)) await mls.forgetDeleted(e.value.chatId, e.value.messageId);
-        return emit({ kind: "deleted", chatId: e.value.chatId, seq: e.value.seq, messageId: e.value.messageId, deletedAt: dateOf(e.value.deletedAt ?? frame.time) });
+        return emit({
+          kind: "deleted",
+          chatId: e.value.chatId,
+          seq: e.value.seq,
+          messageId: e.value.messageId,
+          deletedAt: dateOf(e.value.deletedAt ?? frame.time),
+        });
       case "receipt":
-        return emit({ kind: "receipt", chatId: e.value.chatId, userId: e.value.userId, cyphrId: e.value.cyphrId, deliveredSeq: e.value.deliveredSeq, readSeq: e.value.readSeq });
+        return emit({
+          kind: "receipt",
+          chatId: e.value.chatId,
+          userId: e.value.userId,
+          cyphrId: e.value.cyphrId,
+          deliveredSeq: e.value.deliveredSeq,
+          readSeq: e.value.readSeq,
+        });
       case "groupChanged": {
         const event = groupChangeOf(e.value);
         return event ? this.groupChanged(event) : undefined;
@@ -67,20 +86,33 @@ export class FrameHandler {
       case "typing":
         return emit({ kind: "typing", chatId: e.value.chatId, userId: e.value.userId, cyphrId: e.value.cyphrId, typing: e.value.typing });
       case "presence":
-        return emit({ kind: "presence", userId: e.value.userId, cyphrId: e.value.cyphrId, online: e.value.online, ...(e.value.lastSeen ? { lastSeen: dateOf(e.value.lastSeen) } : {}) });
+        return emit({
+          kind: "presence",
+          userId: e.value.userId,
+          cyphrId: e.value.cyphrId,
+          online: e.value.online,
+          ...(e.value.lastSeen ? { lastSeen: dateOf(e.value.lastSeen) } : {}),
+        });
       case "callSignal": {
         const signal = callSignalOf(e.value);
         return signal ? emit({ kind: "call", signal }) : undefined;
       }
       case "frameError":
         // A typing frame the server refused (the only frames Live sends that it answers this way).
-        return emit({ kind: "error", error: toCyphrError(new ConnectError(e.value.error?.message ?? "the server refused a frame", e.value.error?.code ?? Code.Unknown)) });
+        return emit({
+          kind: "error",
+          error: toCyphrError(new ConnectError(e.value.error?.message ?? "the server refused a frame", e.value.error?.code ?? Code.Unknown)),
+        });
       case "devicesChanged": {
         const updatedChats = await syncPeerDevices(this.peerSync(), e.value.cyphrId, await mls.chatIds());
         return emit({ kind: "devices_changed", userId: e.value.userId, cyphrId: e.value.cyphrId, updatedChats });
       }
       case "identityChanged":
-        return identityChanged(this.peerSync(), { userId: e.value.userId, cyphrId: e.value.cyphrId, identityKey: e.value.identityPublicKey }, dateOf(frame.time));
+        return identityChanged(
+          this.peerSync(),
+          { userId: e.value.userId, cyphrId: e.value.cyphrId, identityKey: e.value.identityPublicKey },
+          dateOf(frame.time),
+        );
       case "keyPackagesLow":
         if (e.value.deviceId !== account.deviceId) return;
         return emit({ kind: "key_packages", uploaded: await mls.keyPackages.onKeyPackagesLow(this.deps.keyPackageTarget) });
@@ -99,7 +131,8 @@ export class FrameHandler {
     // A tombstone replayed as message_new: its message_deleted event says the rest.
     if (m.deleted && !edited) return;
     if (!(await mls.hasChat(m.chatId))) {
-      if (m.payload && m.messageType !== MessageType.SYSTEM && m.messageType !== MessageType.MLS_COMMIT) await emit({ kind: "unreadable", ...messageCommon(m, false), reason: "no_state" });
+      if (m.payload && m.messageType !== MessageType.SYSTEM && m.messageType !== MessageType.MLS_COMMIT)
+        await emit({ kind: "unreadable", ...messageCommon(m, false), reason: "no_state" });
       return;
     }
     const read = await mls.receive(m.chatId, m);

@@ -58,7 +58,10 @@ export async function identityChanged(deps: PeerSyncDeps, peer: { userId: string
   const current = equalBytes(server.identityPublicKey, peer.identityKey);
   const superseded = !current && server.devices.length > 0 && server.devices.every((d) => d.createdAt !== undefined && d.createdAt > at);
   if (!current && !superseded) {
-    throw new CyphrError("data_loss", `The server reports a different identity key for ${peer.cyphrId} than its identity_changed event names, and no later change explains it: do not trust its devices; compare safety numbers out of band.`);
+    throw new CyphrError(
+      "data_loss",
+      `The server reports a different identity key for ${peer.cyphrId} than its identity_changed event names, and no later change explains it: do not trust its devices; compare safety numbers out of band.`,
+    );
   }
   const chats: { chatId: string; afterSeq: bigint }[] = [];
   for (const chatId of await mls.chatIds()) {
@@ -71,7 +74,11 @@ export async function identityChanged(deps: PeerSyncDeps, peer: { userId: string
     return;
   }
   if (!recorded) await deps.peers.recordChange({ userId: peer.userId, cyphrId: peer.cyphrId }, change);
-  const updatedChats = await syncPeerDevices(deps, peer.cyphrId, chats.map((c) => c.chatId));
+  const updatedChats = await syncPeerDevices(
+    deps,
+    peer.cyphrId,
+    chats.map((c) => c.chatId),
+  );
   const event: IdentityChangedEvent = { kind: "identity_changed", ...peer, safetyNumber: number, chatIds: chats.map((c) => c.chatId), updatedChats };
   await deps.emit(event);
 }

@@ -4,22 +4,22 @@
  * before the app sees its event, and acks, stores the cursor and marks messages delivered coalesced,
  * every ackIntervalMs. See docs/sdk.md, "Realtime (Live)".
  */
-import { createClient, type Client } from "@connectrpc/connect";
+import { type Client, createClient } from "@connectrpc/connect";
 import { MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { PrivacyService } from "../../gen/cyphr/privacy/v1/privacy_pb.js";
 import { RealtimeService, type ServerFrame } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
 import { CyphrError, toCyphrError } from "../errors.js";
 import { PeerIdentities } from "../peers.js";
 import { AckFlusher } from "./ack-flusher.js";
-import { reconnectDelay, type BackoffPolicy } from "./backoff.js";
-import { openConnection, type Connection } from "./connection.js";
+import { type BackoffPolicy, reconnectDelay } from "./backoff.js";
+import { ChatActions, type IceServers } from "./chat-actions.js";
+import { type Connection, openConnection } from "./connection.js";
 import { loadCursor } from "./cursor-store.js";
 import { Emitter } from "./emitter.js";
-import type { EventOf, LiveEvent, LiveEventKind, LiveState, Listener, OutgoingCallSignal } from "./events.js";
+import type { EventOf, Listener, LiveEvent, LiveEventKind, LiveState, OutgoingCallSignal } from "./events.js";
 import { FrameHandler, isTransient } from "./handler.js";
 import { LIVE_DEFAULTS, type LiveOptions } from "./options.js";
 import { prepareDevice } from "./prepare-device.js";
-import { ChatActions, type IceServers } from "./chat-actions.js";
 
 /** Stream failures no reconnect can fix: Live closes with the error. */
 const FATAL = new Set(["unauthenticated", "permission_denied", "invalid_argument", "unimplemented", "data_loss"]);
@@ -195,7 +195,14 @@ export class Live {
    */
   private async stream(): Promise<void> {
     const token = await this.o.account.accessToken();
-    const connection = openConnection({ client: this.realtime, mode: this.o.mode, token, resumeCursor: this.flusher.storedCursor, heartbeatIntervalMs: this.o.heartbeatIntervalMs, deadAfterMs: this.o.deadAfterMs });
+    const connection = openConnection({
+      client: this.realtime,
+      mode: this.o.mode,
+      token,
+      resumeCursor: this.flusher.storedCursor,
+      heartbeatIntervalMs: this.o.heartbeatIntervalMs,
+      deadAfterMs: this.o.deadAfterMs,
+    });
     this.connection = connection;
     if (this.stopping.signal.aborted) connection.close();
     let opened = false;

@@ -1,7 +1,7 @@
 /** Server frames' parts as the SDK's event values, and call signals both ways. Pure conversions. */
-import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { ChatRole, SystemEventKind, type Message, type SystemEvent } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
-import { CallSignalType as WireCallSignalType, type CallSignal as WireCallSignal, type GroupChanged } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
+import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
+import { ChatRole, type Message, type SystemEvent, SystemEventKind } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
+import { type GroupChanged, type CallSignal as WireCallSignal, CallSignalType as WireCallSignalType } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
 import type { HistoryMessage } from "../mls/history.js";
 import type { CallSignal, CallSignalType, ChatEvent, LiveEvent, OutgoingCallSignal } from "./events.js";
 
@@ -71,7 +71,12 @@ export function groupChangeOf(g: GroupChanged): ChatEvent | undefined {
 /** The event for a new or edited message as the MLS engine read it. */
 export function messageEventOf(m: Message, read: HistoryMessage, edited: boolean): LiveEvent {
   // A readable message's sender is the one MLS authenticated (the server's is routing metadata).
-  const common = { ...messageCommon(m, read.own), ...(read.readable ? { sender: { userId: m.senderUserId, cyphrId: read.senderCyphrId, ...(read.senderDeviceId !== undefined ? { deviceId: read.senderDeviceId } : {}) } } : {}) };
+  const common = {
+    ...messageCommon(m, read.own),
+    ...(read.readable
+      ? { sender: { userId: m.senderUserId, cyphrId: read.senderCyphrId, ...(read.senderDeviceId !== undefined ? { deviceId: read.senderDeviceId } : {}) } }
+      : {}),
+  };
   if (!read.readable) return { kind: "unreadable", ...common, reason: read.reason };
   const content = { contentType: read.contentType, bytes: read.bytes, ...(read.text !== undefined ? { text: read.text } : {}) };
   return edited ? { kind: "edited", ...common, ...content, editedAt: dateOf(m.editedAt) } : { kind: "message", ...common, ...content };

@@ -21,7 +21,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { concatBytes, fromUtf8, randomBytes, toHex, utf8 } from "../bytes.js";
 import { CyphrError } from "../errors.js";
 import type { Store } from "../store.js";
-import { deleteDatabase, listDatabases, openDatabase, request, type Db } from "./idb.js";
+import { type Db, deleteDatabase, listDatabases, openDatabase, request } from "./idb.js";
 
 /** scrypt cost: N (a power of two), r, p. */
 export interface ScryptParams {
@@ -86,7 +86,13 @@ export class IndexedDbStore implements Store {
     try {
       let meta = (await request(db.transaction("meta").objectStore("meta").get("profile"))) as Meta | undefined;
       const creating = meta === undefined;
-      if (!meta) meta = { version: 1, kdf: { algorithm: "scrypt", salt: randomBytes(16), ...(options.kdf ?? DEFAULT_SCRYPT) }, check: new Uint8Array(), label: options.label ?? "" };
+      if (!meta)
+        meta = {
+          version: 1,
+          kdf: { algorithm: "scrypt", salt: randomBytes(16), ...(options.kdf ?? DEFAULT_SCRYPT) },
+          check: new Uint8Array(),
+          label: options.label ?? "",
+        };
       const kdf = requireKdf(meta);
       const master = await scryptAsync(utf8(passphrase), meta.kdf.salt, { ...kdf, dkLen: 32, maxmem: 2 ** 31 });
       const valueKey = hkdf(sha256, master, meta.kdf.salt, utf8("cyphr-indexeddb-store-values-v1"), 32);

@@ -3,13 +3,13 @@
  * MLS engine, and its realtime stream (Subscribe over gRPC-Web: browsers cannot stream requests).
  * Everything the views do to the server goes through here.
  */
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { GroupsService, type Member } from "../../gen/cyphr/groups/v1/groups_pb.js";
-import { MessagingService, type Chat } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
+import { type Chat, MessagingService } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { PrivacyService } from "../../gen/cyphr/privacy/v1/privacy_pb.js";
 import { Account, CyphrError, MlsDevice, type PendingLink } from "../../sdk/index.js";
-import { recoverAccount, type AccountLifecycle } from "../../sdk/lifecycle/index.js";
+import { type AccountLifecycle, recoverAccount } from "../../sdk/lifecycle/index.js";
 import { Live } from "../../sdk/realtime/live.js";
 import { IndexedDbStore } from "../../sdk/web/index.js";
 

@@ -52,7 +52,12 @@ export function statusLine(): HTMLElement & { show(text: string, kind?: "error" 
 }
 
 /** Runs `work` with `button` disabled and its label replaced, reporting failures in `status`. */
-export async function busy(button: HTMLButtonElement, label: string, status: { show(t: string, k?: "error" | "info"): void }, work: () => Promise<void>): Promise<void> {
+export async function busy(
+  button: HTMLButtonElement,
+  label: string,
+  status: { show(t: string, k?: "error" | "info"): void },
+  work: () => Promise<void>,
+): Promise<void> {
   const before = button.textContent;
   button.disabled = true;
   button.textContent = label;

@@ -20,5 +20,13 @@ export function timerLabel(seconds: number): string {
 
 /** Initials for an avatar. */
 export function initials(name: string): string {
-  return (name.replace(/[^a-z0-9]/gi, " ").trim().split(/\s+/).map((p) => p[0] ?? "").join("").slice(0, 2) || "?").toUpperCase();
+  return (
+    name
+      .replace(/[^a-z0-9]/gi, " ")
+      .trim()
+      .split(/\s+/)
+      .map((p) => p[0] ?? "")
+      .join("")
+      .slice(0, 2) || "?"
+  ).toUpperCase();
 }

@@ -2,8 +2,9 @@
  * The Cyphr web messenger: the TypeScript SDK over gRPC-Web, keys in IndexedDB behind a passphrase.
  * Built by src/web/build.ts and served by the Cyphr server at `/` (docs/web.md).
  */
+
+import { type Opened, Session, type SignIn } from "./client.js";
 import { h, messageOf, replace } from "./dom.js";
-import { Session, type Opened, type SignIn } from "./client.js";
 import { shellScreen } from "./views/shell.js";
 import { signInScreen } from "./views/sign-in.js";
 import { welcomeScreen } from "./views/welcome.js";

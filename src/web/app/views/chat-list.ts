@@ -1,6 +1,6 @@
 /** The sidebar's list of chats: title, last activity, unread count; arrow keys move between chats. */
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { ChatKind, type Chat } from "../../../gen/cyphr/messaging/v1/messaging_pb.js";
+import { type Chat, ChatKind } from "../../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { h, replace } from "../dom.js";
 import { initials, timeOf } from "../format.js";
 
@@ -62,7 +62,13 @@ export class ChatList {
     const isSelected = id === this.selected;
     const li = h(
       "li",
-      { role: "option", tabindex: isSelected || (!this.selected && this.items.size > 0) ? 0 : -1, "aria-selected": String(isSelected), "data-chat": id, class: isSelected ? "selected" : "" },
+      {
+        role: "option",
+        tabindex: isSelected || (!this.selected && this.items.size > 0) ? 0 : -1,
+        "aria-selected": String(isSelected),
+        "data-chat": id,
+        class: isSelected ? "selected" : "",
+      },
       h("span", { class: `avatar ${item.chat.kind === ChatKind.GROUP ? "group" : ""}`, "aria-hidden": "true" }, initials(item.title)),
       h("span", { class: "chat-title" }, item.title, item.chat.request && h("span", { class: "tag" }, "request")),
       h("span", { class: "chat-time" }, timeOf(item.chat.lastActivityAt && timestampDate(item.chat.lastActivityAt))),

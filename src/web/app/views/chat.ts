@@ -5,8 +5,8 @@
  * after the message it followed, and live) and, for groups, the members.
  */
 import { ChatKind } from "../../../gen/cyphr/messaging/v1/messaging_pb.js";
+import { type HistoryMessage, type IdentityNotice, PeerIdentities } from "../../../sdk/index.js";
 import type { EventOf } from "../../../sdk/realtime/events.js";
-import { PeerIdentities, type HistoryMessage, type IdentityNotice } from "../../../sdk/index.js";
 import type { Session } from "../client.js";
 import { busy, field, h, messageOf, replace, statusLine } from "../dom.js";
 import { TIMER_CHOICES, timerLabel } from "../format.js";
@@ -61,7 +61,14 @@ export class ChatPane {
     this.element = h(
       "section",
       { class: "chat", "aria-labelledby": "chat-title" },
-      h("header", { class: "chat-header" }, back, h("h2", { id: "chat-title" }, item.title), h("label", { class: "timer" }, "Disappearing ", this.timer), members),
+      h(
+        "header",
+        { class: "chat-header" },
+        back,
+        h("h2", { id: "chat-title" }, item.title),
+        h("label", { class: "timer" }, "Disappearing ", this.timer),
+        members,
+      ),
       item.chat.request && this.requestBanner(),
       this.list,
       this.typingLine,
@@ -75,13 +82,20 @@ export class ChatPane {
     const chatId = this.item.chat.chatId;
     const accept = h("button", { type: "button", class: "primary" }, "Accept");
     const decline = h("button", { type: "button", class: "danger" }, "Decline");
-    const banner = h("div", { class: "request", role: "region", "aria-label": "Message request" }, h("p", {}, `${this.item.title} is not in your contacts yet. Accept to let them see your replies, typing and read receipts.`), h("div", { class: "row" }, accept, decline));
-    accept.addEventListener("click", () =>
-      void busy(accept, "Accepting…", this.status, async () => {
-        await this.session.acceptChat(chatId);
-        this.item.chat.request = false;
-        banner.remove();
-      }),
+    const banner = h(
+      "div",
+      { class: "request", role: "region", "aria-label": "Message request" },
+      h("p", {}, `${this.item.title} is not in your contacts yet. Accept to let them see your replies, typing and read receipts.`),
+      h("div", { class: "row" }, accept, decline),
+    );
+    accept.addEventListener(
+      "click",
+      () =>
+        void busy(accept, "Accepting…", this.status, async () => {
+          await this.session.acceptChat(chatId);
+          this.item.chat.request = false;
+          banner.remove();
+        }),
     );
     decline.addEventListener("click", () => void busy(decline, "Declining…", this.status, async () => (await this.session.declineChat(chatId), this.onBack())));
     return banner;
@@ -98,7 +112,18 @@ export class ChatPane {
   }
 
   onMessage(m: EventOf<"message"> | EventOf<"edited">): void {
-    this.show({ seq: m.seq, messageId: m.messageId, senderCyphrId: m.sender.cyphrId, own: m.own, deleted: false, readable: true, contentType: m.contentType, text: m.text, bytes: m.bytes, edited: m.kind === "edited" });
+    this.show({
+      seq: m.seq,
+      messageId: m.messageId,
+      senderCyphrId: m.sender.cyphrId,
+      own: m.own,
+      deleted: false,
+      readable: true,
+      contentType: m.contentType,
+      text: m.text,
+      bytes: m.bytes,
+      edited: m.kind === "edited",
+    });
     this.typers.delete(m.sender.cyphrId);
     this.renderTyping();
     void this.markRead();
@@ -150,7 +175,13 @@ export class ChatPane {
     }
     const mine = m.senderCyphrId === this.session.account.cyphrId;
     const text = m.deleted ? "Message deleted" : m.readable ? (m.text ?? "(file)") : `(${m.reason.replace(/_/g, " ")})`;
-    const row = h("li", { class: `message ${mine ? "own" : ""}`, "data-seq": String(m.seq) }, !mine && h("span", { class: "sender" }, m.senderCyphrId), h("span", { class: "text" }, text), mine && h("span", { class: "receipt" }));
+    const row = h(
+      "li",
+      { class: `message ${mine ? "own" : ""}`, "data-seq": String(m.seq) },
+      !mine && h("span", { class: "sender" }, m.senderCyphrId),
+      h("span", { class: "text" }, text),
+      mine && h("span", { class: "receipt" }),
+    );
     if (mine) this.receiptOf(row, m.seq);
     // Keep seq order even when a live event overtakes the history.
     const after = [...this.rows.entries()].filter(([s]) => s > m.seq).sort(([a], [b]) => (a < b ? -1 : 1))[0];
@@ -181,7 +212,18 @@ export class ChatPane {
     const chatId = this.item.chat.chatId;
     const { seq, messageId } = await this.session.mls.send(chatId, text);
     this.input.value = "";
-    this.show({ seq, messageId, senderCyphrId: this.session.account.cyphrId, own: true, deleted: false, readable: true, contentType: "text", text, bytes: new Uint8Array(), edited: false });
+    this.show({
+      seq,
+      messageId,
+      senderCyphrId: this.session.account.cyphrId,
+      own: true,
+      deleted: false,
+      readable: true,
+      contentType: "text",
+      text,
+      bytes: new Uint8Array(),
+      edited: false,
+    });
     this.stopTyping();
   }
 

@@ -12,7 +12,11 @@ export async function devicesDialog(session: Session): Promise<void> {
       list,
       ...devices.map((d) => {
         const remove = !d.current && h("button", { type: "button", class: "ghost danger", "aria-label": `Remove device ${d.deviceId}` }, "Remove");
-        if (remove) remove.addEventListener("click", () => void busy(remove, "Removing…", status, async () => (await session.account.removeDevice(d.deviceId), await refresh())));
+        if (remove)
+          remove.addEventListener(
+            "click",
+            () => void busy(remove, "Removing…", status, async () => (await session.account.removeDevice(d.deviceId), await refresh())),
+          );
         return h(
           "li",
           { "data-device": d.deviceId },
@@ -28,7 +32,14 @@ export async function devicesDialog(session: Session): Promise<void> {
   const code = h("textarea", { name: "link-code", rows: 3, required: true, spellcheck: "false", placeholder: "cyphr-link-v1.…" });
   const name = h("input", { name: "device-name", maxlength: 60, placeholder: "Laptop" });
   const approve = h("button", { type: "submit", class: "primary" }, "Approve");
-  const form = h("form", { "aria-labelledby": "approve-title" }, h("h3", { id: "approve-title" }, "Approve a new device"), field("Link code shown on the new device", code), field("Name for it (optional)", name), approve);
+  const form = h(
+    "form",
+    { "aria-labelledby": "approve-title" },
+    h("h3", { id: "approve-title" }, "Approve a new device"),
+    field("Link code shown on the new device", code),
+    field("Name for it (optional)", name),
+    approve,
+  );
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     void busy(approve, "Approving…", status, async () => {

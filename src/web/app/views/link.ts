@@ -1,7 +1,8 @@
 /** The new device's side of linking: the link code as text and QR code, waiting for approval. */
+
+import { type Opened, Session } from "../client.js";
 import { busy, h, messageOf, replace, statusLine } from "../dom.js";
 import { qrCode } from "../qr.js";
-import { Session, type Opened } from "../client.js";
 
 export async function linkScreen(root: HTMLElement, passphrase: string, onSession: (opened: Opened) => void, back: () => void): Promise<void> {
   const { pending, finish, cancel } = await Session.beginLink(passphrase);

@@ -17,9 +17,22 @@ export async function membersDialog(session: Session, chatId: string): Promise<v
     replace(
       list,
       ...members.map((m) => {
-        const remove = admin && m.cyphrId !== session.account.cyphrId && h("button", { type: "button", class: "ghost danger", "aria-label": `Remove ${m.cyphrId}` }, "Remove");
-        if (remove) remove.addEventListener("click", () => void busy(remove, "Removing…", status, async () => (await session.mls.removeMembers(chatId, [m.cyphrId]), await refresh())));
-        return h("li", {}, h("span", {}, m.displayName ? `${m.displayName} (${m.cyphrId})` : m.cyphrId), m.role === ChatRole.ADMIN && h("span", { class: "tag" }, "admin"), remove);
+        const remove =
+          admin &&
+          m.cyphrId !== session.account.cyphrId &&
+          h("button", { type: "button", class: "ghost danger", "aria-label": `Remove ${m.cyphrId}` }, "Remove");
+        if (remove)
+          remove.addEventListener(
+            "click",
+            () => void busy(remove, "Removing…", status, async () => (await session.mls.removeMembers(chatId, [m.cyphrId]), await refresh())),
+          );
+        return h(
+          "li",
+          {},
+          h("span", {}, m.displayName ? `${m.displayName} (${m.cyphrId})` : m.cyphrId),
+          m.role === ChatRole.ADMIN && h("span", { class: "tag" }, "admin"),
+          remove,
+        );
       }),
     );
     form.hidden = !admin;
@@ -45,7 +58,10 @@ export function newGroupDialog(session: Session, onCreated: (chatId: string) => 
   const dialog = openDialog("New group", form);
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    const ids = input.value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    const ids = input.value
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
     void busy(create, "Creating…", status, async () => {
       const { chatId } = await session.mls.createGroup(ids);
       dialog.close();

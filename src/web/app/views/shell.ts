@@ -6,8 +6,8 @@
 import { ChatKind } from "../../../gen/cyphr/messaging/v1/messaging_pb.js";
 import type { Session, SignIn } from "../client.js";
 import { busy, field, h, messageOf, replace, statusLine } from "../dom.js";
-import { ChatList, type ChatItem } from "./chat-list.js";
 import { ChatPane } from "./chat.js";
+import { type ChatItem, ChatList } from "./chat-list.js";
 import { devicesDialog } from "./devices.js";
 import { newGroupDialog } from "./members.js";
 import { securityPane } from "./security/pane.js";
@@ -34,7 +34,13 @@ export async function shellScreen(root: HTMLElement, session: Session, exits: Sh
     if (chat.kind !== ChatKind.GROUP) return chat.peerCyphrId || "(chat)";
     if (!titles.has(chat.chatId)) {
       const members = await session.members(chat.chatId).catch(() => []);
-      titles.set(chat.chatId, members.map((m) => m.cyphrId).filter((id) => id !== me).join(", ") || "Group");
+      titles.set(
+        chat.chatId,
+        members
+          .map((m) => m.cyphrId)
+          .filter((id) => id !== me)
+          .join(", ") || "Group",
+      );
     }
     return titles.get(chat.chatId)!;
   };
@@ -47,7 +53,11 @@ export async function shellScreen(root: HTMLElement, session: Session, exits: Sh
   const list = new ChatList((chatId) => void openChat(chatId));
   const refreshList = async () => {
     const chats = await session.listChats();
-    list.set(await Promise.all(chats.map(async (chat) => ({ chat, title: await titleOf(chat), unread: chat.chatId === open?.item.chat.chatId ? 0 : await unreadOf(chat) }))));
+    list.set(
+      await Promise.all(
+        chats.map(async (chat) => ({ chat, title: await titleOf(chat), unread: chat.chatId === open?.item.chat.chatId ? 0 : await unreadOf(chat) })),
+      ),
+    );
   };
 
   async function openChat(chatId: string): Promise<void> {

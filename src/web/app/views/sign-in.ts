@@ -9,7 +9,15 @@ import { busy, field, h, replace, statusLine } from "../dom.js";
 
 export function signInScreen(root: HTMLElement, signIn: SignIn, onSession: (s: Session) => void, onLeave: () => void): void {
   const status = statusLine();
-  const code = h("input", { name: "totp-code", inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}", maxlength: 6, minlength: 6, spellcheck: "false" });
+  const code = h("input", {
+    name: "totp-code",
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    pattern: "[0-9]{6}",
+    maxlength: 6,
+    minlength: 6,
+    spellcheck: "false",
+  });
   const codeField = field("Two-factor code", code, "The 6-digit code your authenticator app shows for Cyphr");
   const button = h("button", { type: "submit", class: "primary" }, "Sign in");
   const leave = h("button", { type: "button", class: "ghost" }, "Back");
@@ -46,7 +54,10 @@ export function signInScreen(root: HTMLElement, signIn: SignIn, onSession: (s: S
     signIn.close();
     onLeave();
   });
-  replace(root, h("main", { class: "welcome" }, h("div", { class: "brand" }, h("img", { src: "/icon.svg", alt: "", width: 48, height: 48 }), h("h1", {}, "Cyphr")), form));
+  replace(
+    root,
+    h("main", { class: "welcome" }, h("div", { class: "brand" }, h("img", { src: "/icon.svg", alt: "", width: 48, height: 48 }), h("h1", {}, "Cyphr")), form),
+  );
   if (signIn.needsCode) {
     askCode();
     status.show("This account has two-factor login on: enter the code from your authenticator app.", "info");
@@ -61,7 +72,11 @@ function removeProfileControl(signIn: SignIn, status: ReturnType<typeof statusLi
   const box = h(
     "div",
     { role: "group", "aria-label": "Remove this profile" },
-    h("p", { class: "warning" }, `This deletes the keys of ${signIn.cyphrId} and its chats' state from this browser. Do it when this device was removed from the account (for example by a recovery on another device); to use the account here again, link this browser or recover the account.`),
+    h(
+      "p",
+      { class: "warning" },
+      `This deletes the keys of ${signIn.cyphrId} and its chats' state from this browser. Do it when this device was removed from the account (for example by a recovery on another device); to use the account here again, link this browser or recover the account.`,
+    ),
     h("div", { class: "row" }, confirm, keep),
   );
   box.hidden = true;
@@ -75,11 +90,13 @@ function removeProfileControl(signIn: SignIn, status: ReturnType<typeof statusLi
     start.hidden = false;
     start.focus();
   });
-  confirm.addEventListener("click", () =>
-    void busy(confirm, "Removing…", status, async () => {
-      await signIn.removeProfile();
-      onRemoved();
-    }),
+  confirm.addEventListener(
+    "click",
+    () =>
+      void busy(confirm, "Removing…", status, async () => {
+        await signIn.removeProfile();
+        onRemoved();
+      }),
   );
   return h("div", { class: "profile-removal" }, start, box);
 }

@@ -17,18 +17,24 @@ function download(name: string, text: string): void {
 export function exportSection(session: Session): HTMLElement {
   const status = statusLine();
   const button = h("button", { type: "button" }, "Download my data");
-  button.addEventListener("click", () =>
-    void busy(button, "Exporting…", status, async () => {
-      const data = await session.lifecycle.exportData();
-      const date = new Date().toISOString().slice(0, 10);
-      download(`cyphr-export-${session.account.cyphrId}-${date}.json`, JSON.stringify(data, null, 2));
-      status.show("Export downloaded.");
-    }),
+  button.addEventListener(
+    "click",
+    () =>
+      void busy(button, "Exporting…", status, async () => {
+        const data = await session.lifecycle.exportData();
+        const date = new Date().toISOString().slice(0, 10);
+        download(`cyphr-export-${session.account.cyphrId}-${date}.json`, JSON.stringify(data, null, 2));
+        status.show("Export downloaded.");
+      }),
   );
   return section(
     "export-title",
     "Your data",
-    h("p", {}, "Download, as JSON, everything the server stores about your account: profile, devices, sessions, chats and memberships, message metadata and your own encrypted messages. Messages are ciphertext: the server cannot read them."),
+    h(
+      "p",
+      {},
+      "Download, as JSON, everything the server stores about your account: profile, devices, sessions, chats and memberships, message metadata and your own encrypted messages. Messages are ciphertext: the server cannot read them.",
+    ),
     button,
     status,
   );
@@ -52,7 +58,11 @@ export function deleteSection(session: Session, onDeleted: () => void): HTMLElem
   return section(
     "delete-title",
     "Delete account",
-    h("p", {}, `Deletes ${me} for good: keys, devices, sessions, memberships. Messages you sent stay in others' chats as "deleted", without content. The Cyphr ID cannot be registered again for a while (30 days unless the server says otherwise). This browser forgets the account too.`),
+    h(
+      "p",
+      {},
+      `Deletes ${me} for good: keys, devices, sessions, memberships. Messages you sent stay in others' chats as "deleted", without content. The Cyphr ID cannot be registered again for a while (30 days unless the server says otherwise). This browser forgets the account too.`,
+    ),
     form,
     status,
   );

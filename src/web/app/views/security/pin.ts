@@ -1,7 +1,7 @@
 /** The account PIN (registration lock): set when there is none; change (the current PIN is required) or remove when set. */
 import type { Session } from "../../client.js";
 import { busy, field, h, statusLine } from "../../dom.js";
-import { dayOf, lockText, section, stateLine, type Refresh, type SettingSection } from "./section.js";
+import { dayOf, lockText, type Refresh, type SettingSection, section, stateLine } from "./section.js";
 
 const pinInput = (name: string, required: boolean) => h("input", { type: "password", name, autocomplete: "off", minlength: 4, maxlength: 64, required });
 
@@ -13,7 +13,14 @@ export function pinSection(session: Session, refresh: Refresh): SettingSection {
   const current = pinInput("current-pin", false);
   const save = h("button", { type: "submit", class: "primary" }, "Save PIN");
   const currentField = field("Current PIN (when changing it)", current);
-  const setForm = h("form", { "aria-label": "Set or change the PIN" }, field("New PIN", pin, "4 to 64 characters; a longer one is safer"), field("Repeat the new PIN", repeat), currentField, save);
+  const setForm = h(
+    "form",
+    { "aria-label": "Set or change the PIN" },
+    field("New PIN", pin, "4 to 64 characters; a longer one is safer"),
+    field("Repeat the new PIN", repeat),
+    currentField,
+    save,
+  );
   setForm.addEventListener("submit", (e) => {
     e.preventDefault();
     if (pin.value !== repeat.value) return status.show("The two PINs differ.", "error");
@@ -40,7 +47,11 @@ export function pinSection(session: Session, refresh: Refresh): SettingSection {
   const element = section(
     "pin-title",
     "PIN",
-    h("p", {}, "An optional PIN protects account recovery: someone who finds your recovery phrase still needs it. After 5 wrong tries it locks for a while, longer each time."),
+    h(
+      "p",
+      {},
+      "An optional PIN protects account recovery: someone who finds your recovery phrase still needs it. After 5 wrong tries it locks for a while, longer each time.",
+    ),
     state,
     setForm,
     removeForm,
