@@ -1,31 +1,25 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LiveEvent, MemoryStore, newRecoveryPhrase, PeerIdentities, recoverAccount, safetyNumber } from "../src/sdk/index.js";
+import { MemoryStore, newRecoveryPhrase, PeerIdentities, recoverAccount, safetyNumber } from "../src/sdk/index.js";
 import { nodeTransport } from "../src/sdk/node/transport.js";
 import { saveCursor } from "../src/sdk/realtime/cursor-store.js";
 import { identityChanged } from "../src/sdk/realtime/identity-change.js";
-import { errorsOf, type LiveDevice, liveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
+import { errorsOf, joined, type LiveDevice, LiveFleet, liveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
-const devices: LiveDevice[] = [];
+const fleet = new LiveFleet();
 
 beforeAll(async () => {
   server = await startTestServer();
 });
 
 afterAll(async () => {
-  for (const d of devices) await d.live.close();
+  await fleet.closeAll();
   await server?.close();
 });
 
-async function started(d: LiveDevice): Promise<LiveDevice> {
-  devices.push(d);
-  await d.live.start();
-  return d;
-}
-
-const joined = (chatId: string) => (events: LiveEvent[]) => events.some((e) => e.kind === "chat" && e.change === "joined" && e.chatId === chatId);
+const started = (d: LiveDevice) => fleet.started(d);
 
 describe("SDK: a chat peer's identity change (identity_changed)", () => {
   it("is a typed event with the new key and safety number, stored as the device's view of the peer, and the shared chat follows the new device", async () => {

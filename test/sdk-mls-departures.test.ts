@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { createClient } from "@connectrpc/connect";
 import { type ClientState, emptyPskIndex, processPrivateMessage, processPublicMessage } from "ts-mls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,35 +8,23 @@ import { decodeMessage, suiteImpl } from "../src/sdk/mls/codec.js";
 import { GroupStore } from "../src/sdk/mls/group-store.js";
 import { nodeTransport } from "../src/sdk/node/transport.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
-import { errorsOf, type LiveDevice, linkLiveDevice, liveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
+import { errorsOf, joined, type LiveDevice, LiveFleet, linkLiveDevice, liveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
-const devices: LiveDevice[] = [];
-const plaintexts: string[] = [];
+const fleet = new LiveFleet();
 
 beforeAll(async () => {
   server = await startTestServer({ env: { DEVICE_LINK_BEGIN_PER_MINUTE: "6000", DEVICE_LINK_BEGIN_BURST: "1000", DEVICE_LINKS_PENDING_PER_SOURCE: "100" } });
 });
 
 afterAll(async () => {
-  for (const d of devices) await d.live.close();
+  await fleet.closeAll();
   await server?.close();
 });
 
-async function started(d: LiveDevice): Promise<LiveDevice> {
-  devices.push(d);
-  await d.live.start();
-  return d;
-}
-
-function unique(text: string): string {
-  const t = `${text} ${randomUUID().slice(0, 8)}`;
-  plaintexts.push(t);
-  return t;
-}
-
-const joined = (chatId: string) => (events: LiveEvent[]) => events.some((e) => e.kind === "chat" && e.change === "joined" && e.chatId === chatId);
+const started = (d: LiveDevice) => fleet.started(d);
+const unique = (text: string) => fleet.unique(text);
 const removedLeavesOf = (chatId: string, cyphrId: string) => (events: LiveEvent[]) =>
   events.some((e) => e.kind === "chat" && e.chatId === chatId && e.removedLeavesOf?.includes(cyphrId));
 
@@ -124,7 +111,7 @@ describe("SDK: the MLS leaves of members who left a group or deleted the account
     expect(
       await findAllEverywhere(
         server.databaseUrl,
-        plaintexts.map((p) => new TextEncoder().encode(p)),
+        fleet.plaintexts.map((p) => new TextEncoder().encode(p)),
       ),
     ).toEqual([]);
   }, 180_000);

@@ -1,39 +1,27 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyPackagesService } from "../src/gen/cyphr/mls/v1/key_packages_pb.js";
-import { CyphrError, Live, type LiveEvent } from "../src/sdk/index.js";
+import { CyphrError, Live } from "../src/sdk/index.js";
 import { loadCursor, saveCursor } from "../src/sdk/realtime/cursor-store.js";
 import { clientFor } from "./helpers/clients.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
-import { errorsOf, type LiveDevice, linkLiveDevice, liveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
+import { errorsOf, joined, type LiveDevice, LiveFleet, linkLiveDevice, liveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
-const devices: LiveDevice[] = [];
-const plaintexts: string[] = [];
+const fleet = new LiveFleet();
 
 beforeAll(async () => {
   server = await startTestServer({ env: { DEVICE_LINK_BEGIN_PER_MINUTE: "6000", DEVICE_LINK_BEGIN_BURST: "1000", DEVICE_LINKS_PENDING_PER_SOURCE: "100" } });
 });
 
 afterAll(async () => {
-  for (const d of devices) await d.live.close();
+  await fleet.closeAll();
   await server?.close();
 });
 
-async function started(d: LiveDevice): Promise<LiveDevice> {
-  devices.push(d);
-  await d.live.start();
-  return d;
-}
-
-function unique(text: string): string {
-  const t = `${text} ${randomUUID().slice(0, 8)}`;
-  plaintexts.push(t);
-  return t;
-}
-
-const joined = (chatId: string) => (events: LiveEvent[]) => events.some((e) => e.kind === "chat" && e.change === "joined" && e.chatId === chatId);
+const started = (d: LiveDevice) => fleet.started(d);
+const unique = (text: string) => fleet.unique(text);
 
 async function caught(promise: Promise<unknown>): Promise<CyphrError> {
   const error = await promise.then(
@@ -218,7 +206,7 @@ describe("SDK realtime: receipts, typing, timers, calls, over bidi Connect and o
     expect(d.live).toBeInstanceOf(Live);
     const hits = await findAllEverywhere(
       server.databaseUrl,
-      plaintexts.map((p) => new TextEncoder().encode(p)),
+      fleet.plaintexts.map((p) => new TextEncoder().encode(p)),
     );
     expect(hits).toEqual([]);
   }, 120_000);

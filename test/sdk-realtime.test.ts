@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LiveEvent } from "../src/sdk/index.js";
 import { findAllEverywhere } from "./helpers/db-scan.js";
-import { errorsOf, type LiveDevice, linkLiveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
+import { errorsOf, joined, type LiveDevice, linkLiveDevice, registerLiveDevice } from "./helpers/sdk-live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
@@ -33,7 +32,6 @@ async function start(...devices: LiveDevice[]): Promise<void> {
 }
 
 const spec = () => ({ baseUrl: server.baseUrl });
-const joined = (chatId: string) => (events: LiveEvent[]) => events.some((e) => e.kind === "chat" && e.change === "joined" && e.chatId === chatId);
 
 describe("SDK realtime: live, decrypted events", () => {
   it("delivers a direct chat and a group live to every device that should read them (Alice 2 devices, Bob 1), and to no one else", async () => {

@@ -97,3 +97,30 @@ export function liveDevice(name: string, account: Account, store: Store, spec: D
 export function errorsOf(events: LiveEvent[]): string[] {
   return events.flatMap((e) => (e.kind === "error" ? [`${e.error.code}: ${e.error.message}`] : []));
 }
+
+/** A test file's started devices (closed together at the end) and the plaintexts it sent (for the database scan). */
+export class LiveFleet {
+  readonly devices: LiveDevice[] = [];
+  readonly plaintexts: string[] = [];
+
+  /** Starts the device's stream and keeps it for closeAll. */
+  async started(d: LiveDevice): Promise<LiveDevice> {
+    this.devices.push(d);
+    await d.live.start();
+    return d;
+  }
+
+  /** A text made unique by a random suffix, remembered for the scan. */
+  unique(text: string): string {
+    const t = `${text} ${crypto.randomUUID().slice(0, 8)}`;
+    this.plaintexts.push(t);
+    return t;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const d of this.devices) await d.live.close();
+  }
+}
+
+/** Waits for: this device joined the chat. */
+export const joined = (chatId: string) => (events: LiveEvent[]) => events.some((e) => e.kind === "chat" && e.change === "joined" && e.chatId === chatId);
