@@ -16,9 +16,7 @@ describe("the cyphr CLI: MLS groups created and changed from the command line", 
   beforeAll(async () => {
     server = await startTestServer();
     home = await CliHome.create();
-    [alice, bob, carol] = [home.user("alice"), home.user("bob"), home.user("carol")];
-    await Promise.all([alice, bob, carol].map((u) => u.ok(["init", "--server", server.baseUrl])));
-    await Promise.all([alice.ok(["register", "alice_g"]), bob.ok(["register", "bob_g"]), carol.ok(["register", "carol_g"])]);
+    ({ alice, bob, carol } = await home.registered(server.baseUrl, { alice: "alice_g", bob: "bob_g", carol: "carol_g" }));
   }, 120_000);
 
   afterAll(async () => {

@@ -23,9 +23,7 @@ describe("the cyphr CLI: message requests of MLS chats", () => {
   beforeAll(async () => {
     server = await startTestServer();
     home = await CliHome.create();
-    [alice, bob, carol] = [home.user("alice"), home.user("bob"), home.user("carol")];
-    await Promise.all([alice, bob, carol].map((u) => u.ok(["init", "--server", server.baseUrl])));
-    await Promise.all([alice.ok(["register", "alice_rq"]), bob.ok(["register", "bob_rq"]), carol.ok(["register", "carol_rq"])]);
+    ({ alice, bob, carol } = await home.registered(server.baseUrl, { alice: "alice_rq", bob: "bob_rq", carol: "carol_rq" }));
   }, 120_000);
 
   afterAll(async () => {

@@ -39,6 +39,14 @@ export class CliHome {
     return new CliUser(this, profile, passphrase);
   }
 
+  /** Users (profile → Cyphr ID) with a profile for the server, each registered: `init`, then `register`. */
+  async registered<P extends string>(baseUrl: string, cyphrIds: Record<P, string>): Promise<Record<P, CliUser>> {
+    const entries = (Object.entries(cyphrIds) as [P, string][]).map(([profile, cyphrId]) => ({ profile, cyphrId, user: this.user(profile) }));
+    await Promise.all(entries.map(({ user }) => user.ok(["init", "--server", baseUrl])));
+    await Promise.all(entries.map(({ user, cyphrId }) => user.ok(["register", cyphrId])));
+    return Object.fromEntries(entries.map(({ profile, user }) => [profile, user])) as Record<P, CliUser>;
+  }
+
   /** Runs `cyphr <args>` with this home (no passphrase unless env gives one). */
   run(args: string[], options: CliRunOptions = {}): Promise<CliResult> {
     return runCli(args, { ...options, env: { CYPHR_HOME: this.folder, ...options.env }, cwd: options.cwd ?? this.folder });
