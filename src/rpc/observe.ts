@@ -1,6 +1,7 @@
 import type { Interceptor, StreamResponse } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { isDatabaseUnavailable } from "../db/connection-loss.js";
 import { callKey } from "./call.js";
 import { writeCallLine } from "./call-log.js";
 import { toConnectError } from "./errors.js";
@@ -82,7 +83,13 @@ function deadlineOrCancel(signal: AbortSignal): ConnectError | undefined {
   return undefined;
 }
 
-/** Node's words for a peer that went away mid-call: the call was canceled, nothing failed. */
+/**
+ * Node's words for a peer that went away mid-call: the call was canceled, nothing failed.
+ * A reset socket is also how a database connection dies (a PostgreSQL crash mid-query):
+ * that error is the server's, not the client's, and answers UNAVAILABLE (errors.ts), so a
+ * database failure is never taken for a hang-up; a client that really went away has
+ * aborted the call's signal, which deadlineOrCancel reads first.
+ */
 const HANG_UP_CODES = new Set([
   "ERR_STREAM_PREMATURE_CLOSE",
   "ERR_STREAM_DESTROYED",
@@ -93,6 +100,7 @@ const HANG_UP_CODES = new Set([
 ]);
 
 function hangUp(error: unknown): ConnectError | undefined {
+  if (isDatabaseUnavailable(error)) return undefined;
   const code = error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
   return code !== undefined && HANG_UP_CODES.has(code) ? new ConnectError("the client went away", Code.Canceled) : undefined;
 }
