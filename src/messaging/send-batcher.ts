@@ -8,6 +8,7 @@ import { recordSendBatch } from "../metrics/registry.js";
 import { NotFoundError, PermissionDeniedError } from "../shared/errors.js";
 import type { EncryptedPayload } from "./payload.js";
 import { type BatchRow, type BatchSend, commitSendBatch, keyOf, SendOutcome } from "./send-batch-repo.js";
+import { SendQueue } from "./send-queue.js";
 
 /** A validated message waiting to be committed. */
 export interface PendingSend {
@@ -33,6 +34,8 @@ export interface SendResult {
 type Outcome = { ok: true; value: SendResult } | { ok: false; error: Error };
 
 interface Waiting {
+  /** The send's chat: the queue's key (src/messaging/send-queue.ts). */
+  chatId: string;
   send: PendingSend;
   /**
    * The id this send is stored under, chosen once: when a batch whose connection died
@@ -51,8 +54,9 @@ export type CommitSends = (db: Db, sends: readonly BatchSend[]) => Promise<Batch
 /**
  * Group commit: sends that arrive while earlier ones are being committed are committed
  * together, in one statement (one round trip, its own transaction), however many
- * messages it holds. At most `maxConcurrent` transactions run at once; an idle server commits a lone
- * message at once, so batching costs no latency. Every caller still gets its answer only
+ * messages it holds. At most `maxConcurrent` transactions run at once, never two with sends
+ * of one chat (src/messaging/send-queue.ts), so one chat's sends commit in the order they
+ * were submitted; an idle server commits a lone message at once, so batching costs no latency. Every caller still gets its answer only
  * after the commit that holds its message. If a batch fails as a whole, its messages are
  * retried one by one so that one bad message cannot fail the others, or, when its
  * connection was lost, once more together. A send found stored under its own id by a
@@ -60,7 +64,7 @@ export type CommitSends = (db: Db, sends: readonly BatchSend[]) => Promise<Batch
  * (`duplicate` answers a client's retry only).
  */
 export class SendBatcher {
-  private queue: Waiting[] = [];
+  private readonly queue = new SendQueue<Waiting>();
   private running = 0;
   /** Same message submitted twice while the first is still being committed. */
   private readonly inFlight = new Map<string, Promise<SendResult>>();
@@ -79,7 +83,7 @@ export class SendBatcher {
     const earlier = this.inFlight.get(key);
     if (earlier) return earlier.then((r) => ({ ...r, duplicate: true }));
     const promise = new Promise<SendResult>((resolve, reject) => {
-      this.queue.push({ send, id: randomUUID(), remembered: false, settle: (o) => (o.ok ? resolve(o.value) : reject(o.error)) });
+      this.queue.push({ chatId: send.chatId, send, id: randomUUID(), remembered: false, settle: (o) => (o.ok ? resolve(o.value) : reject(o.error)) });
       this.pump();
     });
     this.inFlight.set(key, promise);
@@ -89,12 +93,13 @@ export class SendBatcher {
   }
 
   private pump(): void {
-    while (this.running < this.maxConcurrent && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
+    while (this.running < this.maxConcurrent && this.queue.hasReady) {
+      const batch = this.queue.take(this.maxBatch);
       recordSendBatch(batch.length);
       this.running++;
       void this.run(batch).finally(() => {
         this.running--;
+        this.queue.release(batch);
         this.pump();
       });
     }

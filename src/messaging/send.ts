@@ -30,8 +30,10 @@ export type { SendResult } from "./send-batcher.js";
 /**
  * Stores one message durably and answers only after commit. Shared by unary SendMessage
  * and every other send path, so validation, authorization and idempotency are one code.
+ * `queued` is told once the message is in the group-commit queue: a later send to the same
+ * chat submitted from then on is committed after it (src/messaging/send-queue.ts).
  */
-export async function sendMessage(ctx: MessagingContext, caller: Caller, input: SendInput): Promise<SendResult> {
+export async function sendMessage(ctx: MessagingContext, caller: Caller, input: SendInput, queued?: () => void): Promise<SendResult> {
   const clientMessageId = requireUuid("client_message_id", input.clientMessageId);
   const payload = requirePayload(input.payload, ctx.maxPayloadBytes);
   if (!CLIENT_MESSAGE_TYPES.has(input.messageType)) {
@@ -52,18 +54,17 @@ export async function sendMessage(ctx: MessagingContext, caller: Caller, input: 
   if (input.chatId !== undefined) await ctx.checkChatPayload(chatId, payload, caller.userId);
   // Writing accepts the peer; a first message to someone who has not accepted the sender is a
   // request for them (src/privacy/consent.ts). Recorded beside the commit, not after it.
-  const [result, accepted] = await Promise.all([
-    ctx.sendBatcher.submit({
-      chatId,
-      senderId: caller.userId,
-      senderCyphrId: caller.cyphrId,
-      clientMessageId,
-      messageType: input.messageType,
-      payload,
-      expiresInSeconds: input.expiresInSeconds,
-    }),
-    messageStored(ctx.pool, chatId, caller.userId),
-  ]);
+  const stored = ctx.sendBatcher.submit({
+    chatId,
+    senderId: caller.userId,
+    senderCyphrId: caller.cyphrId,
+    clientMessageId,
+    messageType: input.messageType,
+    payload,
+    expiresInSeconds: input.expiresInSeconds,
+  });
+  queued?.();
+  const [result, accepted] = await Promise.all([stored, messageStored(ctx.pool, chatId, caller.userId)]);
   if (accepted) await ctx.onPeerAccepted?.(caller.userId, accepted);
   return result;
 }

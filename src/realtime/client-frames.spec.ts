@@ -13,10 +13,10 @@ const ack = (requestId: string): ConnectRequest => create(ConnectRequestSchema, 
 
 /** A handler whose frames finish only when the test says so, in any order. */
 function controlledHandler() {
-  const pending: { frame: ClientFrame; finish(): void; reject(error: Error): void }[] = [];
-  const handle = (frame: ClientFrame) =>
+  const pending: { frame: ClientFrame; queued(): void; finish(): void; reject(error: Error): void }[] = [];
+  const handle = (frame: ClientFrame, queued: () => void) =>
     new Promise<ServerFrame | undefined>((resolve, reject) =>
-      pending.push({ frame, finish: () => resolve(create(ServerFrameSchema, { time: undefined })), reject }),
+      pending.push({ frame, queued, finish: () => resolve(create(ServerFrameSchema, { time: undefined })), reject }),
     );
   return { handle, pending, started: () => pending.map((p) => p.frame.requestId).sort() };
 }
@@ -58,6 +58,43 @@ describe("ClientFrames", () => {
     h.pending.find((p) => p.frame.requestId === "a1")!.finish();
     await settle();
     expect(h.started()).toEqual(["a1", "a2", "b1", "b2", "k"]);
+  });
+
+  it("starts a chat's next send once the one before it is queued for commit, before that one ends; in order, one at a time", async () => {
+    const h = controlledHandler();
+    const { stream, calls } = target();
+    const reader = new ClientFrames(h.handle, stream, control().control, log);
+    for (const request of [send("a", "a1"), send("a", "a2"), send("a", "a3")]) reader.push(request);
+    await settle();
+    expect(h.started()).toEqual(["a1"]);
+    const byId = (id: string) => h.pending.find((p) => p.frame.requestId === id)!;
+    byId("a1").queued();
+    await settle();
+    // a2 runs while a1 is still being committed; a3 waits for a2's turn.
+    expect(h.started()).toEqual(["a1", "a2"]);
+    byId("a2").queued();
+    await settle();
+    expect(h.started()).toEqual(["a1", "a2", "a3"]);
+    // Answers come as each ends; the stream ends only when all three have.
+    reader.end();
+    for (const id of ["a3", "a1"]) byId(id).finish();
+    await settle();
+    expect(calls.filter((c) => c !== "touch")).toEqual(["reply", "reply"]);
+    byId("a2").finish();
+    await settle();
+    expect(calls.filter((c) => c !== "touch")).toEqual(["reply", "reply", "reply", "clientDone"]);
+  });
+
+  it("a send that fails before it is queued lets the next one to its chat start", async () => {
+    const h = controlledHandler();
+    const { stream } = target();
+    const reader = new ClientFrames(h.handle, stream, control().control, log);
+    reader.push(send("a", "a1"));
+    reader.push(send("a", "a2"));
+    await settle();
+    h.pending[0]!.reject(new InvalidArgumentError("bad payload"));
+    await settle();
+    expect(h.started()).toEqual(["a1", "a2"]);
   });
 
   it(`pauses reading at ${MAX_IN_FLIGHT} sends in flight and resumes once one finishes`, async () => {

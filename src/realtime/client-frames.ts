@@ -15,8 +15,12 @@ export interface ReadControl {
   resume(): void;
 }
 
-/** Handles one client frame: its answer frame, if it has one (src/realtime/frame-handler.ts). */
-export type FrameHandler = (frame: ClientFrame) => Promise<ServerFrame | undefined>;
+/**
+ * Handles one client frame: its answer frame, if it has one (src/realtime/frame-handler.ts).
+ * A send calls `queued` once its message is in the group-commit queue, where a later send
+ * to its chat is committed after it.
+ */
+export type FrameHandler = (frame: ClientFrame, queued: () => void) => Promise<ServerFrame | undefined>;
 
 /** What the reader needs of the event stream. */
 export type FrameTarget = Pick<EventStream, "touch" | "reply" | "fail" | "clientDone">;
@@ -25,13 +29,19 @@ export type FrameTarget = Pick<EventStream, "touch" | "reply" | "fail" | "client
  * Handles a `Connect` stream's client frames as they are handed in (push: no loop or
  * promise waits while the client is silent). Sends run concurrently across chats but in
  * order within one destination, so a client's messages to one chat keep the order it sent
- * them in; any other frame is handled before the frames after it start. Reading pauses
+ * them in: a send starts once the one before it to its destination is queued for commit
+ * (the queue keeps a chat's sends in order, src/messaging/send-queue.ts) or has ended, so a
+ * client's sends in flight to one chat commit together. Any other frame is handled before
+ * the frames after it start. Reading pauses
  * while MAX_IN_FLIGHT sends are pending or MAX_WAITING frames wait, and resumes when
  * both are below.
  */
 export class ClientFrames {
   private readonly waiting: ClientFrame[] = [];
-  /** The last send in flight to each destination; made at the first send (a Map costs ~0.2 KB, and most streams never send). */
+  /**
+   * Per destination, when the last send to it is queued or ended (the next one starts then);
+   * made at the first send (a Map costs ~0.2 KB, and most streams never send).
+   */
   private chains: Map<string, Promise<void>> | undefined;
   private inFlight = 0;
   /** A frame other than a send is being handled: the frames after it wait. */
@@ -85,11 +95,14 @@ export class ClientFrames {
       const key = `${dest.case}:${dest.value ?? ""}`;
       this.inFlight++;
       const chains = (this.chains ??= new Map());
-      const chained = (chains.get(key) ?? Promise.resolve()).then(() => this.run(frame));
-      chains.set(key, chained);
-      void chained.finally(() => {
+      let release = () => {};
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const done = (chains.get(key) ?? Promise.resolve()).then(() => this.run(frame, release));
+      chains.set(key, released);
+      void done.finally(() => {
+        release();
         this.inFlight--;
-        if (chains.get(key) === chained) chains.delete(key);
+        if (chains.get(key) === released) chains.delete(key);
         this.pump();
       });
     }
@@ -112,9 +125,9 @@ export class ClientFrames {
     else this.stream.clientDone();
   }
 
-  private async run(frame: ClientFrame): Promise<void> {
+  private async run(frame: ClientFrame, queued: () => void = () => {}): Promise<void> {
     try {
-      const result = await this.handle(frame);
+      const result = await this.handle(frame, queued);
       if (result) this.stream.reply(result);
     } catch (error) {
       const status = toFrameStatus(error, this.log, "cyphr.realtime.v1.RealtimeService/Connect");

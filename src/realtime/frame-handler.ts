@@ -15,9 +15,10 @@ const MAX_REQUEST_ID = 64;
 /**
  * Handles one frame of a Connect stream (or from Publish) through the same use cases as the
  * unary RPCs. Sends and receipts always produce a result frame (success or the status the
- * unary call would fail with); other frames throw on failure. Acks are coalesced.
+ * unary call would fail with); other frames throw on failure. Acks are coalesced. A send
+ * calls `queued` once its message is in the group-commit queue (see sendMessage).
  */
-export async function handleFrame(rt: RealtimeContext, caller: Caller, frame: ClientFrame): Promise<ServerFrame | undefined> {
+export async function handleFrame(rt: RealtimeContext, caller: Caller, frame: ClientFrame, queued?: () => void): Promise<ServerFrame | undefined> {
   if (frame.requestId.length > MAX_REQUEST_ID) {
     throw new InvalidArgumentError(`request_id must be at most ${MAX_REQUEST_ID} characters`);
   }
@@ -39,7 +40,7 @@ export async function handleFrame(rt: RealtimeContext, caller: Caller, frame: Cl
     case "sendMessage": {
       const req = body.value;
       try {
-        const result = await sendMessage(rt.messaging, caller, sendInputOf(req));
+        const result = await sendMessage(rt.messaging, caller, sendInputOf(req), queued);
         return resultFrame({
           case: "sendResult",
           value: { requestId: frame.requestId, clientMessageId: req.clientMessageId, response: sendResultMessage(result) },

@@ -91,7 +91,7 @@ export async function withinHelloTimeout<T>(next: Promise<T>, idleMs: number, wh
 }
 
 /** The handler of a caller's client frames. */
-export const clientFrameHandler = (rt: RealtimeContext, caller: Caller) => (frame: ClientFrame) => handleFrame(rt, caller, frame);
+export const clientFrameHandler = (rt: RealtimeContext, caller: Caller) => (frame: ClientFrame, queued: () => void) => handleFrame(rt, caller, frame, queued);
 
 /**
  * Reads the client's frames from an async iterator (connect-es's request stream) into
