@@ -56,6 +56,7 @@ import { Presence } from "./realtime/presence.js";
 import { ReplayStarts } from "./realtime/replay-starts.js";
 import { TypingRelay } from "./realtime/typing.js";
 import { HealthState } from "./rpc/health.js";
+import { useNodeTextEncoding } from "./rpc/text-encoding.js";
 import { BoundedMap } from "./shared/bounded-map.js";
 import { Semaphore } from "./shared/semaphore.js";
 
@@ -123,6 +124,7 @@ export interface AppOptions {
 }
 
 export async function createApp(config: Config, log: Logger, databaseUrl: string, options: AppOptions = {}): Promise<App> {
+  useNodeTextEncoding();
   const pool = await createDatabasePool(databaseUrl, { maximumPoolSize: config.databasePoolSize, statementTimeoutMs: config.databaseStatementTimeoutMs });
   const keys = await loadServerKeys(config);
   // The attachment storage is checked first: a missing S3 bucket stops the start with its name.
