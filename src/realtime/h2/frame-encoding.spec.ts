@@ -1,11 +1,12 @@
-import { create, toBinary } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { type Timestamp, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { MessageSchema } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { type ServerFrame, ServerFrameSchema, SubscribeResponseSchema } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
-import { encodeFrameResponse } from "./frame-encoding.js";
+import { encodeFrameEnvelope, encodeFrameResponse } from "./frame-encoding.js";
 
-const reference = (frame: ServerFrame) => toBinary(SubscribeResponseSchema, create(SubscribeResponseSchema, { frame }));
+const reference = (frame: ServerFrame) => Buffer.from(toBinary(SubscribeResponseSchema, create(SubscribeResponseSchema, { frame }))).toString("hex");
+const ours = (frame: ServerFrame) => Buffer.from(encodeFrameResponse(frame)).toString("hex");
 
 const message = create(MessageSchema, {
   messageId: "6f1c1b2e-0000-4000-8000-000000000001",
@@ -17,30 +18,89 @@ const message = create(MessageSchema, {
   createdAt: timestampFromMs(1_800_000_000_123),
 });
 
-describe("encodeFrameResponse", () => {
+const CURSORS = [0n, 1n, 127n, 128n, 300n, 2n ** 32n + 5n, BigInt(Number.MAX_SAFE_INTEGER), 2n ** 63n - 1n, 2n ** 64n - 1n];
+const TIMES: (Timestamp | undefined)[] = [
+  undefined,
+  timestampFromMs(0),
+  timestampFromMs(999),
+  timestampFromMs(1_800_000_000_999),
+  create(SubscribeResponseSchema).frame?.time, // undefined again, through a created message
+  { $typeName: "google.protobuf.Timestamp", seconds: -5n, nanos: 0 },
+  { $typeName: "google.protobuf.Timestamp", seconds: 2n ** 62n, nanos: 999_999_999 },
+];
+
+describe("encodeFrameEnvelope", () => {
   it("encodes message frames byte for byte as toBinary does, for every message case, cursor and time", () => {
     for (const kind of ["messageNew", "messageEdited", "messageDeleted"] as const) {
-      for (const cursor of [0n, 1n, 300n, 2n ** 63n - 1n]) {
-        for (const time of [undefined, timestampFromMs(0), timestampFromMs(1_800_000_000_999)]) {
+      for (const cursor of CURSORS) {
+        for (const time of TIMES) {
           const frame = create(ServerFrameSchema, { cursor, time, event: { case: kind, value: message } });
-          expect(Buffer.from(encodeFrameResponse(frame)).toString("hex"), `${kind} ${cursor} ${time?.seconds}`).toBe(
-            Buffer.from(reference(frame)).toString("hex"),
-          );
+          expect(ours(frame), `${kind} ${cursor} ${time?.seconds}`).toBe(reference(frame));
         }
       }
     }
   });
 
+  it("encodes send_result frames byte for byte as toBinary does: answers, errors, retries, odd strings and numbers", () => {
+    const responses = [
+      undefined,
+      {},
+      {
+        messageId: "6f1c1b2e-0000-4000-8000-000000000009",
+        chatId: "6f1c1b2e-0000-4000-8000-00000000000a",
+        seq: 1n,
+        serverTime: timestampFromMs(1_800_000_000_500),
+      },
+      { messageId: "m", chatId: "c", seq: 2n ** 40n, serverTime: timestampFromMs(0), expiresAt: timestampFromMs(1_900_000_000_001), duplicate: true },
+      { messageId: "m", seq: 2n ** 64n - 1n },
+      { messageId: "m", serverTime: { $typeName: "google.protobuf.Timestamp" as const, seconds: -1n, nanos: 0 } },
+    ];
+    const errors = [
+      undefined,
+      {},
+      { code: 8, message: "slow down: ✓ ünïcode", retryAfterMs: 1500 },
+      { code: 3, message: "x".repeat(300) },
+      { code: -2, message: "negative" },
+    ];
+    for (const requestId of ["", "r1", "ü".repeat(64)]) {
+      for (const clientMessageId of ["", "6f1c1b2e-0000-4000-8000-00000000000b"]) {
+        for (const response of responses) {
+          for (const error of errors) {
+            for (const cursor of [0n, 7n]) {
+              const frame = create(ServerFrameSchema, {
+                cursor,
+                time: cursor ? timestampFromMs(5) : undefined,
+                event: { case: "sendResult", value: { requestId, clientMessageId, response, error } },
+              });
+              expect(
+                ours(frame),
+                JSON.stringify({ requestId, clientMessageId, response, error, cursor }, (_k, v) => (typeof v === "bigint" ? String(v) : v)),
+              ).toBe(reference(frame));
+            }
+          }
+        }
+      }
+    }
+  });
+
+  it("puts the encoding in the envelope every protocol uses (flags 0, big-endian length), and it decodes", () => {
+    const frame = create(ServerFrameSchema, { cursor: 5n, event: { case: "sendResult", value: { requestId: "r", response: { messageId: "m", seq: 9n } } } });
+    const enveloped = encodeFrameEnvelope(frame);
+    expect(enveloped[0]).toBe(0);
+    expect(enveloped.readUInt32BE(1)).toBe(enveloped.length - 5);
+    expect(fromBinary(SubscribeResponseSchema, enveloped.subarray(5)).frame).toEqual(frame);
+  });
+
   it("reuses one Message's encoding across frames (the same bytes for every recipient's frame but the cursor)", () => {
     const a = create(ServerFrameSchema, { cursor: 5n, event: { case: "messageNew", value: message } });
     const b = create(ServerFrameSchema, { cursor: 6n, event: { case: "messageNew", value: message } });
-    expect(encodeFrameResponse(a)).toEqual(reference(a));
-    expect(encodeFrameResponse(b)).toEqual(reference(b));
+    expect(ours(a)).toBe(reference(a));
+    expect(ours(b)).toBe(reference(b));
   });
 
   it("encodes every other frame whole", () => {
     const heartbeat = create(ServerFrameSchema, { time: timestampFromMs(5), event: { case: "heartbeat", value: {} } });
     const caughtUp = create(ServerFrameSchema, { event: { case: "caughtUp", value: { cursor: 9n, resyncRequired: true } } });
-    for (const frame of [heartbeat, caughtUp]) expect(encodeFrameResponse(frame)).toEqual(reference(frame));
+    for (const frame of [heartbeat, caughtUp]) expect(ours(frame)).toBe(reference(frame));
   });
 });

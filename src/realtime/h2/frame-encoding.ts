@@ -1,13 +1,30 @@
 import { create, toBinary } from "@bufbuild/protobuf";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { TimestampSchema } from "@bufbuild/protobuf/wkt";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { type Message, MessageSchema } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
-import { type ServerFrame, SubscribeResponseSchema } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
+import { type SendResult, type ServerFrame, SubscribeResponseSchema } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
+import { envelope } from "./envelopes.js";
+import {
+  lenFieldSize,
+  lenTag,
+  plainSeconds,
+  stringFieldSize,
+  timestampBodySize,
+  varintFieldSize,
+  writeBytesField,
+  writeStringField,
+  writeTimestampField,
+  writeVarint,
+  writeVarintField,
+} from "./proto-writer.js";
 
-/** ServerFrame field numbers (realtime.proto). */
+/** Field numbers (realtime.proto, messaging.proto). */
+const FRAME = 1; // ConnectResponse / SubscribeResponse.frame
 const CURSOR = 1;
 const TIME = 2;
 const MESSAGE_CASES = { messageNew: 3, messageEdited: 4, messageDeleted: 5 } as const;
+const SEND_RESULT = 14;
+/** The envelope's flags byte and big-endian length, as every protocol frames a message. */
+const ENVELOPE_BYTES = 5;
 
 /**
  * Encoded Messages, by the Message object: every recipient's frame of one notice shares its
@@ -18,23 +35,133 @@ const encodedMessages = new WeakMap<Message, Uint8Array>();
 
 /**
  * A frame as ConnectResponse / SubscribeResponse carry it (both are `ServerFrame frame = 1`,
- * so one encoding serves both). Frames that carry a message reuse its cached encoding and
- * write the frame's own fields around it, in field order, exactly as toBinary would; every
- * other frame is encoded whole.
+ * so one encoding serves both), enveloped for the wire (flags 0, length). The two frames
+ * every message brings, its delivery and the sender's send_result, are written in one pass
+ * into one buffer, byte for byte as toBinary would write them (src/realtime/h2/proto-writer.ts:
+ * protobuf-es's writer copies each nested message once per level and was a sixth of the
+ * server's time per message); a message's own encoding is made once for all its
+ * recipients. Every other frame, and any value outside the plain ranges, is encoded by toBinary.
  */
-export function encodeFrameResponse(frame: ServerFrame): Uint8Array {
+export function encodeFrameEnvelope(frame: ServerFrame): Buffer {
+  const cursor = frame.cursor <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(frame.cursor) : undefined;
+  const time = frame.time ? timeOf(frame.time) : null;
   const event = frame.event;
-  if (event.case !== "messageNew" && event.case !== "messageEdited" && event.case !== "messageDeleted") {
-    return toBinary(SubscribeResponseSchema, create(SubscribeResponseSchema, { frame }));
+  if (cursor !== undefined && time !== undefined) {
+    if (event.case === "messageNew" || event.case === "messageEdited" || event.case === "messageDeleted") {
+      return messageFrame(cursor, time, MESSAGE_CASES[event.case], encodedMessage(event.value));
+    }
+    if (event.case === "sendResult") {
+      const written = sendResultFrame(cursor, time, event.value);
+      if (written) return written;
+    }
   }
-  let message = encodedMessages.get(event.value);
-  if (!message) {
-    message = toBinary(MessageSchema, event.value);
-    encodedMessages.set(event.value, message);
+  return envelope(0, toBinary(SubscribeResponseSchema, create(SubscribeResponseSchema, { frame })));
+}
+
+/** The frame's encoding without its envelope (what toBinary gives for SubscribeResponse). */
+export function encodeFrameResponse(frame: ServerFrame): Uint8Array {
+  return encodeFrameEnvelope(frame).subarray(ENVELOPE_BYTES);
+}
+
+interface PlainTime {
+  seconds: number;
+  nanos: number;
+  body: number;
+}
+
+/** A timestamp's parts and body size; undefined when outside the plain range. */
+function timeOf(ts: Timestamp): PlainTime | undefined {
+  const seconds = plainSeconds(ts);
+  return seconds === undefined ? undefined : { seconds, nanos: ts.nanos, body: timestampBodySize(seconds, ts.nanos) };
+}
+
+function encodedMessage(message: Message): Uint8Array {
+  let bytes = encodedMessages.get(message);
+  if (!bytes) {
+    bytes = toBinary(MessageSchema, message);
+    encodedMessages.set(message, bytes);
   }
-  const inner = new BinaryWriter();
-  if (frame.cursor !== 0n) inner.tag(CURSOR, WireType.Varint).uint64(frame.cursor);
-  if (frame.time) inner.tag(TIME, WireType.LengthDelimited).bytes(toBinary(TimestampSchema, frame.time));
-  inner.tag(MESSAGE_CASES[event.case], WireType.LengthDelimited).bytes(message);
-  return new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(inner.finish()).finish();
+  return bytes;
+}
+
+/** An envelope holding SubscribeResponse{frame: F} for a frame body of `frameSize` bytes; the position F starts at. */
+function frameEnvelope(frameSize: number): { out: Buffer; pos: number } {
+  const size = lenFieldSize(frameSize);
+  const out = Buffer.allocUnsafe(ENVELOPE_BYTES + size);
+  out[0] = 0;
+  out.writeUInt32BE(size, 1);
+  out[ENVELOPE_BYTES] = lenTag(FRAME);
+  return { out, pos: writeVarint(out, ENVELOPE_BYTES + 1, frameSize) };
+}
+
+/** The frame's cursor and time fields. */
+const headSize = (cursor: number, time: PlainTime | null) => varintFieldSize(cursor) + (time ? lenFieldSize(time.body) : 0);
+
+function writeHead(out: Buffer, pos: number, cursor: number, time: PlainTime | null): number {
+  pos = writeVarintField(out, pos, CURSOR, cursor);
+  return time ? writeTimestampField(out, pos, TIME, time.seconds, time.nanos) : pos;
+}
+
+function messageFrame(cursor: number, time: PlainTime | null, field: number, message: Uint8Array): Buffer {
+  const { out, pos } = frameEnvelope(headSize(cursor, time) + lenFieldSize(message.length));
+  writeBytesField(out, writeHead(out, pos, cursor, time), field, message);
+  return out;
+}
+
+/** SendResult { request_id = 1, client_message_id = 2, response = 3, error = 4 }; undefined outside the plain ranges. */
+function sendResultFrame(cursor: number, time: PlainTime | null, result: SendResult): Buffer | undefined {
+  const requestId = Buffer.byteLength(result.requestId, "utf8");
+  const clientMessageId = Buffer.byteLength(result.clientMessageId, "utf8");
+  const res = result.response;
+  let response: { messageId: number; chatId: number; seq: number; serverTime?: PlainTime; expiresAt?: PlainTime; size: number } | undefined;
+  if (res) {
+    if (res.seq > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+    const serverTime = res.serverTime && timeOf(res.serverTime);
+    const expiresAt = res.expiresAt && timeOf(res.expiresAt);
+    if ((res.serverTime && !serverTime) || (res.expiresAt && !expiresAt)) return undefined;
+    const messageId = Buffer.byteLength(res.messageId, "utf8");
+    const chatId = Buffer.byteLength(res.chatId, "utf8");
+    const seq = Number(res.seq);
+    const size =
+      stringFieldSize(messageId) +
+      stringFieldSize(chatId) +
+      varintFieldSize(seq) +
+      (serverTime ? lenFieldSize(serverTime.body) : 0) +
+      (expiresAt ? lenFieldSize(expiresAt.body) : 0) +
+      (res.duplicate ? 2 : 0);
+    response = { messageId, chatId, seq, serverTime, expiresAt, size };
+  }
+  const err = result.error;
+  let error: { message: number; size: number } | undefined;
+  if (err) {
+    if (err.code < 0) return undefined;
+    const message = Buffer.byteLength(err.message, "utf8");
+    error = { message, size: varintFieldSize(err.code) + stringFieldSize(message) + varintFieldSize(err.retryAfterMs) };
+  }
+  const bodySize =
+    stringFieldSize(requestId) + stringFieldSize(clientMessageId) + (response ? lenFieldSize(response.size) : 0) + (error ? lenFieldSize(error.size) : 0);
+  let { out, pos } = frameEnvelope(headSize(cursor, time) + lenFieldSize(bodySize));
+  pos = writeHead(out, pos, cursor, time);
+  out[pos++] = lenTag(SEND_RESULT);
+  pos = writeVarint(out, pos, bodySize);
+  pos = writeStringField(out, pos, 1, result.requestId, requestId);
+  pos = writeStringField(out, pos, 2, result.clientMessageId, clientMessageId);
+  if (res && response) {
+    out[pos++] = lenTag(3);
+    pos = writeVarint(out, pos, response.size);
+    pos = writeStringField(out, pos, 1, res.messageId, response.messageId);
+    pos = writeStringField(out, pos, 2, res.chatId, response.chatId);
+    pos = writeVarintField(out, pos, 3, response.seq);
+    if (response.serverTime) pos = writeTimestampField(out, pos, 4, response.serverTime.seconds, response.serverTime.nanos);
+    if (response.expiresAt) pos = writeTimestampField(out, pos, 5, response.expiresAt.seconds, response.expiresAt.nanos);
+    pos = writeVarintField(out, pos, 6, res.duplicate ? 1 : 0);
+  }
+  if (err && error) {
+    out[pos++] = lenTag(4);
+    pos = writeVarint(out, pos, error.size);
+    pos = writeVarintField(out, pos, 1, err.code);
+    pos = writeStringField(out, pos, 2, err.message, error.message);
+    pos = writeVarintField(out, pos, 3, err.retryAfterMs);
+  }
+  return out;
 }

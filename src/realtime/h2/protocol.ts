@@ -93,8 +93,13 @@ export class StreamResponder {
 
   /** Writes one message (`flags` 1: compressed); false when the transport's buffer is full (wait for "drain"). */
   write(message: Uint8Array, flags = 0): boolean {
+    return this.writeEnvelope(envelope(flags, message));
+  }
+
+  /** Writes one message already in its envelope (src/realtime/h2/frame-encoding.ts); as write(). */
+  writeEnvelope(enveloped: Uint8Array): boolean {
     this.open();
-    return this.stream.write(envelope(flags, message));
+    return this.stream.write(enveloped);
   }
 
   /**

@@ -16,7 +16,7 @@ import { ClientFrames } from "../client-frames.js";
 import type { RealtimeContext } from "../context.js";
 import type { EventStream, StreamTransport } from "../stream.js";
 import { clientFrameHandler, helloTimeoutMs, openStream, requireHello, withinHelloTimeout } from "../stream-open.js";
-import { encodeFrameResponse } from "./frame-encoding.js";
+import { encodeFrameEnvelope } from "./frame-encoding.js";
 import { IncomingMessages } from "./incoming.js";
 import { StreamResponder, type StreamRoute, timeoutHeader } from "./protocol.js";
 
@@ -127,7 +127,7 @@ export function serveStreamCall(deps: StreamCallDeps, stream: http2.ServerHttp2S
     stream.on("drain", () => attached.resume());
     attached.attach({
       // A stream the client reset takes nothing more; its end follows through callEnded() on "close".
-      write: (frame) => stream.destroyed || responder.write(encodeFrameResponse(frame)),
+      write: (frame) => stream.destroyed || responder.writeEnvelope(encodeFrameEnvelope(frame)),
       end,
     });
   };
