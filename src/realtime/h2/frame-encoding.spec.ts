@@ -8,7 +8,7 @@ import { encodeFrameEnvelope, encodeFrameResponse } from "./frame-encoding.js";
 const reference = (frame: ServerFrame) => Buffer.from(toBinary(SubscribeResponseSchema, create(SubscribeResponseSchema, { frame }))).toString("hex");
 const ours = (frame: ServerFrame) => Buffer.from(encodeFrameResponse(frame)).toString("hex");
 
-const message = create(MessageSchema, {
+const messageInit = {
   messageId: "6f1c1b2e-0000-4000-8000-000000000001",
   chatId: "6f1c1b2e-0000-4000-8000-000000000002",
   seq: 42n,
@@ -16,7 +16,8 @@ const message = create(MessageSchema, {
   messageType: 1,
   payload: { ciphertext: new Uint8Array(300).fill(7), nonce: new Uint8Array(24).fill(1), tag: new Uint8Array(16).fill(2) },
   createdAt: timestampFromMs(1_800_000_000_123),
-});
+};
+const message = create(MessageSchema, messageInit);
 
 const CURSORS = [0n, 1n, 127n, 128n, 300n, 2n ** 32n + 5n, BigInt(Number.MAX_SAFE_INTEGER), 2n ** 63n - 1n, 2n ** 64n - 1n];
 const TIMES: (Timestamp | undefined)[] = [
@@ -37,6 +38,42 @@ describe("encodeFrameEnvelope", () => {
           const frame = create(ServerFrameSchema, { cursor, time, event: { case: kind, value: message } });
           expect(ours(frame), `${kind} ${cursor} ${time?.seconds}`).toBe(reference(frame));
         }
+      }
+    }
+  });
+
+  it("encodes chat messages byte for byte as toBinary does: payloads, times, tombstones, system messages and receipts", () => {
+    const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
+    const variants = [
+      {},
+      { messageId: "m", seq: 1n },
+      { ...messageInit, payload: undefined },
+      { ...messageInit, payload: {} },
+      {
+        ...messageInit,
+        payload: { kemCiphertext: bytes(1088, 9), ciphertext: bytes(200_000, 3), nonce: bytes(24, 1), tag: bytes(16, 2), header: bytes(33, 4) },
+      },
+      {
+        ...messageInit,
+        senderUserId: "6f1c1b2e-0000-4000-8000-00000000000c",
+        senderCyphrId: "ünï_✓",
+        clientMessageId: "6f1c1b2e-0000-4000-8000-00000000000d",
+        messageType: 0,
+      },
+      { ...messageInit, editedAt: timestampFromMs(1_800_000_001_000), expiresAt: timestampFromMs(1_800_086_400_000) },
+      { ...messageInit, payload: undefined, deleted: true, deletedAt: timestampFromMs(1_800_000_002_000) },
+      { ...messageInit, seq: 2n ** 60n, messageType: 7 },
+      { ...messageInit, seq: 2n ** 64n - 1n },
+      { ...messageInit, messageType: -1 },
+      { ...messageInit, createdAt: { $typeName: "google.protobuf.Timestamp" as const, seconds: -100n, nanos: 5 } },
+      { ...messageInit, payload: undefined, messageType: 5, systemEvent: { kind: 2, actorUserId: "u", actorCyphrId: "a", targetCyphrId: "t" } },
+      { ...messageInit, receipts: { deliveredCount: 2, readCount: 1 } },
+    ];
+    for (const [i, variant] of variants.entries()) {
+      const value = create(MessageSchema, variant);
+      for (const kind of ["messageNew", "messageDeleted"] as const) {
+        const frame = create(ServerFrameSchema, { cursor: 3n, time: timestampFromMs(7), event: { case: kind, value } });
+        expect(ours(frame), `variant ${i} ${kind}`).toBe(reference(frame));
       }
     }
   });

@@ -78,10 +78,48 @@ function timeOf(ts: Timestamp): PlainTime | undefined {
 function encodedMessage(message: Message): Uint8Array {
   let bytes = encodedMessages.get(message);
   if (!bytes) {
-    bytes = toBinary(MessageSchema, message);
+    bytes = plainMessage(message) ?? toBinary(MessageSchema, message);
     encodedMessages.set(message, bytes);
   }
   return bytes;
+}
+
+/**
+ * A chat message as toBinary writes it (messaging.proto's Message, fields 1–13 and the
+ * EncryptedPayload); undefined for a system message, one carrying receipts, or any value
+ * outside the plain ranges, which toBinary encodes.
+ */
+function plainMessage(m: Message): Uint8Array | undefined {
+  if (m.systemEvent || m.receipts || m.seq > BigInt(Number.MAX_SAFE_INTEGER) || m.messageType < 0) return undefined;
+  const times = [m.createdAt, m.editedAt, m.deletedAt, m.expiresAt].map((ts) => (ts ? timeOf(ts) : null));
+  if (times.includes(undefined)) return undefined;
+  const strings = [m.messageId, m.chatId, m.senderUserId, m.senderCyphrId, m.clientMessageId];
+  const lengths = strings.map((text) => Buffer.byteLength(text, "utf8"));
+  const p = m.payload;
+  const payloadBytes = p ? [p.kemCiphertext, p.ciphertext, p.nonce, p.tag, p.header] : [];
+  const payloadSize = payloadBytes.reduce((size, bytes) => size + (bytes.length === 0 ? 0 : lenFieldSize(bytes.length)), 0);
+  const seq = Number(m.seq);
+  let size = varintFieldSize(seq) + varintFieldSize(m.messageType) + (p ? lenFieldSize(payloadSize) : 0) + (m.deleted ? 2 : 0);
+  for (const length of lengths) size += stringFieldSize(length);
+  for (const time of times) if (time) size += lenFieldSize(time.body);
+  const out = Buffer.allocUnsafe(size);
+  let pos = writeStringField(out, 0, 1, strings[0]!, lengths[0]!);
+  pos = writeStringField(out, pos, 2, strings[1]!, lengths[1]!);
+  pos = writeVarintField(out, pos, 3, seq);
+  for (let i = 2; i < 5; i++) pos = writeStringField(out, pos, i + 2, strings[i]!, lengths[i]!);
+  pos = writeVarintField(out, pos, 7, m.messageType);
+  if (p) {
+    out[pos++] = lenTag(8);
+    pos = writeVarint(out, pos, payloadSize);
+    payloadBytes.forEach((bytes, i) => {
+      if (bytes.length > 0) pos = writeBytesField(out, pos, i + 1, bytes);
+    });
+  }
+  times.forEach((time, i) => {
+    if (time) pos = writeTimestampField(out, pos, 9 + i, time.seconds, time.nanos);
+  });
+  writeVarintField(out, pos, 13, m.deleted ? 1 : 0);
+  return out;
 }
 
 /** An envelope holding SubscribeResponse{frame: F} for a frame body of `frameSize` bytes; the position F starts at. */
