@@ -5,6 +5,7 @@ import { requireInt8 } from "../shared/uint64.js";
 import { ClientFrames } from "./client-frames.js";
 import type { RealtimeContext } from "./context.js";
 import { handleFrame } from "./frame-handler.js";
+import { Heartbeats } from "./heartbeats.js";
 import { EventStream, type StreamDeps, type StreamSettings, type StreamTransport } from "./stream.js";
 
 /**
@@ -44,7 +45,6 @@ function sharedOf(rt: RealtimeContext): { deps: StreamDeps; connect: StreamSetti
     const settings = {
       bufferFrames: rt.streamBufferFrames,
       bufferBytes: rt.streamBufferBytes,
-      heartbeatIntervalMs: rt.heartbeatIntervalMs,
       drainGraceMs: Math.min(rt.heartbeatIntervalMs, MAX_DRAIN_GRACE_MS),
     };
     found = {
@@ -58,6 +58,7 @@ function sharedOf(rt: RealtimeContext): { deps: StreamDeps; connect: StreamSetti
         replaySlots: rt.replaySlots,
         replayStarts: rt.replayStarts,
         flushAck: (sessionId) => rt.acks.flushSession(sessionId),
+        heartbeats: new Heartbeats(rt.heartbeatIntervalMs),
       },
       connect: { ...settings, clientIdleTimeoutMs: helloTimeoutMs(rt) },
       subscribe: { ...settings, clientIdleTimeoutMs: undefined },

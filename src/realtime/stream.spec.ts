@@ -6,11 +6,12 @@ import type { DatabasePool } from "slonik";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ResourceExhaustedError } from "../shared/errors.js";
 import { Semaphore } from "../shared/semaphore.js";
+import { Heartbeats } from "./heartbeats.js";
 import type { Hub } from "./hub.js";
 import type { ReplayStarts } from "./replay-starts.js";
 import { EventStream, type StreamSettings } from "./stream.js";
 
-const settings: StreamSettings = { bufferFrames: 8, bufferBytes: 1 << 20, heartbeatIntervalMs: 60_000, clientIdleTimeoutMs: undefined, drainGraceMs: 5_000 };
+const settings: StreamSettings = { bufferFrames: 8, bufferBytes: 1 << 20, clientIdleTimeoutMs: undefined, drainGraceMs: 5_000 };
 const caller = { userId: "u", sessionId: "s", cyphrId: "user_u" } as never;
 
 /** A stream that is never opened: no hub, no database. */
@@ -23,6 +24,7 @@ function stream(resetTransport: (reason: Error) => void, signal: AbortSignal, gr
     onClose: () => undefined,
     replaySlots: new Semaphore(1),
     replayStarts: undefined as unknown as ReplayStarts,
+    heartbeats: new Heartbeats(60_000),
   };
   return new EventStream(deps, { signal, resetTransport }, caller, { ...settings, drainGraceMs: grace });
 }

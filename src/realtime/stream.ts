@@ -6,13 +6,13 @@ import { DeadlineExceededError, ResourceExhaustedError, UnavailableError } from 
 import type { Semaphore } from "../shared/semaphore.js";
 import { DurableFeed, type FeedDeps, type FeedTarget } from "./durable-feed.js";
 import { heartbeatFrame } from "./frames.js";
+import type { Beating, Heartbeats } from "./heartbeats.js";
 import type { Hub, Subscriber } from "./hub.js";
 import type { ReplayStarts } from "./replay-starts.js";
 import { type BufferBudget, StreamBuffer } from "./stream-buffer.js";
 
 /** Budgets: past either, the stream is ended (src/realtime/stream-buffer.ts). */
 export interface StreamSettings extends BufferBudget {
-  heartbeatIntervalMs: number;
   /** End the stream when the client sent nothing for this long (bidi streams only). */
   clientIdleTimeoutMs: number | undefined;
   /** After the stream failed, how long the client has to take its last frames before the transport is reset. */
@@ -34,6 +34,8 @@ export interface StreamDeps extends FeedDeps {
   replayStarts: ReplayStarts;
   /** Writes the session's pending ack now (src/realtime/acks.ts). */
   flushAck?(sessionId: string): Promise<void>;
+  /** The one timer that beats every stream of the context (src/realtime/heartbeats.ts). */
+  heartbeats: Heartbeats;
 }
 
 /** What the stream needs from the call that carries it. */
@@ -64,7 +66,7 @@ export interface FrameSink {
  * delivered strictly in cursor order, each once, by its DurableFeed (src/realtime/durable-feed.ts):
  * the replay, live delivery and hole filling.
  */
-export class EventStream implements Subscriber, FeedTarget {
+export class EventStream implements Subscriber, FeedTarget, Beating {
   readonly userId: string;
   readonly sessionId: string;
   readonly deviceId: number;
@@ -80,7 +82,6 @@ export class EventStream implements Subscriber, FeedTarget {
   private sinkEnded = false;
   private lastClientActivity = Date.now();
   private idleTimeoutMs: number | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
   /** After a failure: resets the transport unless the call ends first (see fail()). */
   private drainTimer: NodeJS.Timeout | undefined;
   private readonly onAbort = () => this.callEnded();
@@ -117,7 +118,7 @@ export class EventStream implements Subscriber, FeedTarget {
     this.opened = true;
     this.deps.hub.add(this);
     this.deps.onOpen(this.userId);
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.settings.heartbeatIntervalMs);
+    this.deps.heartbeats.add(this);
     this.replay(resumeCursor).catch((err: unknown) => this.failUnexpected(err));
   }
 
@@ -248,7 +249,7 @@ export class EventStream implements Subscriber, FeedTarget {
   private detach(): void {
     if (this.detached || !this.opened) return;
     this.detached = true;
-    clearInterval(this.heartbeatTimer);
+    this.deps.heartbeats.remove(this);
     this.deps.hub.remove(this);
     this.deps.onClose(this.userId);
     void this.deps.flushAck?.(this.sessionId);
@@ -272,7 +273,8 @@ export class EventStream implements Subscriber, FeedTarget {
     this.wake?.();
   }
 
-  private heartbeat(): void {
+  /** Once per heartbeat interval (src/realtime/heartbeats.ts): a heartbeat, or the end of a client silent too long. */
+  beat(): void {
     const idle = this.idleTimeoutMs;
     if (idle !== undefined && Date.now() - this.lastClientActivity > idle) {
       this.fail(new DeadlineExceededError(`no frame from the client for ${idle} ms; the stream was ended`));
