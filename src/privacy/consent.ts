@@ -18,6 +18,8 @@ export { chatAudience, notBlocking, requestStates, type Shared };
 
 /** (chat, sender) pairs whose consent effects are recorded: a sender's later sends in the chat change nothing more. */
 const recordedSenders = new BoundedMap<string, true>(100_000);
+/** (chat, sender) pairs whose consent statement is running; at most as many as sends in flight. */
+const recording = new Map<string, Promise<string | null>>();
 
 /**
  * For a message being stored: writing accepts the peer, a reply accepts a request, and a first
@@ -28,7 +30,13 @@ const recordedSenders = new BoundedMap<string, true>(100_000);
 export async function messageStored(db: Db, chatId: string, senderId: string): Promise<string | null> {
   const key = `${chatId}:${senderId}`;
   if (recordedSenders.get(key)) return null;
-  const accepted = await recordDirectSend(db, chatId, senderId);
+  // A burst of sends to one chat (a Connect stream starts the next once the previous is
+  // queued) records once: the others wait for that statement instead of each writing the same rows.
+  const pending = recording.get(key);
+  if (pending) return pending.then(() => null);
+  const recorded = recordDirectSend(db, chatId, senderId).finally(() => recording.delete(key));
+  recording.set(key, recorded);
+  const accepted = await recorded;
   recordedSenders.set(key, true);
   return accepted;
 }

@@ -1,6 +1,6 @@
-import { create } from "@bufbuild/protobuf";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { ServerFrameSchema } from "../gen/cyphr/realtime/v1/realtime_pb.js";
 import { StreamBuffer } from "./stream-buffer.js";
