@@ -41,6 +41,42 @@ describe("observe: how a handler's failure ends the call", () => {
     expect((await codeOf(() => withCode("Premature close", "ERR_STREAM_PREMATURE_CLOSE"))).code).toBe(Code.Canceled);
   });
 
+  it.each([
+    ["an HTTP/1.1 reset (connect-node aborts with ABORTED)", () => new ConnectError("read ECONNRESET", Code.Aborted)],
+    ["an HTTP/2 close (a plain DOMException)", () => new DOMException("This operation was aborted", "AbortError")],
+  ])("a socket error after the client went away, %s, is logged CANCELED, not a database outage", async (_name, reason) => {
+    const lines: { code?: string }[] = [];
+    const log = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const client = createClient(
+      IdentityService,
+      createRouterTransport(
+        (router) =>
+          router.service(IdentityService, {
+            async checkAvailability() {
+              // The client is gone by now (the signal below); the handler's next socket operation fails.
+              await new Promise((resolve) => setTimeout(resolve, 20));
+              throw withCode("read ECONNRESET", "ECONNRESET");
+            },
+          }),
+        {
+          router: {
+            interceptors: [
+              // Stands for the transport: the call's signal, aborted with the reason it gives as the client goes away.
+              (next) => async (req) => {
+                const gone = new AbortController();
+                setTimeout(() => gone.abort(reason()), 5);
+                return next({ ...req, signal: gone.signal });
+              },
+              observe(log),
+            ],
+          },
+        },
+      ),
+    );
+    await client.checkAvailability({ cyphrId: "alice" }).catch(() => undefined);
+    expect(lines.filter((l) => l.code !== undefined).map((l) => l.code)).toEqual(["Canceled"]);
+  });
+
   it("anything unexpected is a bare INTERNAL", async () => {
     expect(await codeOf(() => new Error("secret detail"))).toEqual({ code: Code.Internal, message: "internal error" });
   });

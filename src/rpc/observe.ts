@@ -28,7 +28,7 @@ export function observe(log: Logger): Interceptor {
       writeCallLine(log, method, error ? error.code : 0, started);
     };
     const fail = (error: unknown) => {
-      const mapped = deadlineOrCancel(req.signal) ?? hangUp(error) ?? toConnectError(error, log, method);
+      const mapped = deadlineOrCancel(req.signal) ?? hangUp(error, req.signal) ?? toConnectError(error, log, method);
       finish(mapped);
       return mapped;
     };
@@ -86,9 +86,10 @@ function deadlineOrCancel(signal: AbortSignal): ConnectError | undefined {
 /**
  * Node's words for a peer that went away mid-call: the call was canceled, nothing failed.
  * A reset socket is also how a database connection dies (a PostgreSQL crash mid-query):
- * that error is the server's, not the client's, and answers UNAVAILABLE (errors.ts), so a
- * database failure is never taken for a hang-up; a client that really went away has
- * aborted the call's signal, which deadlineOrCancel reads first.
+ * while the client is still there (the call's signal not aborted), such an error is the
+ * server's and answers UNAVAILABLE (errors.ts). Once the signal is aborted, whatever its
+ * reason (connect-node aborts with ABORTED on an HTTP/1.1 reset, node:http2 with a plain
+ * DOMException), the client went away.
  */
 const HANG_UP_CODES = new Set([
   "ERR_STREAM_PREMATURE_CLOSE",
@@ -99,8 +100,8 @@ const HANG_UP_CODES = new Set([
   "EPIPE",
 ]);
 
-function hangUp(error: unknown): ConnectError | undefined {
-  if (isDatabaseUnavailable(error)) return undefined;
+function hangUp(error: unknown, signal: AbortSignal): ConnectError | undefined {
+  if (!signal.aborted && isDatabaseUnavailable(error)) return undefined;
   const code = error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
   return code !== undefined && HANG_UP_CODES.has(code) ? new ConnectError("the client went away", Code.Canceled) : undefined;
 }
