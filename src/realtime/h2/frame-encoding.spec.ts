@@ -2,7 +2,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Timestamp, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { MessageSchema } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
-import { type ServerFrame, ServerFrameSchema, SubscribeResponseSchema } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
+import { SendResultSchema, type ServerFrame, ServerFrameSchema, SubscribeResponseSchema } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
 import { encodeFrameEnvelope, encodeFrameResponse } from "./frame-encoding.js";
 
 const reference = (frame: ServerFrame) => Buffer.from(toBinary(SubscribeResponseSchema, create(SubscribeResponseSchema, { frame }))).toString("hex");
@@ -117,6 +117,39 @@ describe("encodeFrameEnvelope", () => {
           }
         }
       }
+    }
+  });
+
+  it("values the fast path does not write (negative, fractional, past int32, unknown fields) are left to toBinary: the same bytes, or the same refusal", () => {
+    const unknown = [{ no: 99, wireType: 0, data: new Uint8Array([1]) }];
+    const withUnknown = { ...create(MessageSchema, messageInit), $unknown: unknown };
+    const frames = [
+      create(ServerFrameSchema, { cursor: -1n, event: { case: "messageNew", value: message } }),
+      create(ServerFrameSchema, { cursor: 1n, event: { case: "messageNew", value: create(MessageSchema, { ...messageInit, seq: -1n }) } }),
+      create(ServerFrameSchema, { cursor: 1n, event: { case: "messageNew", value: create(MessageSchema, { ...messageInit, messageType: 2 ** 31 }) } }),
+      create(ServerFrameSchema, { cursor: 1n, event: { case: "messageNew", value: withUnknown } }),
+      create(ServerFrameSchema, {
+        cursor: 1n,
+        time: { $typeName: "google.protobuf.Timestamp", seconds: 5n, nanos: 2 ** 31 },
+        event: { case: "messageNew", value: message },
+      }),
+      { ...create(ServerFrameSchema, { cursor: 2n, event: { case: "messageNew", value: message } }), $unknown: unknown },
+      ...[1.5, -1, 2 ** 32].map((retryAfterMs) =>
+        create(ServerFrameSchema, { event: { case: "sendResult", value: { requestId: "r", error: { code: 8, retryAfterMs } } } }),
+      ),
+      create(ServerFrameSchema, { event: { case: "sendResult", value: { requestId: "r", response: { messageId: "m", seq: -5n } } } }),
+      create(ServerFrameSchema, { event: { case: "sendResult", value: { requestId: "r", error: { code: 2.5 } } } }),
+      create(ServerFrameSchema, { event: { case: "sendResult", value: { ...create(SendResultSchema, { requestId: "r" }), $unknown: unknown } } }),
+    ];
+    for (const [i, frame] of frames.entries()) {
+      let expected: string | Error;
+      try {
+        expected = reference(frame);
+      } catch (error) {
+        expected = error as Error;
+      }
+      if (expected instanceof Error) expect(() => ours(frame), `frame ${i}`).toThrow();
+      else expect(ours(frame), `frame ${i}`).toBe(expected);
     }
   });
 

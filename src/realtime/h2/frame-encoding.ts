@@ -43,10 +43,10 @@ const encodedMessages = new WeakMap<Message, Uint8Array>();
  * recipients. Every other frame, and any value outside the plain ranges, is encoded by toBinary.
  */
 export function encodeFrameEnvelope(frame: ServerFrame): Buffer {
-  const cursor = frame.cursor <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(frame.cursor) : undefined;
+  const cursor = safe(frame.cursor);
   const time = frame.time ? timeOf(frame.time) : null;
   const event = frame.event;
-  if (cursor !== undefined && time !== undefined) {
+  if (cursor !== undefined && time !== undefined && known(frame)) {
     if (event.case === "messageNew" || event.case === "messageEdited" || event.case === "messageDeleted") {
       return messageFrame(cursor, time, MESSAGE_CASES[event.case], encodedMessage(event.value));
     }
@@ -72,8 +72,21 @@ interface PlainTime {
 /** A timestamp's parts and body size; undefined when outside the plain range. */
 function timeOf(ts: Timestamp): PlainTime | undefined {
   const seconds = plainSeconds(ts);
-  return seconds === undefined ? undefined : { seconds, nanos: ts.nanos, body: timestampBodySize(seconds, ts.nanos) };
+  if (seconds === undefined || !uint(ts.nanos, INT32_MAX) || !known(ts)) return undefined;
+  return { seconds, nanos: ts.nanos, body: timestampBodySize(seconds, ts.nanos) };
 }
+
+const INT32_MAX = 2 ** 31 - 1;
+const UINT32_MAX = 2 ** 32 - 1;
+
+/** A uint64 as a number when it is one exactly (0 ≤ n < 2^53). */
+const safe = (n: bigint) => (n >= 0n && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : undefined);
+
+/** An integer in 0..max: what the fast path writes; anything else (negative, fractional, too large) goes to toBinary. */
+const uint = (n: number, max: number) => Number.isInteger(n) && n >= 0 && n <= max;
+
+/** No unknown fields to carry (toBinary writes them; the fast path does not). */
+const known = (m: { $unknown?: unknown[] }) => !m.$unknown?.length;
 
 function encodedMessage(message: Message): Uint8Array {
   let bytes = encodedMessages.get(message);
@@ -90,7 +103,8 @@ function encodedMessage(message: Message): Uint8Array {
  * outside the plain ranges, which toBinary encodes.
  */
 function plainMessage(m: Message): Uint8Array | undefined {
-  if (m.systemEvent || m.receipts || m.seq > BigInt(Number.MAX_SAFE_INTEGER) || m.messageType < 0) return undefined;
+  const seq = safe(m.seq);
+  if (m.systemEvent || m.receipts || seq === undefined || !uint(m.messageType, INT32_MAX) || !known(m) || (m.payload && !known(m.payload))) return undefined;
   const times = [m.createdAt, m.editedAt, m.deletedAt, m.expiresAt].map((ts) => (ts ? timeOf(ts) : null));
   if (times.includes(undefined)) return undefined;
   const strings = [m.messageId, m.chatId, m.senderUserId, m.senderCyphrId, m.clientMessageId];
@@ -98,7 +112,6 @@ function plainMessage(m: Message): Uint8Array | undefined {
   const p = m.payload;
   const payloadBytes = p ? [p.kemCiphertext, p.ciphertext, p.nonce, p.tag, p.header] : [];
   const payloadSize = payloadBytes.reduce((size, bytes) => size + (bytes.length === 0 ? 0 : lenFieldSize(bytes.length)), 0);
-  const seq = Number(m.seq);
   let size = varintFieldSize(seq) + varintFieldSize(m.messageType) + (p ? lenFieldSize(payloadSize) : 0) + (m.deleted ? 2 : 0);
   for (const length of lengths) size += stringFieldSize(length);
   for (const time of times) if (time) size += lenFieldSize(time.body);
@@ -152,14 +165,15 @@ function sendResultFrame(cursor: number, time: PlainTime | null, result: SendRes
   const clientMessageId = Buffer.byteLength(result.clientMessageId, "utf8");
   const res = result.response;
   let response: { messageId: number; chatId: number; seq: number; serverTime?: PlainTime; expiresAt?: PlainTime; size: number } | undefined;
+  if (!known(result)) return undefined;
   if (res) {
-    if (res.seq > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+    const seq = safe(res.seq);
+    if (seq === undefined || !known(res)) return undefined;
     const serverTime = res.serverTime && timeOf(res.serverTime);
     const expiresAt = res.expiresAt && timeOf(res.expiresAt);
     if ((res.serverTime && !serverTime) || (res.expiresAt && !expiresAt)) return undefined;
     const messageId = Buffer.byteLength(res.messageId, "utf8");
     const chatId = Buffer.byteLength(res.chatId, "utf8");
-    const seq = Number(res.seq);
     const size =
       stringFieldSize(messageId) +
       stringFieldSize(chatId) +
@@ -172,7 +186,7 @@ function sendResultFrame(cursor: number, time: PlainTime | null, result: SendRes
   const err = result.error;
   let error: { message: number; size: number } | undefined;
   if (err) {
-    if (err.code < 0) return undefined;
+    if (!uint(err.code, INT32_MAX) || !uint(err.retryAfterMs, UINT32_MAX) || !known(err)) return undefined;
     const message = Buffer.byteLength(err.message, "utf8");
     error = { message, size: varintFieldSize(err.code) + stringFieldSize(message) + varintFieldSize(err.retryAfterMs) };
   }
