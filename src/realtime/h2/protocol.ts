@@ -89,6 +89,7 @@ export class StreamResponder {
     if (this.headersSent || this.stream.destroyed) return;
     this.headersSent = true;
     this.stream.respond({ ...headers, ":status": 200, "content-type": CONTENT_TYPES[this.protocol] }, { waitForTrailers: this.protocol === "grpc" });
+    forgetSentHeaders(this.stream);
   }
 
   /** Writes one message (`flags` 1: compressed); false when the transport's buffer is full (wait for "drain"). */
@@ -169,3 +170,22 @@ function statusFields(error: ConnectError | undefined, trailers = new Headers())
   if (error) fields["grpc-message"] = encodeGrpcMessage(error.rawMessage);
   return fields;
 }
+
+/**
+ * node:http2 keeps the headers a stream responded with (`stream.sentHeaders`, a
+ * null-prototype object in dictionary mode: ~0.3 KB of heap for every open stream) only to
+ * show them through that getter, which nothing here reads. Dropped once sent. Found by its
+ * symbol's description (Node 20–24 name it "sent-headers"); a Node that names it otherwise
+ * keeps its headers, nothing else changes.
+ */
+export function forgetSentHeaders(stream: http2.ServerHttp2Stream): void {
+  if (sentHeadersKey === null) return;
+  if (sentHeadersKey === undefined) {
+    sentHeadersKey = Object.getOwnPropertySymbols(stream).find((key) => key.description === "sent-headers") ?? null;
+    if (sentHeadersKey === null) return;
+  }
+  (stream as unknown as Record<symbol, unknown>)[sentHeadersKey] = undefined;
+}
+
+/** The stream's own key for its sent headers: undefined until looked for, null when this Node has none. */
+let sentHeadersKey: symbol | null | undefined;
