@@ -14,7 +14,7 @@ export class EnvelopeTooLargeError extends Error {
   }
 }
 
-const HEADER_BYTES = 5;
+export const HEADER_BYTES = 5;
 
 /**
  * Splits a byte stream into envelopes as chunks arrive. Refuses a message over `maxBytes`
@@ -93,9 +93,15 @@ export class EnvelopeReader {
 
 /** One envelope: flags, length, data. */
 export function envelope(flags: number, data: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(HEADER_BYTES + data.length);
-  out[0] = flags;
-  out.writeUInt32BE(data.length, 1);
+  const out = envelopeOf(flags, data.length);
   out.set(data, HEADER_BYTES);
+  return out;
+}
+
+/** An envelope's buffer for `size` bytes of data, its header written; the data goes at HEADER_BYTES. */
+export function envelopeOf(flags: number, size: number): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_BYTES + size);
+  out[0] = flags;
+  out.writeUInt32BE(size, 1);
   return out;
 }

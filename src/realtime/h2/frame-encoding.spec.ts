@@ -3,10 +3,12 @@ import { type Timestamp, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { MessageSchema } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { SendResultSchema, type ServerFrame, ServerFrameSchema, SubscribeResponseSchema } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
-import { encodeFrameEnvelope, encodeFrameResponse } from "./frame-encoding.js";
+import { HEADER_BYTES } from "./envelopes.js";
+import { encodeFrameEnvelope } from "./frame-encoding.js";
 
 const reference = (frame: ServerFrame) => Buffer.from(toBinary(SubscribeResponseSchema, create(SubscribeResponseSchema, { frame }))).toString("hex");
-const ours = (frame: ServerFrame) => Buffer.from(encodeFrameResponse(frame)).toString("hex");
+/** The frame's encoding without its envelope (what toBinary gives for SubscribeResponse). */
+const ours = (frame: ServerFrame) => encodeFrameEnvelope(frame).subarray(HEADER_BYTES).toString("hex");
 
 const messageInit = {
   messageId: "6f1c1b2e-0000-4000-8000-000000000001",

@@ -2,7 +2,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { type Message, MessageSchema } from "../../gen/cyphr/messaging/v1/messaging_pb.js";
 import { type SendResult, type ServerFrame, SubscribeResponseSchema } from "../../gen/cyphr/realtime/v1/realtime_pb.js";
-import { envelope } from "./envelopes.js";
+import { envelope, envelopeOf, HEADER_BYTES } from "./envelopes.js";
 import {
   lenFieldSize,
   lenTag,
@@ -23,8 +23,6 @@ const CURSOR = 1;
 const TIME = 2;
 const MESSAGE_CASES = { messageNew: 3, messageEdited: 4, messageDeleted: 5 } as const;
 const SEND_RESULT = 14;
-/** The envelope's flags byte and big-endian length, as every protocol frames a message. */
-const ENVELOPE_BYTES = 5;
 
 /**
  * Encoded Messages, by the Message object: every recipient's frame of one notice shares its
@@ -56,11 +54,6 @@ export function encodeFrameEnvelope(frame: ServerFrame): Buffer {
     }
   }
   return envelope(0, toBinary(SubscribeResponseSchema, create(SubscribeResponseSchema, { frame })));
-}
-
-/** The frame's encoding without its envelope (what toBinary gives for SubscribeResponse). */
-export function encodeFrameResponse(frame: ServerFrame): Uint8Array {
-  return encodeFrameEnvelope(frame).subarray(ENVELOPE_BYTES);
 }
 
 interface PlainTime {
@@ -137,12 +130,9 @@ function plainMessage(m: Message): Uint8Array | undefined {
 
 /** An envelope holding SubscribeResponse{frame: F} for a frame body of `frameSize` bytes; the position F starts at. */
 function frameEnvelope(frameSize: number): { out: Buffer; pos: number } {
-  const size = lenFieldSize(frameSize);
-  const out = Buffer.allocUnsafe(ENVELOPE_BYTES + size);
-  out[0] = 0;
-  out.writeUInt32BE(size, 1);
-  out[ENVELOPE_BYTES] = lenTag(FRAME);
-  return { out, pos: writeVarint(out, ENVELOPE_BYTES + 1, frameSize) };
+  const out = envelopeOf(0, lenFieldSize(frameSize));
+  out[HEADER_BYTES] = lenTag(FRAME);
+  return { out, pos: writeVarint(out, HEADER_BYTES + 1, frameSize) };
 }
 
 /** The frame's cursor and time fields. */
